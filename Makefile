@@ -1,0 +1,45 @@
+# Two commands for a newcomer (see README): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PORT ?= 5000
+
+.PHONY: run test lint format bench clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+## make run: install, migrate, seed the demo once and serve on http://127.0.0.1:$(PORT) (SQLite, jobs in-process)
+run: $(VENV)/.installed
+	$(VENV)/bin/schuldroute db upgrade
+	$(VENV)/bin/schuldroute seed-demo --if-empty
+	$(VENV)/bin/schuldroute run --host 127.0.0.1 --port $(PORT)
+
+## make test: install with test extras, start PostgreSQL + Redis, run ruff, mypy and pytest, stop the servers
+test: $(VENV)/.installed-dev
+	scripts/test.sh
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## make bench: the engine benchmark on a throwaway PostgreSQL (figures go to docs/benchmarks.md by hand)
+bench: $(VENV)/.installed-dev
+	scripts/system-packages.sh
+	scripts/bench.sh
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

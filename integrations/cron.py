@@ -1,0 +1,11 @@
+"""`rq cron` configuration for production: `rq cron integrations.cron --url $REDIS_URL`.
+
+The tick runs every 30 seconds on the `default` queue; whichever rq worker takes it fires the due timers.
+Running two cron schedulers by mistake is harmless: the tick claims timers with row locks.
+"""
+
+from rq import cron
+
+from integrations.jobs import tick
+
+cron.register(tick, "default", interval=30, job_timeout=600)

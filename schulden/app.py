@@ -1,0 +1,41 @@
+"""The application factory: the one place that assembles Flask, the domain and the integrations."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from schulden.extensions import database, workflow
+from schulden.logs import configure_logging
+from schulden.processes import build_engine
+from schulden.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build a configured app. Tests pass their own Settings; otherwise they come from the environment."""
+    # The composition root may import integrations; the domain modules never do.
+    from integrations.queue import make_queue
+
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["schuldroute.settings"] = settings
+    database.configure(settings.database_url)
+    workflow.engine = build_engine(settings)
+    app.extensions["schuldroute.queue"] = make_queue(settings.redis_url)
+
+    _register_web(app)
+    return app
+
+
+def _register_web(app: Flask) -> None:
+    from schulden.web import errors, health, home, requests
+
+    requests.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(health.blp)
+    app.register_blueprint(home.blp)

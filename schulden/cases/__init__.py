@@ -1,0 +1,1 @@
+"""Cases: one per detainee per detention, carried through the case process."""

@@ -1,0 +1,355 @@
+"""The case process (domain.md section 9.1), declared with the workflow engine.
+
+Clocks: the referral window opens N weeks (settings, default 6) before the expected release; after the referral
+the municipality must hold the first conversation within 4 weeks, or 3 working days when eviction, cut-off or
+termination of the health insurance threatens (art. 4a Wgs); our reminder to the municipality after 10 working
+days. `on_hold` holds the clocks: a case back from hold keeps its deadlines, shifted by the time held.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from schulden.cases.models import ClosureReason
+from schulden.debts.models import Debt
+from schulden.effects import (
+    MARK_URGENT,
+    case_of,
+    close_case,
+    record_intent,
+    request_letters,
+    valid_closure_reason,
+    valid_threat,
+)
+from schulden.roles import Role
+from workflows import (
+    ANY,
+    PREVIOUS,
+    SYSTEM_ROLE,
+    Context,
+    Delay,
+    DelayFrom,
+    Guard,
+    OnDate,
+    Process,
+    State,
+    TimerSpec,
+    Transition,
+    Weeks,
+    WorkingDays,
+)
+from workflows.store import WorkflowInstance
+
+PI = Role.PI_STAFF.value
+VOLUNTEER = Role.VOLUNTEER.value
+COUNSELLOR = Role.COUNSELLOR.value
+MUNICIPALITY = Role.MUNICIPALITY.value
+ADMIN = Role.ADMIN.value
+SYSTEM = SYSTEM_ROLE
+
+#: Debt states in which the inventory still waits for something (domain.md 9.2).
+OPEN_DEBT_STATES = frozenset(
+    {
+        "identified",
+        "notified",
+        "reminded",
+        "reminded_again",
+        "disputed",
+        "suspension_requested",
+        "arrangement_proposed",
+        "termination_requested",
+    }
+)
+
+
+def referral_window(weeks: int) -> OnDate:
+    """The day the referral window opens: `weeks` before the expected release (none for pre-trial)."""
+
+    def compute(ctx: Context) -> date | None:
+        case = case_of(ctx)
+        if case is None or case.expected_release is None:
+            return None
+        return case.expected_release - timedelta(weeks=weeks)
+
+    return OnDate(compute, f"verwachte invrijheidstelling min {weeks} weken")
+
+
+def _release_escalation(ctx: Context) -> date | None:
+    case = case_of(ctx)
+    if case is None or case.expected_release is None:
+        return None
+    # Two calendar weeks before release is about 10 working days: the last moment for a warm handover.
+    return case.expected_release - timedelta(days=14)
+
+
+def _wgs_delay(ctx: Context) -> Delay:
+    case = case_of(ctx)
+    return WorkingDays(3) if case is not None and case.urgent else Weeks(4)
+
+
+def _inventory_settled(ctx: Context) -> str | None:
+    case = case_of(ctx)
+    if case is None:
+        return "Geen dossier bij deze workflow."
+    states = ctx.session.scalars(
+        select(WorkflowInstance.state)
+        .join(Debt, Debt.instance_id == WorkflowInstance.id)
+        .where(Debt.case_id == case.id)
+    ).all()
+    if not states:
+        return "Er zijn nog geen schulden vastgelegd."
+    open_count = sum(1 for s in states if s in OPEN_DEBT_STATES)
+    if open_count:
+        return f"Nog {open_count} schuld(en) wachten op antwoord of actie."
+    return None
+
+
+INVENTORY_SETTLED = Guard("elke schuld is bevestigd, geschat of zonder reactie", _inventory_settled)
+THREAT_KNOWN = Guard("de dreiging is bekend", valid_threat)
+CLOSURE_REASON_KNOWN = Guard("de reden van afsluiten is bekend", valid_closure_reason)
+
+OPEN_AFTER_CONSENT = ("inventory", "inventory_complete", "referral_due", "referred", "rerouting", "accepted")
+
+
+def build_case_process(referral_window_weeks: int = 6) -> Process:
+    """The case process; the referral window comes from the settings."""
+    window = TimerSpec("referral_window", "referral_window_reached", referral_window(referral_window_weeks))
+    return Process(
+        name="case",
+        version=1,
+        title="Dossier",
+        initial="draft",
+        start_roles=frozenset({PI, VOLUNTEER, COUNSELLOR}),
+        states=(
+            State("draft", "Concept"),
+            State(
+                "awaiting_consent",
+                "Wacht op toestemming",
+                timers=(TimerSpec("consent_reminder", "consent_reminder_due", WorkingDays(5)),),
+            ),
+            State("inventory", "Inventarisatie", timers=(window,)),
+            State("inventory_complete", "Inventarisatie compleet", timers=(window,)),
+            State(
+                "referral_due",
+                "Verwijzing nodig",
+                timers=(
+                    TimerSpec("release_near", "release_near", OnDate(_release_escalation, "vrijlating min 14 dagen")),
+                ),
+            ),
+            State(
+                "referred",
+                "Verwezen",
+                timers=(
+                    TimerSpec("referral_reminder", "referral_reminder_due", WorkingDays(10)),
+                    TimerSpec(
+                        "wgs_first_conversation",
+                        "wgs_deadline_passed",
+                        DelayFrom(_wgs_delay, "3 werkdagen bij dreiging, anders 4 weken (art. 4a Wgs)"),
+                    ),
+                ),
+            ),
+            State("rerouting", "Herrouteren"),
+            State("accepted", "Geaccepteerd door gemeente"),
+            State("on_hold", "Aangehouden", holds_clocks=True),
+            State("closed", "Afgesloten", final=True),
+        ),
+        transitions=(
+            Transition(
+                "request_consent",
+                "draft",
+                "awaiting_consent",
+                roles={PI, COUNSELLOR},
+                effects=[request_letters("L9")],
+                label="Toestemmingsformulier maken",
+            ),
+            Transition(
+                "record_consent",
+                ("draft", "awaiting_consent"),
+                "inventory",
+                roles={PI, COUNSELLOR},
+                label="Getekende toestemming vastleggen",
+            ),
+            Transition(
+                "consent_reminder_due",
+                "awaiting_consent",
+                "awaiting_consent",
+                roles={SYSTEM},
+                internal=True,
+                effects=[record_intent("remind_consent", "Herinnert de casemanager aan de handtekening")],
+            ),
+            Transition(
+                "refuse_consent",
+                "awaiting_consent",
+                "closed",
+                roles={PI, COUNSELLOR},
+                effects=[close_case(ClosureReason.NO_CONSENT)],
+                label="Toestemming geweigerd",
+            ),
+            Transition(
+                "cancel",
+                "draft",
+                "closed",
+                roles={PI, COUNSELLOR},
+                requires_reason=True,
+                effects=[close_case(ClosureReason.OTHER)],
+                label="Concept annuleren",
+            ),
+            Transition(
+                "complete_inventory",
+                "inventory",
+                "inventory_complete",
+                roles={COUNSELLOR, SYSTEM},
+                guards=[INVENTORY_SETTLED],
+                label="Inventarisatie afronden",
+            ),
+            Transition(
+                "reopen_inventory",
+                "inventory_complete",
+                "inventory",
+                roles={PI, COUNSELLOR},
+                label="Inventarisatie heropenen",
+            ),
+            # Not internal: leaving and re-entering the state restarts the referral window on the new date.
+            *(
+                Transition(
+                    "change_release_date",
+                    state,
+                    state,
+                    roles={PI, COUNSELLOR},
+                    label="Verwachte vrijlating gewijzigd",
+                )
+                for state in ("inventory", "inventory_complete")
+            ),
+            Transition(
+                "referral_window_reached",
+                ("inventory", "inventory_complete"),
+                "referral_due",
+                roles={SYSTEM},
+            ),
+            Transition(
+                "request_referral",
+                ("inventory", "inventory_complete"),
+                "referral_due",
+                roles={COUNSELLOR},
+                label="Verwijzing voorbereiden",
+            ),
+            Transition(
+                "release_early",
+                ("awaiting_consent", "inventory", "inventory_complete", "on_hold"),
+                "referral_due",
+                roles={PI, COUNSELLOR},
+                effects=[record_intent("refer_same_day", "Vrijlating onverwacht: verwijzing nog dezelfde dag")],
+                label="Onverwacht vrijgelaten",
+            ),
+            Transition(
+                "release_near",
+                "referral_due",
+                "referral_due",
+                roles={SYSTEM},
+                internal=True,
+                effects=[record_intent("escalate_referral", "Vrijlating binnen 10 werkdagen en nog niet verwezen")],
+            ),
+            Transition(
+                "send_referral",
+                ("referral_due", "rerouting"),
+                "referred",
+                roles={COUNSELLOR},
+                effects=[
+                    request_letters("L8"),
+                    record_intent("hand_over_debts", "Neemt de schulden op in de overdracht"),
+                ],
+                label="Verwijzing versturen",
+            ),
+            Transition(
+                "referral_reminder_due",
+                "referred",
+                "referred",
+                roles={SYSTEM},
+                internal=True,
+                effects=[record_intent("remind_municipality", "Herinnert de gemeente aan de verwijzing")],
+            ),
+            Transition(
+                "wgs_deadline_passed",
+                "referred",
+                "referred",
+                roles={SYSTEM},
+                internal=True,
+                effects=[record_intent("flag_wgs_breach", "Termijn eerste gesprek (art. 4a Wgs) verstreken")],
+            ),
+            Transition(
+                "accept_referral",
+                "referred",
+                "accepted",
+                roles={MUNICIPALITY},
+                label="Verwijzing accepteren",
+            ),
+            Transition(
+                "refuse_referral_not_resident",
+                "referred",
+                "rerouting",
+                roles={MUNICIPALITY},
+                requires_reason=True,
+                label="Weigeren: geen inwoner",
+            ),
+            Transition(
+                "refuse_referral",
+                "referred",
+                "closed",
+                roles={MUNICIPALITY},
+                requires_reason=True,
+                effects=[close_case(ClosureReason.REFUSED_BY_MUNICIPALITY)],
+                label="Verwijzing weigeren",
+            ),
+            Transition(
+                "complete_handover",
+                "accepted",
+                "closed",
+                roles={COUNSELLOR, MUNICIPALITY},
+                effects=[close_case(ClosureReason.HANDED_OVER)],
+                label="Warme overdracht afgerond",
+            ),
+            Transition(
+                "put_on_hold",
+                ("awaiting_consent", "inventory", "inventory_complete", "referral_due"),
+                "on_hold",
+                roles={PI, COUNSELLOR},
+                requires_reason=True,
+                label="Aanhouden",
+            ),
+            Transition("resume", "on_hold", PREVIOUS, roles={PI, COUNSELLOR}, label="Hervatten"),
+            Transition(
+                "withdraw_consent",
+                (*OPEN_AFTER_CONSENT, "on_hold"),
+                "closed",
+                roles={PI, COUNSELLOR},
+                effects=[
+                    request_letters("L10"),
+                    record_intent("cancel_outgoing_letters", "Stopt alle uitgaande brieven"),
+                    close_case(ClosureReason.CONSENT_WITHDRAWN),
+                ],
+                label="Toestemming ingetrokken",
+            ),
+            Transition(
+                "flag_threat",
+                ANY,
+                ANY,
+                roles={PI, VOLUNTEER, COUNSELLOR},
+                internal=True,
+                guards=[THREAT_KNOWN],
+                effects=[MARK_URGENT],
+                label="Dreiging melden",
+            ),
+            Transition(
+                "close",
+                ANY,
+                "closed",
+                roles={COUNSELLOR, ADMIN},
+                requires_reason=True,
+                guards=[CLOSURE_REASON_KNOWN],
+                effects=[close_case()],
+                label="Dossier afsluiten",
+            ),
+        ),
+    )

@@ -1,0 +1,282 @@
+"""The `schuldroute` command: run, db upgrade, seed-demo, worker, tick, users create, workflows docs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
+
+from schulden.extensions import database, workflow
+from schulden.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["schuldroute.settings"]
+    return settings
+
+
+def alembic_config(database_url: str) -> object:
+    """An Alembic Config for our migrations and `database_url` (used by the CLI and the tests)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def upgrade_database(database_url: str, revision: str = "head") -> None:
+    """Apply migrations up to `revision`; creates the SQLite file's folder first."""
+    from alembic import command
+
+    if database_url.startswith("sqlite:///"):
+        Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), revision)  # type: ignore[arg-type]
+
+
+# -- run --------------------------------------------------------------------------------------------------------
+
+
+def start_ticker(app: Flask, interval: float) -> threading.Event:
+    """Tick the workflow timers every `interval` seconds on a daemon thread (embedded default only)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                report = workflow.engine.tick(database.session)
+                if report.handled:
+                    log.info(
+                        "tick",
+                        extra={"fired": report.fired, "refused": report.refused, "failed": report.failed},
+                    )
+            except Exception as exc:  # keep ticking: a bad moment must not stop every later deadline
+                log.error("tick failed", extra={"error": type(exc).__name__})
+
+    threading.Thread(target=loop, name="ticker", daemon=True).start()
+    return stop
+
+
+@click.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=5000, envvar="PORT", show_default=True)
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """Serve the app on the embedded default (jobs and timers in this process)."""
+    from werkzeug.serving import run_simple
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException(
+            "In productie draait de app onder gunicorn: gunicorn wsgi:app (zie docs/operations.md)"
+        )
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if settings.jobs_in_process:
+        start_ticker(app, settings.tick_interval_seconds)
+    click.echo(
+        f"Schuldroute op http://{host}:{port}/ (database: {database.engine.dialect.name if database.engine else '?'})"
+    )
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+# -- db -----------------------------------------------------------------------------------------------------------
+
+
+@click.group("db")
+def db_group() -> None:
+    """Database schema (only through Alembic migrations)."""
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    upgrade_database(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Roll migrations back to REVISION."""
+    from alembic import command
+
+    command.downgrade(alembic_config(_settings().database_url), revision)  # type: ignore[arg-type]
+    click.echo(f"database at {revision}")
+
+
+# -- seed-demo -----------------------------------------------------------------------------------------------------
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+@with_appcontext
+def seed_demo_command(if_empty: bool) -> None:
+    """Create the demo organisations, users (password 'demo') and three cases."""
+    from schulden.demo import demo_is_seeded, seed_demo
+
+    if _settings().is_production:
+        raise click.ClickException("De demo-gegevens worden nooit in productie aangemaakt.")
+    with database.session_scope() as session:
+        if demo_is_seeded(session):
+            if if_empty:
+                click.echo("demo already seeded; data kept")
+                return
+            raise click.ClickException(
+                "De database bevat al gebruikers; de demo wordt alleen in een lege database gezet."
+            )
+        counts = seed_demo(session, workflow.engine, today=datetime.now(workflow.engine.timezone).date())
+    click.echo("demo seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+# -- worker and tick ---------------------------------------------------------------------------------------------------
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.argument("queues", nargs=-1)
+@with_appcontext
+def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an rq worker on the given queues (default: all)."""
+    from rq import Worker
+
+    from integrations.queue import QUEUE_NAMES, RedisQueue
+
+    settings = _settings()
+    if settings.redis_url is None:
+        raise click.ClickException("REDIS_URL is niet gezet: zonder Redis draaien taken in het webproces zelf.")
+    unknown = set(queues) - set(QUEUE_NAMES)
+    if unknown:
+        raise click.ClickException(
+            f"Onbekende wachtrij(en): {', '.join(sorted(unknown))}; bekend: {', '.join(QUEUE_NAMES)}"
+        )
+    queue = RedisQueue(settings.redis_url)
+    worker = Worker([queue.queues[name] for name in (queues or QUEUE_NAMES)], connection=queue.connection)
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("tick")
+@click.option("--every", type=float, default=None, help="Keep ticking every N seconds (a scheduler process).")
+@with_appcontext
+def tick_command(every: float | None) -> None:
+    """Fire every due workflow timer once; with --every, keep doing so."""
+    stop = threading.Event()
+    while True:
+        report = workflow.engine.tick(database.session)
+        click.echo(json.dumps({"fired": report.fired, "refused": report.refused, "failed": report.failed}))
+        if every is None or stop.wait(every):
+            return
+
+
+# -- users ------------------------------------------------------------------------------------------------------------
+
+
+@click.group("users")
+def users_group() -> None:
+    """User accounts."""
+
+
+@users_group.command("create")
+@click.option("--username", required=True)
+@click.option("--display-name", required=True)
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["pi_staff", "volunteer", "counsellor", "municipality", "partner", "admin"]),
+)
+@click.option("--organisation", "organisation_code", default=None, help="Code of the organisation (e.g. GM0193).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_create(
+    username: str, display_name: str, role: str, organisation_code: str | None, password_stdin: bool
+) -> None:
+    """Create a user; the password is asked for (or read from stdin), never passed as an argument."""
+    from sqlalchemy import select
+
+    from schulden.errors import ValidationFailed
+    from schulden.organisations.models import Organisation
+    from schulden.roles import Role
+    from schulden.users.services import create_user
+    from workflows import SYSTEM
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Wachtwoord", hide_input=True, confirmation_prompt=True)
+    with database.session_scope() as session:
+        organisation = None
+        if organisation_code:
+            organisation = session.scalar(select(Organisation).where(Organisation.code == organisation_code))
+            if organisation is None:
+                raise click.ClickException(f"organisation: geen organisatie met code {organisation_code!r}")
+        try:
+            user = create_user(
+                session,
+                actor=SYSTEM,
+                username=username,
+                display_name=display_name,
+                role=Role(role),
+                password=password,
+                organisation=organisation,
+            )
+        except ValidationFailed as exc:
+            raise click.ClickException("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())) from exc
+        click.echo(f"user {user.username} created (id {user.id})")
+
+
+# -- workflows ------------------------------------------------------------------------------------------------------
+
+
+@click.group("workflows")
+def workflows_group() -> None:
+    """The process definitions."""
+
+
+@workflows_group.command("docs")
+@click.option("--write", "write_path", type=click.Path(path_type=Path), default=None, help="Write to this file.")
+@with_appcontext
+def workflows_docs(write_path: Path | None) -> None:
+    """Print (or write) docs/workflows.md generated from the definitions."""
+    from schulden.workflow_docs import render_workflows_markdown
+
+    text = render_workflows_markdown(workflow.engine.registry)
+    if write_path is None:
+        click.echo(text, nl=False)
+    else:
+        write_path.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {write_path}")
+
+
+COMMANDS = (
+    run_command,
+    db_group,
+    seed_demo_command,
+    worker_command,
+    tick_command,
+    users_group,
+    workflows_group,
+)
+
+
+def _create_app() -> Flask:
+    from schulden.app import create_app
+
+    return create_app()
+
+
+main = FlaskGroup(create_app=_create_app, add_default_commands=False, help="Schuldroute.")
+for _command in (*COMMANDS, shell_command, routes_command):
+    main.add_command(_command)

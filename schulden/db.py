@@ -1,0 +1,85 @@
+"""Database wiring: the declarative base, engines with per-backend settings, and session handling.
+
+One code path for both backends: SQLite (embedded default) gets WAL, foreign keys and a busy timeout; PostgreSQL
+gets pre-ping so a restarted server does not surface as an error on the next request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from workflows.store import WorkflowBase
+
+# The application's models share the engine's metadata, so one Alembic history covers every table.
+Base = WorkflowBase
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An Engine configured for `url`'s backend."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not pysqlite, emit BEGIN: pysqlite's own transaction handling breaks SAVEPOINTs.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock at BEGIN: two writers queue on busy_timeout instead of one failing later
+    # with "database is locked" when it upgrades its read lock.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Engine and session factory for one database URL."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.sessionmaker: sessionmaker[Session] | None = None
+
+    def configure(self, url: str, **engine_kwargs: Any) -> None:
+        """Create the engine and session factory (replaces earlier ones)."""
+        if self.engine is not None:
+            self.engine.dispose()
+        self.engine = make_engine(url, **engine_kwargs)
+        self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        """A new session; the caller closes it (prefer session_scope)."""
+        if self.sessionmaker is None:
+            raise RuntimeError("database is not configured")
+        return self.sessionmaker()
+
+    @contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A session that commits when the block succeeds and rolls back when it raises (CLI, jobs)."""
+        session = self.session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine is not None and self.engine.dialect.name == "sqlite"

@@ -1,0 +1,1 @@
+"""Debts: one per creditor claim, each carried through the debt process."""

@@ -1,0 +1,224 @@
+"""The debt process (domain.md section 9.2), declared with the workflow engine.
+
+The creditor clock: a creditor answers within 10 working days (Schuldenknooppunt procesafspraken). Unanswered,
+reminder L3 goes out; then a second reminder; after another 10 working days the debt is `no_response` and the
+client's estimate stands. Letters to be written within 5 working days of a debt being found.
+"""
+
+from __future__ import annotations
+
+from schulden.effects import REQUEST_FIRST_CONTACT, record_intent, request_letters
+from schulden.roles import Role
+from workflows import ANY, SYSTEM_ROLE, Process, State, TimerSpec, Transition, WorkingDays
+
+PI = Role.PI_STAFF.value
+VOLUNTEER = Role.VOLUNTEER.value
+COUNSELLOR = Role.COUNSELLOR.value
+CREDITOR = "creditor"  # a creditor answering through the reply code on a letter (no account)
+SYSTEM = SYSTEM_ROLE
+
+CONTACTED = ("notified", "reminded", "reminded_again")
+ANSWERABLE = (*CONTACTED, "no_response")
+
+
+def _answer_clock(name: str, event: str) -> TimerSpec:
+    return TimerSpec(name, event, WorkingDays(10))
+
+
+def build_debt_process() -> Process:
+    """The debt process."""
+    return Process(
+        name="debt",
+        version=1,
+        title="Schuld",
+        initial="identified",
+        start_roles=frozenset({PI, VOLUNTEER, COUNSELLOR}),
+        states=(
+            State("identified", "Bekend", timers=(TimerSpec("letters_due", "letters_overdue", WorkingDays(5)),)),
+            State("notified", "Aangeschreven", timers=(_answer_clock("answer_due", "reply_overdue"),)),
+            State("reminded", "Herinnerd", timers=(_answer_clock("answer_due", "second_reminder_due"),)),
+            State("reminded_again", "Opnieuw herinnerd", timers=(_answer_clock("answer_due", "no_reply"),)),
+            State("no_response", "Geen reactie"),
+            State("declined", "Geen medewerking"),
+            State("balance_confirmed", "Saldo bevestigd"),
+            State("disputed", "Betwist"),
+            State(
+                "suspension_requested",
+                "Opschorting gevraagd",
+                timers=(_answer_clock("answer_due", "suspension_reply_overdue"),),
+            ),
+            State("suspended", "Opgeschort"),
+            State("suspension_refused", "Opschorting geweigerd"),
+            State(
+                "arrangement_proposed",
+                "Regeling voorgesteld",
+                timers=(_answer_clock("answer_due", "arrangement_reply_overdue"),),
+            ),
+            State("arrangement_agreed", "Regeling akkoord"),
+            State("arrangement_rejected", "Regeling afgewezen"),
+            State(
+                "termination_requested",
+                "Opzegging gevraagd",
+                timers=(_answer_clock("answer_due", "termination_reply_overdue"),),
+            ),
+            State("terminated", "Opgezegd"),
+            State("handed_over", "Overgedragen aan gemeente", final=True),
+            State("paid", "Betaald", final=True),
+            State("written_off", "Kwijtgescholden", final=True),
+        ),
+        transitions=(
+            Transition(
+                "send_letters",
+                "identified",
+                "notified",
+                roles={COUNSELLOR},
+                effects=[REQUEST_FIRST_CONTACT],
+                label="Schuldeiser aanschrijven",
+            ),
+            Transition(
+                "letters_overdue",
+                "identified",
+                ANY,
+                roles={SYSTEM},
+                internal=True,
+                effects=[record_intent("flag_letters_overdue", "Eerste brief niet binnen 5 werkdagen")],
+            ),
+            Transition("reply_overdue", "notified", "reminded", roles={SYSTEM}, effects=[request_letters("L3")]),
+            Transition(
+                "second_reminder_due",
+                "reminded",
+                "reminded_again",
+                roles={SYSTEM},
+                effects=[request_letters("L3")],
+            ),
+            Transition("no_reply", "reminded_again", "no_response", roles={SYSTEM}),
+            Transition(
+                "confirm_balance",
+                ANSWERABLE,
+                "balance_confirmed",
+                roles={COUNSELLOR, CREDITOR},
+                label="Saldo ontvangen",
+            ),
+            Transition(
+                "decline",
+                ANSWERABLE,
+                "declined",
+                roles={COUNSELLOR, CREDITOR},
+                requires_reason=True,
+                label="Geen medewerking",
+            ),
+            Transition(
+                "dispute",
+                ("balance_confirmed", "no_response"),
+                "disputed",
+                roles={COUNSELLOR},
+                label="Betwisten",
+            ),
+            Transition(
+                "resolve_dispute",
+                "disputed",
+                "balance_confirmed",
+                roles={COUNSELLOR},
+                label="Betwisting opgelost",
+            ),
+            Transition(
+                "request_suspension",
+                (*CONTACTED, "balance_confirmed"),
+                "suspension_requested",
+                roles={COUNSELLOR},
+                effects=[request_letters("L1")],
+                label="Opschorting vragen",
+            ),
+            Transition(
+                "suspension_reply_overdue",
+                "suspension_requested",
+                ANY,
+                roles={SYSTEM},
+                internal=True,
+                effects=[request_letters("L3")],
+            ),
+            Transition(
+                "grant_suspension",
+                "suspension_requested",
+                "suspended",
+                roles={COUNSELLOR, CREDITOR},
+                label="Opschorting toegekend",
+            ),
+            Transition(
+                "refuse_suspension",
+                "suspension_requested",
+                "suspension_refused",
+                roles={COUNSELLOR, CREDITOR},
+                label="Opschorting geweigerd",
+            ),
+            Transition(
+                "propose_arrangement",
+                ("balance_confirmed", "suspended", "suspension_refused", "arrangement_rejected"),
+                "arrangement_proposed",
+                roles={COUNSELLOR},
+                effects=[request_letters("L4")],
+                label="Regeling voorstellen",
+            ),
+            Transition(
+                "arrangement_reply_overdue",
+                "arrangement_proposed",
+                ANY,
+                roles={SYSTEM},
+                internal=True,
+                effects=[request_letters("L3")],
+            ),
+            Transition(
+                "agree_arrangement",
+                "arrangement_proposed",
+                "arrangement_agreed",
+                roles={COUNSELLOR, CREDITOR},
+                label="Regeling akkoord",
+            ),
+            Transition(
+                "reject_arrangement",
+                "arrangement_proposed",
+                "arrangement_rejected",
+                roles={COUNSELLOR, CREDITOR},
+                label="Regeling afgewezen",
+            ),
+            Transition(
+                "request_termination",
+                (*CONTACTED, "balance_confirmed", "suspended", "suspension_refused"),
+                "termination_requested",
+                roles={COUNSELLOR},
+                effects=[request_letters("L5")],
+                label="Overeenkomst opzeggen",
+            ),
+            Transition(
+                "termination_reply_overdue",
+                "termination_requested",
+                ANY,
+                roles={SYSTEM},
+                internal=True,
+                effects=[request_letters("L3")],
+            ),
+            Transition(
+                "confirm_termination",
+                "termination_requested",
+                "terminated",
+                roles={COUNSELLOR, CREDITOR},
+                label="Opzegging bevestigd",
+            ),
+            Transition(
+                "hand_over",
+                ANY,
+                "handed_over",
+                roles={COUNSELLOR, SYSTEM},
+                label="Overdragen aan gemeente",
+            ),
+            Transition("mark_paid", ANY, "paid", roles={COUNSELLOR, CREDITOR}, label="Betaald"),
+            Transition(
+                "write_off",
+                ANY,
+                "written_off",
+                roles={COUNSELLOR, CREDITOR},
+                requires_reason=True,
+                label="Kwijtgescholden",
+            ),
+        ),
+    )

@@ -1,0 +1,168 @@
+"""The demo world of `make run`: one PI, two municipalities, one user per role, three cases in different states.
+
+All people are fictional. The BSNs are test numbers from RvIG's GBA-V test set (shared/data/identifiers,
+EUPL-1.2), which pass the 11-proef and belong to nobody.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden.actors import UserActor
+from schulden.cases.models import DetentionType
+from schulden.cases.services import fire_case_event, open_case
+from schulden.debts.models import Creditor, DebtCategory
+from schulden.debts.services import add_debt, fire_debt_event
+from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.roles import Role
+from schulden.users.models import User
+from schulden.users.services import create_user
+from workflows import SYSTEM, Engine
+
+DEMO_PASSWORD = "demo"
+
+DEMO_USERS = (
+    ("pi.demo", "Casemanager PI Zwolle (demo)", Role.PI_STAFF, "pi"),
+    ("vrijwilliger.demo", "Vrijwilliger RIC Zwolle (demo)", Role.VOLUNTEER, "pi"),
+    ("schuldhulp.demo", "Schuldhulpverlener (demo)", Role.COUNSELLOR, "operator"),
+    ("gemeente.demo", "Schuldhulpverlening Zwolle (demo)", Role.MUNICIPALITY, "zwolle"),
+    ("partner.demo", "Reclasseringswerker (demo)", Role.PARTNER, "probation"),
+    ("admin.demo", "Functioneel beheerder (demo)", Role.ADMIN, None),
+)
+
+
+def demo_is_seeded(session: Session) -> bool:
+    """True once any user exists: the demo is seeded only into an empty database."""
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
+def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int]:
+    """Create the demo world. Does not commit; the caller refuses this in production."""
+    orgs = {
+        "pi": Organisation(kind=OrganisationKind.PI, name="PI Zwolle", code="PI-ZWOLLE"),
+        "zwolle": Organisation(
+            kind=OrganisationKind.MUNICIPALITY,
+            name="Zwolle",
+            code="GM0193",
+            email="schuldhulp@zwolle.example",
+        ),
+        "amsterdam": Organisation(
+            kind=OrganisationKind.MUNICIPALITY,
+            name="Amsterdam",
+            code="GM0363",
+            email="schuldhulp@amsterdam.example",
+        ),
+        "operator": Organisation(kind=OrganisationKind.OPERATOR, name="Schuldroute (demo)", code="SR"),
+        "probation": Organisation(kind=OrganisationKind.PROBATION, name="Reclassering (demo)", code="RN"),
+    }
+    session.add_all(orgs.values())
+    session.flush()
+
+    users: dict[Role, User] = {}
+    for username, name, role, org_key in DEMO_USERS:
+        users[role] = create_user(
+            session,
+            actor=SYSTEM,
+            username=username,
+            display_name=name,
+            role=role,
+            password=DEMO_PASSWORD,
+            organisation=orgs[org_key] if org_key else None,
+        )
+
+    creditors = {
+        "cjib": Creditor(name="Centraal Justitieel Incassobureau (CJIB)", category="publiek", may_receive_bsn=True),
+        "toeslagen": Creditor(name="Belastingdienst/Toeslagen", category="publiek", may_receive_bsn=True),
+        "cak": Creditor(name="CAK", category="zorg", may_receive_bsn=True),
+        "woning": Creditor(name="Woonstichting De Demo", category="overig", email="incasso@woonstichting.example"),
+    }
+    session.add_all(creditors.values())
+    session.flush()
+
+    pi_staff = _actor(users[Role.PI_STAFF])
+    counsellor = _actor(users[Role.COUNSELLOR])
+    now_start = today - timedelta(days=30)
+
+    # 1. Just opened by the casemanager: waiting for the detainee's signature.
+    waiting = open_case(
+        session,
+        engine,
+        actor=pi_staff,
+        given_names="Jeroen",
+        surname="IJsselstein",
+        date_of_birth=date(1991, 3, 14),
+        bsn="000009830",
+        dji_number="DJI-0000101",
+        pi=orgs["pi"],
+        detention_type=DetentionType.PRE_TRIAL,
+        detention_start=today - timedelta(days=4),
+    )
+    fire_case_event(session, engine, waiting, "request_consent", actor=pi_staff)
+
+    # 2. Inventory running: consent signed, three debts, two creditors written to.
+    inventory = open_case(
+        session,
+        engine,
+        actor=pi_staff,
+        given_names="Ayşe",
+        surname="Demir",
+        date_of_birth=date(1985, 11, 2),
+        bsn="000009842",
+        dji_number="DJI-0000102",
+        pi=orgs["pi"],
+        detention_type=DetentionType.PRISON_SENTENCE,
+        detention_start=now_start,
+        expected_release=today + timedelta(weeks=12),
+    )
+    fire_case_event(session, engine, inventory, "record_consent", actor=pi_staff)
+    fine = add_debt(
+        session, engine, inventory, actor=pi_staff, creditor=creditors["cjib"],
+        category=DebtCategory.PUBLIEK, debt_type="cjib_boete", principal_cents=45_000,
+    )  # fmt: skip
+    rent = add_debt(
+        session, engine, inventory, actor=pi_staff, creditor=creditors["woning"],
+        category=DebtCategory.OVERIG, debt_type="huur", principal_cents=182_550, costs_cents=4_000,
+    )  # fmt: skip
+    add_debt(
+        session, engine, inventory, actor=pi_staff, creditor=creditors["cak"],
+        category=DebtCategory.ZORG, debt_type="zorgpremie", principal_cents=61_200,
+    )  # fmt: skip
+    fire_debt_event(session, engine, fine, "send_letters", actor=counsellor)
+    fire_debt_event(session, engine, rent, "send_letters", actor=counsellor)
+
+    # 3. Referred to Zwolle, release in three weeks; the municipality has to answer.
+    referred = open_case(
+        session,
+        engine,
+        actor=pi_staff,
+        given_names="Pieter",
+        surname_prefix="de",
+        surname="Vries",
+        date_of_birth=date(1979, 7, 21),
+        bsn="000009866",
+        dji_number="DJI-0000103",
+        pi=orgs["pi"],
+        detention_type=DetentionType.PRISON_SENTENCE,
+        detention_start=today - timedelta(days=120),
+        expected_release=today + timedelta(weeks=3),
+    )
+    referred.municipality_id = orgs["zwolle"].id
+    fire_case_event(session, engine, referred, "record_consent", actor=pi_staff)
+    toeslag = add_debt(
+        session, engine, referred, actor=pi_staff, creditor=creditors["toeslagen"],
+        category=DebtCategory.PUBLIEK, debt_type="toeslagen", principal_cents=120_000,
+    )  # fmt: skip
+    fire_debt_event(session, engine, toeslag, "send_letters", actor=counsellor)
+    fire_debt_event(session, engine, toeslag, "confirm_balance", actor=counsellor)
+    fire_case_event(session, engine, referred, "complete_inventory", actor=counsellor)
+    fire_case_event(session, engine, referred, "referral_window_reached", actor=SYSTEM)
+    fire_case_event(session, engine, referred, "send_referral", actor=counsellor)
+    session.flush()
+    return {"organisations": len(orgs), "users": len(users), "cases": 3, "creditors": len(creditors)}
+
+
+def _actor(user: User) -> UserActor:
+    return UserActor(user.id, Role(user.role), user.organisation_id)

@@ -1,0 +1,116 @@
+"""Effects that the case and debt processes hang on their transitions.
+
+Some effects change our own rows now (closing reason, urgency). The ones that belong to later capabilities
+(letters, the referral) record their intent in the history row, named so that the issue building the capability
+replaces the body and keeps the name; docs/workflows.md lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from schulden.cases.models import Case, ClosureReason, Threat
+from schulden.debts.models import Debt
+from workflows import Context, Effect
+
+# domain.md section 4: letter types.
+LETTER_TITLES = {
+    "L1": "Melding detentie en verzoek opschorting incasso",
+    "L2": "Verzoek saldo-opgave",
+    "L3": "Herinnering",
+    "L4": "Voorstel betalingsregeling",
+    "L5": "Opzegging overeenkomst",
+    "L6": "Opschorting zorgverzekering",
+    "L7": "Wijzigingsmelding Toeslagen/UWV/SVB",
+    "L8": "Aanmelding schuldhulpverlening (warme overdracht)",
+    "L9": "Machtiging en toestemmingsverklaring",
+    "L10": "Intrekkingsverklaring",
+}
+
+# Extra letters by debt type at first contact (domain.md section 4, L6 and L7).
+FIRST_CONTACT_EXTRA = {"zorgpremie": ("L6",), "toeslagen": ("L7",), "uitkering_terugvordering": ("L7",)}
+
+
+def case_of(ctx: Context) -> Case | None:
+    """The case whose workflow instance is being fired (None for a bare instance, e.g. in engine tests)."""
+    return ctx.session.scalar(select(Case).where(Case.instance_id == ctx.instance.id))
+
+
+def debt_of(ctx: Context) -> Debt | None:
+    """The debt whose workflow instance is being fired."""
+    return ctx.session.scalar(select(Debt).where(Debt.instance_id == ctx.instance.id))
+
+
+def request_letters(*letter_types: str) -> Effect:
+    """Intent: these letters are to be produced for this case or debt (rendered by the letters capability)."""
+
+    def run(ctx: Context) -> Mapping[str, Any]:
+        return {"letters": list(letter_types), "status": "intent"}
+
+    titles = ", ".join(f"{t} {LETTER_TITLES[t]}" for t in letter_types)
+    return Effect(f"request_letters:{'+'.join(letter_types)}", run, f"Vraagt brieven aan: {titles}")
+
+
+def _first_contact_letters(ctx: Context) -> Mapping[str, Any]:
+    debt = debt_of(ctx)
+    extra = FIRST_CONTACT_EXTRA.get(debt.debt_type, ()) if debt else ()
+    return {"letters": ["L1", "L2", *extra], "status": "intent"}
+
+
+REQUEST_FIRST_CONTACT = Effect(
+    "request_letters:first_contact",
+    _first_contact_letters,
+    "Vraagt L1 en L2 aan, plus L6 bij zorgpremie en L7 bij toeslagen of terugvordering",
+)
+
+
+def record_intent(name: str, description: str) -> Effect:
+    """An effect whose work comes with a later capability; for now it names itself in the history."""
+
+    def run(ctx: Context) -> Mapping[str, Any]:
+        return {"status": "intent"}
+
+    return Effect(name, run, description)
+
+
+def close_case(reason: ClosureReason | None = None) -> Effect:
+    """Store the closing reason on the case: fixed by the transition, or chosen in the payload."""
+
+    def run(ctx: Context) -> Mapping[str, Any]:
+        chosen = reason.value if reason else str(ctx.payload.get("closure_reason", ClosureReason.OTHER.value))
+        case = case_of(ctx)
+        if case is not None:
+            case.closure_reason = chosen
+        return {"closure_reason": chosen}
+
+    return Effect("close_case", run, "Legt de reden van afsluiten vast")
+
+
+def _mark_urgent(ctx: Context) -> Mapping[str, Any]:
+    threat = str(ctx.payload["threat"])
+    case = case_of(ctx)
+    if case is not None:
+        case.urgent = True
+        case.threat = threat
+    return {"threat": threat}
+
+
+MARK_URGENT = Effect("mark_urgent", _mark_urgent, "Zet de spoedmarkering en de dreiging op het dossier")
+
+
+def valid_threat(ctx: Context) -> str | None:
+    """Guard: the payload names a known threat."""
+    value = ctx.payload.get("threat")
+    if value not in {t.value for t in Threat}:
+        return "Kies een dreiging: " + ", ".join(t.value for t in Threat) + "."
+    return None
+
+
+def valid_closure_reason(ctx: Context) -> str | None:
+    """Guard: the payload names a known closure reason."""
+    if ctx.payload.get("closure_reason") not in {r.value for r in ClosureReason}:
+        return "Kies een reden van afsluiten: " + ", ".join(r.value for r in ClosureReason) + "."
+    return None

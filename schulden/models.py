@@ -1,0 +1,7 @@
+"""Imports every model module, so the metadata knows every table (Alembic, tests)."""
+
+from schulden.cases import models as cases  # noqa: F401
+from schulden.debts import models as debts  # noqa: F401
+from schulden.organisations import models as organisations  # noqa: F401
+from schulden.users import models as users  # noqa: F401
+from workflows import store as workflow_store  # noqa: F401

@@ -1,0 +1,1 @@
+"""Organisations: PIs, municipalities, probation and care partners."""

@@ -1,0 +1,41 @@
+"""An organisation whose staff use Schuldroute, or that receives referrals (a municipality)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schulden.db import Base
+from workflows.store import utcnow
+
+
+class OrganisationKind(StrEnum):
+    PI = "pi"  # penitentiaire inrichting
+    MUNICIPALITY = "municipality"
+    PROBATION = "probation"  # reclassering
+    CARE = "care"
+    OPERATOR = "operator"  # the organisation running Schuldroute (its counsellors and administrators)
+
+
+class Organisation(Base):
+    """`code` is the CBS code for a municipality (GM + 4 digits), the DJI location code for a PI."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    code: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("kind", "code"),
+        CheckConstraint(
+            "kind IN ('pi', 'municipality', 'probation', 'care', 'operator')",
+            name="kind_known",
+        ),
+    )

@@ -1,0 +1,76 @@
+"""Typed settings, read once from the environment. Tests build their own Settings and pass it to create_app."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+#: The secret key of the embedded default. Production refuses to start with it.
+DEVELOPMENT_SECRET_KEY = "schuldroute-development-only-not-secret"  # noqa: S105 - refused in production
+
+
+class ConfigurationError(Exception):
+    """The environment describes a configuration we refuse to run (e.g. production with a default secret)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable. `environment` is development (default), test or production."""
+
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    environment: str = "development"
+    instance_path: Path = Path("instance")
+    tick_interval_seconds: float = 30.0
+    log_level: str = "INFO"
+    referral_window_weeks: int = 6
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from environment variables (see docs/operations.md for the list)."""
+        env = os.environ if environ is None else environ
+        instance = Path(env.get("SCHULDROUTE_INSTANCE", "instance")).resolve()
+        settings = cls(
+            database_url=env.get("DATABASE_URL") or f"sqlite:///{instance / 'schuldroute.db'}",
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
+            environment=env.get("SCHULDROUTE_ENV", "development"),
+            instance_path=instance,
+            tick_interval_seconds=float(env.get("TICK_INTERVAL", "30")),
+            log_level=env.get("LOG_LEVEL", "INFO").upper(),
+            referral_window_weeks=int(env.get("REFERRAL_WINDOW_WEEKS", "6")),
+        )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse configurations that would be unsafe, with a message naming the variable."""
+        if self.environment not in {"development", "test", "production"}:
+            raise ConfigurationError(
+                f"SCHULDROUTE_ENV must be development, test or production, not {self.environment!r}"
+            )
+        if self.is_production:
+            if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
+                raise ConfigurationError("SECRET_KEY must be set to a random value of at least 32 characters")
+            if self.database_url.startswith("sqlite"):
+                raise ConfigurationError("DATABASE_URL must point to PostgreSQL in production")
+            if not self.redis_url:
+                raise ConfigurationError("REDIS_URL must be set in production (jobs run on rq workers)")
+        if self.referral_window_weeks < 1:
+            raise ConfigurationError("REFERRAL_WINDOW_WEEKS must be at least 1")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def jobs_in_process(self) -> bool:
+        """Without Redis, jobs and timers run inside the web process (the embedded default)."""
+        return self.redis_url is None
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Cross-cutting web pieces: request sessions, error answers, health and the start page."""

@@ -1,0 +1,576 @@
+"""The engine: starts instances, fires events, lists what an actor may do, and ticks due timers.
+
+Every write happens in the caller's session and transaction (the engine never commits), except `tick`, which is a
+boundary of its own and commits per batch. Firing an event is: check (state, role, reason, guards), change the
+instance under its row version, append a history row, stop and start timers, run effects. A concurrent fire on the
+same instance fails with ConcurrentUpdate when the session flushes; nothing is overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from workflows.calendar import BusinessCalendar, dutch_calendar
+from workflows.definition import (
+    PREVIOUS,
+    START_EVENT,
+    SYSTEM,
+    Actor,
+    Context,
+    Process,
+    Registry,
+    Transition,
+    start_of_day,
+)
+from workflows.errors import ConcurrentUpdate, ReplayError, TransitionRefused
+from workflows.store import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, utcnow
+
+log = logging.getLogger(__name__)
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+@dataclass(frozen=True)
+class EventOption:
+    """One event as the UI shows it: allowed, or refused with a code and a reason."""
+
+    event: str
+    label: str
+    target: str | None
+    allowed: bool
+    code: str | None = None
+    reason: str | None = None
+    requires_reason: bool = False
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    fired: int = 0
+    refused: int = 0
+    failed: int = 0
+    batches: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.fired + self.refused + self.failed
+
+
+@dataclass
+class _TimerCache:
+    """Active timers per instance, loaded once per batch so a tick does not query per timer."""
+
+    by_instance: dict[int, list[TimerRow]] = field(default_factory=dict)
+
+    def active(self, session: Session, instance_id: int) -> list[TimerRow]:
+        if instance_id not in self.by_instance:
+            self.load(session, [instance_id])
+        return [t for t in self.by_instance[instance_id] if t.status in TimerStatus.ACTIVE]
+
+    def load(self, session: Session, instance_ids: Iterable[int]) -> None:
+        ids = [i for i in instance_ids if i not in self.by_instance]
+        if not ids:
+            return
+        for i in ids:
+            self.by_instance[i] = []
+        rows = session.scalars(
+            select(TimerRow).where(TimerRow.instance_id.in_(ids), TimerRow.status.in_(TimerStatus.ACTIVE))
+        )
+        for row in rows:
+            self.by_instance[row.instance_id].append(row)
+
+    def add(self, row: TimerRow) -> None:
+        self.by_instance.setdefault(row.instance_id, []).append(row)
+
+
+class Engine:
+    """Applies the registered process definitions to stored instances."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        calendar: BusinessCalendar | None = None,
+        timezone: ZoneInfo = AMSTERDAM,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.registry = registry
+        self.calendar = calendar or dutch_calendar()
+        self.timezone = timezone
+        self.clock = clock
+
+    # -- starting and firing -------------------------------------------------------------------------------
+
+    def process_of(self, instance: WorkflowInstance) -> Process:
+        """The definition (at the instance's own version) that governs `instance`."""
+        return self.registry.get(instance.process, instance.process_version)
+
+    def start(
+        self,
+        session: Session,
+        process_name: str,
+        *,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> WorkflowInstance:
+        """Create an instance of the latest version of a process in its initial state. Does not commit."""
+        process = self.registry.get(process_name)
+        if process.start_roles and not (actor.roles & process.start_roles):
+            raise TransitionRefused(START_EVENT, "role", "Uw rol mag dit proces niet starten.")
+        now = now or self.clock()
+        instance = WorkflowInstance(
+            process=process.name,
+            process_version=process.version,
+            state=process.initial,
+            is_final=process.state(process.initial).final,
+            last_seq=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(instance)
+        session.flush()
+        session.add(
+            HistoryEntry(
+                instance_id=instance.id,
+                seq=1,
+                event=START_EVENT,
+                from_state=None,
+                to_state=process.initial,
+                actor_id=actor.actor_id,
+                at=now,
+                payload=dict(payload or {}),
+                effects=[],
+            )
+        )
+        ctx = self._context(session, instance, START_EVENT, actor, payload, None, now)
+        self._start_timers(session, process, instance, process.initial, ctx, _TimerCache())
+        return instance
+
+    def fire(
+        self,
+        session: Session,
+        instance: WorkflowInstance,
+        event: str,
+        *,
+        actor: Actor,
+        payload: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+        now: datetime | None = None,
+    ) -> HistoryEntry:
+        """Fire `event` on `instance` as `actor`. Raises TransitionRefused or ConcurrentUpdate; does not commit.
+
+        After ConcurrentUpdate the session must be rolled back by the caller.
+        """
+        now = now or self.clock()
+        ctx = self._context(session, instance, event, actor, payload, reason, now)
+        transition = self._check(ctx, check_reason=True)
+        return self._apply(ctx, transition, timer=None, cache=_TimerCache())
+
+    def available_events(
+        self, session: Session, instance: WorkflowInstance, actor: Actor, *, now: datetime | None = None
+    ) -> list[EventOption]:
+        """Every event of the instance's process, each allowed or refused with the reason (for buttons)."""
+        process = self.process_of(instance)
+        now = now or self.clock()
+        options = []
+        for event in process.events:
+            ctx = self._context(session, instance, event, actor, None, None, now)
+            transition = process.transition(event, instance.state)
+            target = None
+            if transition is not None:
+                target = self._target(transition, instance)
+            try:
+                found = self._check(ctx, check_reason=False)
+            except TransitionRefused as refused:
+                options.append(
+                    EventOption(event, self._label(process, event), target, False, refused.code, refused.reason)
+                )
+            else:
+                options.append(
+                    EventOption(
+                        event,
+                        self._label(process, event),
+                        target,
+                        True,
+                        requires_reason=found.requires_reason,
+                    )
+                )
+        return options
+
+    def history(self, session: Session, instance: WorkflowInstance) -> list[HistoryEntry]:
+        """The instance's history, oldest first."""
+        return list(
+            session.scalars(
+                select(HistoryEntry).where(HistoryEntry.instance_id == instance.id).order_by(HistoryEntry.seq)
+            )
+        )
+
+    def timers(self, session: Session, instance: WorkflowInstance, *, active_only: bool = True) -> list[TimerRow]:
+        """The instance's timers, earliest due first."""
+        query = select(TimerRow).where(TimerRow.instance_id == instance.id)
+        if active_only:
+            query = query.where(TimerRow.status.in_(TimerStatus.ACTIVE))
+        return list(session.scalars(query.order_by(TimerRow.due_at, TimerRow.id)))
+
+    # -- timers ---------------------------------------------------------------------------------------------
+
+    def tick_batch(self, session: Session, *, now: datetime | None = None, limit: int = 500) -> TickReport:
+        """Fire up to `limit` due timers in the caller's transaction. Does not commit.
+
+        Due timers and their instances are locked with FOR UPDATE SKIP LOCKED on PostgreSQL, so two tickers
+        share the work and never fire one timer twice; a user firing on a locked instance waits and then gets
+        ConcurrentUpdate. A timer whose event is refused is marked `refused` with the reason.
+        """
+        now = now or self.clock()
+        rows = session.execute(
+            select(TimerRow, WorkflowInstance)
+            .join(WorkflowInstance, WorkflowInstance.id == TimerRow.instance_id)
+            .where(TimerRow.status == TimerStatus.PENDING, TimerRow.due_at <= now)
+            .order_by(TimerRow.due_at, TimerRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=(TimerRow, WorkflowInstance))
+        ).all()
+        report = TickReport(batches=1)
+        cache = _TimerCache()
+        cache.load(session, {instance.id for _, instance in rows})
+        for timer, instance in rows:
+            self._fire_timer(session, timer, instance, now, cache, report)
+        try:
+            session.flush()
+        except StaleDataError as exc:
+            # Only without row locks (SQLite): another writer got to one of the instances first.
+            raise ConcurrentUpdate(None) from exc
+        return report
+
+    def tick(
+        self,
+        session_factory: Callable[[], Session],
+        *,
+        now: datetime | None = None,
+        batch_size: int = 500,
+        max_batches: int = 1000,
+    ) -> TickReport:
+        """Fire every due timer, one transaction per batch, until none is due. Commits.
+
+        When a batch fails (an effect raised), it is rolled back and redone with a savepoint per timer, so one
+        bad timer is marked `failed` and the others still fire.
+        """
+        now = now or self.clock()
+        total = TickReport()
+        for _ in range(max_batches):
+            with session_factory() as session:
+                try:
+                    report = self.tick_batch(session, now=now, limit=batch_size)
+                    session.commit()
+                except ConcurrentUpdate:
+                    session.rollback()
+                    continue
+                except Exception:
+                    session.rollback()
+                    log.exception("tick batch failed; retrying timer by timer")
+                    report = self._tick_isolated(session, now, batch_size)
+                    session.commit()
+            total.fired += report.fired
+            total.refused += report.refused
+            total.failed += report.failed
+            total.batches += 1
+            if report.handled < batch_size:
+                break
+        return total
+
+    def _tick_isolated(self, session: Session, now: datetime, limit: int) -> TickReport:
+        rows = session.execute(
+            select(TimerRow.id)
+            .where(TimerRow.status == TimerStatus.PENDING, TimerRow.due_at <= now)
+            .order_by(TimerRow.due_at, TimerRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        report = TickReport(batches=1)
+        for (timer_id,) in rows:
+            try:
+                with session.begin_nested():
+                    timer = session.get_one(TimerRow, timer_id)
+                    instance = session.get_one(WorkflowInstance, timer.instance_id, with_for_update=True)
+                    if timer.status == TimerStatus.PENDING:
+                        self._fire_timer(session, timer, instance, now, _TimerCache(), report)
+                        session.flush()
+            except Exception as exc:
+                log.warning("timer %s failed: %s", timer_id, type(exc).__name__)
+                session.expire_all()
+                timer = session.get_one(TimerRow, timer_id)
+                timer.status = TimerStatus.FAILED
+                timer.fired_at = now
+                timer.outcome = f"fout: {type(exc).__name__}"
+                report.failed += 1
+        session.flush()
+        return report
+
+    def _fire_timer(
+        self,
+        session: Session,
+        timer: TimerRow,
+        instance: WorkflowInstance,
+        now: datetime,
+        cache: _TimerCache,
+        report: TickReport,
+    ) -> None:
+        if timer.status != TimerStatus.PENDING:
+            return  # cancelled by an earlier timer of the same instance in this batch
+        ctx = self._context(session, instance, timer.event, SYSTEM, {"timer": timer.name}, None, now)
+        try:
+            transition = self._check(ctx, check_reason=False)
+        except TransitionRefused as refused:
+            timer.status = TimerStatus.REFUSED
+            timer.fired_at = now
+            timer.outcome = refused.reason
+            report.refused += 1
+            return
+        # Mark the timer before applying, so leaving the state does not also cancel it.
+        timer.status = TimerStatus.FIRED
+        timer.fired_at = now
+        self._apply(ctx, transition, timer=timer, cache=cache, flush=False)
+        timer.outcome = f"{ctx.event}: {instance.state}"
+        report.fired += 1
+
+    # -- internals ------------------------------------------------------------------------------------------
+
+    def _context(
+        self,
+        session: Session,
+        instance: WorkflowInstance,
+        event: str,
+        actor: Actor,
+        payload: Mapping[str, Any] | None,
+        reason: str | None,
+        now: datetime,
+    ) -> Context:
+        return Context(
+            session=session,
+            instance=instance,
+            event=event,
+            actor=actor,
+            payload=dict(payload or {}),
+            reason=reason,
+            now=now,
+            calendar=self.calendar,
+            timezone=self.timezone,
+        )
+
+    @staticmethod
+    def _target(transition: Transition, instance: WorkflowInstance) -> str:
+        if transition.internal:
+            return instance.state
+        if transition.target == PREVIOUS:
+            assert instance.previous_state is not None  # _check refuses PREVIOUS without a previous state
+            return instance.previous_state
+        return transition.target
+
+    @staticmethod
+    def _label(process: Process, event: str) -> str:
+        for t in process.transitions:
+            if t.event == event and t.label:
+                return t.label
+        return event
+
+    def _check(self, ctx: Context, *, check_reason: bool) -> Transition:
+        process = self.process_of(ctx.instance)
+        if ctx.event not in process.events:
+            raise TransitionRefused(ctx.event, "unknown_event", f"Onbekende actie '{ctx.event}'.")
+        state = process.state(ctx.instance.state)
+        transition = process.transition(ctx.event, state.name)
+        if transition is None:
+            label = state.label or state.name
+            raise TransitionRefused(ctx.event, "state", f"Niet mogelijk in de status '{label}'.")
+        if transition.target == PREVIOUS and ctx.instance.previous_state is None:
+            raise TransitionRefused(ctx.event, "state", "Er is geen eerdere status om naar terug te keren.")
+        if not (ctx.actor.roles & transition.roles):
+            raise TransitionRefused(ctx.event, "role", "Uw rol mag deze actie niet uitvoeren.")
+        if check_reason and transition.requires_reason and not (ctx.reason and ctx.reason.strip()):
+            raise TransitionRefused(ctx.event, "reason_required", "Geef een reden op voor deze actie.")
+        for guard in transition.guards:
+            refusal = guard.check(ctx)
+            if refusal:
+                raise TransitionRefused(ctx.event, "guard", refusal)
+        return transition
+
+    def _apply(
+        self,
+        ctx: Context,
+        transition: Transition,
+        *,
+        timer: TimerRow | None,
+        cache: _TimerCache,
+        flush: bool = True,
+    ) -> HistoryEntry:
+        session, instance = ctx.session, ctx.instance
+        process = self.process_of(instance)
+        source = instance.state
+        target = self._target(transition, instance)
+        changes_state = not transition.internal
+
+        if changes_state:
+            self._leave(session, process, instance, source, target, ctx, cache)
+            instance.previous_state = source
+            instance.state = target
+            instance.is_final = process.state(target).final
+        instance.last_seq += 1
+        instance.updated_at = ctx.now
+        if flush:
+            # Flush now: the instance's row version decides a race before anything else is written. A tick
+            # skips this and flushes once per batch, its rows being locked already.
+            try:
+                session.flush()
+            except StaleDataError as exc:
+                raise ConcurrentUpdate(instance.id) from exc
+
+        entry = HistoryEntry(
+            instance_id=instance.id,
+            seq=instance.last_seq,
+            event=transition.event,
+            from_state=source,
+            to_state=instance.state,
+            actor_id=ctx.actor.actor_id,
+            at=ctx.now,
+            reason=ctx.reason,
+            payload=dict(ctx.payload),
+            effects=[],
+            timer_id=timer.id if timer is not None else None,
+        )
+        if changes_state:
+            self._enter(session, process, instance, source, target, ctx, cache)
+        results = []
+        for effect in transition.effects:
+            outcome = effect.run(ctx)
+            results.append({"effect": effect.name, **(dict(outcome) if outcome else {})})
+        entry.effects = results
+        session.add(entry)
+        return entry
+
+    def _leave(
+        self,
+        session: Session,
+        process: Process,
+        instance: WorkflowInstance,
+        source: str,
+        target: str,
+        ctx: Context,
+        cache: _TimerCache,
+    ) -> None:
+        holding = process.state(target).holds_clocks and not process.state(source).holds_clocks
+        for row in cache.active(session, instance.id):
+            if holding and row.status == TimerStatus.PENDING and row.state == source:
+                row.status = TimerStatus.PAUSED  # resumed, shifted, if the instance comes back to `source`
+            elif row.status == TimerStatus.PAUSED and row.state == target:
+                continue  # handled by _enter when the held state is re-entered
+            else:
+                row.status = TimerStatus.CANCELLED
+                row.outcome = f"status verlaten: {source} -> {target}"
+        if holding:
+            instance.held_since = ctx.now
+
+    def _enter(
+        self,
+        session: Session,
+        process: Process,
+        instance: WorkflowInstance,
+        source: str,
+        target: str,
+        ctx: Context,
+        cache: _TimerCache,
+    ) -> None:
+        paused = [r for r in cache.active(session, instance.id) if r.status == TimerStatus.PAUSED]
+        if paused and process.state(source).holds_clocks and instance.held_since is not None:
+            held = ctx.now - instance.held_since
+            for row in paused:
+                self._resume(row, held, ctx)
+            instance.held_since = None
+            return  # the state's clocks run on from where they stood; they are not started afresh
+        if not process.state(target).holds_clocks:
+            instance.held_since = None
+        self._start_timers(session, process, instance, target, ctx, cache)
+
+    def _resume(self, row: TimerRow, held: timedelta, ctx: Context) -> None:
+        days = held.days + (1 if held.seconds or held.microseconds else 0)
+        row.status = TimerStatus.PENDING
+        if row.deadline is None:
+            row.due_at = row.due_at + held
+        else:
+            # Counted in whole calendar days held, then rolled to a working day: a deadline never lands on a
+            # weekend or holiday because of a hold. The timer keeps its distance to the deadline day.
+            offset = row.due_at - start_of_day(row.deadline, ctx.timezone)
+            row.deadline = self.calendar.next_working_day(row.deadline + timedelta(days=days))
+            row.due_at = start_of_day(row.deadline, ctx.timezone) + offset
+        row.rule = f"{row.rule}; {days} dag(en) aangehouden tot {ctx.today.isoformat()}"
+
+    def _start_timers(
+        self,
+        session: Session,
+        process: Process,
+        instance: WorkflowInstance,
+        state_name: str,
+        ctx: Context,
+        cache: _TimerCache,
+    ) -> None:
+        for spec in process.state(state_name).timers:
+            due = spec.delay.due(ctx)
+            if due is None:
+                continue
+            row = TimerRow(
+                instance_id=instance.id,
+                name=spec.name,
+                event=spec.event,
+                state=state_name,
+                status=TimerStatus.PENDING,
+                due_at=due.at,
+                deadline=due.deadline,
+                rule=due.rule,
+                created_at=ctx.now,
+            )
+            session.add(row)
+            cache.add(row)
+
+
+def replay(process: Process, entries: Iterable[HistoryEntry]) -> tuple[str, str | None]:
+    """Recompute (state, previous state) from a history; raises ReplayError on an impossible step.
+
+    The stored state must always equal this replay: it proves no state was written around the engine.
+    """
+    state: str | None = None
+    previous: str | None = None
+    expected_seq = 1
+    for entry in entries:
+        if entry.seq != expected_seq:
+            raise ReplayError(f"gap in history: expected seq {expected_seq}, found {entry.seq}")
+        expected_seq += 1
+        if state is None:
+            if entry.event != START_EVENT or entry.to_state != process.initial:
+                raise ReplayError(f"history does not start in {process.initial}")
+            state = process.initial
+            continue
+        if entry.from_state != state:
+            raise ReplayError(f"seq {entry.seq}: from {entry.from_state}, but the replay is in {state}")
+        transition = process.transition(entry.event, state)
+        if transition is None:
+            raise ReplayError(f"seq {entry.seq}: {entry.event} is not possible from {state}")
+        target: str | None = state
+        if not transition.internal:
+            target = previous if transition.target == PREVIOUS else transition.target
+            previous = state
+        if target is None or target != entry.to_state:
+            raise ReplayError(f"seq {entry.seq}: {entry.event} leads to {target}, history says {entry.to_state}")
+        state = target
+    if state is None:
+        raise ReplayError("empty history")
+    return state, previous
