@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    app = Flask(__name__, instance_path=str(settings.instance_path), instance_relative_config=False)
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,

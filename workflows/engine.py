@@ -427,16 +427,17 @@ class Engine:
             instance.is_final = process.state(target).final
         instance.last_seq += 1
         instance.updated_at = ctx.now
+        instance_id = instance.id  # read before a failed flush makes attribute access impossible
         if flush:
             # Flush now: the instance's row version decides a race before anything else is written. A tick
             # skips this and flushes once per batch, its rows being locked already.
             try:
                 session.flush()
             except StaleDataError as exc:
-                raise ConcurrentUpdate(instance.id) from exc
+                raise ConcurrentUpdate(instance_id) from exc
 
         entry = HistoryEntry(
-            instance_id=instance.id,
+            instance_id=instance_id,
             seq=instance.last_seq,
             event=transition.event,
             from_state=source,
