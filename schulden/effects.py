@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import select
 
 from schulden.cases.models import Case, ClosureReason, Threat
-from schulden.debts.models import Debt
-from workflows import Context, Effect
+from schulden.debts.models import AmountStatus, Debt
+from workflows import SYSTEM, Context, Effect, WorkflowInstance
 
 # domain.md section 4: letter types.
 LETTER_TITLES = {
@@ -99,6 +99,52 @@ def _mark_urgent(ctx: Context) -> Mapping[str, Any]:
 
 
 MARK_URGENT = Effect("mark_urgent", _mark_urgent, "Zet de spoedmarkering en de dreiging op het dossier")
+
+
+def _fire_on_open_debts(ctx: Context, event: str) -> int:
+    """Fire `event` as the system on every debt of the case that is not final; returns how many."""
+    case = case_of(ctx)
+    if case is None:
+        return 0
+    instances = ctx.session.scalars(
+        select(WorkflowInstance)
+        .join(Debt, Debt.instance_id == WorkflowInstance.id)
+        .where(Debt.case_id == case.id, WorkflowInstance.is_final.is_(False))
+        .order_by(Debt.id)
+    ).all()
+    for instance in instances:
+        ctx.engine.fire(ctx.session, instance, event, actor=SYSTEM, now=ctx.now)
+    return len(instances)
+
+
+def _hand_over_debts(ctx: Context) -> Mapping[str, Any]:
+    return {"debts": _fire_on_open_debts(ctx, "hand_over")}
+
+
+def _close_debts(ctx: Context) -> Mapping[str, Any]:
+    return {"debts": _fire_on_open_debts(ctx, "close_with_case")}
+
+
+HAND_OVER_DEBTS = Effect(
+    "hand_over_debts", _hand_over_debts, "Neemt elke open schuld op in de overdracht (schuld naar 'overgedragen')"
+)
+CLOSE_DEBTS = Effect(
+    "close_debts", _close_debts, "Sluit de open schulden mee af: hun termijnen en herinneringen stoppen"
+)
+
+
+def _set_amount_status(status: AmountStatus) -> Effect:
+    def run(ctx: Context) -> Mapping[str, Any]:
+        debt = debt_of(ctx)
+        if debt is not None:
+            debt.amount_status = status.value
+        return {"amount_status": status.value}
+
+    return Effect(f"amount_{status.value}", run, f"Zet de status van het bedrag op '{status.value}'")
+
+
+AMOUNT_CONFIRMED = _set_amount_status(AmountStatus.CONFIRMED)
+AMOUNT_DISPUTED = _set_amount_status(AmountStatus.DISPUTED)
 
 
 def valid_threat(ctx: Context) -> str | None:

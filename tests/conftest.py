@@ -122,7 +122,8 @@ def pg_database(database: DatabaseUnderTest) -> DatabaseUnderTest:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that ask for `pg_database` run on PostgreSQL only: their SQLite variant is deselected, not skipped."""
-    keep, drop = [], []
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         callspec = getattr(item, "callspec", None)
         on_sqlite = callspec is not None and callspec.params.get("database") == "sqlite"

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from workflows.calendar import BusinessCalendar
+    from workflows.engine import Engine
     from workflows.store import WorkflowInstance
 
 #: Target of a transition that returns to the state the instance was in before its current one (e.g. "resume").
@@ -55,9 +56,14 @@ SYSTEM = SystemActor()
 
 @dataclass(frozen=True)
 class Context:
-    """Everything a guard, effect or delay may look at while an event is being fired."""
+    """Everything a guard, effect or delay may look at while an event is being fired.
+
+    `engine` lets an effect fire events on other instances in the same transaction (a case handing over its
+    debts); `session` is the caller's, and nothing here commits.
+    """
 
     session: Session
+    engine: Engine
     instance: WorkflowInstance
     event: str
     actor: Actor
@@ -75,10 +81,15 @@ class Context:
 
 @dataclass(frozen=True)
 class Guard:
-    """A business rule: `check` returns None to allow, or the reason (for the user) to refuse."""
+    """A business rule: `check` returns None to allow, or the reason (for the user) to refuse.
+
+    `needs_input`: the rule checks what the user types with the event (the payload). Listing the available
+    events cannot know that yet, so it skips such guards; firing always checks them.
+    """
 
     description: str
     check: Callable[[Context], str | None]
+    needs_input: bool = False
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from workflows.definition import (
     Process,
     Registry,
     Transition,
-    start_of_day,
 )
 from workflows.errors import ConcurrentUpdate, ReplayError, TransitionRefused
 from workflows.store import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, utcnow
@@ -191,7 +190,7 @@ class Engine:
             if transition is not None:
                 target = self._target(transition, instance)
             try:
-                found = self._check(ctx, check_reason=False)
+                found = self._check(ctx, check_reason=False, check_input=False)
             except TransitionRefused as refused:
                 options.append(
                     EventOption(event, self._label(process, event), target, False, refused.code, refused.reason)
@@ -358,6 +357,7 @@ class Engine:
     ) -> Context:
         return Context(
             session=session,
+            engine=self,
             instance=instance,
             event=event,
             actor=actor,
@@ -384,7 +384,7 @@ class Engine:
                 return t.label
         return event
 
-    def _check(self, ctx: Context, *, check_reason: bool) -> Transition:
+    def _check(self, ctx: Context, *, check_reason: bool, check_input: bool = True) -> Transition:
         process = self.process_of(ctx.instance)
         if ctx.event not in process.events:
             raise TransitionRefused(ctx.event, "unknown_event", f"Onbekende actie '{ctx.event}'.")
@@ -400,6 +400,8 @@ class Engine:
         if check_reason and transition.requires_reason and not (ctx.reason and ctx.reason.strip()):
             raise TransitionRefused(ctx.event, "reason_required", "Geef een reden op voor deze actie.")
         for guard in transition.guards:
+            if guard.needs_input and not check_input:
+                continue
             refusal = guard.check(ctx)
             if refusal:
                 raise TransitionRefused(ctx.event, "guard", refusal)
@@ -449,13 +451,15 @@ class Engine:
             effects=[],
             timer_id=timer.id if timer is not None else None,
         )
-        if changes_state:
-            self._enter(session, process, instance, source, target, ctx, cache)
+        # Effects run before the new state's timers start: a timer may depend on what an effect records
+        # (a threat shortens the municipality's term).
         results = []
         for effect in transition.effects:
             outcome = effect.run(ctx)
             results.append({"effect": effect.name, **(dict(outcome) if outcome else {})})
         entry.effects = results
+        if changes_state:
+            self._enter(session, process, instance, source, target, ctx, cache)
         session.add(entry)
         return entry
 
@@ -494,25 +498,31 @@ class Engine:
         paused = [r for r in cache.active(session, instance.id) if r.status == TimerStatus.PAUSED]
         if paused and process.state(source).holds_clocks and instance.held_since is not None:
             held = ctx.now - instance.held_since
+            # Whole local calendar days, so a hold across a daylight-saving change is not a day longer.
+            days = (ctx.today - instance.held_since.astimezone(self.timezone).date()).days
             for row in paused:
-                self._resume(row, held, ctx)
+                self._resume(row, held, days, ctx)
             instance.held_since = None
             return  # the state's clocks run on from where they stood; they are not started afresh
         if not process.state(target).holds_clocks:
             instance.held_since = None
         self._start_timers(session, process, instance, target, ctx, cache)
 
-    def _resume(self, row: TimerRow, held: timedelta, ctx: Context) -> None:
-        days = held.days + (1 if held.seconds or held.microseconds else 0)
+    def _resume(self, row: TimerRow, held: timedelta, days: int, ctx: Context) -> None:
         row.status = TimerStatus.PENDING
         if row.deadline is None:
             row.due_at = row.due_at + held
         else:
-            # Counted in whole calendar days held, then rolled to a working day: a deadline never lands on a
+            # Shifted by the calendar days held, then rolled to a working day: a deadline never lands on a
             # weekend or holiday because of a hold. The timer keeps its distance to the deadline day.
-            offset = row.due_at - start_of_day(row.deadline, ctx.timezone)
+            # Keep the timer's distance to its deadline in local days and clock time, not in hours, which a
+            # daylight-saving change would stretch or shrink.
+            local_due = row.due_at.astimezone(ctx.timezone)
+            offset_days = (local_due.date() - row.deadline).days
             row.deadline = self.calendar.next_working_day(row.deadline + timedelta(days=days))
-            row.due_at = start_of_day(row.deadline, ctx.timezone) + offset
+            row.due_at = datetime.combine(
+                row.deadline + timedelta(days=offset_days), local_due.timetz().replace(tzinfo=None), ctx.timezone
+            )
         row.rule = f"{row.rule}; {days} dag(en) aangehouden tot {ctx.today.isoformat()}"
 
     def _start_timers(

@@ -12,9 +12,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from schulden.cases.models import ClosureReason
+from schulden.cases.models import ClosureReason, Threat
 from schulden.debts.models import Debt
 from schulden.effects import (
+    CLOSE_DEBTS,
+    HAND_OVER_DEBTS,
     MARK_URGENT,
     case_of,
     close_case,
@@ -84,9 +86,14 @@ def _release_escalation(ctx: Context) -> date | None:
     return case.expected_release - timedelta(days=14)
 
 
+#: The threats of art. 4a Wgs that put the first conversation on the 3-working-day track. An attachment makes a
+#: case urgent for us, but the law does not shorten the municipality's term for it.
+WGS_THREATS = frozenset({Threat.EVICTION.value, Threat.UTILITY_CUT_OFF.value, Threat.INSURANCE_TERMINATION.value})
+
+
 def _wgs_delay(ctx: Context) -> Delay:
     case = case_of(ctx)
-    return WorkingDays(3) if case is not None and case.urgent else Weeks(4)
+    return WorkingDays(3) if case is not None and case.threat in WGS_THREATS else Weeks(4)
 
 
 def _inventory_settled(ctx: Context) -> str | None:
@@ -107,9 +114,20 @@ def _inventory_settled(ctx: Context) -> str | None:
 
 
 INVENTORY_SETTLED = Guard("elke schuld is bevestigd, geschat of zonder reactie", _inventory_settled)
-THREAT_KNOWN = Guard("de dreiging is bekend", valid_threat)
-CLOSURE_REASON_KNOWN = Guard("de reden van afsluiten is bekend", valid_closure_reason)
+THREAT_KNOWN = Guard("de dreiging is bekend", valid_threat, needs_input=True)
+CLOSURE_REASON_KNOWN = Guard("de reden van afsluiten is bekend", valid_closure_reason, needs_input=True)
 
+OPEN_STATES = (
+    "draft",
+    "awaiting_consent",
+    "inventory",
+    "inventory_complete",
+    "referral_due",
+    "referred",
+    "rerouting",
+    "accepted",
+    "on_hold",
+)
 OPEN_AFTER_CONSENT = ("inventory", "inventory_complete", "referral_due", "referred", "rerouting", "accepted")
 
 
@@ -184,7 +202,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "awaiting_consent",
                 "closed",
                 roles={PI, COUNSELLOR},
-                effects=[close_case(ClosureReason.NO_CONSENT)],
+                effects=[close_case(ClosureReason.NO_CONSENT), CLOSE_DEBTS],
                 label="Toestemming geweigerd",
             ),
             Transition(
@@ -193,7 +211,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "closed",
                 roles={PI, COUNSELLOR},
                 requires_reason=True,
-                effects=[close_case(ClosureReason.OTHER)],
+                effects=[close_case(ClosureReason.OTHER), CLOSE_DEBTS],
                 label="Concept annuleren",
             ),
             Transition(
@@ -258,7 +276,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 roles={COUNSELLOR},
                 effects=[
                     request_letters("L8"),
-                    record_intent("hand_over_debts", "Neemt de schulden op in de overdracht"),
+                    HAND_OVER_DEBTS,
                 ],
                 label="Verwijzing versturen",
             ),
@@ -299,7 +317,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "closed",
                 roles={MUNICIPALITY},
                 requires_reason=True,
-                effects=[close_case(ClosureReason.REFUSED_BY_MUNICIPALITY)],
+                effects=[close_case(ClosureReason.REFUSED_BY_MUNICIPALITY), CLOSE_DEBTS],
                 label="Verwijzing weigeren",
             ),
             Transition(
@@ -328,15 +346,27 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                     request_letters("L10"),
                     record_intent("cancel_outgoing_letters", "Stopt alle uitgaande brieven"),
                     close_case(ClosureReason.CONSENT_WITHDRAWN),
+                    CLOSE_DEBTS,
                 ],
                 label="Toestemming ingetrokken",
             ),
             Transition(
                 "flag_threat",
-                ANY,
+                [s for s in OPEN_STATES if s != "referred"],
                 ANY,
                 roles={PI, VOLUNTEER, COUNSELLOR},
                 internal=True,
+                guards=[THREAT_KNOWN],
+                effects=[MARK_URGENT],
+                label="Dreiging melden",
+            ),
+            # After the referral a new threat restarts the municipality's clock: re-entering `referred` starts
+            # the Wgs term again, now on the 3-working-day track (art. 4a Wgs).
+            Transition(
+                "flag_threat",
+                "referred",
+                "referred",
+                roles={PI, VOLUNTEER, COUNSELLOR},
                 guards=[THREAT_KNOWN],
                 effects=[MARK_URGENT],
                 label="Dreiging melden",
@@ -348,7 +378,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 roles={COUNSELLOR, ADMIN},
                 requires_reason=True,
                 guards=[CLOSURE_REASON_KNOWN],
-                effects=[close_case()],
+                effects=[close_case(), CLOSE_DEBTS],
                 label="Dossier afsluiten",
             ),
         ),

@@ -7,7 +7,12 @@ client's estimate stands. Letters to be written within 5 working days of a debt 
 
 from __future__ import annotations
 
-from schulden.effects import REQUEST_FIRST_CONTACT, record_intent, request_letters
+from schulden.effects import (
+    AMOUNT_CONFIRMED,
+    REQUEST_FIRST_CONTACT,
+    record_intent,
+    request_letters,
+)
 from schulden.roles import Role
 from workflows import ANY, SYSTEM_ROLE, Process, State, TimerSpec, Transition, WorkingDays
 
@@ -65,6 +70,7 @@ def build_debt_process() -> Process:
             State("handed_over", "Overgedragen aan gemeente", final=True),
             State("paid", "Betaald", final=True),
             State("written_off", "Kwijtgescholden", final=True),
+            State("closed", "Afgesloten met het dossier", final=True),
         ),
         transitions=(
             Transition(
@@ -97,6 +103,7 @@ def build_debt_process() -> Process:
                 ANSWERABLE,
                 "balance_confirmed",
                 roles={COUNSELLOR, CREDITOR},
+                effects=[AMOUNT_CONFIRMED],
                 label="Saldo ontvangen",
             ),
             Transition(
@@ -211,6 +218,8 @@ def build_debt_process() -> Process:
                 roles={COUNSELLOR, SYSTEM},
                 label="Overdragen aan gemeente",
             ),
+            # The case closed (no consent, withdrawn, refused...): the debt's clocks and reminders stop with it.
+            Transition("close_with_case", ANY, "closed", roles={SYSTEM}),
             Transition("mark_paid", ANY, "paid", roles={COUNSELLOR, CREDITOR}, label="Betaald"),
             Transition(
                 "write_off",
