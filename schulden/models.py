@@ -1,5 +1,6 @@
 """Imports every model module, so the metadata knows every table (Alembic, tests)."""
 
+from schulden import audit  # noqa: F401
 from schulden.cases import models as cases  # noqa: F401
 from schulden.debts import models as debts  # noqa: F401
 from schulden.organisations import models as organisations  # noqa: F401

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -39,6 +39,30 @@ class ClosureReason(StrEnum):
     TRANSFERRED_OUT = "transferred_out"
     DECEASED = "deceased"
     OTHER = "other"
+
+
+class RoutingRule(StrEnum):
+    """How the municipality of return was chosen (domain.md 7.1, Penitentiaire maatregel art. 1(c))."""
+
+    INTENDED_ADDRESS = "intended_address"  # where he wants to settle after release (postcode, PC4 table)
+    REGISTRATION = "registration"  # BRP registration before detention
+    OVERRIDE = "override"  # chosen by a counsellor, with a reason
+
+
+class ConsentPurpose(StrEnum):
+    """The purposes a detainee consents to, each separately (domain.md 6.3 item 3)."""
+
+    CONTACT_CREDITORS = "contact_creditors"  # contact creditors and request balances
+    ARRANGEMENTS = "arrangements"  # request suspension and payment plans
+    TERMINATE_CONTRACTS = "terminate_contracts"
+    REPORT_CHANGES = "report_changes"  # Toeslagen, UWV, SVB, insurer
+    REFER_MUNICIPALITY = "refer_municipality"  # refer to and share the inventory with the named municipality
+    SHARE_PROBATION = "share_probation"
+
+
+class HouseholdRelation(StrEnum):
+    PARTNER = "partner"
+    CHILD = "child"
 
 
 class Detainee(Base):
@@ -79,6 +103,17 @@ class Case(Base):
     urgent: Mapped[bool] = mapped_column(default=False)
     threat: Mapped[str | None] = mapped_column(String(32))
     closure_reason: Mapped[str | None] = mapped_column(String(32))
+    # The debt counselling team (an operator organisation) that runs the case; its counsellors see it.
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    # Routing (domain.md 7.1): the inputs, the rule that chose the municipality and the reason for an override.
+    intended_postcode: Mapped[str | None] = mapped_column(String(7))
+    registration_municipality_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT")
+    )
+    municipality_rule: Mapped[str | None] = mapped_column(String(20))
+    municipality_reason: Mapped[str | None] = mapped_column(Text)
+    # Set when the referral is sent: from then on the municipality may see the case.
+    referred_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     row_version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -91,4 +126,103 @@ class Case(Base):
             name="detention_type_known",
         ),
         CheckConstraint("expected_release IS NULL OR expected_release >= detention_start", name="release_after_start"),
+        CheckConstraint(
+            "municipality_rule IS NULL OR municipality_rule IN ('intended_address', 'registration', 'override')",
+            name="municipality_rule_known",
+        ),
+        Index("ix_debt_case_pi_id_created_at", "pi_id", "created_at"),
+        Index("ix_debt_case_municipality_id", "municipality_id"),
+        Index("ix_debt_case_team_id_created_at", "team_id", "created_at"),
     )
+
+
+class Transfer(Base):
+    """A move of the detainee to another PI; the case follows him (domain.md 1.6)."""
+
+    __tablename__ = "detention_transfer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"), index=True)
+    from_pi_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    to_pi_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    transferred_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CasePartner(Base):
+    """A probation or care organisation that follows the case (and may read it)."""
+
+    __tablename__ = "case_partner"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"), primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Consent(Base):
+    """One purpose (and optionally one recipient) of the signed authorisation (domain.md 6.3).
+
+    Granular rows make partial withdrawal possible: withdrawing sets `withdrawn_at` on the rows it covers.
+    """
+
+    __tablename__ = "consent"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    # None: every recipient of the purpose (e.g. all creditors); otherwise one creditor or municipality.
+    recipient_creditor_id: Mapped[int | None] = mapped_column(ForeignKey("creditor.id", ondelete="RESTRICT"))
+    recipient_organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    signed_on: Mapped[date]
+    valid_until: Mapped[date]
+    text_version: Mapped[str] = mapped_column(String(20))
+    witness: Mapped[str | None] = mapped_column(String(200))
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(64))
+    withdrawal_note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(
+            "purpose IN ('contact_creditors', 'arrangements', 'terminate_contracts', 'report_changes', "
+            "'refer_municipality', 'share_probation')",
+            name="purpose_known",
+        ),
+        CheckConstraint("valid_until >= signed_on", name="valid_after_signed"),
+    )
+
+    def valid_on(self, day: date) -> bool:
+        """In force on `day`: signed, not expired, not withdrawn."""
+        return self.withdrawn_at is None and self.signed_on <= day <= self.valid_until
+
+
+class HouseholdMember(Base):
+    """The partner or a child under 18 who stays behind (the family approach); the referral names them."""
+
+    __tablename__ = "household_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"), index=True)
+    relation: Mapped[str] = mapped_column(String(10))
+    given_names: Mapped[str | None] = mapped_column(String(200))
+    date_of_birth: Mapped[date | None]
+    shares_lease: Mapped[bool] = mapped_column(default=False)
+    shares_debts: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (CheckConstraint("relation IN ('partner', 'child')", name="relation_known"),)
+
+
+class CaseNote(Base):
+    """A note on a case. `shared`: visible to every organisation on the case; otherwise to the author's own."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="RESTRICT"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    body: Mapped[str] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -21,25 +21,86 @@ class DebtCategory(StrEnum):
     OVERIG = "overig"
 
 
+#: Finer debt types (domain.md 9.2) with their DDAS category.
+DEBT_TYPES: dict[str, DebtCategory] = {
+    "cjib_boete": DebtCategory.PUBLIEK,
+    "schadevergoedingsmaatregel": DebtCategory.PUBLIEK,
+    "ontneming": DebtCategory.PUBLIEK,
+    "toeslagen": DebtCategory.PUBLIEK,
+    "belasting": DebtCategory.PUBLIEK,
+    "duo": DebtCategory.PUBLIEK,
+    "uitkering_terugvordering": DebtCategory.PUBLIEK,
+    "zorgpremie": DebtCategory.ZORG,
+    "zorgkosten": DebtCategory.ZORG,
+    "huur": DebtCategory.OVERIG,
+    "energie": DebtCategory.NUTS,
+    "water": DebtCategory.NUTS,
+    "telecom": DebtCategory.OVERIG,
+    "bank_krediet": DebtCategory.OVERIG,
+    "informeel": DebtCategory.OVERIG,
+    "overig": DebtCategory.OVERIG,
+}
+
+
 class AmountStatus(StrEnum):
     ESTIMATED = "estimated"
     CONFIRMED = "confirmed"
     DISPUTED = "disputed"
 
 
+class CreditorKind(StrEnum):
+    GOVERNMENT = "government"  # CJIB, Belastingdienst/Toeslagen, UWV, SVB, DUO, CAK, municipality
+    HEALTH_INSURER = "health_insurer"
+    LANDLORD = "landlord"
+    UTILITY = "utility"  # energy, water
+    TELECOM = "telecom"
+    BANK = "bank"
+    COLLECTION_AGENCY = "collection_agency"  # incassobureau
+    BAILIFF = "bailiff"  # gerechtsdeurwaarder
+    OTHER = "other"
+
+
 class Creditor(Base):
-    """A creditor or collecting party. `may_receive_bsn`: a government body with a legal basis for the BSN."""
+    """A creditor or collecting party in the directory users extend and correct.
+
+    `may_receive_bsn`: a government body with a legal basis to process the BSN; letters to others never carry it.
+    `grade`: how sure the address is (A official page, B other public page, C unverified; shared/data README).
+    """
 
     __tablename__ = "creditor"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default=CreditorKind.OTHER.value)
     category: Mapped[str] = mapped_column(String(16))
     may_receive_bsn: Mapped[bool] = mapped_column(default=False)
+    takes_email: Mapped[bool] = mapped_column(default=False)
     email: Mapped[str | None] = mapped_column(String(254))
+    address_line: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(7))
+    city: Mapped[str | None] = mapped_column(String(100))
+    kvk: Mapped[str | None] = mapped_column(String(8))
+    grade: Mapped[str | None] = mapped_column(String(1))
+    source_url: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    row_version: Mapped[int] = mapped_column(Integer, nullable=False)
 
-    __table_args__ = (CheckConstraint("category IN ('zorg', 'publiek', 'nuts', 'overig')", name="category_known"),)
+    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - mapper configuration
+
+    __table_args__ = (
+        CheckConstraint("category IN ('zorg', 'publiek', 'nuts', 'overig')", name="category_known"),
+        CheckConstraint(
+            "kind IN ('government', 'health_insurer', 'landlord', 'utility', 'telecom', 'bank', "
+            "'collection_agency', 'bailiff', 'other')",
+            name="kind_known",
+        ),
+        CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C')", name="grade_known"),
+        CheckConstraint("takes_email = false OR email IS NOT NULL", name="email_when_taken"),
+        CheckConstraint("kvk IS NULL OR (length(kvk) = 8 AND ltrim(kvk, '0123456789') = '')", name="kvk_digits"),
+    )
 
 
 class Debt(Base):
@@ -51,6 +112,8 @@ class Debt(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"))
     instance_id: Mapped[int] = mapped_column(ForeignKey("wf_instance.id", ondelete="RESTRICT"), unique=True)
     creditor_id: Mapped[int] = mapped_column(ForeignKey("creditor.id", ondelete="RESTRICT"))
+    # The incassobureau or bailiff collecting for the creditor, when it is not the creditor itself.
+    collecting_party_id: Mapped[int | None] = mapped_column(ForeignKey("creditor.id", ondelete="RESTRICT"))
     creditor_reference: Mapped[str | None] = mapped_column(String(100))
     category: Mapped[str] = mapped_column(String(16))
     debt_type: Mapped[str] = mapped_column(String(40))
@@ -60,6 +123,11 @@ class Debt(Base):
     amount_status: Mapped[str] = mapped_column(String(16), default=AmountStatus.ESTIMATED.value)
     peildatum: Mapped[date | None]
     threat: Mapped[str | None] = mapped_column(String(32))
+    # Joint debt with the partner who stays behind (the referral names the household).
+    joint_with_partner: Mapped[bool] = mapped_column(default=False)
+    is_business_debt: Mapped[bool] = mapped_column(default=False)
+    # Where we learnt of it (domain.md 9.2): client, document, creditor or vroegsignaal.
+    source: Mapped[str] = mapped_column(String(16), default="client")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     row_version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -67,11 +135,13 @@ class Debt(Base):
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - mapper configuration
 
     __table_args__ = (
+        CheckConstraint("source IN ('client', 'document', 'creditor', 'vroegsignaal')", name="source_known"),
         CheckConstraint("category IN ('zorg', 'publiek', 'nuts', 'overig')", name="category_known"),
         CheckConstraint("amount_status IN ('estimated', 'confirmed', 'disputed')", name="amount_status_known"),
         CheckConstraint(
             "principal_cents >= 0 AND interest_cents >= 0 AND costs_cents >= 0", name="amounts_not_negative"
         ),
+        Index("ix_debt_case_id", "case_id"),
     )
 
     @property

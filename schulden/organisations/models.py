@@ -30,6 +30,13 @@ class Organisation(Base):
     name: Mapped[str] = mapped_column(String(200))
     code: Mapped[str | None] = mapped_column(String(16))
     email: Mapped[str | None] = mapped_column(String(254))
+    # A municipality's debt counselling team: where referrals go (domain.md 7.1, "per-gemeente contact table").
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    address_line: Mapped[str | None] = mapped_column(String(200))
+    postcode: Mapped[str | None] = mapped_column(String(7))
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
@@ -39,3 +46,13 @@ class Organisation(Base):
             name="kind_known",
         ),
     )
+
+
+class PostcodeArea(Base):
+    """PC4 area -> municipality. Approximate: a PC4 area can cross a municipal border (domain.md 7.3)."""
+
+    __tablename__ = "postcode_area"
+
+    pc4: Mapped[str] = mapped_column(String(4), primary_key=True)
+    municipality_code: Mapped[str] = mapped_column(String(6))
+    approximate: Mapped[bool] = mapped_column(default=True)
