@@ -20,6 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 ## make run: install, migrate, seed the demo once and serve on http://127.0.0.1:$(PORT) (SQLite, jobs in-process)
 run: $(VENV)/.installed
 	$(VENV)/bin/schuldroute db upgrade
+	$(VENV)/bin/schuldroute reference load
 	$(VENV)/bin/schuldroute seed-demo --if-empty
 	$(VENV)/bin/schuldroute run --host 127.0.0.1 --port $(PORT)
 

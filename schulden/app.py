@@ -20,7 +20,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         SECRET_KEY=settings.secret_key,
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        # Bigger bodies are refused with 413 before they are parsed (security.md scenario 41).
+        MAX_CONTENT_LENGTH=1024 * 1024,
         JSON_SORT_KEYS=False,
     )
     app.extensions["schuldroute.settings"] = settings
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["schuldroute.queue"] = make_queue(settings.redis_url)
 
     _register_web(app)
+    from schulden.api import make_api
+
+    app.extensions["schuldroute.api"] = make_api(app)
     return app
 
 

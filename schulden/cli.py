@@ -142,6 +142,22 @@ def seed_demo_command(if_empty: bool) -> None:
     click.echo("demo seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
+@click.group("reference")
+def reference_group() -> None:
+    """Reference data: municipalities, the PC4 table, public creditors (schulden/data, sources in its README)."""
+
+
+@reference_group.command("load")
+@with_appcontext
+def reference_load() -> None:
+    """Load or refresh the reference data (idempotent)."""
+    from schulden.reference import load_reference_data
+
+    with database.session_scope() as session:
+        counts = load_reference_data(session)
+    click.echo("reference data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
 # -- worker and tick ---------------------------------------------------------------------------------------------------
 
 
@@ -263,6 +279,7 @@ def workflows_docs(write_path: Path | None) -> None:
 COMMANDS = (
     run_command,
     db_group,
+    reference_group,
     seed_demo_command,
     worker_command,
     tick_command,

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
-from schulden.cases.models import DetentionType
-from schulden.cases.services import fire_case_event, open_case
+from schulden.cases.models import Case, ConsentPurpose, DetentionType
+from schulden.cases.services import ConsentItem, fire_case_event, link_partner, open_case, record_consents
 from schulden.debts.models import Creditor, DebtCategory
 from schulden.debts.services import add_debt, fire_debt_event
 from schulden.organisations.models import Organisation, OrganisationKind
@@ -41,24 +41,22 @@ def demo_is_seeded(session: Session) -> bool:
 
 def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int]:
     """Create the demo world. Does not commit; the caller refuses this in production."""
+    operator = Organisation(kind=OrganisationKind.OPERATOR, name="Schuldroute (demo)", code="SR")
+    session.add(operator)
+    session.flush()
     orgs = {
-        "pi": Organisation(kind=OrganisationKind.PI, name="PI Zwolle", code="PI-ZWOLLE"),
-        "zwolle": Organisation(
-            kind=OrganisationKind.MUNICIPALITY,
-            name="Zwolle",
-            code="GM0193",
-            email="schuldhulp@zwolle.example",
+        "operator": operator,
+        "pi": Organisation(
+            kind=OrganisationKind.PI, name="PI Zwolle", code="PI-ZWOLLE", counselling_team_id=operator.id
         ),
-        "amsterdam": Organisation(
-            kind=OrganisationKind.MUNICIPALITY,
-            name="Amsterdam",
-            code="GM0363",
-            email="schuldhulp@amsterdam.example",
-        ),
-        "operator": Organisation(kind=OrganisationKind.OPERATOR, name="Schuldroute (demo)", code="SR"),
+        "zwolle": _municipality(session, "GM0193", "Zwolle", "Overijssel"),
+        "amsterdam": _municipality(session, "GM0363", "Amsterdam", "Noord-Holland"),
         "probation": Organisation(kind=OrganisationKind.PROBATION, name="Reclassering (demo)", code="RN"),
     }
-    session.add_all(orgs.values())
+    session.add_all(org for org in orgs.values() if org.id is None)
+    for key in ("zwolle", "amsterdam"):
+        orgs[key].team_name = f"Schuldhulpverlening {orgs[key].name} (demo)"
+        orgs[key].email = f"schuldhulp@{orgs[key].name.lower()}.example"
     session.flush()
 
     users: dict[Role, User] = {}
@@ -74,12 +72,21 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         )
 
     creditors = {
-        "cjib": Creditor(name="Centraal Justitieel Incassobureau (CJIB)", category="publiek", may_receive_bsn=True),
-        "toeslagen": Creditor(name="Belastingdienst/Toeslagen", category="publiek", may_receive_bsn=True),
-        "cak": Creditor(name="CAK", category="zorg", may_receive_bsn=True),
-        "woning": Creditor(name="Woonstichting De Demo", category="overig", email="incasso@woonstichting.example"),
+        "cjib": _creditor(session, "Centraal Justitieel Incassobureau (CJIB)", "publiek", "government", True),
+        "toeslagen": _creditor(session, "Belastingdienst/Toeslagen", "publiek", "government", True),
+        "cak": _creditor(session, "CAK", "zorg", "government", True),
+        "woning": Creditor(
+            name="Woonstichting De Demo",
+            kind="landlord",
+            category="overig",
+            takes_email=True,
+            email="incasso@woonstichting.example",
+            address_line="Postbus 1234",
+            postcode="8000 AA",
+            city="Zwolle",
+        ),
     }
-    session.add_all(creditors.values())
+    session.add_all(c for c in creditors.values() if c.id is None)
     session.flush()
 
     pi_staff = _actor(users[Role.PI_STAFF])
@@ -117,7 +124,7 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         detention_start=now_start,
         expected_release=today + timedelta(weeks=12),
     )
-    fire_case_event(session, engine, inventory, "record_consent", actor=pi_staff)
+    _consent(session, engine, inventory, pi_staff, today)
     fine = add_debt(
         session, engine, inventory, actor=pi_staff, creditor=creditors["cjib"],
         category=DebtCategory.PUBLIEK, debt_type="cjib_boete", principal_cents=45_000,
@@ -148,9 +155,10 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         detention_type=DetentionType.PRISON_SENTENCE,
         detention_start=today - timedelta(days=120),
         expected_release=today + timedelta(weeks=3),
+        registration_municipality=orgs["zwolle"],
     )
-    referred.municipality_id = orgs["zwolle"].id
-    fire_case_event(session, engine, referred, "record_consent", actor=pi_staff)
+    link_partner(session, referred, organisation_id=orgs["probation"].id)
+    _consent(session, engine, referred, pi_staff, today)
     toeslag = add_debt(
         session, engine, referred, actor=pi_staff, creditor=creditors["toeslagen"],
         category=DebtCategory.PUBLIEK, debt_type="toeslagen", principal_cents=120_000,
@@ -158,10 +166,39 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
     fire_debt_event(session, engine, toeslag, "send_letters", actor=counsellor)
     fire_debt_event(session, engine, toeslag, "confirm_balance", actor=counsellor)
     fire_case_event(session, engine, referred, "complete_inventory", actor=counsellor)
+    # The release is three weeks away, inside the six-week window: the timer would fire on the next tick.
     fire_case_event(session, engine, referred, "referral_window_reached", actor=SYSTEM)
     fire_case_event(session, engine, referred, "send_referral", actor=counsellor)
     session.flush()
     return {"organisations": len(orgs), "users": len(users), "cases": 3, "creditors": len(creditors)}
+
+
+def _municipality(session: Session, code: str, name: str, province: str) -> Organisation:
+    """The municipality from the reference data when it is loaded, else a demo row with its CBS code."""
+    found = session.scalar(
+        select(Organisation).where(Organisation.kind == OrganisationKind.MUNICIPALITY.value, Organisation.code == code)
+    )
+    return found or Organisation(kind=OrganisationKind.MUNICIPALITY, name=name, code=code, province=province)
+
+
+def _creditor(session: Session, name: str, category: str, kind: str, may_receive_bsn: bool) -> Creditor:
+    """A public creditor from the reference data when it is loaded, else a demo row."""
+    found = session.scalar(select(Creditor).where(Creditor.name.startswith(name.split(" (")[0])).limit(1))
+    return found or Creditor(name=name, category=category, kind=kind, may_receive_bsn=may_receive_bsn)
+
+
+def _consent(session: Session, engine: Engine, case: Case, actor: UserActor, today: date) -> None:
+    record_consents(
+        session,
+        engine,
+        case,
+        actor=actor,
+        items=[ConsentItem(purpose) for purpose in ConsentPurpose],
+        signed_on=today - timedelta(days=2),
+        valid_until=today + timedelta(weeks=26),
+        witness="Casemanager PI Zwolle",
+        today=today,
+    )
 
 
 def _actor(user: User) -> UserActor:

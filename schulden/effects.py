@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from schulden.cases.models import Case, ClosureReason, Threat
+from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat
+from schulden.consents import PURPOSE_LABELS, has_valid_consent, missing_consent_message
 from schulden.debts.models import AmountStatus, Debt
-from workflows import SYSTEM, Context, Effect, WorkflowInstance
+from workflows import SYSTEM, Context, Effect, Guard, WorkflowInstance
 
 # domain.md section 4: letter types.
 LETTER_TITLES = {
@@ -160,3 +161,45 @@ def valid_closure_reason(ctx: Context) -> str | None:
     if ctx.payload.get("closure_reason") not in {r.value for r in ClosureReason}:
         return "Kies een reden van afsluiten: " + ", ".join(r.value for r in ClosureReason) + "."
     return None
+
+
+def consent_guard(purpose: ConsentPurpose, *, per_creditor: bool = False, per_municipality: bool = False) -> Guard:
+    """Guard: a consent for `purpose` is in force today (for the debt's creditor / the case's municipality)."""
+
+    def check(ctx: Context) -> str | None:
+        debt = debt_of(ctx) if per_creditor else None
+        case = case_of(ctx) if debt is None else ctx.session.get(Case, debt.case_id)
+        if case is None:
+            return "Geen dossier bij deze workflow."
+        if not has_valid_consent(
+            ctx.session,
+            case.id,
+            purpose,
+            on=ctx.today,
+            creditor_id=debt.creditor_id if debt else None,
+            organisation_id=case.municipality_id if per_municipality else None,
+        ):
+            return missing_consent_message(purpose)
+        return None
+
+    return Guard(f"geldige toestemming: {PURPOSE_LABELS[purpose]}", check)
+
+
+def _municipality_chosen(ctx: Context) -> str | None:
+    case = case_of(ctx)
+    if case is not None and case.municipality_id is None:
+        return "Kies eerst de gemeente waar de verwijzing heen gaat."
+    return None
+
+
+MUNICIPALITY_CHOSEN = Guard("de gemeente is gekozen", _municipality_chosen)
+
+
+def _mark_referred(ctx: Context) -> Mapping[str, Any]:
+    case = case_of(ctx)
+    if case is not None:
+        case.referred_at = ctx.now
+    return {"municipality_id": case.municipality_id if case else None}
+
+
+MARK_REFERRED = Effect("mark_referred", _mark_referred, "Legt vast wanneer en aan welke gemeente is verwezen")

@@ -19,3 +19,8 @@ class ValidationFailed(DomainError):
 
 class NotFound(DomainError):
     """The object does not exist, or is outside the actor's scope (the same answer for both)."""
+
+    def __init__(self, object_type: str, object_id: int | str | None) -> None:
+        super().__init__(f"{object_type} {object_id} not found")
+        self.object_type = object_type
+        self.object_id = object_id

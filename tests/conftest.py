@@ -101,7 +101,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if not PG_URL:
         pytest.skip("SCHULDEN_TEST_DATABASE_URL is not set: run `make test` to test on PostgreSQL")
     base = make_url(PG_URL)
-    name = "schulden_test"
+    # One database per test process, so parallel runs against one server never empty each other's tables.
+    name = f"schulden_test_{os.getpid()}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -111,6 +112,8 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     engine = make_engine(url)
     yield DatabaseUnderTest(backend, url, engine, None)
     engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
 
 

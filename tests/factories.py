@@ -11,7 +11,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from schulden.cases.models import Case, DetentionType
+from schulden.cases.models import Case, Consent, ConsentPurpose, DetentionType
 from schulden.cases.services import open_case
 from schulden.debts.models import AmountStatus, Creditor, Debt, DebtCategory
 from schulden.debts.services import add_debt
@@ -93,9 +93,15 @@ def make_case(
     given_names: str = "Jan",
     surname: str = "Jansen",
     date_of_birth: date = date(1990, 1, 1),
+    consent: bool = True,
     now: datetime = NOW,
 ) -> Case:
-    """A case in `draft` (no expected release, i.e. no referral window, unless given)."""
+    """A case in `draft` (no expected release, i.e. no referral window, unless given).
+
+    With `consent` (the default) the detainee's signed consent for every purpose is on file, so events that need
+    it (record_consent, send_letters, send_referral) are not refused for that reason; tests of the consent rules
+    pass consent=False. A municipality is chosen unless one is given.
+    """
     case = open_case(
         session,
         engine,
@@ -109,9 +115,20 @@ def make_case(
         expected_release=expected_release,
         now=now,
     )
-    if municipality is not None:
-        case.municipality_id = municipality.id
-        session.flush()
+    case.municipality_id = (municipality or make_municipality(session)).id
+    if consent:
+        session.add_all(
+            Consent(
+                case_id=case.id,
+                purpose=purpose.value,
+                signed_on=detention_start,
+                valid_until=date(2035, 12, 31),
+                text_version="test",
+                recorded_by="test",
+            )
+            for purpose in ConsentPurpose
+        )
+    session.flush()
     return case
 
 

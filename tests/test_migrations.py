@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -27,13 +28,13 @@ def test_downgrade_to_nothing_and_upgrade_again(database: DatabaseUnderTest, tmp
     if database.backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
     else:
-        url = database.url.rsplit("/", 1)[0] + "/schulden_roundtrip"
+        url = database.url.rsplit("/", 1)[0] + f"/schulden_roundtrip_{os.getpid()}"
         from sqlalchemy import create_engine, text
 
         admin = create_engine(database.url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text('DROP DATABASE IF EXISTS "schulden_roundtrip" WITH (FORCE)'))
-            conn.execute(text('CREATE DATABASE "schulden_roundtrip"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "schulden_roundtrip_{os.getpid()}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "schulden_roundtrip_{os.getpid()}"'))
         admin.dispose()
     upgrade_database(url)
     command.downgrade(alembic_config(url), "base")  # type: ignore[arg-type]

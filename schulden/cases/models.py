@@ -107,9 +107,7 @@ class Case(Base):
     team_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
     # Routing (domain.md 7.1): the inputs, the rule that chose the municipality and the reason for an override.
     intended_postcode: Mapped[str | None] = mapped_column(String(7))
-    registration_municipality_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organisation.id", ondelete="RESTRICT")
-    )
+    registration_municipality_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
     municipality_rule: Mapped[str | None] = mapped_column(String(20))
     municipality_reason: Mapped[str | None] = mapped_column(Text)
     # Set when the referral is sent: from then on the municipality may see the case.

@@ -12,14 +12,17 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from schulden.cases.models import ClosureReason, Threat
+from schulden.cases.models import ClosureReason, ConsentPurpose, Threat
 from schulden.debts.models import Debt
 from schulden.effects import (
     CLOSE_DEBTS,
     HAND_OVER_DEBTS,
+    MARK_REFERRED,
     MARK_URGENT,
+    MUNICIPALITY_CHOSEN,
     case_of,
     close_case,
+    consent_guard,
     record_intent,
     request_letters,
     valid_closure_reason,
@@ -187,6 +190,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 ("draft", "awaiting_consent"),
                 "inventory",
                 roles={PI, COUNSELLOR},
+                guards=[consent_guard(ConsentPurpose.CONTACT_CREDITORS)],
                 label="Getekende toestemming vastleggen",
             ),
             Transition(
@@ -274,10 +278,8 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 ("referral_due", "rerouting"),
                 "referred",
                 roles={COUNSELLOR},
-                effects=[
-                    request_letters("L8"),
-                    HAND_OVER_DEBTS,
-                ],
+                guards=[MUNICIPALITY_CHOSEN, consent_guard(ConsentPurpose.REFER_MUNICIPALITY, per_municipality=True)],
+                effects=[MARK_REFERRED, request_letters("L8"), HAND_OVER_DEBTS],
                 label="Verwijzing versturen",
             ),
             Transition(
@@ -370,6 +372,24 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 guards=[THREAT_KNOWN],
                 effects=[MARK_URGENT],
                 label="Dreiging melden",
+            ),
+            # Data changes that belong in the history: the municipality chosen (with its rule and reason) and a
+            # transfer to another PI. Internal: the state and its clocks stay as they are.
+            Transition(
+                "set_municipality",
+                ANY,
+                ANY,
+                roles={PI, COUNSELLOR, SYSTEM},
+                internal=True,
+                label="Gemeente kiezen",
+            ),
+            Transition(
+                "record_transfer",
+                ANY,
+                ANY,
+                roles={PI, COUNSELLOR},
+                internal=True,
+                label="Overplaatsing vastleggen",
             ),
             Transition(
                 "close",

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from schulden.cases.models import Case
-from schulden.debts.models import AmountStatus, Creditor, Debt, DebtCategory
+from schulden.cases.models import Case, Threat
+from schulden.debts.models import DEBT_TYPES, AmountStatus, Creditor, Debt, DebtCategory
+from schulden.errors import ValidationFailed
 from workflows import Actor, Engine, HistoryEntry, WorkflowInstance
 
 
@@ -64,3 +65,54 @@ def fire_debt_event(
     """Fire a workflow event on the debt. Does not commit."""
     instance = session.get_one(WorkflowInstance, debt.instance_id)
     return engine.fire(session, instance, event, actor=actor, payload=payload, reason=reason, now=now)
+
+
+def check_creditor(session: Session, creditor_id: int, field: str) -> Creditor:
+    """The active creditor with this id, or ValidationFailed naming `field`."""
+    creditor = session.get(Creditor, creditor_id)
+    if creditor is None or not creditor.active:
+        raise ValidationFailed({field: [f"Geen schuldeiser met id {creditor_id} in de lijst van schuldeisers."]})
+    return creditor
+
+
+def category_for(debt_type: str, category: str | None) -> DebtCategory:
+    """The DDAS category: given, or the one that belongs to the debt type (domain.md 9.2)."""
+    if debt_type not in DEBT_TYPES:
+        raise ValidationFailed({"debt_type": ["Kies een van: " + ", ".join(DEBT_TYPES) + "."]})
+    return DebtCategory(category) if category else DEBT_TYPES[debt_type]
+
+
+#: Fields PATCH /debts/{id} may change.
+EDITABLE = (
+    "creditor_reference",
+    "collecting_party_id",
+    "principal_cents",
+    "interest_cents",
+    "costs_cents",
+    "amount_status",
+    "peildatum",
+    "threat",
+    "joint_with_partner",
+    "is_business_debt",
+)
+
+
+def update_debt(session: Session, debt: Debt, changes: Mapping[str, Any], *, today: date) -> list[str]:
+    """Apply field changes (already type-checked by the schema); returns the names changed."""
+    if changes.get("collecting_party_id") is not None:
+        if changes["collecting_party_id"] == debt.creditor_id:
+            raise ValidationFailed(
+                {"collecting_party_id": ["Het incassobureau is een andere partij dan de schuldeiser."]}
+            )
+        check_creditor(session, changes["collecting_party_id"], "collecting_party_id")
+    if changes.get("peildatum") is not None and changes["peildatum"] > today:
+        raise ValidationFailed({"peildatum": ["De peildatum ligt in de toekomst."]})
+    if changes.get("threat") is not None and changes["threat"] not in {t.value for t in Threat}:
+        raise ValidationFailed({"threat": ["Kies een van: " + ", ".join(t.value for t in Threat) + "."]})
+    changed = []
+    for name in EDITABLE:
+        if name in changes and getattr(debt, name) != changes[name]:
+            setattr(debt, name, changes[name])
+            changed.append(name)
+    session.flush()
+    return changed

@@ -7,9 +7,11 @@ client's estimate stands. Letters to be written within 5 working days of a debt 
 
 from __future__ import annotations
 
+from schulden.cases.models import ConsentPurpose
 from schulden.effects import (
     AMOUNT_CONFIRMED,
     REQUEST_FIRST_CONTACT,
+    consent_guard,
     record_intent,
     request_letters,
 )
@@ -23,6 +25,10 @@ CREDITOR = "creditor"  # a creditor answering through the reply code on a letter
 SYSTEM = SYSTEM_ROLE
 
 CONTACTED = ("notified", "reminded", "reminded_again")
+# A letter goes to a creditor only under a consent in force for that purpose and creditor (domain.md 6.3).
+MAY_CONTACT = consent_guard(ConsentPurpose.CONTACT_CREDITORS, per_creditor=True)
+MAY_ARRANGE = consent_guard(ConsentPurpose.ARRANGEMENTS, per_creditor=True)
+MAY_TERMINATE = consent_guard(ConsentPurpose.TERMINATE_CONTRACTS, per_creditor=True)
 ANSWERABLE = (*CONTACTED, "no_response")
 
 
@@ -78,6 +84,7 @@ def build_debt_process() -> Process:
                 "identified",
                 "notified",
                 roles={COUNSELLOR},
+                guards=[MAY_CONTACT],
                 effects=[REQUEST_FIRST_CONTACT],
                 label="Schuldeiser aanschrijven",
             ),
@@ -89,12 +96,20 @@ def build_debt_process() -> Process:
                 internal=True,
                 effects=[record_intent("flag_letters_overdue", "Eerste brief niet binnen 5 werkdagen")],
             ),
-            Transition("reply_overdue", "notified", "reminded", roles={SYSTEM}, effects=[request_letters("L3")]),
+            Transition(
+                "reply_overdue",
+                "notified",
+                "reminded",
+                roles={SYSTEM},
+                guards=[MAY_CONTACT],
+                effects=[request_letters("L3")],
+            ),
             Transition(
                 "second_reminder_due",
                 "reminded",
                 "reminded_again",
                 roles={SYSTEM},
+                guards=[MAY_CONTACT],
                 effects=[request_letters("L3")],
             ),
             Transition("no_reply", "reminded_again", "no_response", roles={SYSTEM}),
@@ -133,6 +148,7 @@ def build_debt_process() -> Process:
                 (*CONTACTED, "balance_confirmed"),
                 "suspension_requested",
                 roles={COUNSELLOR},
+                guards=[MAY_ARRANGE],
                 effects=[request_letters("L1")],
                 label="Opschorting vragen",
             ),
@@ -163,6 +179,7 @@ def build_debt_process() -> Process:
                 ("balance_confirmed", "suspended", "suspension_refused", "arrangement_rejected"),
                 "arrangement_proposed",
                 roles={COUNSELLOR},
+                guards=[MAY_ARRANGE],
                 effects=[request_letters("L4")],
                 label="Regeling voorstellen",
             ),
@@ -193,6 +210,7 @@ def build_debt_process() -> Process:
                 (*CONTACTED, "balance_confirmed", "suspended", "suspension_refused"),
                 "termination_requested",
                 roles={COUNSELLOR},
+                guards=[MAY_TERMINATE],
                 effects=[request_letters("L5")],
                 label="Overeenkomst opzeggen",
             ),

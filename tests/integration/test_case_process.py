@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.cases.models import Case, ClosureReason, DetentionType, Threat
@@ -412,9 +413,11 @@ def test_send_referral_asks_for_l8_and_hands_over_the_debts(session: Session, wf
     entry = fire(session, wf_engine, case, "send_referral")
 
     assert entry.effects == [
+        {"effect": "mark_referred", "municipality_id": case.municipality_id},
         {"effect": "request_letters:L8", "letters": ["L8"], "status": "intent"},
         {"effect": "hand_over_debts", "debts": 2},
     ]
+    assert case.referred_at == entry.at
     for debt in (open_debt, settled):
         instance = session.get_one(WorkflowInstance, debt.instance_id)
         assert instance.state == "handed_over"
@@ -774,3 +777,53 @@ def _reaches(successors: Mapping[str, set[str]], start: str, goal: Callable[[str
             seen.add(nxt)
             todo.append(nxt)
     return False
+
+
+# -- consent rules ---------------------------------------------------------------------------------------------------
+
+
+def test_without_consent_the_inventory_cannot_start_and_no_letter_goes_out(session: Session, wf_engine: Engine) -> None:
+    case = make_case(session, wf_engine, consent=False)
+
+    refused = refusal(session, wf_engine, case, "record_consent", PI_STAFF)
+
+    assert refused.code == "guard"
+    assert refused.reason == "Er is geen geldige toestemming voor 'schuldeisers benaderen en saldo opvragen'."
+
+
+def test_a_withdrawn_consent_for_one_creditor_stops_letters_to_that_creditor_only(
+    session: Session, wf_engine: Engine
+) -> None:
+    from schulden.cases.models import Consent, ConsentPurpose
+    from schulden.cases.services import withdraw_consents
+    from tests.factories import make_creditor
+
+    case = in_inventory(session, wf_engine)
+    landlord, telecom = make_creditor(session, name="Verhuurder"), make_creditor(session, name="Telecom")
+    general = session.scalars(
+        select(Consent).where(Consent.case_id == case.id, Consent.purpose == ConsentPurpose.CONTACT_CREDITORS.value)
+    ).one()
+    # Replace the general consent by one per creditor, then withdraw the landlord's.
+    withdraw_consents(session, wf_engine, case, actor=PI_STAFF, consent_ids=[general.id], now=NOW)
+    for creditor in (landlord, telecom):
+        session.add(
+            Consent(
+                case_id=case.id,
+                purpose=ConsentPurpose.CONTACT_CREDITORS.value,
+                recipient_creditor_id=creditor.id,
+                signed_on=date(2025, 1, 6),
+                valid_until=date(2030, 1, 1),
+                text_version="test",
+                recorded_by="test",
+            )
+        )
+    session.flush()
+    landlord_consent = session.scalars(select(Consent).where(Consent.recipient_creditor_id == landlord.id)).one()
+    withdraw_consents(session, wf_engine, case, actor=PI_STAFF, consent_ids=[landlord_consent.id], now=NOW)
+    rent = make_debt(session, wf_engine, case, creditor=landlord)
+    phone = make_debt(session, wf_engine, case, creditor=telecom)
+
+    with pytest.raises(TransitionRefused, match="geen geldige toestemming"):
+        fire_debt_event(session, wf_engine, rent, "send_letters", actor=COUNSELLOR, now=NOW)
+    fire_debt_event(session, wf_engine, phone, "send_letters", actor=COUNSELLOR, now=NOW)
+    assert state_of(session, case) == "inventory"  # a partial withdrawal does not close the case

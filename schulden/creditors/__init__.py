@@ -1,0 +1,1 @@
+"""The creditor directory: public creditors seeded from reference data, extended and corrected by users."""

@@ -1,0 +1,238 @@
+"""REST for debts: list and add per case, read and change one, its actions and events."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden import audit
+from schulden.access import CASE_WRITERS, case_scope
+from schulden.actors import UserActor
+from schulden.api.auth import current_actor
+from schulden.api.common import check_if_match, etag_for, origin, require_role
+from schulden.cases.models import Case
+from schulden.cases.queries import get_case
+from schulden.cases.schemas import ActionOut, EventIn, EventResult
+from schulden.debts import schemas
+from schulden.debts.models import AmountStatus, Creditor, Debt
+from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
+from schulden.errors import NotFound
+from schulden.extensions import workflow
+from schulden.web.requests import db_session
+from workflows import WorkflowInstance
+
+blp = Blueprint("debts", __name__, url_prefix="/api/v1", description="Schulden per dossier")
+
+
+def get_debt(session: Session, actor: UserActor, debt_id: int) -> Debt:
+    """The debt if its case is in the actor's scope; NotFound otherwise."""
+    debt = session.scalar(select(Debt).join(Case, Case.id == Debt.case_id).where(Debt.id == debt_id, case_scope(actor)))
+    if debt is None:
+        raise NotFound("debt", debt_id)
+    return debt
+
+
+_PLAIN = (
+    "id",
+    "case_id",
+    "creditor_reference",
+    "debt_type",
+    "category",
+    "principal_cents",
+    "interest_cents",
+    "costs_cents",
+    "amount_status",
+    "peildatum",
+    "threat",
+    "joint_with_partner",
+    "is_business_debt",
+    "source",
+    "created_at",
+    "updated_at",
+)
+
+
+_PLAIN = (
+    "id",
+    "case_id",
+    "creditor_reference",
+    "debt_type",
+    "category",
+    "principal_cents",
+    "interest_cents",
+    "costs_cents",
+    "amount_status",
+    "peildatum",
+    "threat",
+    "joint_with_partner",
+    "is_business_debt",
+    "source",
+    "created_at",
+    "updated_at",
+)
+
+
+def debt_view(session: Session, debt: Debt, state: str | None = None) -> dict[str, Any]:
+    instance = session.get_one(WorkflowInstance, debt.instance_id)
+    creditor = session.get_one(Creditor, debt.creditor_id)
+    collector = session.get(Creditor, debt.collecting_party_id) if debt.collecting_party_id else None
+    process = workflow.engine.process_of(instance)
+    return {
+        **{column: getattr(debt, column) for column in _PLAIN},
+        "version": debt.row_version,
+        "state": instance.state,
+        "state_label": process.state(instance.state).label,
+        "creditor": {"id": creditor.id, "name": creditor.name},
+        "collecting_party": {"id": collector.id, "name": collector.name} if collector else None,
+        "total_cents": debt.total_cents,
+    }
+
+
+def _log(session: Session, actor: UserActor, action: str, debt_id: int | None, case_id: int, **details: Any) -> None:
+    audit.record(
+        session, actor=actor, action=action, object_type="debt", object_id=debt_id, case_id=case_id,
+        origin=origin(), details=details or None,
+    )  # fmt: skip
+
+
+@blp.route("/cases/<id:case_id>/debts")
+class CaseDebts(MethodView):
+    @blp.response(200, schemas.DebtListOut)
+    def get(self, case_id: int) -> dict[str, Any]:
+        """The case's debts with totals per DDAS category and per amount status."""
+        actor = current_actor()
+        session = db_session()
+        case = get_case(session, actor, case_id)
+        debts = list(session.scalars(select(Debt).where(Debt.case_id == case.id).order_by(Debt.id)))
+        by_category: dict[str, int] = defaultdict(int)
+        by_status: dict[str, int] = defaultdict(int)
+        for debt in debts:
+            by_category[debt.category] += debt.total_cents
+            by_status[debt.amount_status] += debt.total_cents
+        _log(session, actor, "debt.list", None, case.id, debt_ids=[d.id for d in debts])
+        session.commit()
+        return {
+            "items": [debt_view(session, d) for d in debts],
+            "totals": {
+                "by_category": dict(by_category),
+                "by_amount_status": dict(by_status),
+                "all": {"total_cents": sum(d.total_cents for d in debts), "count": len(debts)},
+            },
+        }
+
+    @blp.arguments(schemas.DebtCreate)
+    @blp.response(201, schemas.DebtOut)
+    def post(self, data: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Add a debt the detainee knows of; it starts as 'identified'."""
+        actor = current_actor()
+        require_role(actor, CASE_WRITERS, "een schuld toevoegen")
+        session = db_session()
+        case = get_case(session, actor, case_id)
+        creditor = check_creditor(session, data["creditor_id"], "creditor_id")
+        category = category_for(data["debt_type"], data.get("category"))
+        debt = add_debt(
+            session,
+            workflow.engine,
+            case,
+            actor=actor,
+            creditor=creditor,
+            category=category,
+            debt_type=data["debt_type"],
+            principal_cents=data["principal_cents"],
+            interest_cents=data["interest_cents"],
+            costs_cents=data["costs_cents"],
+            amount_status=AmountStatus(data["amount_status"]),
+            creditor_reference=data.get("creditor_reference"),
+            peildatum=data.get("peildatum"),
+        )
+        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
+        extra = {
+            k: data[k]
+            for k in ("collecting_party_id", "threat", "joint_with_partner", "is_business_debt")
+            if data.get(k)
+        }
+        if extra:
+            update_debt(session, debt, extra, today=today)
+        debt.source = data["source"]
+        session.flush()
+        _log(session, actor, "debt.create", debt.id, case.id)
+        session.commit()
+        return (
+            debt_view(session, debt),
+            201,
+            {"ETag": etag_for(debt.row_version), "Location": f"/api/v1/debts/{debt.id}"},
+        )
+
+
+@blp.route("/debts/<id:debt_id>")
+class DebtDetail(MethodView):
+    @blp.response(200, schemas.DebtOut)
+    def get(self, debt_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """One debt. The ETag is the version to send back in If-Match."""
+        actor = current_actor()
+        session = db_session()
+        debt = get_debt(session, actor, debt_id)
+        _log(session, actor, "debt.read", debt.id, debt.case_id)
+        session.commit()
+        return debt_view(session, debt), 200, {"ETag": etag_for(debt.row_version), "Cache-Control": "no-store"}
+
+    @blp.arguments(schemas.DebtUpdate)
+    @blp.response(200, schemas.DebtOut)
+    def patch(self, data: dict[str, Any], debt_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Change amounts, reference, status or flags. Needs If-Match."""
+        actor = current_actor()
+        require_role(actor, CASE_WRITERS, "een schuld wijzigen")
+        session = db_session()
+        debt = get_debt(session, actor, debt_id)
+        check_if_match(debt.row_version)
+        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
+        changed = update_debt(session, debt, data, today=today)
+        _log(session, actor, "debt.update", debt.id, debt.case_id, fields=changed)
+        session.commit()
+        return debt_view(session, debt), 200, {"ETag": etag_for(debt.row_version)}
+
+
+@blp.route("/debts/<id:debt_id>/actions")
+class DebtActions(MethodView):
+    @blp.response(200, ActionOut(many=True))
+    def get(self, debt_id: int) -> list[Any]:
+        """Every event of the debt process: allowed for you now, or the reason it is not."""
+        actor = current_actor()
+        session = db_session()
+        debt = get_debt(session, actor, debt_id)
+        instance = session.get_one(WorkflowInstance, debt.instance_id)
+        options = workflow.engine.available_events(session, instance, actor)
+        session.commit()
+        return options
+
+
+@blp.route("/debts/<id:debt_id>/events")
+class DebtEvents(MethodView):
+    @blp.arguments(EventIn)
+    @blp.response(201, EventResult)
+    def post(self, data: dict[str, Any], debt_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Fire a debt event (see /actions); a refusal answers 409 with the reason."""
+        actor = current_actor()
+        session = db_session()
+        debt = get_debt(session, actor, debt_id)
+        if "If-Match" in request.headers:
+            check_if_match(debt.row_version)
+        instance = session.get_one(WorkflowInstance, debt.instance_id)
+        entry = workflow.engine.fire(
+            session, instance, data["event"], actor=actor, payload=data["payload"], reason=data.get("reason")
+        )
+        debt.updated_at = entry.at
+        session.flush()
+        _log(session, actor, "debt.event", debt.id, debt.case_id, event=data["event"])
+        session.commit()
+        return (
+            {"history": entry, "state": instance.state, "version": debt.row_version},
+            201,
+            {"ETag": etag_for(debt.row_version)},
+        )

@@ -1,0 +1,197 @@
+"""/api/v1/municipalities: the 342 municipalities, their debt counselling teams, and the routing proposal.
+
+Any signed-in user may read them. The team's contact details (where referrals go) are kept by an administrator,
+or by the municipality's own users for their own municipality. Organisation has no version column, so the ETag is
+weak: a hash of the editable fields; a correction must name it in If-Match and a stale one is refused (412).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import Forbidden, PreconditionFailed, PreconditionRequired
+
+from schulden.api.auth import current_actor
+from schulden.api.common import decode_cursor, encode_cursor, origin
+from schulden.audit import record
+from schulden.cases.models import RoutingRule
+from schulden.errors import NotFound, ValidationFailed
+from schulden.organisations.models import Organisation, OrganisationKind, PostcodeArea
+from schulden.organisations.schemas import (
+    MAX_ID,
+    MunicipalityPage,
+    MunicipalitySchema,
+    MunicipalitySearchArgs,
+    MunicipalityUpdate,
+    ProposalArgs,
+    ProposalSchema,
+)
+from schulden.roles import Role
+from schulden.routing import propose_municipality
+from schulden.web.requests import db_session
+
+blp = Blueprint(
+    "municipalities",
+    __name__,
+    url_prefix="/api/v1/municipalities",
+    description="Gemeenten: schuldhulpteams en de voorgestelde gemeente",
+)
+
+#: The fields of the debt counselling team a PATCH may change (and the weak ETag covers).
+EDITABLE = ("team_name", "email", "address_line", "postcode", "city")
+_INVALID_CURSOR = "Ongeldige cursor; gebruik de waarde van 'next' uit het vorige antwoord."
+
+
+@blp.before_request
+def _signed_in_and_allowed() -> None:
+    """Sign-in (401) and the right to edit (403) come before the body is read."""
+    actor = current_actor()
+    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
+        municipality_id = (request.view_args or {}).get("municipality_id")
+        own = actor.role is Role.MUNICIPALITY and actor.organisation_id == municipality_id
+        if actor.role is not Role.ADMIN and not own:
+            raise Forbidden(
+                "Alleen een beheerder, of de gemeente zelf, mag de gegevens van het schuldhulpteam wijzigen."
+            )
+
+
+def _municipalities() -> Select[Organisation]:
+    return select(Organisation).where(Organisation.kind == OrganisationKind.MUNICIPALITY.value)
+
+
+def _get(session: Session, municipality_id: int, *, for_update: bool = False) -> Organisation:
+    if not 0 < municipality_id <= MAX_ID:
+        raise NotFound("municipality", municipality_id)
+    query = _municipalities().where(Organisation.id == municipality_id)
+    if for_update:
+        # PostgreSQL: the row is locked until commit, so two corrections with the same If-Match cannot both pass.
+        # SQLite: every transaction already holds the write lock (BEGIN IMMEDIATE).
+        query = query.with_for_update().execution_options(populate_existing=True)
+    municipality = session.scalar(query)
+    if municipality is None:
+        raise NotFound("municipality", municipality_id)
+    return municipality
+
+
+def etag(municipality: Organisation) -> str:
+    """A weak ETag: the hash of the editable fields (the representation may differ in other fields)."""
+    values = json.dumps([getattr(municipality, field) for field in EDITABLE], ensure_ascii=False)
+    return f'W/"{hashlib.sha256(values.encode()).hexdigest()[:20]}"'
+
+
+def _check_if_match(current: str) -> None:
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired(
+            'Stuur de versie mee in If-Match (de ETag uit de laatste GET), bijv. If-Match: W/"...".'
+        )
+    # Weak comparison (RFC 9110 8.8.3.2): our ETag is weak, and W/ may be dropped by the client.
+    wanted = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    if "*" not in wanted and current.removeprefix("W/") not in wanted:
+        raise PreconditionFailed("Dit is intussen gewijzigd; haal de gemeente opnieuw op en probeer het nog eens.")
+
+
+def _headers(municipality: Organisation) -> dict[str, str]:
+    return {"ETag": etag(municipality), "Cache-Control": "no-cache"}
+
+
+@blp.route("")
+class Municipalities(MethodView):
+    @blp.arguments(MunicipalitySearchArgs, location="query")
+    @blp.response(200, MunicipalityPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Search municipalities by name (any case) or CBS code; ordered by name, `limit` per page."""
+        query = _municipalities()
+        q = (args["q"] or "").strip()
+        if q:
+            query = query.where(or_(Organisation.name.icontains(q, autoescape=True), Organisation.code == q.upper()))
+        if args["after"] is not None:
+            name, last_id = decode_cursor(args["after"], 2)
+            if not isinstance(name, str) or not isinstance(last_id, int) or not 0 < last_id <= MAX_ID:
+                raise ValidationFailed({"after": [_INVALID_CURSOR]})
+            query = query.where(
+                or_(Organisation.name > name, and_(Organisation.name == name, Organisation.id > last_id))
+            )
+        limit: int = args["limit"]
+        rows = list(db_session().scalars(query.order_by(Organisation.name, Organisation.id).limit(limit + 1)))
+        cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            cursor = encode_cursor([rows[-1].name, rows[-1].id])
+        return {"items": rows, "next": cursor}
+
+
+@blp.route("/proposal")
+class Proposal(MethodView):
+    @blp.arguments(ProposalArgs, location="query")
+    @blp.response(200, ProposalSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The proposed municipality of return: that of the intended address (by PC4, approximate), else that of
+        registration before detention. Names the rule and a reason a person can check."""
+        session = db_session()
+        registration = None
+        if args["registration_municipality_id"] is not None:
+            registration = session.scalar(
+                _municipalities().where(Organisation.id == args["registration_municipality_id"])
+            )
+            if registration is None:
+                raise ValidationFailed({"registration_municipality_id": ["Onbekende gemeente."]})
+        postcode: str | None = args["postcode"]
+        proposal = propose_municipality(session, intended_postcode=postcode, registration_municipality=registration)
+        approximate = False
+        reason = proposal.reason
+        if proposal.rule is RoutingRule.INTENDED_ADDRESS and postcode:
+            area = session.get(PostcodeArea, postcode[:4])
+            approximate = area is None or area.approximate
+        elif postcode:
+            reason = f"Postcodegebied {postcode[:4]} staat niet in de tabel. {reason}"
+        return {
+            "municipality": proposal.municipality,
+            "rule": proposal.rule.value if proposal.rule else None,
+            "reason": reason,
+            "approximate": approximate,
+        }
+
+
+@blp.route("/<id:municipality_id>")
+class MunicipalityById(MethodView):
+    @blp.response(200, MunicipalitySchema)
+    def get(self, municipality_id: int) -> tuple[Any, dict[str, str]]:
+        """One municipality; the (weak) ETag is for If-Match on a correction."""
+        municipality = _get(db_session(), municipality_id)
+        return municipality, _headers(municipality)
+
+    @blp.arguments(MunicipalityUpdate)
+    @blp.response(200, MunicipalitySchema)
+    @blp.alt_response(412, description="If-Match is niet de huidige versie: haal opnieuw op.")
+    @blp.alt_response(428, description="If-Match ontbreekt.")
+    def patch(self, data: dict[str, Any], municipality_id: int) -> tuple[Any, dict[str, str]]:
+        """Correct the debt counselling team's contact details (administrator, or the municipality itself).
+
+        Requires If-Match with the ETag of the last GET."""
+        session = db_session()
+        municipality = _get(session, municipality_id, for_update=True)
+        _check_if_match(etag(municipality))
+        values = {field: (None if data[field] == "" else data[field]) for field in EDITABLE if field in data}
+        changed = sorted(field for field, value in values.items() if getattr(municipality, field) != value)
+        if changed:
+            for field in changed:
+                setattr(municipality, field, values[field])
+            record(
+                session,
+                actor=current_actor(),
+                action="municipality.update",
+                object_type="municipality",
+                object_id=municipality.id,
+                origin=origin(),
+                details={"fields": changed},
+            )
+            session.commit()
+        return municipality, _headers(municipality)
