@@ -33,6 +33,7 @@ from schulden.cases.services import (
     ConsentItem,
     HouseholdInput,
     add_note,
+    fire_case_event,
     link_partner,
     open_case,
     override_municipality,
@@ -302,12 +303,17 @@ class CaseEvents(MethodView):
         case = get_case(session, actor, case_id)
         if "If-Match" in _headers():
             check_if_match(case.row_version)
-        instance = session.get_one(WorkflowInstance, case.instance_id)
-        entry = workflow.engine.fire(
-            session, instance, data["event"], actor=actor, payload=data["payload"], reason=data.get("reason")
+        entry = fire_case_event(
+            session,
+            workflow.engine,
+            case,
+            data["event"],
+            actor=actor,
+            payload=data["payload"],
+            reason=data.get("reason"),
         )
-        case.updated_at = entry.at  # a workflow step is a change of the case: its version moves on
         session.flush()
+        instance = session.get_one(WorkflowInstance, case.instance_id)
         _read(session, actor, case, "case.event", event=data["event"])
         session.commit()
         return (

@@ -160,8 +160,15 @@ def fire_case_event(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> HistoryEntry:
-    """Fire a workflow event on the case (TransitionRefused / ConcurrentUpdate propagate). Does not commit."""
-    return engine.fire(session, instance_of(session, case), event, actor=actor, payload=payload, reason=reason, now=now)
+    """Fire a workflow event on the case (TransitionRefused / ConcurrentUpdate propagate). Does not commit.
+
+    A workflow step is a change of the case: its version (ETag) moves on with it.
+    """
+    entry = engine.fire(
+        session, instance_of(session, case), event, actor=actor, payload=payload, reason=reason, now=now
+    )
+    case.updated_at = entry.at
+    return entry
 
 
 @dataclass(frozen=True)
