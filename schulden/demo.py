@@ -26,6 +26,7 @@ DEMO_PASSWORD = "demo"
 
 DEMO_USERS = (
     ("pi.demo", "Casemanager PI Zwolle (demo)", Role.PI_STAFF, "pi"),
+    ("pi.lelystad.demo", "Casemanager PI Lelystad (demo)", Role.PI_STAFF, "pi_lelystad"),
     ("vrijwilliger.demo", "Vrijwilliger RIC Zwolle (demo)", Role.VOLUNTEER, "pi"),
     ("schuldhulp.demo", "Schuldhulpverlener (demo)", Role.COUNSELLOR, "operator"),
     ("gemeente.demo", "Schuldhulpverlening Zwolle (demo)", Role.MUNICIPALITY, "zwolle"),
@@ -49,6 +50,10 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         "pi": Organisation(
             kind=OrganisationKind.PI, name="PI Zwolle", code="PI-ZWOLLE", counselling_team_id=operator.id
         ),
+        # A second PI, so that a user of another PI can be seen to get 404 for PI Zwolle's cases.
+        "pi_lelystad": Organisation(
+            kind=OrganisationKind.PI, name="PI Lelystad", code="PI-LELYSTAD", counselling_team_id=operator.id
+        ),
         "zwolle": _municipality(session, "GM0193", "Zwolle", "Overijssel"),
         "amsterdam": _municipality(session, "GM0363", "Amsterdam", "Noord-Holland"),
         "probation": Organisation(kind=OrganisationKind.PROBATION, name="Reclassering (demo)", code="RN"),
@@ -59,9 +64,9 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         orgs[key].email = f"schuldhulp@{orgs[key].name.lower()}.example"
     session.flush()
 
-    users: dict[Role, User] = {}
+    users: dict[str, User] = {}
     for username, name, role, org_key in DEMO_USERS:
-        users[role] = create_user(
+        users[username] = create_user(
             session,
             actor=SYSTEM,
             username=username,
@@ -89,8 +94,8 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
     session.add_all(c for c in creditors.values() if c.id is None)
     session.flush()
 
-    pi_staff = _actor(users[Role.PI_STAFF])
-    counsellor = _actor(users[Role.COUNSELLOR])
+    pi_staff = _actor(users["pi.demo"])
+    counsellor = _actor(users["schuldhulp.demo"])
     now_start = today - timedelta(days=30)
 
     # 1. Just opened by the casemanager: waiting for the detainee's signature.

@@ -120,28 +120,8 @@ class Cases(MethodView):
     @blp.arguments(schemas.CaseListArgs, location="query")
     @blp.response(200, schemas.CasePage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Cases you may see, newest first; filter by state, PI, municipality, urgency, release date or surname."""
-        actor = current_actor()
-        session = db_session()
-        after = decode_cursor(args["after"], 2) if args.get("after") else None
-        filters = CaseFilters(
-            states=args.get("state"),
-            pi_id=args.get("pi_id"),
-            municipality_id=args.get("municipality_id"),
-            urgent=args.get("urgent"),
-            release_before=args.get("release_before"),
-            release_after=args.get("release_after"),
-            surname_prefix=args.get("q"),
-            sort=args["sort"],
-        )
-        items, next_key = list_cases(session, actor, filters, limit=args["limit"], after=after)
-        # One row for the whole page: which cases this user was shown (NEN 7513: every read of a dossier).
-        audit.record(
-            session, actor=actor, action="case.list", object_type="case", object_id=None, origin=origin(),
-            details={"case_ids": [item["id"] for item in items]},
-        )  # fmt: skip
-        session.commit()
-        return {"items": items, "next": encode_cursor(next_key) if next_key else None}
+        """Cases you may see, newest first; filter by state, PI, municipality, urgency or release date."""
+        return _case_page(args)
 
     @blp.arguments(schemas.CaseCreate)
     @blp.response(201, schemas.CaseWithBsnOut)
@@ -181,6 +161,44 @@ class Cases(MethodView):
             201,
             {"ETag": etag_for(case.row_version), "Location": f"/api/v1/cases/{case.id}"},
         )
+
+
+def _case_page(args: dict[str, Any]) -> dict[str, Any]:
+    actor = current_actor()
+    session = db_session()
+    after = decode_cursor(args["after"], 2) if args.get("after") else None
+    filters = CaseFilters(
+        states=args.get("state"),
+        pi_id=args.get("pi_id"),
+        municipality_id=args.get("municipality_id"),
+        urgent=args.get("urgent"),
+        release_before=args.get("release_before"),
+        release_after=args.get("release_after"),
+        surname_prefix=args.get("surname"),
+        sort=args["sort"],
+    )
+    items, next_key = list_cases(session, actor, filters, limit=args["limit"], after=after)
+    # One row for the whole page: which cases this user was shown (NEN 7513: every read of a dossier).
+    audit.record(
+        session,
+        actor=actor,
+        action="case.list",
+        object_type="case",
+        object_id=None,
+        origin=origin(),
+        details={"case_ids": [item["id"] for item in items]},
+    )
+    session.commit()
+    return {"items": items, "next": encode_cursor(next_key) if next_key else None}
+
+
+@blp.route("/search")
+class CaseSearch(MethodView):
+    @blp.arguments(schemas.CaseSearch)
+    @blp.response(200, schemas.CasePage)
+    def post(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Search by the start of the surname (and the list's filters). POST, so the name stays out of URLs."""
+        return _case_page(args)
 
 
 def _pi_for(session: Any, actor: UserActor, pi_id: int | None) -> Organisation:
@@ -288,6 +306,7 @@ class CaseActions(MethodView):
         case = get_case(session, actor, case_id)
         instance = session.get_one(WorkflowInstance, case.instance_id)
         options = workflow.engine.available_events(session, instance, actor)
+        _read(session, actor, case, "case.actions")
         session.commit()
         return options
 

@@ -115,8 +115,19 @@ class CaseListArgs(PageArgs):
     urgent = fields.Boolean(load_default=None)
     release_before = Day(load_default=None)
     release_after = Day(load_default=None)
-    q = fields.String(load_default=None, validate=length(1, 100), metadata={"description": "Begin van de achternaam"})
     sort = fields.String(load_default="-created", validate=one_of(["-created", "created", "release", "-release"]))
+
+
+class CaseSearch(CaseListArgs):
+    """The list's filters in a body, plus a surname: a name never travels in a URL (URLs end up in access logs)."""
+
+    surname = fields.String(
+        load_default=None, validate=length(1, 100), metadata={"description": "Begin van de achternaam"}
+    )
+    state = fields.List(fields.String(validate=length(1, 40)), load_default=None)
+    pi_id = Id(load_default=None, allow_none=True)
+    municipality_id = Id(load_default=None, allow_none=True)
+    after = fields.String(load_default=None, allow_none=True, validate=length(1, 500))
 
 
 class CaseListItem(DutchSchema):

@@ -208,6 +208,7 @@ class DebtActions(MethodView):
         debt = get_debt(session, actor, debt_id)
         instance = session.get_one(WorkflowInstance, debt.instance_id)
         options = workflow.engine.available_events(session, instance, actor)
+        _log(session, actor, "debt.actions", debt.id, debt.case_id)
         session.commit()
         return options
 
