@@ -10,12 +10,16 @@ log = logging.getLogger(__name__)
 
 
 def tick() -> dict[str, int]:
-    """Fire every due workflow timer (safe to run from several places at once: rows are claimed)."""
+    """Fire every due workflow timer, then sweep up letters whose job got lost. Safe to run from several places
+    at once: timers and letters are claimed with row locks and conditional updates."""
+    from integrations.letters.jobs import sweep_letters
+
     rt = runtime()
     report = rt.engine.tick(rt.database.session)
-    if report.handled:
+    swept = sweep_letters()
+    if report.handled or any(swept.values()):
         log.info(
             "tick",
-            extra={"fired": report.fired, "refused": report.refused, "failed": report.failed},
+            extra={"fired": report.fired, "refused": report.refused, "failed": report.failed, **swept},
         )
-    return {"fired": report.fired, "refused": report.refused, "failed": report.failed}
+    return {"fired": report.fired, "refused": report.refused, "failed": report.failed, **swept}

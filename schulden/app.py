@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
 
 from schulden.extensions import database, workflow
@@ -13,7 +15,7 @@ from schulden.settings import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     """Build a configured app. Tests pass their own Settings; otherwise they come from the environment."""
     # The composition root may import integrations; the domain modules never do.
-    from integrations.queue import make_queue
+    from integrations import runtime
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
@@ -28,13 +30,34 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["schuldroute.settings"] = settings
     database.configure(settings.database_url)
     workflow.engine = build_engine(settings)
-    app.extensions["schuldroute.queue"] = make_queue(settings.redis_url)
+    # Jobs of this process (the in-process queue of the embedded default, or enqueueing to Redis) use the app's
+    # database and engine; letters asked for in a request are enqueued when its transaction commits.
+    rt = runtime.build(settings, database=database, engine=workflow.engine)
+    runtime.configure(rt)
+    app.extensions["schuldroute.queue"] = rt.queue
+    app.extensions["schuldroute.runtime"] = rt
+    _wire_letters(app, rt)
 
     _register_web(app)
     from schulden.api import make_api
 
     app.extensions["schuldroute.api"] = make_api(app)
     return app
+
+
+def _wire_letters(app: Flask, rt: Any) -> None:
+    """Hand the letter API what it needs from the integrations, as plain callables."""
+    from integrations.letters.batch import NothingToPrint, create_print_batch
+    from integrations.letters.dispatch import enqueue_render
+
+    def make_batch(session: Any, **kwargs: Any) -> Any:
+        try:
+            return create_print_batch(session, rt.engine, rt.store, **kwargs)
+        except NothingToPrint:
+            return None
+
+    app.extensions["schuldroute.print_batch"] = make_batch
+    app.extensions["schuldroute.enqueue_render"] = lambda letter_id: enqueue_render(rt.queue, letter_id)
 
 
 def _register_web(app: Flask) -> None:

@@ -15,6 +15,7 @@ from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
 from schulden.extensions import database, workflow
 from schulden.settings import Settings
+from workflows import SYSTEM as SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,11 @@ def start_ticker(app: Flask, interval: float) -> threading.Event:
     stop = threading.Event()
 
     def loop() -> None:
+        from integrations.jobs import tick
+
         while not stop.wait(interval):
             try:
-                report = workflow.engine.tick(database.session)
-                if report.handled:
-                    log.info(
-                        "tick",
-                        extra={"fired": report.fired, "refused": report.refused, "failed": report.failed},
-                    )
+                tick()
             except Exception as exc:  # keep ticking: a bad moment must not stop every later deadline
                 log.error("tick failed", extra={"error": type(exc).__name__})
 
@@ -158,18 +156,82 @@ def reference_load() -> None:
     click.echo("reference data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
+@click.group("letters")
+def letters_group() -> None:
+    """Letters: render what is waiting, make a PI's print batch."""
+
+
+@letters_group.command("render-pending")
+@click.option("--limit", type=int, default=None, help="At most this many letters.")
+@with_appcontext
+def letters_render_pending(limit: int | None) -> None:
+    """Render every queued letter in this process, with a progress bar (e.g. after an outage)."""
+    from sqlalchemy import select
+
+    from integrations.letters.jobs import render_letter
+    from schulden.letters.models import Letter, LetterStatus
+
+    with database.session_scope() as session:
+        query = select(Letter.id).where(Letter.status == LetterStatus.QUEUED.value).order_by(Letter.id)
+        ids = list(session.scalars(query.limit(limit) if limit else query))
+    outcomes: dict[str, int] = {}
+    with click.progressbar(ids, label=f"{len(ids)} brieven maken", show_pos=True) as bar:
+        for letter_id in bar:
+            result = render_letter(letter_id)
+            kind = result if result in ("not-claimed", "lost-claim", "failed") else "rendered"
+            outcomes[kind] = outcomes.get(kind, 0) + 1
+    click.echo(json.dumps(outcomes))
+
+
+@letters_group.command("print-batch")
+@click.option("--pi", "pi_code", required=True, help="Code of the PI, e.g. PI-ZWOLLE.")
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Also write the PDF here.")
+@with_appcontext
+def letters_print_batch(pi_code: str, output: Path | None) -> None:
+    """Merge the PI's rendered post into today's print batch and mark those letters sent."""
+    from sqlalchemy import select
+
+    from integrations.letters.batch import NothingToPrint, create_print_batch, pending_post
+    from integrations.runtime import runtime
+    from schulden.organisations.models import Organisation, OrganisationKind
+
+    rt = runtime()
+    with database.session_scope() as session:
+        pi = session.scalar(
+            select(Organisation).where(Organisation.kind == OrganisationKind.PI.value, Organisation.code == pi_code)
+        )
+        if pi is None:
+            raise click.ClickException(f"pi: geen PI met code {pi_code!r}")
+        waiting = len(pending_post(session, pi.id))
+        now = rt.engine.clock()
+        with click.progressbar(length=waiting, label=f"{waiting} brieven samenvoegen") as bar:
+            try:
+                batch = create_print_batch(
+                    session, rt.engine, rt.store, pi_id=pi.id, actor=SYSTEM_ACTOR,
+                    today=now.astimezone(rt.engine.timezone).date(), now=now,
+                )  # fmt: skip
+            except NothingToPrint:
+                raise click.ClickException(f"Geen brieven voor de post klaar voor {pi.name}.") from None
+            bar.update(waiting)
+        key, count = batch.storage_key, batch.letter_count
+    if output is not None:
+        output.write_bytes(rt.store.get(key))
+    click.echo(f"print batch: {count} letters, {rt.store.path(key)}")
+
+
 # -- worker and tick ---------------------------------------------------------------------------------------------------
 
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option("--no-fork", is_flag=True, help="Run jobs in the worker process itself (faster; see docs/operations.md).")
+@click.option("--worker-ttl", type=int, default=420, show_default=True, help="Seconds before a silent worker is dead.")
 @click.argument("queues", nargs=-1)
 @with_appcontext
-def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
+def worker_command(burst: bool, no_fork: bool, worker_ttl: int, queues: tuple[str, ...]) -> None:
     """Run an rq worker on the given queues (default: all)."""
-    from rq import Worker
-
     from integrations.queue import QUEUE_NAMES, RedisQueue
+    from integrations.worker import InProcessWorker, PreloadedWorker
 
     settings = _settings()
     if settings.redis_url is None:
@@ -180,7 +242,12 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
             f"Onbekende wachtrij(en): {', '.join(sorted(unknown))}; bekend: {', '.join(QUEUE_NAMES)}"
         )
     queue = RedisQueue(settings.redis_url)
-    worker = Worker([queue.queues[name] for name in (queues or QUEUE_NAMES)], connection=queue.connection)
+    worker_class = InProcessWorker if no_fork else PreloadedWorker
+    worker = worker_class(
+        [queue.queues[name] for name in (queues or QUEUE_NAMES)],
+        connection=queue.connection,
+        worker_ttl=worker_ttl,
+    )
     worker.work(burst=burst, with_scheduler=True)
 
 
@@ -189,10 +256,11 @@ def worker_command(burst: bool, queues: tuple[str, ...]) -> None:
 @with_appcontext
 def tick_command(every: float | None) -> None:
     """Fire every due workflow timer once; with --every, keep doing so."""
+    from integrations.jobs import tick
+
     stop = threading.Event()
     while True:
-        report = workflow.engine.tick(database.session)
-        click.echo(json.dumps({"fired": report.fired, "refused": report.refused, "failed": report.failed}))
+        click.echo(json.dumps(tick()))
         if every is None or stop.wait(every):
             return
 
@@ -281,6 +349,7 @@ COMMANDS = (
     db_group,
     reference_group,
     seed_demo_command,
+    letters_group,
     worker_command,
     tick_command,
     users_group,

@@ -15,6 +15,8 @@ from sqlalchemy import select
 from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat
 from schulden.consents import PURPOSE_LABELS, has_valid_consent, missing_consent_message
 from schulden.debts.models import AmountStatus, Debt
+from schulden.letters.models import Letter
+from schulden.letters.services import cancel_open_letters, request_letter
 from workflows import SYSTEM, Context, Effect, Guard, WorkflowInstance
 
 # domain.md section 4: letter types.
@@ -45,11 +47,41 @@ def debt_of(ctx: Context) -> Debt | None:
     return ctx.session.scalar(select(Debt).where(Debt.instance_id == ctx.instance.id))
 
 
+def _ask(ctx: Context, letter_types: tuple[str, ...] | list[str]) -> Mapping[str, Any]:
+    """Write the outbox rows for this step: one letter per type, keyed by the step so it is asked for once."""
+    debt = debt_of(ctx)
+    case = ctx.session.get(Case, debt.case_id) if debt is not None else case_of(ctx)
+    if case is None:
+        return {"letters": [], "types": list(letter_types)}
+    ids = []
+    for letter_type in letter_types:
+        round_ = 1
+        if debt is not None and letter_type == "L3":
+            round_ += len(
+                ctx.session.scalars(
+                    select(Letter.id).where(Letter.debt_id == debt.id, Letter.letter_type == "L3")
+                ).all()
+            )
+        letter = request_letter(
+            ctx.session,
+            case=case,
+            letter_type=letter_type,
+            key=f"wf{ctx.instance.id}-{ctx.instance.last_seq}-{letter_type}",
+            requested_by=ctx.actor.actor_id,
+            letter_date=ctx.today,
+            debt=debt,
+            organisation_id=case.municipality_id if letter_type == "L8" else None,
+            round_=round_,
+        )
+        ids.append(letter.id)
+    return {"letters": ids, "types": list(letter_types)}
+
+
 def request_letters(*letter_types: str) -> Effect:
-    """Intent: these letters are to be produced for this case or debt (rendered by the letters capability)."""
+    """Ask for these letters for the case or debt: outbox rows, rendered and sent by jobs after commit."""
 
     def run(ctx: Context) -> Mapping[str, Any]:
-        return {"letters": list(letter_types), "status": "intent"}
+        return _ask(ctx, letter_types)
 
     titles = ", ".join(f"{t} {LETTER_TITLES[t]}" for t in letter_types)
     return Effect(f"request_letters:{'+'.join(letter_types)}", run, f"Vraagt brieven aan: {titles}")
@@ -58,13 +90,25 @@ def request_letters(*letter_types: str) -> Effect:
 def _first_contact_letters(ctx: Context) -> Mapping[str, Any]:
     debt = debt_of(ctx)
     extra = FIRST_CONTACT_EXTRA.get(debt.debt_type, ()) if debt else ()
-    return {"letters": ["L1", "L2", *extra], "status": "intent"}
+    return _ask(ctx, ["L1", "L2", *extra])
 
 
 REQUEST_FIRST_CONTACT = Effect(
     "request_letters:first_contact",
     _first_contact_letters,
     "Vraagt L1 en L2 aan, plus L6 bij zorgpremie en L7 bij toeslagen of terugvordering",
+)
+
+
+def _cancel_letters(ctx: Context) -> Mapping[str, Any]:
+    case = case_of(ctx)
+    if case is None:
+        return {"cancelled": 0}
+    return {"cancelled": cancel_open_letters(ctx.session, case.id, reason=f"{ctx.event}: brieven gestopt")}
+
+
+CANCEL_LETTERS = Effect(
+    "cancel_outgoing_letters", _cancel_letters, "Stopt alle brieven van het dossier die nog niet verstuurd zijn"
 )
 
 

@@ -27,6 +27,20 @@ class Settings:
     tick_interval_seconds: float = 30.0
     log_level: str = "INFO"
     referral_window_weeks: int = 6
+    # Letters: where PDFs are stored, the public address of the reply page (in the QR code), the sender block.
+    letter_store: Path | None = None
+    public_url: str = "http://127.0.0.1:5000"
+    sender_name: str = "Schuldroute"
+    sender_address: tuple[str, ...] = ("Postbus 0000", "0000 AA  NERGENS")
+    sender_phone: str = "088 000 00 00"
+    sender_email: str = "schuldhulp@schuldroute.example"
+    # E-mail (letters to creditors that take e-mail): an SMTP relay. Unset host = e-mail letters wait.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    mail_from: str = "brieven@schuldroute.example"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +56,20 @@ class Settings:
             tick_interval_seconds=float(env.get("TICK_INTERVAL", "30")),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             referral_window_weeks=int(env.get("REFERRAL_WINDOW_WEEKS", "6")),
+            letter_store=Path(env["LETTER_STORE"]).resolve() if env.get("LETTER_STORE") else instance / "letters",
+            public_url=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
+            sender_name=env.get("SENDER_NAME", "Schuldroute"),
+            sender_address=tuple(
+                line.strip() for line in env.get("SENDER_ADDRESS", "Postbus 0000|0000 AA  NERGENS").split("|")
+            ),
+            sender_phone=env.get("SENDER_PHONE", "088 000 00 00"),
+            sender_email=env.get("SENDER_EMAIL", "schuldhulp@schuldroute.example"),
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=int(env.get("SMTP_PORT", "25")),
+            smtp_user=env.get("SMTP_USER") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+            mail_from=env.get("MAIL_FROM", "brieven@schuldroute.example"),
         )
         settings.validate()
         return settings
@@ -61,6 +89,10 @@ class Settings:
                 raise ConfigurationError("REDIS_URL must be set in production (jobs run on rq workers)")
         if self.referral_window_weeks < 1:
             raise ConfigurationError("REFERRAL_WINDOW_WEEKS must be at least 1")
+
+    @property
+    def letter_store_path(self) -> Path:
+        return self.letter_store or self.instance_path / "letters"
 
     @property
     def is_production(self) -> bool:

@@ -6,6 +6,10 @@ set -euo pipefail
 missing=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Letters embed DejaVu Sans (diacritics, the IJ ligature, the euro sign).
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# pdftoppm turns a letter into an image, to check that its QR code decodes.
+command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -72,9 +72,19 @@ def make_creditor(
     category: DebtCategory = DebtCategory.OVERIG,
     may_receive_bsn: bool = False,
     email: str | None = None,
+    takes_email: bool = False,
 ) -> Creditor:
-    """A creditor."""
-    creditor = Creditor(name=name, category=category.value, may_receive_bsn=may_receive_bsn, email=email)
+    """A creditor (with an address, so letters to it can be laid out)."""
+    creditor = Creditor(
+        name=name,
+        category=category.value,
+        may_receive_bsn=may_receive_bsn,
+        email=email,
+        takes_email=takes_email,
+        address_line="Postbus 100",
+        postcode="1000 AA",
+        city="Amsterdam",
+    )
     session.add(creditor)
     session.flush()
     return creditor

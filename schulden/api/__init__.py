@@ -36,6 +36,7 @@ def make_api(app: Flask) -> Any:
     from schulden.cases.api import blp as cases
     from schulden.creditors.api import blp as creditors
     from schulden.debts.api import blp as debts
+    from schulden.letters.api import blp as letters
     from schulden.organisations.api import blp as municipalities
 
     app.config.update(
@@ -61,7 +62,7 @@ def make_api(app: Flask) -> Any:
     api.register_converter(IdConverter, _id_schema)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for blueprint in (auth, cases, debts, creditors, municipalities):
+    for blueprint in (auth, cases, debts, letters, creditors, municipalities):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)
     return api

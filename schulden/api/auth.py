@@ -14,7 +14,6 @@ from typing import Any
 
 from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from schulden.actors import UserActor
 from schulden.api.base import DutchSchema, length
+from schulden.api.blueprint import Blueprint
 from schulden.roles import Role
 from schulden.users.models import ApiToken, LoginAttempt, User
 from schulden.users.services import authenticate

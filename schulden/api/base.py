@@ -10,7 +10,7 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.nl import bsn as stdnum_bsn
 from stdnum.nl import postcode as stdnum_postcode
@@ -46,6 +46,19 @@ class DutchSchema(Schema):
 
     error_messages = {"unknown": "Onbekend veld.", "type": "Ongeldige invoer: verwacht een JSON-object."}  # noqa: RUF012
 
+    @pre_load
+    def _refuse_nul(self, data: Any, **kwargs: Any) -> Any:
+        """A NUL character has no place in any text we take, and PostgreSQL refuses it: say so per field."""
+        items = data.items() if hasattr(data, "items") else []
+        errors = {
+            str(key): ["Bevat een NUL-teken (\\x00); dat is niet toegestaan."]
+            for key, value in items
+            if _has_nul(value) or _has_nul(key)
+        }
+        if errors:
+            raise ValidationError(errors)
+        return data
+
     def on_bind_field(self, field_name: str, field_obj: fields.Field[Any]) -> None:
         messages = dict(field_obj.error_messages)
         for key in messages:
@@ -66,6 +79,15 @@ class DutchSchema(Schema):
                 v if not isinstance(v, validate.URL) else validate.URL(error="Geen geldige URL.", schemes=v.schemes)
                 for v in field_obj.validators
             ]
+
+
+def _has_nul(value: Any) -> bool:
+    # Nested objects are checked by their own (nested) schema, which can then name the exact field.
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(isinstance(v, str) and "\x00" in v for v in value)
+    return False
 
 
 def length(minimum: int | None = None, maximum: int | None = None) -> validate.Length:
@@ -125,7 +147,8 @@ class Bsn(fields.String):
         if not isinstance(value, str):
             raise ValidationError('Geef het BSN als tekst, bijvoorbeeld "111222333".')
         raw = value.strip()
-        if not re.fullmatch(r"[0-9 .\-]{8,12}", raw):
+        # Digits with single spaces, dots or dashes between them (1112.22.333), nothing before or after.
+        if not re.fullmatch(r"[0-9](?:[ .\-]?[0-9]){7,8}", raw):
             raise ValidationError("Een BSN bestaat uit 9 cijfers (spaties, punten en streepjes mogen).")
         try:
             return str(stdnum_bsn.validate(raw))

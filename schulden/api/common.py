@@ -61,7 +61,7 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         raise ValidationFailed(
             {"after": ["Ongeldige cursor; gebruik de waarde van 'next' uit het vorige antwoord."]}
         ) from None
-    if not isinstance(values, list) or len(values) != size:
+    if not isinstance(values, list) or len(values) != size or any(isinstance(v, str) and "\x00" in v for v in values):
         raise ValidationFailed({"after": [BAD_CURSOR]})
     return values
 

@@ -8,13 +8,13 @@ from datetime import date
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
 from schulden import audit
 from schulden.access import BSN_READERS, CASE_WRITERS
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
+from schulden.api.blueprint import Blueprint
 from schulden.api.common import PageArgs, check_if_match, decode_cursor, encode_cursor, etag_for, origin, require_role
 from schulden.cases import schemas
 from schulden.cases.models import (
@@ -53,6 +53,21 @@ from workflows import WorkflowInstance
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Dossiers: intake, inventaris, verwijzing")
 
 Headers = dict[str, str]
+
+#: Events that only the services fire, each with the endpoint to use instead.
+SERVICE_EVENTS = {
+    "set_municipality": "Kies de gemeente met PUT /api/v1/cases/{id}/municipality.",
+    "record_transfer": "Leg een overplaatsing vast met POST /api/v1/cases/{id}/transfers.",
+    "change_release_date": "Wijzig de verwachte vrijlating met PATCH /api/v1/cases/{id}.",
+}
+#: The services name fields as the domain does; the API names them as the request does.
+REQUEST_FIELD = {
+    "given_names": "detainee.given_names",
+    "surname": "detainee.surname",
+    "date_of_birth": "detainee.date_of_birth",
+    "detention_start": "detention.start",
+    "expected_release": "detention.expected_release",
+}
 
 
 def _today() -> date:
@@ -137,23 +152,10 @@ class Cases(MethodView):
                 {"detainee.bsn": ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]}
             )
         registration = _municipality(session, data.get("registration_municipality_id"), "registration_municipality_id")
-        case = open_case(
-            session,
-            workflow.engine,
-            actor=actor,
-            given_names=detainee["given_names"],
-            surname_prefix=detainee.get("surname_prefix"),
-            surname=detainee["surname"],
-            date_of_birth=detainee["date_of_birth"],
-            bsn=detainee.get("bsn"),
-            dji_number=detainee.get("dji_number"),
-            pi=pi,
-            detention_type=DetentionType(detention["type"]),
-            detention_start=detention["start"],
-            expected_release=detention.get("expected_release"),
-            intended_postcode=data.get("intended_postcode"),
-            registration_municipality=registration,
-        )
+        try:
+            case = _open(session, actor, detainee, detention, pi, registration, data)
+        except ValidationFailed as exc:
+            raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
         _read(session, actor, case, "case.create")
         session.commit()
         return (
@@ -161,6 +163,34 @@ class Cases(MethodView):
             201,
             {"ETag": etag_for(case.row_version), "Location": f"/api/v1/cases/{case.id}"},
         )
+
+
+def _open(
+    session: Any,
+    actor: UserActor,
+    detainee: dict[str, Any],
+    detention: dict[str, Any],
+    pi: Organisation,
+    registration: Organisation | None,
+    data: dict[str, Any],
+) -> Case:
+    return open_case(
+        session,
+        workflow.engine,
+        actor=actor,
+        given_names=detainee["given_names"],
+        surname_prefix=detainee.get("surname_prefix"),
+        surname=detainee["surname"],
+        date_of_birth=detainee["date_of_birth"],
+        bsn=detainee.get("bsn"),
+        dji_number=detainee.get("dji_number"),
+        pi=pi,
+        detention_type=DetentionType(detention["type"]),
+        detention_start=detention["start"],
+        expected_release=detention.get("expected_release"),
+        intended_postcode=data.get("intended_postcode"),
+        registration_municipality=registration,
+    )
 
 
 def _case_page(args: dict[str, Any]) -> dict[str, Any]:
@@ -305,7 +335,9 @@ class CaseActions(MethodView):
         session = db_session()
         case = get_case(session, actor, case_id)
         instance = session.get_one(WorkflowInstance, case.instance_id)
-        options = workflow.engine.available_events(session, instance, actor)
+        options = [
+            o for o in workflow.engine.available_events(session, instance, actor) if o.event not in SERVICE_EVENTS
+        ]
         _read(session, actor, case, "case.actions")
         session.commit()
         return options
@@ -320,6 +352,10 @@ class CaseEvents(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
+        if data["event"] in SERVICE_EVENTS:
+            # These record data changed through their own endpoints; fired bare they would write a history
+            # that the case does not have.
+            raise ValidationFailed({"event": [SERVICE_EVENTS[data["event"]]]})
         if "If-Match" in _headers():
             check_if_match(case.row_version)
         entry = fire_case_event(

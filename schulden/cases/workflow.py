@@ -15,6 +15,7 @@ from sqlalchemy import select
 from schulden.cases.models import ClosureReason, ConsentPurpose, Threat
 from schulden.debts.models import Debt
 from schulden.effects import (
+    CANCEL_LETTERS,
     CLOSE_DEBTS,
     HAND_OVER_DEBTS,
     MARK_REFERRED,
@@ -58,6 +59,7 @@ SYSTEM = SYSTEM_ROLE
 OPEN_DEBT_STATES = frozenset(
     {
         "identified",
+        "letters_requested",
         "notified",
         "reminded",
         "reminded_again",
@@ -206,7 +208,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "awaiting_consent",
                 "closed",
                 roles={PI, COUNSELLOR},
-                effects=[close_case(ClosureReason.NO_CONSENT), CLOSE_DEBTS],
+                effects=[close_case(ClosureReason.NO_CONSENT), CLOSE_DEBTS, CANCEL_LETTERS],
                 label="Toestemming geweigerd",
             ),
             Transition(
@@ -215,7 +217,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "closed",
                 roles={PI, COUNSELLOR},
                 requires_reason=True,
-                effects=[close_case(ClosureReason.OTHER), CLOSE_DEBTS],
+                effects=[close_case(ClosureReason.OTHER), CLOSE_DEBTS, CANCEL_LETTERS],
                 label="Concept annuleren",
             ),
             Transition(
@@ -319,7 +321,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "closed",
                 roles={MUNICIPALITY},
                 requires_reason=True,
-                effects=[close_case(ClosureReason.REFUSED_BY_MUNICIPALITY), CLOSE_DEBTS],
+                effects=[close_case(ClosureReason.REFUSED_BY_MUNICIPALITY), CLOSE_DEBTS, CANCEL_LETTERS],
                 label="Verwijzing weigeren",
             ),
             Transition(
@@ -344,9 +346,10 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 (*OPEN_AFTER_CONSENT, "on_hold"),
                 "closed",
                 roles={PI, COUNSELLOR},
+                # Stop what is waiting first, then make the withdrawal letter (which must not be stopped itself).
                 effects=[
+                    CANCEL_LETTERS,
                     request_letters("L10"),
-                    record_intent("cancel_outgoing_letters", "Stopt alle uitgaande brieven"),
                     close_case(ClosureReason.CONSENT_WITHDRAWN),
                     CLOSE_DEBTS,
                 ],
@@ -398,7 +401,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 roles={COUNSELLOR, ADMIN},
                 requires_reason=True,
                 guards=[CLOSURE_REASON_KNOWN],
-                effects=[close_case(), CLOSE_DEBTS],
+                effects=[close_case(), CLOSE_DEBTS, CANCEL_LETTERS],
                 label="Dossier afsluiten",
             ),
         ),

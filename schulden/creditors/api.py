@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import request, url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from schulden.api.auth import current_actor
+from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, decode_cursor, encode_cursor, etag_for, origin, require_role
 from schulden.creditors.schemas import CreditorCreate, CreditorPage, CreditorSchema, CreditorSearchArgs, CreditorUpdate
 from schulden.creditors.services import (

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,6 +14,7 @@ from schulden import audit
 from schulden.access import CASE_WRITERS, case_scope
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
+from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case

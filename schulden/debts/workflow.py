@@ -7,6 +7,8 @@ client's estimate stands. Letters to be written within 5 working days of a debt 
 
 from __future__ import annotations
 
+from datetime import date
+
 from schulden.cases.models import ConsentPurpose
 from schulden.effects import (
     AMOUNT_CONFIRMED,
@@ -16,7 +18,7 @@ from schulden.effects import (
     request_letters,
 )
 from schulden.roles import Role
-from workflows import ANY, SYSTEM_ROLE, Process, State, TimerSpec, Transition, WorkingDays
+from workflows import ANY, SYSTEM_ROLE, Context, Guard, Process, State, TimerSpec, Transition, WorkingDays
 
 PI = Role.PI_STAFF.value
 VOLUNTEER = Role.VOLUNTEER.value
@@ -29,7 +31,28 @@ CONTACTED = ("notified", "reminded", "reminded_again")
 MAY_CONTACT = consent_guard(ConsentPurpose.CONTACT_CREDITORS, per_creditor=True)
 MAY_ARRANGE = consent_guard(ConsentPurpose.ARRANGEMENTS, per_creditor=True)
 MAY_TERMINATE = consent_guard(ConsentPurpose.TERMINATE_CONTRACTS, per_creditor=True)
-ANSWERABLE = (*CONTACTED, "no_response")
+
+
+def _arrangement_given(ctx: Context) -> str | None:
+    """The proposal itself (L4 states it): an amount a month, a number of months, a start date and the basis."""
+    p = ctx.payload
+    problems = []
+    if not (isinstance(p.get("monthly_cents"), int) and 0 < p["monthly_cents"] <= 100_000_000):
+        problems.append("monthly_cents (bedrag per maand in centen)")
+    if not (isinstance(p.get("months"), int) and 1 <= p["months"] <= 120):
+        problems.append("months (1 tot 120)")
+    try:
+        date.fromisoformat(str(p.get("start_date")))
+    except ValueError:
+        problems.append("start_date (JJJJ-MM-DD)")
+    if not (isinstance(p.get("basis"), str) and p["basis"].strip()):
+        problems.append("basis (waarop het bedrag is gebaseerd)")
+    return "Geef het voorstel mee: " + ", ".join(problems) + "." if problems else None
+
+
+ARRANGEMENT_GIVEN = Guard("het voorstel is compleet", _arrangement_given, needs_input=True)
+# A creditor may answer before our letter is even posted (it knew of the detention from the client).
+ANSWERABLE = ("letters_requested", *CONTACTED, "no_response")
 
 
 def _answer_clock(name: str, event: str) -> TimerSpec:
@@ -46,6 +69,7 @@ def build_debt_process() -> Process:
         start_roles=frozenset({PI, VOLUNTEER, COUNSELLOR}),
         states=(
             State("identified", "Bekend", timers=(TimerSpec("letters_due", "letters_overdue", WorkingDays(5)),)),
+            State("letters_requested", "Brieven klaargezet"),
             State("notified", "Aangeschreven", timers=(_answer_clock("answer_due", "reply_overdue"),)),
             State("reminded", "Herinnerd", timers=(_answer_clock("answer_due", "second_reminder_due"),)),
             State("reminded_again", "Opnieuw herinnerd", timers=(_answer_clock("answer_due", "no_reply"),)),
@@ -82,12 +106,15 @@ def build_debt_process() -> Process:
             Transition(
                 "send_letters",
                 "identified",
-                "notified",
+                "letters_requested",
                 roles={COUNSELLOR},
                 guards=[MAY_CONTACT],
                 effects=[REQUEST_FIRST_CONTACT],
                 label="Schuldeiser aanschrijven",
             ),
+            # The answer clock runs from the day the first letter went out (print batch or e-mail), not from the
+            # day it was asked for (domain.md 9.3: deadlines are computed from the sent date).
+            Transition("letters_sent", "letters_requested", "notified", roles={SYSTEM}),
             Transition(
                 "letters_overdue",
                 "identified",
@@ -179,7 +206,7 @@ def build_debt_process() -> Process:
                 ("balance_confirmed", "suspended", "suspension_refused", "arrangement_rejected"),
                 "arrangement_proposed",
                 roles={COUNSELLOR},
-                guards=[MAY_ARRANGE],
+                guards=[MAY_ARRANGE, ARRANGEMENT_GIVEN],
                 effects=[request_letters("L4")],
                 label="Regeling voorstellen",
             ),

@@ -13,12 +13,12 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import Forbidden, PreconditionFailed, PreconditionRequired
 
 from schulden.api.auth import current_actor
+from schulden.api.blueprint import Blueprint
 from schulden.api.common import decode_cursor, encode_cursor, origin
 from schulden.audit import record
 from schulden.cases.models import RoutingRule

@@ -89,6 +89,9 @@ def init_app(app: Flask) -> None:
             if status == 400 and data and "messages" in data:
                 return problem(400, "Het verzoek is geen geldige JSON.", errors=_field_errors(data["messages"]))
             detail = DUTCH_DETAILS.get(status) or (exc.description if status in (401, 403, 412, 428, 429) else None)
+            if status == 403:
+                # A function-level refusal (the role may never do this), logged apart from the 404s of scope.
+                _record_denied(NotFound(request.endpoint or "endpoint", None), action="authz_forbidden")
             response = problem(status, detail)
             if status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"
@@ -121,7 +124,7 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", status=500, title=DUTCH_TITLES[500]), 500
 
 
-def _record_denied(exc: NotFound) -> None:
+def _record_denied(exc: NotFound, action: str = "authz_denied") -> None:
     """An out-of-scope (or absent) object was asked for: log it. The request's own transaction is rolled back
     first (nothing else of the request may be kept) and the audit row is committed on its own."""
     actor = g.get("actor")
@@ -136,7 +139,7 @@ def _record_denied(exc: NotFound) -> None:
     record(
         session,
         actor=actor,
-        action="authz_denied",
+        action=action,
         object_type=exc.object_type,
         object_id=exc.object_id,
         result="denied",

@@ -115,6 +115,7 @@ def timer_named(session: Session, engine: Engine, case: Case, name: str) -> Time
 def settle(session: Session, engine: Engine, debt: Debt, *, now: datetime = NOW) -> None:
     """Bring a debt to balance_confirmed, a state that no longer holds up the inventory."""
     fire_debt_event(session, engine, debt, "send_letters", actor=COUNSELLOR, now=now)
+    fire_debt_event(session, engine, debt, "letters_sent", actor=SYSTEM, now=now)
     fire_debt_event(session, engine, debt, "confirm_balance", actor=COUNSELLOR, now=now)
 
 
@@ -162,7 +163,8 @@ def test_request_consent_awaits_the_signature_and_asks_for_letter_l9(session: Se
 
     assert state_of(session, case) == "awaiting_consent"
     assert (entry.from_state, entry.to_state, entry.actor_id) == ("draft", "awaiting_consent", "user:pi")
-    assert entry.effects == [{"effect": "request_letters:L9", "letters": ["L9"], "status": "intent"}]
+    [effect] = entry.effects
+    assert (effect["effect"], effect["types"], len(effect["letters"])) == ("request_letters:L9", ["L9"], 1)
     reminder = timer_named(session, wf_engine, case, "consent_reminder")
     assert reminder.deadline == date(2026, 3, 9)  # Monday 2 March 2026 + 5 working days
 
@@ -208,6 +210,7 @@ def test_refuse_consent_closes_the_case_with_no_consent(session: Session, wf_eng
     assert entry.effects == [
         {"effect": "close_case", "closure_reason": "no_consent"},
         {"effect": "close_debts", "debts": 0},
+        {"effect": "cancel_outgoing_letters", "cancelled": 1},  # the consent form L9 that was never signed
     ]
     assert timers(session, wf_engine, case) == []
 
@@ -312,6 +315,7 @@ def test_complete_inventory_when_every_debt_is_confirmed_or_unanswered(session: 
     settle(session, wf_engine, make_debt(session, wf_engine, case))
     silent = make_debt(session, wf_engine, case, debt_type="cjib_boete")
     fire_debt_event(session, wf_engine, silent, "send_letters", actor=COUNSELLOR, now=NOW)
+    fire_debt_event(session, wf_engine, silent, "letters_sent", actor=SYSTEM, now=NOW)
     for timer_event in ("reply_overdue", "second_reminder_due", "no_reply"):
         fire_debt_event(session, wf_engine, silent, timer_event, actor=SYSTEM, now=NOW)
     assert session.get_one(WorkflowInstance, silent.instance_id).state == "no_response"
@@ -414,7 +418,7 @@ def test_send_referral_asks_for_l8_and_hands_over_the_debts(session: Session, wf
 
     assert entry.effects == [
         {"effect": "mark_referred", "municipality_id": case.municipality_id},
-        {"effect": "request_letters:L8", "letters": ["L8"], "status": "intent"},
+        {"effect": "request_letters:L8", "letters": entry.effects[1]["letters"], "types": ["L8"]},
         {"effect": "hand_over_debts", "debts": 2},
     ]
     assert case.referred_at == entry.at
@@ -646,11 +650,15 @@ def test_withdraw_consent_closes_the_case_and_stops_the_letters(session: Session
     assert (instance.state, instance.is_final) == ("closed", True)
     assert case.closure_reason == ClosureReason.CONSENT_WITHDRAWN
     assert entry.effects == [
-        {"effect": "request_letters:L10", "letters": ["L10"], "status": "intent"},
-        {"effect": "cancel_outgoing_letters", "status": "intent"},
+        {"effect": "cancel_outgoing_letters", "cancelled": 0},
+        {"effect": "request_letters:L10", "letters": entry.effects[1]["letters"], "types": ["L10"]},
         {"effect": "close_case", "closure_reason": "consent_withdrawn"},
         {"effect": "close_debts", "debts": 0},
     ]
+    from schulden.letters.models import Letter
+
+    [l10] = session.scalars(select(Letter).where(Letter.case_id == case.id)).all()
+    assert (l10.letter_type, l10.status) == ("L10", "queued")  # the withdrawal letter itself goes out
     assert timers(session, wf_engine, case) == []
 
 

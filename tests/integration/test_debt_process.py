@@ -70,8 +70,15 @@ def fire(
     *,
     now: datetime = NOW,
     reason: str | None = None,
+    payload: dict[str, object] | None = None,
 ) -> HistoryEntry:
-    return fire_debt_event(session, engine, debt, event, actor=who, reason=reason, now=now)
+    if event == "propose_arrangement" and payload is None:
+        payload = ARRANGEMENT  # the proposal itself: what L4 states
+    return fire_debt_event(session, engine, debt, event, actor=who, reason=reason, payload=payload, now=now)
+
+
+#: A payment plan as a counsellor proposes it (e.g. CJIB: EUR 12.50 a month during detention).
+ARRANGEMENT = {"monthly_cents": 1250, "months": 18, "start_date": "2026-04-01", "basis": "inkomen tijdens detentie"}
 
 
 def timers(session: Session, engine: Engine, debt: Debt, *, active_only: bool = True) -> list[TimerRow]:
@@ -91,49 +98,78 @@ def new_debt(session: Session, engine: Engine, *, debt_type: str = "huur", now: 
 # system, as a tick would.
 PATHS: Mapping[str, tuple[tuple[str, Actor], ...]] = {
     "identified": (),
-    "notified": (("send_letters", COUNSELLOR),),
-    "reminded": (("send_letters", COUNSELLOR), ("reply_overdue", SYSTEM)),
-    "reminded_again": (("send_letters", COUNSELLOR), ("reply_overdue", SYSTEM), ("second_reminder_due", SYSTEM)),
+    "letters_requested": (("send_letters", COUNSELLOR),),
+    "notified": (
+        ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
+    ),
+    "reminded": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("reply_overdue", SYSTEM)),
+    "reminded_again": (
+        ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
+        ("reply_overdue", SYSTEM),
+        ("second_reminder_due", SYSTEM),
+    ),
     "no_response": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("reply_overdue", SYSTEM),
         ("second_reminder_due", SYSTEM),
         ("no_reply", SYSTEM),
     ),
-    "declined": (("send_letters", COUNSELLOR), ("decline", CREDITOR_REPLY)),
-    "balance_confirmed": (("send_letters", COUNSELLOR), ("confirm_balance", CREDITOR_REPLY)),
-    "disputed": (("send_letters", COUNSELLOR), ("confirm_balance", COUNSELLOR), ("dispute", COUNSELLOR)),
-    "suspension_requested": (("send_letters", COUNSELLOR), ("request_suspension", COUNSELLOR)),
+    "declined": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("decline", CREDITOR_REPLY)),
+    "balance_confirmed": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("confirm_balance", CREDITOR_REPLY)),
+    "disputed": (
+        ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
+        ("confirm_balance", COUNSELLOR),
+        ("dispute", COUNSELLOR),
+    ),
+    "suspension_requested": (
+        ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
+        ("request_suspension", COUNSELLOR),
+    ),
     "suspended": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("request_suspension", COUNSELLOR),
         ("grant_suspension", CREDITOR_REPLY),
     ),
     "suspension_refused": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("request_suspension", COUNSELLOR),
         ("refuse_suspension", CREDITOR_REPLY),
     ),
     "arrangement_proposed": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("confirm_balance", COUNSELLOR),
         ("propose_arrangement", COUNSELLOR),
     ),
     "arrangement_agreed": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("confirm_balance", COUNSELLOR),
         ("propose_arrangement", COUNSELLOR),
         ("agree_arrangement", CREDITOR_REPLY),
     ),
     "arrangement_rejected": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("confirm_balance", COUNSELLOR),
         ("propose_arrangement", COUNSELLOR),
         ("reject_arrangement", CREDITOR_REPLY),
     ),
-    "termination_requested": (("send_letters", COUNSELLOR), ("request_termination", COUNSELLOR)),
+    "termination_requested": (
+        ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
+        ("request_termination", COUNSELLOR),
+    ),
     "terminated": (
         ("send_letters", COUNSELLOR),
+        ("letters_sent", SYSTEM),
         ("request_termination", COUNSELLOR),
         ("confirm_termination", CREDITOR_REPLY),
     ),
@@ -188,13 +224,21 @@ def test_send_letters_notifies_the_creditor_with_the_first_contact_letters(
 
     entry = fire(session, wf_engine, debt, "send_letters")
 
-    assert state_of(session, debt) == "notified"
-    assert (entry.from_state, entry.to_state) == ("identified", "notified")
-    assert entry.effects == [{"effect": "request_letters:first_contact", "letters": letters, "status": "intent"}]
+    assert state_of(session, debt) == "letters_requested"
+    assert (entry.from_state, entry.to_state) == ("identified", "letters_requested")
+    [effect] = entry.effects
+    assert (effect["effect"], effect["types"], len(effect["letters"])) == (
+        "request_letters:first_contact",
+        letters,
+        len(letters),
+    )
     assert [(t.name, t.status) for t in timers(session, wf_engine, debt, active_only=False)] == [
         ("letters_due", TimerStatus.CANCELLED),
-        ("answer_due", TimerStatus.PENDING),
     ]
+    # The answer clock starts when the letters went out (print batch or e-mail), not when they were asked for.
+    fire(session, wf_engine, debt, "letters_sent", SYSTEM)
+    assert state_of(session, debt) == "notified"
+    assert [t.name for t in timers(session, wf_engine, debt)] == ["answer_due"]
 
 
 @pytest.mark.parametrize("who", [VOLUNTEER, MUNICIPALITY, CREDITOR_REPLY])
@@ -213,7 +257,8 @@ def test_only_a_counsellor_may_send_letters(session: Session, wf_engine: Engine,
 
 def test_the_creditor_clock_reminds_twice_then_records_no_response(session: Session, wf_engine: Engine) -> None:
     debt = new_debt(session, wf_engine, now=at(2026, 12, 18))
-    fire(session, wf_engine, debt, "send_letters", now=at(2026, 12, 18, 10))  # Friday 18 December 2026
+    fire(session, wf_engine, debt, "send_letters", now=at(2026, 12, 18, 9))
+    fire(session, wf_engine, debt, "letters_sent", SYSTEM, now=at(2026, 12, 18, 10))  # posted Friday 18 December
 
     [clock] = timers(session, wf_engine, debt)
     # 10 working days, skipping Christmas, Boxing Day, New Year's Day and the weekends: Tuesday 5 January 2027.
@@ -227,16 +272,16 @@ def test_the_creditor_clock_reminds_twice_then_records_no_response(session: Sess
     assert state_of(session, debt) == "reminded"
     entry = last_entry(session, wf_engine, debt)
     assert (entry.event, entry.actor_id, entry.timer_id) == ("reply_overdue", "system", clock.id)
-    assert entry.effects == [{"effect": "request_letters:L3", "letters": ["L3"], "status": "intent"}]
+    [effect] = entry.effects
+    assert (effect["effect"], effect["types"], len(effect["letters"])) == ("request_letters:L3", ["L3"], 1)
     [second] = timers(session, wf_engine, debt)
     assert (second.event, second.deadline) == ("second_reminder_due", date(2027, 1, 20))
 
     assert wf_engine.tick_batch(session, now=at(2027, 1, 20, 23, 0)).fired == 0
     assert wf_engine.tick_batch(session, now=at(2027, 1, 21, 0, 30)).fired == 1
     assert state_of(session, debt) == "reminded_again"
-    assert last_entry(session, wf_engine, debt).effects == [
-        {"effect": "request_letters:L3", "letters": ["L3"], "status": "intent"}
-    ]
+    [effect] = last_entry(session, wf_engine, debt).effects
+    assert (effect["effect"], effect["types"]) == ("request_letters:L3", ["L3"])
     [third] = timers(session, wf_engine, debt)
     assert (third.event, third.deadline) == ("no_reply", date(2027, 2, 4))
 
@@ -355,3 +400,16 @@ def test_every_debt_timer_fires_a_system_transition_from_its_state() -> None:
         transition = process.transition(timer.event, state)
         assert transition is not None, (state, timer.event)
         assert SYSTEM_ROLE in transition.roles, (state, timer.event)
+
+
+def test_an_arrangement_is_proposed_with_its_terms(session: Session, wf_engine: Engine) -> None:
+    debt = debt_in(session, wf_engine, "balance_confirmed")
+
+    with pytest.raises(TransitionRefused) as refused:
+        fire(session, wf_engine, debt, "propose_arrangement", payload={"monthly_cents": 1250})
+
+    assert refused.value.reason == (
+        "Geef het voorstel mee: months (1 tot 120), start_date (JJJJ-MM-DD), basis (waarop het bedrag is gebaseerd)."
+    )
+    fire(session, wf_engine, debt, "propose_arrangement")
+    assert state_of(session, debt) == "arrangement_proposed"

@@ -1,0 +1,118 @@
+"""The daily print batch of a PI: a cover sheet, a list, and every letter to post, merged into one PDF.
+
+The PI's mailroom prints it in one go; the letters in it count as sent from that moment (the creditor's answer
+clock starts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import date, datetime
+
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.letters.storage import FileStore
+from schulden import audit
+from schulden.cases.models import Case
+from schulden.letters.compose import our_reference
+from schulden.letters.models import Channel, Letter, LetterStatus, PrintBatch
+from schulden.letters.services import mark_sent
+from schulden.organisations.models import Organisation
+from workflows import Actor, Engine
+
+
+class NothingToPrint(Exception):
+    """No rendered post letters are waiting for this PI."""
+
+
+def pending_post(session: Session, pi_id: int, *, lock: bool = False) -> list[Letter]:
+    """Rendered letters for the post of cases in this PI, not yet in a batch, oldest first."""
+    query = (
+        select(Letter)
+        .join(Case, Case.id == Letter.case_id)
+        .where(
+            Case.pi_id == pi_id,
+            Letter.status == LetterStatus.RENDERED.value,
+            Letter.channel == Channel.POST.value,
+            Letter.print_batch_id.is_(None),
+        )
+        .order_by(Letter.id)
+    )
+    if lock:
+        # Two people pressing "print batch" at once: the second waits and then finds nothing left to print.
+        query = query.with_for_update(of=Letter)
+    return list(session.scalars(query))
+
+
+def _cover(pi: Organisation, letters: list[Letter], batch_date: date) -> bytes:
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer, pagesize=A4, invariant=1)
+    canvas.setTitle(f"Printbatch {pi.name} {batch_date.isoformat()}")
+    _width, height = A4
+    y = height - 30 * mm
+    canvas.setFont("Helvetica-Bold", 16)
+    canvas.drawString(20 * mm, y, f"Printbatch {pi.name}")
+    canvas.setFont("Helvetica", 11)
+    y -= 10 * mm
+    canvas.drawString(20 * mm, y, f"Datum {batch_date.strftime('%d-%m-%Y')}, {len(letters)} brieven")
+    y -= 12 * mm
+    canvas.setFont("Helvetica-Bold", 10)
+    canvas.drawString(20 * mm, y, "Nr")
+    canvas.drawString(35 * mm, y, "Kenmerk")
+    canvas.drawString(110 * mm, y, "Soort")
+    canvas.setFont("Helvetica", 10)
+    for number, letter in enumerate(letters, start=1):
+        y -= 6 * mm
+        if y < 20 * mm:
+            canvas.showPage()
+            canvas.setFont("Helvetica", 10)
+            y = height - 20 * mm
+        # Only references on the list: the mailroom needs no names (they are on the letters themselves).
+        canvas.drawString(20 * mm, y, str(number))
+        canvas.drawString(35 * mm, y, our_reference(letter))
+        canvas.drawString(110 * mm, y, letter.letter_type)
+    canvas.showPage()
+    canvas.save()
+    return buffer.getvalue()
+
+
+def create_print_batch(
+    session: Session, engine: Engine, store: FileStore, *, pi_id: int, actor: Actor, today: date, now: datetime
+) -> PrintBatch:
+    """Merge the PI's waiting post into one PDF, store it, and mark those letters sent. Does not commit."""
+    pi = session.get_one(Organisation, pi_id)
+    letters = pending_post(session, pi_id, lock=True)
+    if not letters:
+        raise NothingToPrint(pi_id)
+    writer = PdfWriter()
+    for part in [_cover(pi, letters, today), *(store.get(letter.storage_key or "") for letter in letters)]:
+        for page in PdfReader(io.BytesIO(part)).pages:
+            writer.add_page(page)
+    output = io.BytesIO()
+    writer.write(output)
+    data = output.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    key = f"batches/{pi_id}/{today.isoformat()}-{sha[:16]}.pdf"
+    store.put(key, data)
+    batch = PrintBatch(
+        pi_id=pi_id,
+        batch_date=today,
+        created_by=actor.actor_id,
+        letter_count=len(letters),
+        storage_key=key,
+        sha256=sha,
+    )
+    session.add(batch)
+    session.flush()
+    for letter in letters:
+        letter.print_batch_id = batch.id
+    mark_sent(session, engine, letters, at=now)
+    audit.record(session, actor=actor, action="print_batch.create", object_type="print_batch", object_id=batch.id,
+                 details={"letters": [letter.id for letter in letters]})  # fmt: skip
+    return batch

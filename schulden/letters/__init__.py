@@ -1,0 +1,1 @@
+"""Standard letters to creditors, the municipality and the detainee: content, texts and their rendering to text."""

@@ -1,0 +1,296 @@
+"""From the database to a letter's content: who writes, to whom, about what, with which merge fields.
+
+What a recipient may see is decided here (security.md 1.5-1.7, domain.md 4): the BSN only for a recipient with a
+legal basis (a government creditor marked so, the municipality, the detainee himself); never a cell or
+department of the PI; detention dates only where the letter type needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden.cases.models import Case, Consent, Detainee, DetentionType, HouseholdMember
+from schulden.consents import PURPOSE_LABELS
+from schulden.debts.models import Creditor, Debt
+from schulden.letters.content import Address, DebtLine, LetterContent
+from schulden.letters.models import Letter
+from schulden.letters.reply import ReplySecrets
+from schulden.organisations.models import Organisation
+from workflows import BusinessCalendar
+
+#: Letters that go to a creditor (and carry a reply code).
+TO_CREDITOR = frozenset({"L1", "L2", "L3", "L4", "L5", "L6", "L7"})
+#: Letters whose recipient must know of the detention (the reason we write) and its dates.
+STATES_DETENTION = frozenset({"L1", "L5", "L6", "L7", "L8", "L9"})
+DEBT_TYPE_LABELS = {
+    "cjib_boete": "CJIB-boete",
+    "schadevergoedingsmaatregel": "Schadevergoedingsmaatregel",
+    "ontneming": "Ontnemingsmaatregel",
+    "toeslagen": "Terugvordering toeslagen",
+    "belasting": "Belastingschuld",
+    "duo": "Studieschuld DUO",
+    "uitkering_terugvordering": "Terugvordering uitkering",
+    "zorgpremie": "Zorgpremie",
+    "zorgkosten": "Zorgkosten",
+    "huur": "Huurachterstand",
+    "energie": "Energie",
+    "water": "Water",
+    "telecom": "Telefoon en internet",
+    "bank_krediet": "Bank of krediet",
+    "informeel": "Lening (informeel)",
+    "overig": "Overige schuld",
+}
+REPLY_VALID_DAYS = 60
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Our side of the letter (from the settings)."""
+
+    name: str
+    address: tuple[str, ...]
+    phone: str
+    email: str
+    public_url: str
+
+
+def _full_name(detainee: Detainee) -> str:
+    return " ".join(p for p in (detainee.given_names, detainee.surname_prefix, detainee.surname) if p)
+
+
+def _initials(detainee: Detainee) -> str:
+    return "".join(f"{part[0]}." for part in detainee.given_names.split() if part)
+
+
+def _postcode_city(postcode: str | None, city: str | None) -> str | None:
+    if not (postcode or city):
+        return None
+    # Dutch post: two spaces between postcode and place, the place in capitals (PostNL addressing guideline).
+    return f"{postcode or ''}  {(city or '').upper()}".strip()
+
+
+def creditor_address(creditor: Creditor) -> Address:
+    lines = [creditor.name, f"t.a.v. {creditor.department}" if creditor.department else None, creditor.address_line]
+    lines.append(_postcode_city(creditor.postcode, creditor.city))
+    return Address(tuple(line for line in lines if line))
+
+
+def organisation_address(org: Organisation, *, team: bool = True) -> Address:
+    lines = [org.team_name if team and org.team_name else org.name, org.address_line]
+    lines.append(_postcode_city(org.postcode, org.city))
+    return Address(tuple(line for line in lines if line))
+
+
+def our_reference(letter: Letter) -> str:
+    return f"SR-{letter.case_id:06d}-{letter.letter_type}-{letter.id}"
+
+
+def compose(
+    session: Session,
+    letter: Letter,
+    *,
+    sender: Sender,
+    calendar: BusinessCalendar,
+    reply: ReplySecrets | None,
+) -> LetterContent:
+    """The content of `letter`, ready for the renderer. `reply` is given for letters to creditors."""
+    case = session.get_one(Case, letter.case_id)
+    detainee = session.get_one(Detainee, case.detainee_id)
+    pi = session.get_one(Organisation, case.pi_id)
+    debt = session.get(Debt, letter.debt_id) if letter.debt_id else None
+    creditor = session.get(Creditor, letter.creditor_id) if letter.creditor_id else None
+    original = session.get(Creditor, debt.creditor_id) if debt is not None else None
+    municipality = session.get(Organisation, case.municipality_id) if case.municipality_id else None
+    kind = letter.letter_type
+
+    if kind in TO_CREDITOR and creditor is not None:
+        recipient = creditor_address(creditor)
+        may_see_bsn = creditor.may_receive_bsn
+    elif kind == "L8" and municipality is not None:
+        recipient = organisation_address(municipality)
+        may_see_bsn = True  # the municipality needs it to match the person (Wgs, domain.md 1.4)
+    else:
+        # The detainee's own letters: his name and DJI number with the PI's post address, never a cell.
+        recipient = Address(
+            tuple(
+                line
+                for line in (
+                    _full_name(detainee),
+                    f"Registratienummer {detainee.dji_number}" if detainee.dji_number else None,
+                    pi.name,
+                    pi.address_line,
+                    _postcode_city(pi.postcode, pi.city),
+                )
+                if line
+            )
+        )
+        may_see_bsn = True
+
+    pre_trial = case.detention_type == DetentionType.PRE_TRIAL.value or case.expected_release is None
+    states_detention = kind in STATES_DETENTION
+    fields: dict[str, Any] = {
+        "client_name": _full_name(detainee),
+        "client_initials": _initials(detainee),
+        "date_of_birth": detainee.date_of_birth,
+        "dji_number": detainee.dji_number,
+        "bsn": detainee.bsn if may_see_bsn and detainee.bsn else None,
+        "pi_name": pi.name if states_detention or kind in ("L9", "L10") else None,
+        "pi_postal_address": ", ".join(p for p in (pi.address_line, _postcode_city(pi.postcode, pi.city)) if p) or None,
+        "detention_start": case.detention_start if states_detention else None,
+        "expected_release": case.expected_release if states_detention else None,
+        "pre_trial": pre_trial if states_detention else False,
+        "collector_for": original.name if debt is not None and debt.collecting_party_id and original else None,
+        "threat": (debt.threat if debt is not None and debt.threat else case.threat),
+        "reply_deadline": calendar.add_working_days(letter.letter_date, 10),
+        "first_letter_date": _first_letter_date(session, letter) or letter.letter_date,
+        "round": letter.round,
+        "arrangement": _arrangement(session, debt) if kind == "L4" else None,
+        "contract_number": debt.creditor_reference if debt is not None else None,
+        "end_date": None,
+        "benefits": list(BENEFITS.get(debt.debt_type, ("Uitkering of toeslag",))) if kind == "L7" and debt else None,
+        "municipality_name": municipality.name if municipality else None,
+        "municipality_address": ", ".join(organisation_address(municipality).lines) if municipality else None,
+        "first_appointment": None,
+        "consent": _consent_fields(session, case, letter.letter_date) if kind in ("L8", "L9") else None,
+        "withdrawal": _withdrawal_fields(session, case) if kind == "L10" else None,
+        "household": _household(session, case) if kind == "L8" else None,
+    }
+    debts: tuple[DebtLine, ...] = ()
+    if debt is not None and original is not None:
+        debts = (_line(debt, original),)
+    elif kind == "L8":
+        debts = tuple(
+            _line(d, session.get_one(Creditor, d.creditor_id))
+            for d in session.scalars(select(Debt).where(Debt.case_id == case.id).order_by(Debt.id))
+        )
+    attachments: tuple[str, ...] = ()
+    if kind in TO_CREDITOR:
+        attachments = ("Machtiging en toestemmingsverklaring (getekend)",)
+        if kind in ("L1", "L6", "L7"):
+            attachments += ("Detentieverklaring",)
+    return LetterContent(
+        letter_type=kind,
+        letter_id=letter.id,
+        our_reference=our_reference(letter),
+        their_reference=debt.creditor_reference if debt is not None else None,
+        date=letter.letter_date,
+        sender=Address((sender.name, *sender.address)),
+        # The counsellor who asked for the letter signs it and is the contact: name first (the texts rely on it).
+        sender_contact=(_counsellor_name(session, letter) or sender.name, f"Telefoon {sender.phone}", sender.email),
+        recipient=recipient,
+        fields=fields,
+        debts=debts,
+        attachments=attachments,
+        reply_code=reply.code if reply is not None and kind in TO_CREDITOR else None,
+        reply_url=f"{sender.public_url}/antwoord/{reply.token}" if reply is not None and kind in TO_CREDITOR else None,
+        signature=(sender.name, "Schuldhulpverlening"),
+    )
+
+
+def _line(debt: Debt, creditor: Creditor) -> DebtLine:
+    return DebtLine(
+        creditor=creditor.name,
+        reference=debt.creditor_reference,
+        description=DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type),
+        principal_cents=debt.principal_cents,
+        interest_cents=debt.interest_cents,
+        costs_cents=debt.costs_cents,
+        amount_status=debt.amount_status,
+    )
+
+
+def _first_letter_date(session: Session, letter: Letter) -> date | None:
+    if letter.debt_id is None:
+        return None
+    first = session.scalar(
+        select(Letter.letter_date)
+        .where(Letter.debt_id == letter.debt_id, Letter.letter_type.in_(("L1", "L2")))
+        .order_by(Letter.id)
+        .limit(1)
+    )
+    return first
+
+
+def _consent_fields(session: Session, case: Case, letter_date: date) -> dict[str, Any]:
+    rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))))
+    from schulden.cases.models import ConsentPurpose
+
+    # The form (L9) is printed before anything is signed: it proposes every purpose and a validity until six
+    # months after the expected release (domain.md 6.3 item 7), or a year when the release date is unknown.
+    proposed_until = (case.expected_release + timedelta(days=183)) if case.expected_release else None
+    return {
+        "purposes": [PURPOSE_LABELS[ConsentPurpose(r.purpose)] for r in rows] or list(PURPOSE_LABELS.values()),
+        "recipients": [],
+        "valid_until": max((r.valid_until for r in rows), default=None)
+        or proposed_until
+        or letter_date + timedelta(days=365),
+        "witness": next((r.witness for r in rows if r.witness), None),
+    }
+
+
+#: What an L7 names per debt type: which payment the detention affects.
+BENEFITS = {
+    "toeslagen": ("Toeslagen (zorgtoeslag, huurtoeslag, kindgebonden budget)",),
+    "uitkering_terugvordering": ("Uitkering (UWV, SVB of gemeente)",),
+}
+
+
+def _arrangement(session: Session, debt: Debt | None) -> dict[str, Any] | None:
+    """The payment plan proposed with the step that asked for this L4 (its event payload)."""
+    if debt is None:
+        return None
+    from workflows import HistoryEntry
+
+    payload = session.scalar(
+        select(HistoryEntry.payload)
+        .where(HistoryEntry.instance_id == debt.instance_id, HistoryEntry.event == "propose_arrangement")
+        .order_by(HistoryEntry.seq.desc())
+        .limit(1)
+    )
+    if not payload:
+        return None
+    return {
+        "monthly_cents": int(payload["monthly_cents"]),
+        "months": int(payload["months"]),
+        "start_date": date.fromisoformat(str(payload["start_date"])),
+        "basis": str(payload["basis"]),
+    }
+
+
+def _counsellor_name(session: Session, letter: Letter) -> str | None:
+    from schulden.users.models import User
+
+    user_id = letter.requested_by.removeprefix("user:")
+    if not (letter.requested_by.startswith("user:") and user_id.isdigit()):
+        return None
+    user = session.get(User, int(user_id))
+    return user.display_name if user is not None else None
+
+
+def _withdrawal_fields(session: Session, case: Case) -> dict[str, Any]:
+    from schulden.cases.models import ConsentPurpose
+
+    rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_not(None))))
+    return {
+        "scope": [PURPOSE_LABELS[ConsentPurpose(r.purpose)] for r in rows],
+        "from_date": max((r.withdrawn_at for r in rows if r.withdrawn_at), default=None),
+    }
+
+
+def _household(session: Session, case: Case) -> list[str]:
+    members = session.scalars(select(HouseholdMember).where(HouseholdMember.case_id == case.id))
+    out = []
+    for m in members:
+        who = "Partner" if m.relation == "partner" else "Kind"
+        extra = []
+        if m.shares_lease:
+            extra.append("deelt de huur")
+        if m.shares_debts:
+            extra.append("heeft gezamenlijke schulden")
+        out.append(f"{who}{' (' + ', '.join(extra) + ')' if extra else ''}")
+    return out
