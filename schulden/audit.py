@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from schulden.db import Base
 from workflows import Actor
-from workflows.store import utcnow
+from workflows.store import append_only_triggers, utcnow
 
 
 class AuditEntry(Base):
@@ -67,25 +67,5 @@ def record(
     return entry
 
 
-AUDIT_TRIGGERS_POSTGRESQL = (
-    """
-    CREATE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'audit_entry is append-only';
-    END $$
-    """,
-    """
-    CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry
-    FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()
-    """,
-)
-AUDIT_TRIGGERS_SQLITE = (
-    """
-    CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_entry
-    BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END
-    """,
-    """
-    CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_entry
-    BEGIN SELECT RAISE(ABORT, 'audit_entry is append-only'); END
-    """,
-)
+AUDIT_TRIGGERS_POSTGRESQL = append_only_triggers("audit_entry", "postgresql")
+AUDIT_TRIGGERS_SQLITE = append_only_triggers("audit_entry", "sqlite")

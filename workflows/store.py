@@ -179,26 +179,31 @@ def _refuse_history_change(mapper: Mapper[Any], connection: Connection, target: 
 
 
 # The same rule in the database, for writes that bypass the ORM. Migrations create these; tests create the
-# schema only through migrations, so the triggers are always present.
-HISTORY_TRIGGERS_POSTGRESQL = (
-    """
-    CREATE FUNCTION wf_history_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'wf_history is append-only';
-    END $$
-    """,
-    """
-    CREATE TRIGGER wf_history_append_only BEFORE UPDATE OR DELETE ON wf_history
-    FOR EACH ROW EXECUTE FUNCTION wf_history_append_only()
-    """,
-)
-HISTORY_TRIGGERS_SQLITE = (
-    """
-    CREATE TRIGGER wf_history_no_update BEFORE UPDATE ON wf_history
-    BEGIN SELECT RAISE(ABORT, 'wf_history is append-only'); END
-    """,
-    """
-    CREATE TRIGGER wf_history_no_delete BEFORE DELETE ON wf_history
-    BEGIN SELECT RAISE(ABORT, 'wf_history is append-only'); END
-    """,
-)
+# schema only through migrations, so the triggers are always present. TRUNCATE (test clean-up) is not a row
+# operation and is not refused.
+def append_only_triggers(table: str, dialect: str) -> tuple[str, ...]:
+    """SQL that makes `table` refuse UPDATE and DELETE, for PostgreSQL or SQLite."""
+    if dialect == "postgresql":
+        return (
+            f"""
+            CREATE FUNCTION {table}_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION '{table} is append-only';
+            END $$
+            """,
+            f"""
+            CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+            FOR EACH ROW EXECUTE FUNCTION {table}_append_only()
+            """,
+        )
+    return tuple(
+        f"""
+        CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table}
+        BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END
+        """
+        for operation in ("UPDATE", "DELETE")
+    )
+
+
+HISTORY_TRIGGERS_POSTGRESQL = append_only_triggers("wf_history", "postgresql")
+HISTORY_TRIGGERS_SQLITE = append_only_triggers("wf_history", "sqlite")

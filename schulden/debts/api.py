@@ -58,26 +58,6 @@ _PLAIN = (
 )
 
 
-_PLAIN = (
-    "id",
-    "case_id",
-    "creditor_reference",
-    "debt_type",
-    "category",
-    "principal_cents",
-    "interest_cents",
-    "costs_cents",
-    "amount_status",
-    "peildatum",
-    "threat",
-    "joint_with_partner",
-    "is_business_debt",
-    "source",
-    "created_at",
-    "updated_at",
-)
-
-
 def debt_view(session: Session, debt: Debt, state: str | None = None) -> dict[str, Any]:
     instance = session.get_one(WorkflowInstance, debt.instance_id)
     creditor = session.get_one(Creditor, debt.creditor_id)
