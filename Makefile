@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PORT ?= 5000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench bench-api bench-letters clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ format: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	scripts/system-packages.sh
 	scripts/bench.sh
+
+## make bench-api: the API benchmark (gunicorn + wrk) on a throwaway PostgreSQL and Redis
+bench-api: $(VENV)/.installed-dev
+	scripts/bench-api.sh
+
+## make bench-letters: 10,000 letters through the real queue with 2 workers, next to the plain-reportlab floor
+bench-letters: $(VENV)/.installed-dev
+	scripts/bench-letters.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -264,9 +264,11 @@ class CaseDetail(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
+        # Read everything first, then one commit: after a commit the next query would need a new transaction.
+        view = case_view(session, actor, case)
         _read(session, actor, case, "case.read")
         session.commit()
-        return case_view(session, actor, case), 200, {"ETag": etag_for(case.row_version), "Cache-Control": "no-store"}
+        return view, 200, {"ETag": etag_for(case.row_version), "Cache-Control": "no-store"}
 
     @blp.arguments(schemas.CaseUpdate)
     @blp.response(200, schemas.CaseWithBsnOut)

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The API benchmark (bench/api.py): gunicorn + wrk against a throwaway PostgreSQL and Redis that this script starts
+# on 127.0.0.1 and stops again, whatever the outcome. Extra arguments go to the benchmark (e.g. --quick).
+# Its own ports and directory, so it does not clash with a test run (scripts/test.sh) or bench.sh at the same time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export SCHULDEN_TEST_PG_PORT="${SCHULDEN_TEST_PG_PORT:-54359}"
+export SCHULDEN_TEST_REDIS_PORT="${SCHULDEN_TEST_REDIS_PORT:-63819}"
+export SCHULDEN_SERVICES_DIR="${SCHULDEN_SERVICES_DIR:-/tmp/schuldroute-benchapi-services}"
+
+scripts/system-packages.sh
+# The load generator: Debian's wrk, installed like the servers (as root), or named when missing.
+if ! command -v wrk >/dev/null 2>&1; then
+    if [ "$(id -u)" != "0" ]; then
+        echo "The API benchmark needs the Debian package wrk: sudo apt-get install -y wrk" >&2
+        exit 1
+    fi
+    echo "Installing Debian package: wrk"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends wrk >/dev/null
+fi
+
+eval "$(scripts/services.sh start)"
+trap 'scripts/services.sh stop' EXIT
+
+echo "== bench/api.py (PostgreSQL ${SCHULDEN_TEST_DATABASE_URL##*@}, Redis ${SCHULDEN_TEST_REDIS_URL##*//})"
+# --durable: the cluster is ours and thrown away, so the script may switch fsync on for one part of the run.
+.venv/bin/python bench/api.py --database-url "$SCHULDEN_TEST_DATABASE_URL" --redis-url "$SCHULDEN_TEST_REDIS_URL" \
+    --durable "$@"
