@@ -1,0 +1,1209 @@
+"""Benchmark of the letter pipeline: 10,000 letters through the real queue with 2 workers, against a floor.
+
+What is measured, and why:
+
+* **Data.** A fresh, migrated database ``schulden_benchletters``. Cases with 2 debts each are made through the
+  services (``open_case``, ``add_debt``, consent, ``send_letters``), so every debt asks for its first letters, L1
+  and L2, as in the application; these rows are then copied with SQLAlchemy Core as rounds 2-5 of the same letters
+  (their own idempotency keys), which gives 10,000 queued ``letter`` rows: 500 cases, 1,000 debts, 10 letters per
+  debt. Every letter goes to a creditor, so every one carries a reply code (scrypt hash) and a QR code.
+* **Pipeline.** Two ``schuldroute worker letters`` processes (``SCHULDROUTE_ENV=production``, logs to a file) are
+  started and wait until both have registered. Then the clock starts: every letter id is enqueued with RQ's
+  pipelined ``enqueue_many`` and the options of ``RedisQueue.enqueue`` (job id ``render-letter-<id>``, timeout,
+  retry, no result kept), and the workers run ``render_letter`` on them: claim, compose (the case, debt and
+  creditor from PostgreSQL), reply secrets, render with QR, atomic write with fsync to the file store, record and
+  audit row. The clock stops at the last letter's ``rendered_at``. Both worker classes are measured, one after the
+  other on the same rows (reset in between): the default forking ``PreloadedWorker`` (a work horse per job,
+  renderer loaded before the fork, a new database connection per job) and ``--no-fork`` (``InProcessWorker``).
+  The forking worker gets the first 1,500 letters only (``--fork-count``): at its ~10 letters/s the 10,000 would
+  take 17 minutes, and its rate is steady after the first seconds.
+* **Floor.** The same letters' content (``compose`` with no reply secrets: no reply block, no QR code) rendered by
+  ``integrations.letters.render.render_pdf`` in a pool of 2 processes (renderer warmed up first), without database,
+  queue or files. Half of the sample is rendered before the pipelines and half after, so the drift of the noisy VM
+  hits both alike; the rate is the whole sample over both times.
+* **Memory.** Peak RSS (``VmHWM`` in /proc) of each worker process, and of its children (work horses and the RQ
+  scheduler process), sampled every 0.2 s while the batch runs. A horse lives ~30 ms, so the sample sees some of
+  them, not all; its RSS counts the pages it shares with its parent.
+* **CPU.** Core-milliseconds per letter of the worker trees (their children included), of PostgreSQL (the
+  postmaster and its backends, when the server runs here and its data directory is readable) and of Redis, from
+  /proc; for the floor, of the pool's processes. The *CPU ratio* (floor's CPU per letter over the pipeline's) does
+  not depend on what else runs on the machine; the *other load* column says how much did (busy CPU that was not
+  ours, in % of all CPUs). Before each phase the script waits (``--quiet-wait``) for the machine to be idle.
+
+After each batch the script checks: every letter rendered and none failed; extra attempts only as many as the
+worker logs show reply-code lookup collisions (a random 5-character lookup, unique over all letters: about
+n²/(2·23⁵) of n new letters collide, 7.8 of 10,000); one PDF per letter in the store and nothing else; the SHA-256
+and size of every file equal to its row's; the letters outside a batch untouched. Any failed check makes the script
+exit with status 1.
+
+**Targets** (the issue): the pipeline reaches at least 50 % of the floor's letters per second, and worker memory
+stays under 200 MB. When a pipeline misses the first (or with ``--profile``), one worker's job is profiled
+in-process: ``render_letter`` on 500 letters, first timed without and then with cProfile, and the time is split
+into render, QR code, scrypt, database, fsync and the rest; the difference with the pipeline's time per letter and
+worker is the queue's share. For the forking worker, forks without RQ then show what a horse pays: the fork, a new
+PostgreSQL connection, ``render_letter`` after ``prepare(forking=True)``, and the same after one job in the parent.
+
+Run it with ``scripts/bench-letters.sh`` (it starts a throwaway PostgreSQL and Redis), or against servers of your
+own with ``.venv/bin/python bench/letters.py --database-url postgresql+psycopg://... --redis-url redis://...``. The
+script creates (and drops at the end, unless ``--keep``) the database ``schulden_benchletters``, and FLUSHES the
+Redis database of ``--redis-url``: give it a throwaway server. ``--quick`` runs 500 letters as a smoke test. The
+figures go to docs/benchmarks.md by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import hashlib
+import io
+import multiprocessing
+import os
+import platform
+import pstats
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from importlib.metadata import version
+from pathlib import Path
+from time import perf_counter
+from typing import Any, cast
+
+import sqlalchemy
+from redis import Redis
+from rq import Queue, Retry, Worker
+from sqlalchemy import Engine as SAEngine
+from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere: the application's packages are in the repository
+    sys.path.insert(0, str(REPO))
+
+from integrations.letters.jobs import render_letter  # noqa: E402
+from schulden.cases.models import Consent, ConsentPurpose, DetentionType  # noqa: E402
+from schulden.cases.services import open_case  # noqa: E402
+from schulden.cli import upgrade_database  # noqa: E402
+from schulden.db import make_engine  # noqa: E402
+from schulden.debts.models import AmountStatus, Creditor, DebtCategory  # noqa: E402
+from schulden.debts.services import add_debt, fire_debt_event  # noqa: E402
+from schulden.letters.content import LetterContent  # noqa: E402
+from schulden.letters.models import Letter, LetterStatus  # noqa: E402
+from schulden.organisations.models import Organisation, OrganisationKind  # noqa: E402
+from schulden.processes import build_engine  # noqa: E402
+
+LETTER = cast(Table, Letter.__table__)
+BENCH_DATABASE = "schulden_benchletters"
+QUEUE = "letters"
+ROUNDS = 5  # letter rows per letter made by the services: rounds 1-5
+DEBTS_PER_CASE = 2
+LETTERS_PER_DEBT = 2  # send_letters asks for L1 and L2
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+SECRET_KEY = "bench-letters-secret-key-0123456789abcdef"
+TARGET_RATIO = 0.50
+TARGET_MEMORY_MB = 200.0
+VARIANTS = {"fork": "forking PreloadedWorker (default)", "no-fork": "--no-fork InProcessWorker"}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class BenchActor:
+    actor_id: str
+    roles: frozenset[str]
+
+
+PI_STAFF = BenchActor("user:bench-pi", frozenset({"pi_staff"}))
+COUNSELLOR = BenchActor("user:bench-counsellor", frozenset({"counsellor"}))
+
+
+class Checks:
+    def __init__(self) -> None:
+        self.failed: list[str] = []
+
+    def check(self, ok: bool, what: str) -> str:
+        if not ok:
+            self.failed.append(what)
+        return "OK" if ok else "FAILED"
+
+
+def spread(values: Sequence[float]) -> str:
+    return f"{min(values):,.0f}-{max(values):,.0f}" if values else ""
+
+
+# -- database ----------------------------------------------------------------------------------------------------------
+
+
+def fresh_database(server_url: str) -> str:
+    """Drop and create BENCH_DATABASE on the server of `server_url`, migrate it, and return its URL."""
+    url = make_url(server_url)
+    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
+    admin.dispose()
+    bench_url = url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    upgrade_database(bench_url)
+    return bench_url
+
+
+def drop_database(server_url: str) -> None:
+    admin = sqlalchemy.create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
+    admin.dispose()
+
+
+SURNAMES = ("Jansen", "de Vries", "Bakker", "Öztürk", "El Amrani", "Visser", "Smit", "Meijer", "de Boer", "Mulder")
+GIVEN = ("Jan", "Mohamed", "Kevin", "Ĳsbrand", "Dennis", "Stefan", "Rachid", "Patrick", "Bart", "Youssef")
+CREDITORS = (
+    ("Woonstichting De Linie", DebtCategory.OVERIG, "huur"),
+    ("Energie Direct N.V.", DebtCategory.NUTS, "energie"),
+    ("Waterbedrijf Oost", DebtCategory.NUTS, "water"),
+    ("Zorgverzekeraar Zeker", DebtCategory.ZORG, "zorgpremie"),
+    ("Incassobureau Vlot B.V.", DebtCategory.OVERIG, "huur"),
+    ("Telecom Plus", DebtCategory.OVERIG, "huur"),
+)
+
+
+@dataclass
+class Loaded:
+    letter_ids: list[int]
+    cases: int
+    debts: int
+    services_s: float
+    copy_s: float
+
+
+def load_letters(url: str, count: int) -> Loaded:
+    """Queued letter rows: a fifth made through the services, the rest Core copies of those as later rounds."""
+    per_case = DEBTS_PER_CASE * LETTERS_PER_DEBT * ROUNDS
+    cases = max(1, -(-count // per_case))
+    engine = make_engine(url)
+    factory = sessionmaker(engine, expire_on_commit=False)  # no dispatch hook: rows stay queued, nothing enqueued
+    wf = build_engine()
+    t0 = perf_counter()
+    with factory() as s:
+        pi = Organisation(kind=OrganisationKind.PI.value, name="PI Benchstad", code="PI-BENCH")
+        municipality = Organisation(
+            kind=OrganisationKind.MUNICIPALITY.value, name="Benchstad", code="GM9999", email="shv@benchstad.example"
+        )
+        s.add_all([pi, municipality])
+        creditors = [
+            Creditor(
+                name=name,
+                category=category.value,
+                address_line=f"Postbus {1000 + i}",
+                postcode="3500 AA",
+                city="Utrecht",
+            )
+            for i, (name, category, _) in enumerate(CREDITORS)
+        ]
+        s.add_all(creditors)
+        s.flush()
+        for n in range(cases):
+            case = open_case(
+                s,
+                wf,
+                actor=PI_STAFF,
+                given_names=GIVEN[n % len(GIVEN)],
+                surname=SURNAMES[n // len(GIVEN) % len(SURNAMES)],
+                date_of_birth=date(1970 + n % 35, 1 + n % 12, 1 + n % 28),
+                pi=pi,
+                detention_type=DetentionType.PRISON_SENTENCE,
+                detention_start=date(2025, 9, 1),
+                expected_release=date(2026, 9, 1) if n % 3 else None,
+                dji_number=f"{1_000_000 + n}",
+                now=NOW,
+            )
+            case.municipality_id = municipality.id
+            s.add_all(
+                Consent(
+                    case_id=case.id,
+                    purpose=purpose.value,
+                    signed_on=date(2025, 9, 15),
+                    valid_until=date(2030, 12, 31),
+                    text_version="bench",
+                    recorded_by=PI_STAFF.actor_id,
+                )
+                for purpose in ConsentPurpose
+            )
+            s.flush()
+            for d in range(DEBTS_PER_CASE):
+                index = (n + d * 3) % len(CREDITORS)
+                _, category, debt_type = CREDITORS[index]
+                debt = add_debt(
+                    s,
+                    wf,
+                    case,
+                    actor=PI_STAFF,
+                    creditor=creditors[index],
+                    category=category,
+                    debt_type=debt_type,
+                    principal_cents=10_000 + 3_517 * n % 250_000,
+                    interest_cents=1_234 * d,
+                    costs_cents=4_000,
+                    amount_status=AmountStatus.ESTIMATED,
+                    creditor_reference=f"REF-{n:05d}-{d}",
+                    now=NOW,
+                )
+                fire_debt_event(s, wf, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+            if n % 100 == 99:
+                s.commit()
+        s.commit()
+    services_s = perf_counter() - t0
+
+    t0 = perf_counter()
+    table = LETTER
+    skip = {"id"}
+    with engine.begin() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(table).order_by(table.c.id))]
+        copies = []
+        for round_ in range(2, ROUNDS + 1):
+            for row in rows:
+                copy = {k: v for k, v in row.items() if k not in skip}
+                copy["idempotency_key"] = f"{row['idempotency_key']}:r{round_}"
+                copy["round"] = round_
+                copies.append(copy)
+        if copies:
+            conn.execute(insert(table), copies)
+        ids = list(conn.scalars(select(table.c.id).order_by(table.c.id).limit(count)))
+        # Exactly `count` letters: the surplus of the last case's rows goes.
+        conn.execute(sqlalchemy.delete(table).where(table.c.id.not_in(ids)))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+    return Loaded(ids, cases, cases * DEBTS_PER_CASE, services_s, perf_counter() - t0)
+
+
+#: A letter as it was asked for: queued, no claim, no file, no reply secrets.
+AS_ASKED: dict[str, Any] = {
+    "status": LetterStatus.QUEUED.value,
+    "attempts": 0,
+    "claimed_at": None,
+    "claimed_by": None,
+    "last_error": None,
+    "storage_key": None,
+    "sha256": None,
+    "size_bytes": None,
+    "rendered_at": None,
+    "template_version": None,
+    "reply_code_lookup": None,
+    "reply_code_hash": None,
+    "reply_token_hash": None,
+    "reply_expires_at": None,
+}
+
+
+def reset_letters(engine: SAEngine, store: Path) -> None:
+    """Every letter back to `queued`, as asked for; the store emptied."""
+    with engine.begin() as conn:
+        conn.execute(update(LETTER).values(**AS_ASKED))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE letter"))
+    shutil.rmtree(store, ignore_errors=True)
+    store.mkdir(parents=True)
+
+
+# -- processes ---------------------------------------------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw.rsplit(")", 1)[1].split()
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found.extend(int(c) for c in (task / "children").read_text().split())
+    return found
+
+
+def descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in children(pid):
+        found.append(child)
+        found.extend(descendants(child))
+    return found
+
+
+def tree_cpu_s(root: int | None) -> float:
+    """CPU seconds of a process tree: each live process's own and its reaped children's (a dead horse's time is
+    in its worker's cutime/cstime)."""
+    if root is None:
+        return 0.0
+    total = 0
+    for pid in [root, *descendants(root)]:
+        fields = _stat_fields(pid)
+        if fields is not None:
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return total / CLOCK_TICKS
+
+
+def own_cpu_s(pid: int) -> float:
+    """CPU seconds of the process itself (utime + stime), without its children."""
+    fields = _stat_fields(pid)
+    return 0.0 if fields is None else (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def vm_kb(pid: int) -> dict[str, int]:
+    found = {}
+    with suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                key, value = line.split(":", 1)
+                found[key] = int(value.split()[0])
+    return found
+
+
+class MemorySampler(threading.Thread):
+    """Peak RSS of the workers and of their children, sampled every `interval` seconds."""
+
+    def __init__(self, pids: Sequence[int], interval: float = 0.2) -> None:
+        super().__init__(daemon=True)
+        self.pids = list(pids)
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.worker_kb = 0
+        self.child_kb = 0
+        self.children_seen: set[int] = set()
+
+    def sample(self) -> None:
+        for pid in self.pids:
+            self.worker_kb = max(self.worker_kb, vm_kb(pid).get("VmHWM", 0))
+            for child in children(pid):
+                self.children_seen.add(child)
+                self.child_kb = max(self.child_kb, vm_kb(child).get("VmHWM", 0))
+
+    def run(self) -> None:
+        while not self.stop_event.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.join()
+        self.sample()
+
+
+def postmaster_pid(engine: SAEngine) -> int | None:
+    """The PostgreSQL server's pid when it runs on this machine and we may read its data directory."""
+    try:
+        with engine.connect() as conn:
+            data_directory = conn.execute(text("SHOW data_directory")).scalar_one()
+        return int((Path(data_directory) / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, sqlalchemy.exc.DBAPIError):
+        return None
+
+
+def redis_pid(redis: Redis) -> int | None:
+    pid = int(redis.info("server").get("process_id", 0))
+    return pid if pid and Path(f"/proc/{pid}").exists() else None
+
+
+def _cpu_jiffies() -> list[int]:
+    return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+
+
+class Meter:
+    """The whole machine's CPU over a phase: busy and steal, and how much of it was not ours (other load)."""
+
+    def __init__(self) -> None:
+        self.jiffies = _cpu_jiffies()
+        self.bench_s = sum(os.times()[:2])
+
+    def stop(self, ours_s: float) -> tuple[float, float, float]:
+        """(busy, steal, other) in % of all CPUs; `ours_s` is the CPU of the processes under test."""
+        delta = [b - a for a, b in zip(self.jiffies, _cpu_jiffies(), strict=True)]
+        total = max(1, sum(delta))
+        ours_s += sum(os.times()[:2]) - self.bench_s  # this script too
+        busy = 100 * (1 - (delta[3] + delta[4]) / total)
+        return busy, 100 * delta[7] / total, max(0.0, busy - 100 * ours_s * CLOCK_TICKS / total)
+
+
+def busy_share(seconds: float = 2.0) -> float:
+    """The share of all CPUs busy over the next `seconds` (steal counted as busy)."""
+    first = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    time.sleep(seconds)
+    second = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    delta = [b - a for a, b in zip(first, second, strict=True)]
+    return 1 - (delta[3] + delta[4]) / max(1, sum(delta))
+
+
+def wait_for_quiet(limit_s: float, threshold: float = 0.25) -> str:
+    """Wait (at most `limit_s`) until other work on this machine leaves it mostly idle; say how it went."""
+    t0 = time.monotonic()
+    share = busy_share()
+    while share > threshold and time.monotonic() - t0 < limit_s:
+        time.sleep(3)
+        share = busy_share()
+    return f"machine {share:.0%} busy before the measurement (waited {time.monotonic() - t0:.0f} s)"
+
+
+@dataclass
+class Workers:
+    processes: list[subprocess.Popen[bytes]]
+    logs: list[Path]
+
+
+def start_workers(
+    variant: str, count: int, database_url: str, redis_url: str, store: Path, workdir: Path, redis: Redis
+) -> Workers:
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        SCHULDROUTE_ENV="production",
+        SECRET_KEY=SECRET_KEY,
+        LETTER_STORE=str(store),
+        SCHULDROUTE_INSTANCE=str(workdir / "instance"),
+    )
+    command = [str(REPO / ".venv" / "bin" / "schuldroute"), "worker", *(["--no-fork"] if variant == "no-fork" else [])]
+    processes, logs = [], []
+    for n in range(count):
+        log = workdir / f"worker-{variant}-{n}.log"
+        with log.open("wb") as out:
+            processes.append(subprocess.Popen([*command, QUEUE], env=env, cwd=workdir, stdout=out, stderr=out))
+        logs.append(log)
+    deadline = time.monotonic() + 120
+    while True:
+        registered = {w.pid for w in Worker.all(connection=redis)}
+        if all(p.pid in registered for p in processes):
+            return Workers(processes, logs)
+        dead = [p for p in processes if p.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            stop_workers(Workers(processes, logs))
+            tail = "\n".join(log.read_text(errors="replace")[-2000:] for log in logs)
+            raise RuntimeError(f"workers did not start:\n{tail}")
+        time.sleep(0.1)
+
+
+def stop_workers(workers: Workers) -> None:
+    """One SIGTERM (warm shutdown), then SIGKILL for what is left, children included."""
+    tree = {p.pid: descendants(p.pid) for p in workers.processes if p.poll() is None}
+    for process in workers.processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in workers.processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    for pids in tree.values():
+        for pid in pids:
+            fields = _stat_fields(pid)
+            if fields is not None and fields[0] not in ("Z", "X"):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+# -- the pipeline ------------------------------------------------------------------------------------------------------
+
+
+def enqueue_all(redis: Redis, letter_ids: Sequence[int], chunk: int = 1_000) -> None:
+    """Every letter's render job, pipelined, with the options of RedisQueue.enqueue."""
+    queue = Queue(QUEUE, connection=redis)
+    for start in range(0, len(letter_ids), chunk):
+        datas = [
+            Queue.prepare_data(
+                render_letter,
+                args=(letter_id,),
+                job_id=f"render-letter-{letter_id}",
+                timeout=120,
+                result_ttl=0,
+                failure_ttl=7 * 24 * 3600,
+                retry=Retry(max=2, interval=[10, 60]),
+            )
+            for letter_id in letter_ids[start : start + chunk]
+        ]
+        with redis.pipeline() as pipe:
+            queue.enqueue_many(datas, pipeline=pipe)
+            pipe.execute()
+
+
+@dataclass
+class PipelineRun:
+    variant: str
+    letters: int
+    seconds: float
+    enqueue_s: float
+    worker_peak_mb: float
+    child_peak_mb: float
+    children_seen: int
+    cpu_workers_ms: float  # per letter: worker processes and their children
+    cpu_parents_ms: float  # per letter: the worker processes' own CPU (dequeue, fork, bookkeeping, or the whole job)
+    cpu_postgres_ms: float
+    cpu_redis_ms: float
+    steal_pct: float
+    busy_pct: float
+    other_pct: float  # of all CPUs, used by processes other than the ones under test
+    checks: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.letters / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return self.cpu_workers_ms + self.cpu_postgres_ms + self.cpu_redis_ms
+
+
+def run_pipeline(
+    variant: str,
+    *,
+    engine: SAEngine,
+    database_url: str,
+    redis_url: str,
+    redis: Redis,
+    letter_ids: Sequence[int],
+    workers: int,
+    store: Path,
+    workdir: Path,
+    checks: Checks,
+    timeout_s: float,
+) -> PipelineRun:
+    reset_letters(engine, store)
+    redis.flushdb()
+    fleet = start_workers(variant, workers, database_url, redis_url, store, workdir, redis)
+    try:
+        sampler = MemorySampler([p.pid for p in fleet.processes])
+        postmaster, redis_server = postmaster_pid(engine), redis_pid(redis)
+        cpu_before = [tree_cpu_s(p.pid) for p in fleet.processes], tree_cpu_s(postmaster), tree_cpu_s(redis_server)
+        own_before = [own_cpu_s(p.pid) for p in fleet.processes]
+        meter = Meter()
+        sampler.start()
+        started = datetime.now(UTC)
+        t0 = perf_counter()
+        enqueue_all(redis, letter_ids)
+        enqueue_s = perf_counter() - t0
+        n = len(letter_ids)
+        deadline = time.monotonic() + timeout_s
+        with engine.connect() as conn:
+            while True:
+                done, failed = conn.execute(
+                    select(
+                        func.count().filter(Letter.status == LetterStatus.RENDERED.value),
+                        func.count().filter(Letter.status == LetterStatus.FAILED.value),
+                    )
+                ).one()
+                conn.rollback()
+                if done + failed >= n or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+        sampler.stop()
+        cpu_after = [tree_cpu_s(p.pid) for p in fleet.processes], tree_cpu_s(postmaster), tree_cpu_s(redis_server)
+        own_after = [own_cpu_s(p.pid) for p in fleet.processes]
+        ours = sum(cpu_after[0]) - sum(cpu_before[0]) + cpu_after[1] - cpu_before[1] + cpu_after[2] - cpu_before[2]
+        busy, steal, other = meter.stop(ours)
+    finally:
+        stop_workers(fleet)
+    with engine.connect() as conn:
+        last = conn.execute(select(func.max(Letter.rendered_at))).scalar_one()
+    seconds = (last - started).total_seconds() if last is not None else float("nan")
+    run = PipelineRun(
+        variant=variant,
+        letters=n,
+        seconds=seconds,
+        enqueue_s=enqueue_s,
+        worker_peak_mb=sampler.worker_kb / 1024,
+        child_peak_mb=sampler.child_kb / 1024,
+        children_seen=len(sampler.children_seen),
+        cpu_workers_ms=1000 * (sum(cpu_after[0]) - sum(cpu_before[0])) / n,
+        cpu_parents_ms=1000 * (sum(own_after) - sum(own_before)) / n,
+        cpu_postgres_ms=1000 * (cpu_after[1] - cpu_before[1]) / n if postmaster else float("nan"),
+        cpu_redis_ms=1000 * (cpu_after[2] - cpu_before[2]) / n if redis_server else float("nan"),
+        steal_pct=steal,
+        busy_pct=busy,
+        other_pct=other,
+    )
+    run.checks = check_batch(engine, store, letter_ids, checks, variant, fleet.logs)
+    return run
+
+
+#: Reply-code lookups: 5 characters of a 23-symbol alphabet (schulden/letters/reply.py), unique over all letters.
+LOOKUP_SPACE = 23**5
+COLLISION = "uq_letter_reply_code_lookup"
+
+
+def check_batch(
+    engine: SAEngine, store: Path, letter_ids: Sequence[int], checks: Checks, variant: str, logs: Sequence[Path]
+) -> list[str]:
+    batch = set(letter_ids)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Letter.id, Letter.status, Letter.attempts, Letter.storage_key, Letter.sha256, Letter.size_bytes)
+        ).all()
+    others = [row for row in rows if row.id not in batch]
+    rows = [row for row in rows if row.id in batch]
+    by_status: dict[str, int] = {}
+    for row in rows:
+        by_status[row.status] = by_status.get(row.status, 0) + 1
+    files = {str(f.relative_to(store)) for f in store.rglob("*") if f.is_file()}
+    keys = {row.storage_key for row in rows}
+    bad_files = 0
+    for row in rows:
+        if row.storage_key is None or row.storage_key not in files:
+            bad_files += 1
+            continue
+        data = (store / row.storage_key).read_bytes()
+        if hashlib.sha256(data).hexdigest() != row.sha256 or len(data) != row.size_bytes:
+            bad_files += 1
+    n = len(letter_ids)
+    retried = sum(row.attempts - 1 for row in rows if row.attempts > 1)
+    # One log line (RQ's, with the traceback) per failed attempt names the constraint.
+    collisions = sum(COLLISION in line for log in logs for line in log.read_text(errors="replace").splitlines())
+    expected = n * (n - 1) / 2 / LOOKUP_SPACE
+    return [
+        f"{variant}: all {n:,} letters rendered ({by_status}): "
+        + checks.check(by_status.get(LetterStatus.RENDERED.value) == n == len(rows), f"{variant}: rendered"),
+        f"{variant}: the {len(others):,} letters outside the batch untouched: "
+        + checks.check(all(row.status == LetterStatus.QUEUED.value for row in others), f"{variant}: others queued"),
+        f"{variant}: {retried} extra attempt(s), each explained by a reply-code lookup collision in the worker logs "
+        f"({collisions} logged; {expected:.1f} expected among {n:,} new codes): "
+        + checks.check(retried <= collisions, f"{variant}: {retried} extra attempts, {collisions} collisions"),
+        f"{variant}: one PDF per letter, nothing else in the store ({len(files):,} files): "
+        + checks.check(files == keys and len(files) == n, f"{variant}: one PDF per letter"),
+        f"{variant}: every file's SHA-256 and size as recorded: "
+        + checks.check(bad_files == 0, f"{variant}: {bad_files} files differ from their rows"),
+    ]
+
+
+# -- the floor ---------------------------------------------------------------------------------------------------------
+
+
+def contents_without_reply(url: str, letter_ids: Sequence[int]) -> list[LetterContent]:
+    """The letters' content as the job composes it, but without reply secrets: no reply block, no QR code."""
+    from schulden.letters.compose import Sender, compose
+    from schulden.settings import Settings
+
+    settings = Settings.from_env({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url})
+    sender = Sender(
+        settings.sender_name, settings.sender_address, settings.sender_phone, settings.sender_email, settings.public_url
+    )
+    calendar = build_engine(settings).calendar
+    engine = make_engine(url)
+    found = []
+    with Session(engine) as s:
+        for letter_id in letter_ids:
+            found.append(compose(s, s.get_one(Letter, letter_id), sender=sender, calendar=calendar, reply=None))
+    engine.dispose()
+    return found
+
+
+def _warm() -> None:
+    from integrations.letters.render import warm_up
+
+    warm_up()
+
+
+def _render_chunk(contents: list[LetterContent]) -> int:
+    from integrations.letters.render import render_pdf
+
+    return sum(len(render_pdf(c)) for c in contents)
+
+
+@dataclass
+class FloorHalf:
+    letters: int
+    seconds: float
+    kb_per_pdf: float
+    cpu_s: float  # the pool processes'
+    busy_pct: float
+    other_pct: float
+
+    @property
+    def rate(self) -> float:
+        return self.letters / self.seconds
+
+
+@dataclass
+class FloorRun:
+    halves: list[FloorHalf]
+
+    @property
+    def letters(self) -> int:
+        return sum(h.letters for h in self.halves)
+
+    @property
+    def seconds(self) -> float:
+        return sum(h.seconds for h in self.halves)
+
+    @property
+    def rate(self) -> float:
+        return self.letters / self.seconds
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * sum(h.cpu_s for h in self.halves) / self.letters
+
+    @property
+    def other_pct(self) -> float:
+        return max(h.other_pct for h in self.halves)
+
+
+@contextmanager
+def render_pool(processes: int) -> Iterator[Any]:
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes, initializer=_warm) as pool:
+        pool.map(_render_chunk, [[] for _ in range(processes * 4)])  # every process started and warmed up
+        yield pool
+
+
+def describe(half: FloorHalf) -> str:
+    return (
+        f"{half.rate:,.1f} letters/s ({half.kb_per_pdf:.1f} KB per PDF); CPU {1000 * half.cpu_s / half.letters:.1f} "
+        f"ms per letter; machine {half.busy_pct:.0f} % busy, other load {half.other_pct:.0f} %"
+    )
+
+
+def floor_half(pool: Any, contents: Sequence[LetterContent], chunk: int = 25) -> FloorHalf:
+    chunks = [list(contents[i : i + chunk]) for i in range(0, len(contents), chunk)]
+    pids = [process.pid for process in pool._pool]  # the pool's worker processes
+    cpu0 = sum(own_cpu_s(pid) for pid in pids)
+    meter = Meter()
+    t0 = perf_counter()
+    size = sum(pool.map(_render_chunk, chunks))
+    seconds = perf_counter() - t0
+    cpu = sum(own_cpu_s(pid) for pid in pids) - cpu0
+    busy, _steal, other = meter.stop(cpu)
+    return FloorHalf(len(contents), seconds, size / len(contents) / 1024, cpu, busy, other)
+
+
+# -- profile of one worker's job ---------------------------------------------------------------------------------------
+
+
+def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]:
+    """render_letter in this process (the no-fork worker's way, pooled connection), timed, then under cProfile."""
+    from integrations import runtime as runtime_module
+    from integrations.letters.render import warm_up
+    from schulden.settings import Settings
+
+    store = workdir / "profile-store"
+    settings = Settings.from_env(
+        {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url, "LETTER_STORE": str(store), "SCHULDROUTE_ENV": "production",
+         "REDIS_URL": "redis://127.0.0.1:1/0"}  # never used: post letters enqueue nothing
+    )  # fmt: skip
+    rt = runtime_module.build(settings)
+    runtime_module.configure(rt)
+    assert rt.database.engine is not None
+    warm_up()
+    lines = []
+    failed = 0
+
+    def render(letter_id: int) -> None:
+        nonlocal failed
+        try:
+            render_letter(letter_id)
+        except Exception:  # a reply-code collision, say: counted, and the letter goes back to the queue
+            failed += 1
+
+    try:
+        _forget_reply_codes(rt.database.engine)
+        timed = list(letter_ids[: max(1, len(letter_ids) // 5)])
+        _reset_some(rt.database.engine, letter_ids, store)
+        t0 = perf_counter()
+        for letter_id in timed:
+            render(letter_id)
+        plain_ms = 1000 * (perf_counter() - t0) / len(timed)
+        _reset_some(rt.database.engine, letter_ids, store)
+        profiler = cProfile.Profile()
+        t0 = perf_counter()
+        profiler.enable()
+        for letter_id in letter_ids:
+            render(letter_id)
+        profiler.disable()
+        profiled_ms = 1000 * (perf_counter() - t0) / len(letter_ids)
+        connect_ms = _connect_ms(url)
+    finally:
+        runtime_module._current = None
+        rt.database.engine.dispose()
+    raw: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = vars(pstats.Stats(profiler))["stats"]
+    n = len(letter_ids)
+
+    def cum(file_part: str, name: str) -> float:
+        return 1000 * sum(v[3] for (file, _, fn), v in raw.items() if fn == name and file_part in file) / n
+
+    def own(name: str) -> float:
+        return 1000 * sum(v[2] for (_, _, fn), v in raw.items() if name in fn) / n
+
+    total = cum("letters/jobs.py", "render_letter")
+    render_ms = cum("letters/render.py", "render_pdf")
+    qr = cum("letters/qr.py", "draw_qr")
+    secrets = cum("letters/reply.py", "new_reply_secrets")
+    scrypt = own("<built-in method _hashlib.scrypt>")
+    put = cum("letters/storage.py", "put")
+    fsync = own("<built-in method posix.fsync>")
+    compose_ms = cum("letters/compose.py", "compose")
+    sql = cum("psycopg/cursor.py", "execute") + cum("psycopg/connection.py", "commit")
+    parts = [
+        ("render_pdf without the QR code (reportlab)", render_ms - qr),
+        ("QR code (segno encode + one path)", qr),
+        (f"reply secrets (scrypt n=2**10: {scrypt:.1f} ms)", secrets),
+        ("compose (reads case, debt, creditor; texts)", compose_ms),
+        (f"file store put (write, fsync {fsync:.1f} ms, rename)", put),
+    ]
+    rest = total - sum(ms for _, ms in parts)
+    lines.append(
+        f"render_letter in-process: {plain_ms:.1f} ms per letter without the profiler (on {len(timed)}), "
+        f"{profiled_ms:.1f} ms under cProfile (on {n}); {failed} render(s) failed; shares from the profile:"
+    )
+    for label, ms in [*parts, ("claim, record, audit row, commits, rest", rest)]:
+        lines.append(f"    {label:52} {ms:6.1f} ms  {ms / total:5.0%}")
+    lines.append(
+        f"    all SQL (psycopg execute + commit) within the above  {sql:6.1f} ms  {sql / total:5.0%}"
+        f"\n    a new PostgreSQL connection (each forked horse opens one; NullPool): {connect_ms:.1f} ms"
+    )
+    buffer = io.StringIO()
+    pstats.Stats(profiler, stream=buffer).sort_stats("tottime").print_stats(12)
+    body = buffer.getvalue().splitlines()
+    body = body[next((i for i, ln in enumerate(body) if ln.strip().startswith("ncalls")), 0) :]
+    lines.append("    top functions by own time:\n" + "\n".join("      " + ln for ln in body if ln.strip()))
+    return lines
+
+
+def _forget_reply_codes(engine: SAEngine) -> None:
+    """Free the batch's reply-code lookups, so that the profile does not meet 10,000 of them (collisions)."""
+    with engine.begin() as conn:
+        conn.execute(update(LETTER).values(reply_code_lookup=None))
+
+
+def _reset_some(engine: SAEngine, letter_ids: Sequence[int], store: Path) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(LETTER).where(Letter.id.in_(list(letter_ids))).values(**AS_ASKED))
+    shutil.rmtree(store, ignore_errors=True)
+
+
+def _connect_ms(url: str, n: int = 50) -> float:
+    import psycopg
+
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    t0 = perf_counter()
+    for _ in range(n):
+        with psycopg.connect(conninfo) as conn:
+            conn.execute("SELECT 1")
+    return 1000 * (perf_counter() - t0) / n
+
+
+def fork_breakdown(url: str, letter_ids: Sequence[int], workdir: Path, postmaster: int | None) -> list[str]:
+    """Per job: a fork and exit; a fork that connects to PostgreSQL; a fork that runs render_letter after
+    `prepare(forking=True)` (the parent's state in PreloadedWorker); the same after one render_letter in the parent
+    (ORM mappers configured, first connect done, statements compiled and cached before the fork)."""
+    from integrations import runtime as runtime_module
+    from integrations.worker import prepare
+
+    store = workdir / "fork-store"
+    saved = dict(os.environ)
+    os.environ.update(
+        DATABASE_URL=url,
+        SCHULDROUTE_ENV="production",
+        SECRET_KEY=SECRET_KEY,
+        LETTER_STORE=str(store),
+        REDIS_URL="redis://127.0.0.1:1/0",  # never used: post letters enqueue nothing
+    )
+    try:
+        prepare(forking=True)
+        rt = runtime_module.runtime()
+        assert rt.database.engine is not None
+        engine = rt.database.engine
+        _forget_reply_codes(engine)
+        _reset_some(engine, letter_ids, store)
+        quarter = len(letter_ids) // 4
+
+        def connect(_: int) -> None:
+            with engine.connect() as conn:
+                conn.execute(select(1))
+
+        def forked(label: str, job: Any, ids: Sequence[int]) -> str:
+            wall = cpu = 0.0
+            failed = 0
+            pg0 = tree_cpu_s(postmaster)
+            for letter_id in ids:
+                t0 = perf_counter()
+                pid = os.fork()
+                if pid == 0:
+                    code = 0
+                    try:
+                        job(letter_id)
+                    except BaseException:
+                        code = 1
+                    os._exit(code)
+                _, status, usage = os.wait4(pid, 0)
+                wall += perf_counter() - t0
+                cpu += usage.ru_utime + usage.ru_stime
+                failed += status != 0
+            pg = 1000 * (tree_cpu_s(postmaster) - pg0) / len(ids) if postmaster else float("nan")
+            n = len(ids)
+            return (
+                f"    {label:58} {1000 * wall / n:6.1f} ms wall, child CPU {1000 * cpu / n:5.1f} ms, "
+                f"PostgreSQL {pg:4.1f} ms" + (f" ({failed} failed)" if failed else "")
+            )
+
+        lines = [
+            forked("fork + exit", lambda _: None, letter_ids[:quarter]),
+            forked("fork + new connection + SELECT 1 (NullPool)", connect, letter_ids[:quarter]),
+            forked("fork + render_letter, parent as PreloadedWorker prepares it", render_letter, letter_ids[:quarter]),
+        ]
+        render_letter(letter_ids[-1])  # one job in the parent: everything lazily built once is built before forking
+        lines.append(
+            forked(
+                "fork + render_letter, after one job in the parent", render_letter, letter_ids[quarter : 2 * quarter]
+            )
+        )
+        return lines
+    finally:
+        runtime_module._current = None
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+# -- report ------------------------------------------------------------------------------------------------------------
+
+
+def machine(engine: SAEngine, store: Path) -> dict[str, str]:
+    def first(path: str, key: str) -> str:
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
+        except OSError:
+            pass
+        return "?"
+
+    with engine.connect() as conn:
+        server = conn.execute(text("SHOW server_version")).scalar_one()
+        settings = ", ".join(
+            f"{name}={conn.execute(text(f'SHOW {name}')).scalar_one()}"
+            for name in ("fsync", "synchronous_commit", "shared_buffers")
+        )
+    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
+    fs = "?"
+    with suppress(OSError):
+        mounts = [ln.split() for ln in Path("/proc/mounts").read_text().splitlines()]
+        best = max((m for m in mounts if str(store).startswith(m[1])), key=lambda m: len(m[1]), default=None)
+        fs = f"{best[2]} on {best[0]} ({best[1]})" if best else "?"
+    redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=False).stdout
+    return {
+        "CPUs (usable)": str(len(os.sched_getaffinity(0))),
+        "CPU": first("/proc/cpuinfo", "model name"),
+        "memory": f"{int(mem_kb) / 1024 / 1024:.1f} GiB" if mem_kb.isdigit() else "?",
+        "OS": f"{first('/etc/os-release', 'PRETTY_NAME=')}, kernel {platform.release()}",
+        "PostgreSQL": f"{server} on 127.0.0.1 ({settings})",
+        "Redis": (redis_version.split()[2] if redis_version else "?"),
+        "letter store": fs,
+        "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "Python": platform.python_version(),
+        "stack": ", ".join(
+            f"{name} {version(name)}" for name in ("rq", "redis", "reportlab", "segno", "sqlalchemy", "psycopg")
+        ),
+        "code": code_version(),
+    }
+
+
+def code_version() -> str:
+    """The commit, and how many files of the application differ from it (others may be editing)."""
+    git = ["git", "-C", str(REPO)]
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--", "schulden", "workflows", "integrations"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if head.returncode != 0:
+        return "?"
+    dirty = len(changed.stdout.splitlines())
+    return head.stdout.strip() + (
+        f" with {dirty} changed file(s) in schulden/, workflows/, integrations/" if dirty else ""
+    )
+
+
+def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
+    lines = [
+        "| measurement | letters | time (s) | letters/s | ratio to floor | CPU per letter (core-ms) | CPU ratio "
+        "| peak RSS: worker / children | other load | target |",
+        "|---|---:|---:|---:|---:|---|---:|---|---:|---|",
+    ]
+    for run in runs:
+        ratio = run.rate / floor.rate
+        ok = ratio >= TARGET_RATIO and max(run.worker_peak_mb, run.child_peak_mb) < TARGET_MEMORY_MB
+        lines.append(
+            f"| pipeline, 2 workers, {VARIANTS[run.variant]} | {run.letters:,} | {run.seconds:.1f} | "
+            f"{run.rate:,.1f} | **{ratio:.0%}** | {run.cpu_ms:.1f} (workers {run.cpu_workers_ms:.1f}, PostgreSQL "
+            f"{run.cpu_postgres_ms:.1f}, Redis {run.cpu_redis_ms:.1f}) | {floor.cpu_ms / run.cpu_ms:.0%} | "
+            f"{run.worker_peak_mb:.0f} / {run.child_peak_mb:.0f} MB | {run.other_pct:.0f} % | "
+            f"{'met' if ok else 'MISSED'} |"
+        )
+    halves = [h.rate for h in floor.halves]
+    lines.append(
+        f"| floor: render_pdf without QR, 2 processes | {floor.letters:,} | {floor.seconds:.1f} | {floor.rate:,.1f} "
+        f"(halves {spread(halves)}) | 100% | {floor.cpu_ms:.1f} | 100% | | {floor.other_pct:.0f} % | |"
+    )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("SCHULDEN_BENCH_DATABASE_URL") or os.environ.get("SCHULDEN_TEST_DATABASE_URL"),
+        help="a PostgreSQL server URL (any database on it); default: $SCHULDEN_TEST_DATABASE_URL",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("SCHULDEN_BENCH_REDIS_URL") or os.environ.get("SCHULDEN_TEST_REDIS_URL"),
+        help="a THROWAWAY Redis (its database is flushed); default: $SCHULDEN_TEST_REDIS_URL",
+    )
+    parser.add_argument("--quick", action="store_true", help="500 letters, a small floor sample (smoke test)")
+    parser.add_argument("--count", type=int, default=None, help="letters (default 10,000; quick 500)")
+    parser.add_argument("--floor-count", type=int, default=None, help="floor sample (default min(count, 3,000))")
+    parser.add_argument(
+        "--fork-count",
+        type=int,
+        default=None,
+        help="letters for the forking worker (default min(count, 1,500): at ~10/s 10,000 would take 17 minutes)",
+    )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--variants", default="fork,no-fork", help="comma-separated: fork, no-fork")
+    parser.add_argument("--profile", action="store_true", help="profile one worker's job even if the target is met")
+    parser.add_argument("--no-profile", action="store_true", help="never profile")
+    parser.add_argument("--profile-count", type=int, default=500)
+    parser.add_argument(
+        "--quiet-wait", type=int, default=120, help="wait up to this many seconds for an idle machine before measuring"
+    )
+    parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DATABASE} database afterwards")
+    args = parser.parse_args(argv)
+    if not args.database_url or not args.database_url.startswith("postgresql"):
+        parser.error("--database-url must be a PostgreSQL URL (or set SCHULDEN_TEST_DATABASE_URL)")
+    if not args.redis_url:
+        parser.error("--redis-url is needed (a throwaway Redis: the script flushes its database)")
+    variants = [v for v in args.variants.split(",") if v]
+    if set(variants) - set(VARIANTS):
+        parser.error(f"--variants: choose from {', '.join(VARIANTS)}")
+    count = args.count or (500 if args.quick else 10_000)
+    floor_count = min(count, args.floor_count or (count if args.quick else 3_000))
+    batch_size = {"no-fork": count, "fork": min(count, args.fork_count or 1_500)}
+
+    checks = Checks()
+    t_all = perf_counter()
+    workdir = Path(tempfile.mkdtemp(prefix="schuldroute-benchletters-"))
+    store = workdir / "store"
+    url = fresh_database(args.database_url)
+    engine = make_engine(url)
+    redis = Redis.from_url(args.redis_url)
+    print("== machine")
+    for key, value in machine(engine, workdir).items():
+        print(f"    {key}: {value}")
+    runs: list[PipelineRun] = []
+    profile_lines: list[str] = []
+    try:
+        print(f"\n== load: {count:,} queued letters", flush=True)
+        loaded = load_letters(url, count)
+        ids = loaded.letter_ids
+        print(
+            f"    {loaded.cases:,} cases with {loaded.debts:,} debts and {loaded.debts * LETTERS_PER_DEBT:,} letters "
+            f"through the services in {loaded.services_s:.1f} s; rounds 2-{ROUNDS} copied with Core in "
+            f"{loaded.copy_s:.1f} s"
+        )
+        checks.check(len(ids) == count, "letter rows loaded")
+
+        step = max(1, count // floor_count)
+        sample = ids[::step][:floor_count]
+        t0 = perf_counter()
+        contents = contents_without_reply(url, sample)
+        print(
+            f"    floor sample: {len(contents):,} letters composed without reply secrets in {perf_counter() - t0:.1f} s"
+        )
+        half = len(contents) // 2
+        halves: list[FloorHalf] = []
+        print(f"    {wait_for_quiet(args.quiet_wait)}", flush=True)
+        with render_pool(args.workers) as pool:
+            print(f"\n== floor, first half: {half:,} letters, render_pdf without QR, {args.workers} processes")
+            halves.append(floor_half(pool, contents[:half]))
+            print(f"    {describe(halves[-1])}", flush=True)
+
+            for variant in variants:
+                print(f"\n   {wait_for_quiet(args.quiet_wait / 2)}", flush=True)
+                batch = ids[: batch_size[variant]]
+                print(f"\n== pipeline: {len(batch):,} letters, {args.workers} workers, {VARIANTS[variant]}", flush=True)
+                run = run_pipeline(
+                    variant,
+                    engine=engine,
+                    database_url=url,
+                    redis_url=args.redis_url,
+                    redis=redis,
+                    letter_ids=batch,
+                    workers=args.workers,
+                    store=store,
+                    workdir=workdir,
+                    checks=checks,
+                    timeout_s=max(120.0, len(batch) / 4),
+                )
+                runs.append(run)
+                print(
+                    f"    {run.seconds:.1f} s = {run.rate:,.1f} letters/s (enqueue {run.enqueue_s:.1f} s); worker "
+                    f"peak RSS {run.worker_peak_mb:.0f} MB, children {run.child_peak_mb:.0f} MB; CPU busy "
+                    f"{run.busy_pct:.0f} %, steal {run.steal_pct:.1f} %, other load {run.other_pct:.0f} %; CPU per "
+                    f"letter: workers "
+                    f"{run.cpu_workers_ms:.1f} ms ({run.cpu_parents_ms:.1f} in the worker processes themselves), "
+                    f"PostgreSQL {run.cpu_postgres_ms:.1f} ms, Redis {run.cpu_redis_ms:.1f} ms"
+                )
+                for line in run.checks:
+                    print(f"    {line}")
+
+            print(f"\n   {wait_for_quiet(args.quiet_wait / 2)}", flush=True)
+            rest = len(contents) - half
+            print(f"\n== floor, second half: {rest:,} letters", flush=True)
+            halves.append(floor_half(pool, contents[half:]))
+            print(f"    {describe(halves[-1])}", flush=True)
+        floor = FloorRun(halves)
+
+        missed = any(r.rate / floor.rate < TARGET_RATIO for r in runs)
+        if (missed or args.profile) and not args.no_profile:
+            forks = ids[-min(160, len(ids) // 2) :]  # 40 jobs for each of 4 kinds of fork, at the end of the ids
+            n = min(args.profile_count, len(ids) - len(forks))
+            print(f"\n== profile: render_letter in-process on {n} letters", flush=True)
+            profile_lines = profile_job(url, ids[:n], workdir)
+            for line in profile_lines:
+                print(line)
+            print("\n== the forking worker's horse, without RQ: fork per job as PreloadedWorker does", flush=True)
+            for line in fork_breakdown(url, forks, workdir, postmaster_pid(engine)):
+                print(line)
+    finally:
+        engine.dispose()
+        redis.flushdb()
+        redis.close()
+        if not args.keep:
+            drop_database(args.database_url)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    print(f"\n== results (whole run {perf_counter() - t_all:.0f} s)\n")
+    print(table(runs, floor))
+    print()
+    for run in runs:
+        per_worker_ms = 1000 * args.workers / run.rate
+        print(
+            f"{VARIANTS[run.variant]}: {run.rate / floor.rate:.0%} of the floor "
+            f"(target {TARGET_RATIO:.0%}); {per_worker_ms:.1f} ms per letter and worker against "
+            f"{1000 * args.workers / floor.rate:.1f} ms for the floor; peak RSS {run.worker_peak_mb:.0f} MB worker, "
+            f"{run.child_peak_mb:.0f} MB child (target < {TARGET_MEMORY_MB:.0f} MB)"
+        )
+    if checks.failed:
+        print(f"\nFAILED checks: {checks.failed}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,827 @@
+"""Fault injection for the letter pipeline with real `schuldroute worker` processes, PostgreSQL and Redis.
+
+security.md part 3 D: scenario 25 (kill -9 of workers and their work horses during 100 letters), 27 (Redis restarted
+without persistence during a batch), 28 (Redis down while a request asks for letters) and 29 (no job before commit,
+with a worker waiting for one). PostgreSQL only (`pg_database`).
+
+Each test starts its own redis-server on a free port with the flags of scripts/services.sh (the shared test Redis is
+flushed by other test runs at any moment) and its own worker processes, and kills all of them in teardown: workers,
+their work horses and their RQ scheduler children. Every wait is bounded.
+
+Recovery after a kill takes minutes of real time: a dead job's claim may be taken over after STALE_CLAIM (5 min),
+and RQ only notices an abandoned job in its maintenance (heartbeat + 60 s at the earliest, then only every 10
+minutes: `schuldroute worker` has no --maintenance-interval). The tests do not wait that long. `_later()` moves
+both clocks on while no worker is alive, as `sweep_letters(now=...)` does for the sweeper:
+
+- database: the claims of the dead jobs are moved back by STALE_CLAIM + 1 minute;
+- Redis: RQ's own maintenance runs as of 11 minutes later, with rq's own functions (jobs stuck in the intermediate
+  queue and abandoned jobs are retried or failed; retries that are due by then are enqueued).
+
+Four tests are marked xfail (strict) for defects found here; each raises its own exception class, so that any other
+failure in them still fails the run. When a defect is fixed, its test passes and strict xfail says so. The kill test
+xfails at run time only when its random kills happen to hit the first of these defects (a second PDF).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import Queue, Worker
+from rq.job import Job
+from rq.registry import StartedJobRegistry
+from sqlalchemy import Engine, Interval, func, literal, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from integrations import runtime as runtime_module
+from integrations.letters import jobs
+from integrations.letters.dispatch import enqueue_render
+from integrations.runtime import Runtime
+from schulden.debts.services import fire_debt_event
+from schulden.letters.models import Letter, LetterStatus
+from schulden.letters.reply import new_reply_secrets
+from tests.conftest import NOW, REDIS_URL, DatabaseUnderTest, actor, make_settings
+from tests.factories import make_case, make_creditor, make_debt
+from workflows.store import utcnow
+
+COUNSELLOR = actor("counsellor", "user:cns")
+BIN = Path(sys.executable).parent  # the venv's bin: python, schuldroute
+REDIS_SERVER = shutil.which("redis-server")
+REDIS_CLI = shutil.which("redis-cli")
+SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
+#: Short, as security.md 1.5.1 asks: an idle worker blocks in its dequeue for worker_ttl - 15 s (1 s here).
+WORKER_TTL = "16"
+#: How far `_later()` moves the clocks: past STALE_CLAIM and LOST_AFTER, and past RQ's maintenance interval.
+LATER = timedelta(minutes=11)
+
+pytestmark = pytest.mark.skipif(
+    not REDIS_URL or REDIS_SERVER is None or REDIS_CLI is None or not (BIN / "schuldroute").exists(),
+    reason="needs SCHULDEN_TEST_REDIS_URL (run `make test`), redis-server and redis-cli (Debian package redis-server) "
+    "and pytest run by the venv's python (its bin holds `schuldroute`)",
+)
+
+
+# -- defects found by these tests (raised only by the xfail checks, so other failures still fail) ----------------------
+
+
+class OrphanPdfLeft(Exception):
+    """A PDF (or temporary file) in the store that no letter row points at."""
+
+
+class SweepCannotRequeue(Exception):
+    """The sweeper asked for a job again, and the queue silently did nothing."""
+
+
+class CommitRaisedAfterRedisDown(Exception):
+    """The transaction committed, and then commit() raised the failed enqueue into the caller."""
+
+
+class ReplyCodeCollision(Exception):
+    """A render failed because its random reply-code lookup was already taken by another letter."""
+
+
+# -- processes ---------------------------------------------------------------------------------------------------------
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    """(state, start time in clock ticks) of a process, or None when it is gone."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw.rsplit(")", 1)[1].split()
+    return fields[0], int(fields[19])
+
+
+def _alive(pid: int) -> bool:
+    found = _stat(pid)
+    return found is not None and found[0] not in ("Z", "X")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with suppress(OSError):
+            found.extend(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for child in _children(pid):
+        found.append(child)
+        found.extend(_descendants(child))
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str, tick: Callable[[], None] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if tick is not None:
+            tick()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@dataclass
+class RedisServer:
+    """Our own redis-server, with the flags of scripts/services.sh (in the foreground, so we own the process)."""
+
+    port: int
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # fmt: off
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--maxmemory-policy", "noeviction", "--dir", str(self.folder),
+             "--logfile", str(self.folder / "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        # fmt: on
+        probe = Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5)
+        try:
+            _wait(self._pings(probe), 10, f"redis-server on port {self.port}")
+        finally:
+            probe.close()
+
+    @staticmethod
+    def _pings(probe: Redis) -> Callable[[], bool]:
+        def ping() -> bool:
+            try:
+                return bool(probe.ping())
+            except RedisConnectionError:
+                return False
+
+        return ping
+
+    def shutdown_nosave(self) -> None:
+        """`redis-cli shutdown nosave`: every key is gone, as after a restart without persistence."""
+        assert REDIS_CLI is not None
+        assert self.process is not None
+        subprocess.run(
+            [REDIS_CLI, "-h", "127.0.0.1", "-p", str(self.port), "shutdown", "nosave"],
+            check=False,
+            timeout=10,
+            capture_output=True,
+        )
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+#: Loaded by every worker process (PYTHONPATH): with SCHULDROUTE_TEST_PUT_DELAY="lo,hi" each PDF write first waits a
+#: random lo-hi seconds (a slow disk), so that a batch lasts long enough for kills to land in the middle of jobs.
+SITECUSTOMIZE = """\
+import os
+
+_delay = os.environ.get("SCHULDROUTE_TEST_PUT_DELAY")
+if _delay:
+    import random
+    import time
+
+    from integrations.letters import storage
+
+    _low, _high = (float(part) for part in _delay.split(","))
+    _put = storage.FileStore.put
+    _random = random.SystemRandom()  # not the state a forked horse inherits from its parent
+
+    def _slow_put(self, key, data):
+        time.sleep(_random.uniform(_low, _high))
+        return _put(self, key, data)
+
+    storage.FileStore.put = _slow_put
+"""
+
+
+@dataclass
+class Fleet:
+    """`schuldroute worker` processes. Remembers every process it saw under them, so teardown can kill them all."""
+
+    env: dict[str, str]
+    folder: Path
+    redis: Redis
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    seen: set[tuple[int, int]] = field(default_factory=set)  # (pid, start time): never kill a reused pid
+    killed_workers: int = 0
+    killed_children: int = 0
+
+    def start(self, *, fork: bool = True, put_delay: str | None = None) -> subprocess.Popen[bytes]:
+        env = dict(self.env)
+        if put_delay:
+            env["SCHULDROUTE_TEST_PUT_DELAY"] = put_delay
+        command = [str(BIN / "schuldroute"), "worker", "--worker-ttl", WORKER_TTL]
+        command += [] if fork else ["--no-fork"]
+        log = self.folder / f"worker-{len(self.processes)}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen([*command, "letters"], env=env, cwd=self.folder, stdout=out, stderr=out)
+        self.processes.append(process)
+        self._remember(process.pid)
+        return process
+
+    def alive(self) -> list[subprocess.Popen[bytes]]:
+        return [p for p in self.processes if p.poll() is None]
+
+    def wait_ready(self, *processes: subprocess.Popen[bytes], timeout: float = 45) -> None:
+        """Until each worker has registered in Redis (after its renderer is warmed up)."""
+
+        def ready() -> bool:
+            for process in processes:
+                if process.poll() is not None:
+                    raise AssertionError(f"worker {process.pid} exited with {process.returncode}:\n{self.log_tail()}")
+            pids = {w.pid for w in Worker.all(connection=self.redis)}
+            return all(p.pid in pids for p in processes)
+
+        _wait(ready, timeout, "the workers to register", self.observe)
+
+    def busy(self) -> list[subprocess.Popen[bytes]]:
+        """The live workers that RQ says are in the middle of a job."""
+        busy = {w.pid for w in Worker.all(connection=self.redis) if w.get_state() == "busy"}
+        return [p for p in self.alive() if p.pid in busy]
+
+    def wait_busy(self, timeout: float = 30) -> list[subprocess.Popen[bytes]]:
+        """Until a worker is in the middle of a job (RQ says `busy`; a forking one then has its horse)."""
+        found: list[subprocess.Popen[bytes]] = []
+
+        def any_busy() -> bool:
+            found[:] = self.busy()
+            return bool(found)
+
+        _wait(any_busy, timeout, "a busy worker", self.observe)
+        return found
+
+    def observe(self) -> None:
+        """Note the horses and scheduler processes of the live workers."""
+        for process in self.alive():
+            for pid in _descendants(process.pid):
+                self._remember(pid)
+
+    def _remember(self, pid: int) -> None:
+        found = _stat(pid)
+        if found is not None:
+            self.seen.add((pid, found[1]))
+
+    def kill(self, process: subprocess.Popen[bytes]) -> int:
+        """kill -9 a worker and everything under it (horse, scheduler); returns how many children died with it."""
+        with suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGSTOP)  # no new horse while we list the children
+        children = _descendants(process.pid)
+        for pid in children:
+            self._remember(pid)
+        for pid in [process.pid, *children]:
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        process.wait(timeout=10)
+        _wait(lambda: not any(_alive(pid) for pid in children), 10, "the killed children to die")
+        self.killed_workers += 1
+        self.killed_children += len(children)
+        return len(children)
+
+    def kill_all(self) -> None:
+        for process in self.alive():
+            self.kill(process)
+
+    def teardown(self) -> None:
+        self.observe()
+        for process in self.alive():
+            with suppress(Exception):
+                self.kill(process)
+        for pid, started in self.seen:
+            found = _stat(pid)
+            if found is not None and found[1] == started and found[0] not in ("Z", "X"):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        for process in self.processes:
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 15) -> str:
+        tails = []
+        for log in sorted(self.folder.glob("worker-*.log")):
+            text_ = log.read_text(errors="replace").splitlines()[-lines:]
+            tails.append(f"--- {log.name}\n" + "\n".join(text_))
+        return "\n".join(tails)
+
+
+# -- the pipeline under test -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pipeline:
+    rt: Runtime
+    factory: sessionmaker[Session]
+    engine: Engine  # for the test's own statements (locks, clock moves)
+    store: Path
+    redis: RedisServer
+    connection: Redis
+    fleet: Fleet
+
+    @property
+    def queue(self) -> Queue:
+        return Queue("letters", connection=self.connection)
+
+
+@pytest.fixture
+def pipeline(pg_database: DatabaseUnderTest, committed_url: str, tmp_path: Path) -> Iterator[Pipeline]:
+    """Our Redis, a runtime on it in this process (after-commit dispatch, sweeper), and a fleet of workers."""
+    redis = RedisServer(_free_port(), tmp_path / "redis")
+    redis.start()
+    store = tmp_path / "store"
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    (tmp_path / "workers").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHULDEN_TEST_")}
+    env.update(
+        DATABASE_URL=committed_url,
+        REDIS_URL=redis.url,
+        SCHULDROUTE_ENV="test",
+        SECRET_KEY=SECRET_KEY,
+        LETTER_STORE=str(store),
+        LOG_LEVEL="WARNING",
+        SCHULDROUTE_INSTANCE=str(tmp_path / "instance"),
+        PYTHONPATH=str(hooks),
+        PYTHONUNBUFFERED="1",
+    )
+    connection = Redis.from_url(redis.url)
+    fleet = Fleet(env, tmp_path / "workers", connection)
+    rt = runtime_module.build(make_settings(committed_url, redis_url=redis.url, letter_store=store))
+    runtime_module.configure(rt)
+    assert rt.database.sessionmaker is not None
+    assert rt.database.engine is not None
+    try:
+        yield Pipeline(rt, rt.database.sessionmaker, rt.database.engine, store, redis, connection, fleet)
+    finally:
+        fleet.teardown()
+        runtime_module._current = None
+        rt.database.engine.dispose()
+        connection.close()
+        rt.queue.connection.close()  # type: ignore[attr-defined]
+        redis.stop()
+
+
+def _ask_for_letters(p: Pipeline, debts: int) -> list[int]:
+    """`debts` cases with one debt each, and the counsellor asking for its first letters (L1 + L2); one commit,
+    after which the session hook enqueues the letters. Returns the new letters' ids."""
+    with p.factory() as s:
+        before = set(s.scalars(select(Letter.id)))
+        creditor = make_creditor(s)
+        for _ in range(debts):
+            case = make_case(s, p.rt.engine)
+            debt = make_debt(s, p.rt.engine, case, creditor=creditor)
+            fire_debt_event(s, p.rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+        s.commit()
+        return sorted(set(s.scalars(select(Letter.id))) - before)
+
+
+def _counts(p: Pipeline) -> Counter[str]:
+    with p.factory() as s:
+        rows = s.execute(select(Letter.status, func.count()).group_by(Letter.status)).all()
+        return Counter(dict(rows))
+
+
+def _letters(p: Pipeline) -> list[Letter]:
+    with p.factory() as s:
+        return list(s.scalars(select(Letter).order_by(Letter.id)))
+
+
+def _store_files(p: Pipeline) -> set[str]:
+    """Every file in the store, temporary ones included (FileStore.keys() hides those)."""
+    if not p.store.exists():
+        return set()
+    return {str(f.relative_to(p.store)) for f in p.store.rglob("*") if f.is_file()}
+
+
+def _later(p: Pipeline) -> datetime:
+    """Move both clocks on by LATER (see the module docstring); returns the sweeper's `now` for that moment.
+    Only while no worker is alive: every claim is then a dead job's."""
+    assert not p.fleet.alive(), "the clocks move only while no worker is alive"
+    # The database: claims of dead jobs are old enough to be taken over.
+    with p.engine.begin() as conn:
+        conn.execute(
+            update(Letter)
+            .where(Letter.status == LetterStatus.RENDERING.value)
+            .values(claimed_at=Letter.claimed_at - literal(jobs.STALE_CLAIM + timedelta(minutes=1), Interval()))
+        )
+    # Redis: RQ's maintenance and scheduler, as a worker would run them LATER from now.
+    queue = p.queue
+    moment = time.time() + LATER.total_seconds()
+    janitor = Worker([queue], connection=p.connection)  # never started: only its failure handling is used
+    # In the order of rq's Worker.clean_registries: abandoned jobs first, then the intermediate queue.
+    StartedJobRegistry(queue=queue).cleanup(timestamp=moment)
+    for job_id in queue.intermediate_queue.get_job_ids():
+        if job_id not in queue.started_job_registry:
+            job = queue.fetch_job(job_id)
+            if job is not None:
+                janitor.handle_job_failure(job, queue, exc_string="Job was stuck in intermediate queue.")
+            queue.intermediate_queue.remove(job_id)
+    scheduled = queue.scheduled_job_registry
+    for job_id in scheduled.get_jobs_to_schedule(int(moment)):
+        scheduled.remove(job_id)
+        job = queue.fetch_job(job_id)
+        if job is not None:
+            queue.enqueue_job(job)
+    return utcnow() + LATER
+
+
+def _check_one_pdf_each(p: Pipeline, letter_ids: list[int]) -> set[str]:
+    """Every letter rendered, its file in the store with the recorded SHA-256 and size; returns the files that no
+    letter points at."""
+    letters = [lt for lt in _letters(p) if lt.id in set(letter_ids)]
+    assert len(letters) == len(letter_ids)
+    not_rendered = [(lt.id, lt.status, lt.last_error) for lt in letters if lt.status != LetterStatus.RENDERED.value]
+    assert not not_rendered, f"letters not rendered: {not_rendered}"
+    keys = {lt.storage_key for lt in letters}
+    assert len(keys) == len(letters), "two letters share a PDF"
+    for letter in letters:
+        assert letter.storage_key is not None
+        data = (p.store / letter.storage_key).read_bytes()
+        assert data.startswith(b"%PDF")
+        assert hashlib.sha256(data).hexdigest() == letter.sha256, (
+            f"letter {letter.id}: the file is not the recorded one"
+        )
+        assert len(data) == letter.size_bytes
+    files = _store_files(p)
+    assert keys <= files
+    return files - keys
+
+
+_PDF_OF_LETTER = re.compile(r"letters/(?P<case>\d+)/(?P<letter>\d+)-[0-9a-f]{16}\.pdf")
+
+
+def _orphans_of_known_kind(p: Pipeline, extra: set[str], letter_ids: list[int]) -> list[str]:
+    """The extra files, each checked to be what a killed job leaves: another PDF of one of our letters under its
+    own case, or a temporary file of a write that never finished. Anything else fails the test."""
+    cases = {lt.id: lt.case_id for lt in _letters(p)}
+    described = []
+    for name in sorted(extra):
+        match = _PDF_OF_LETTER.fullmatch(name)
+        if match and int(match["letter"]) in letter_ids and cases[int(match["letter"])] == int(match["case"]):
+            described.append(f"{name} (a second PDF of letter {match['letter']})")
+        elif Path(name).name.startswith(".tmp-"):
+            described.append(f"{name} (temporary file of an unfinished write)")
+        else:
+            raise AssertionError(f"unexpected file in the letter store: {name}")
+    return described
+
+
+@contextmanager
+def _publishing_held(p: Pipeline) -> Iterator[None]:
+    """Hold every job at its last step: it has written its PDF and updated its row, and waits for the audit row
+    (LOCK TABLE audit_entry IN SHARE MODE lets reads through and blocks inserts)."""
+    with p.engine.connect() as conn:
+        conn.execute(text("LOCK TABLE audit_entry IN SHARE MODE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def _jobs_waiting_on_the_lock(p: Pipeline) -> int:
+    with p.engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock' AND query ILIKE 'INSERT INTO audit%'"
+                )
+            ).scalar_one()
+        )
+
+
+def _recover(p: Pipeline, letter_ids: list[int], *, workers: int, timeout: float = 60) -> dict[str, int]:
+    """Later: fresh workers, the sweeper, until every letter is rendered. Failed letters (if kills made any) are
+    re-queued as `POST /letters/{id}/retry` does. Returns what it took."""
+    now = _later(p)
+    started = [p.fleet.start(fork=i % 2 == 0) for i in range(workers)]
+    p.fleet.wait_ready(*started)
+    report = {"swept": 0, "sweeps": 0, "retried_failed": 0}
+    ids = set(letter_ids)
+    deadline = time.monotonic() + timeout
+    last_sweep = 0.0
+    while True:
+        p.fleet.observe()
+        letters = [lt for lt in _letters(p) if lt.id in ids]
+        if all(lt.status == LetterStatus.RENDERED.value for lt in letters):
+            return report
+        failed = [lt for lt in letters if lt.status == LetterStatus.FAILED.value]
+        for letter in failed:
+            assert letter.last_error, f"letter {letter.id} failed without a reason"
+            with p.factory() as s:
+                s.execute(update(Letter).where(Letter.id == letter.id).values(status="queued", attempts=0))
+                s.commit()
+            enqueue_render(p.rt.queue, letter.id)
+            report["retried_failed"] += 1
+        if time.monotonic() - last_sweep > 3:
+            report["swept"] += jobs.sweep_letters(now=now)["render"]
+            report["sweeps"] += 1
+            last_sweep = time.monotonic()
+        if time.monotonic() > deadline:
+            stuck = [(lt.id, lt.status, lt.attempts, lt.claimed_by) for lt in letters if lt.status != "rendered"]
+            raise AssertionError(f"letters not rendered after {timeout:.0f} s: {stuck[:10]}\n{p.fleet.log_tail()}")
+        time.sleep(0.1)
+
+
+# -- scenario 25: kill -9 of workers and their horses during 100 letters -----------------------------------------------
+
+
+def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pipeline: Pipeline) -> None:
+    p = pipeline
+    rng = random.Random(25)
+    # A forking worker (PreloadedWorker, a horse per job) and a non-forking one (InProcessWorker); each write waits
+    # 0.1-0.3 s, so the batch outlasts the six kill rounds (about half of it is rendered under fire).
+    delay = "0.1,0.3"
+    slots = {p.fleet.start(fork=True, put_delay=delay): True, p.fleet.start(fork=False, put_delay=delay): False}
+    p.fleet.wait_ready(*slots)
+
+    letter_ids = _ask_for_letters(p, 50)
+    assert len(letter_ids) == 100
+
+    rounds = busy_kills = 0
+    while rounds < 6 and _counts(p)[LetterStatus.RENDERED.value] < len(letter_ids):
+        time.sleep(rng.uniform(1.5, 3.0))
+        busy = p.fleet.wait_busy()
+        victims = [proc for proc in slots if proc.poll() is None] if rounds % 3 == 2 else [rng.choice(busy)]
+        for victim in victims:
+            busy_kills += victim in busy
+            p.fleet.kill(victim)
+            fork = slots.pop(victim)
+            slots[p.fleet.start(fork=fork, put_delay=delay)] = fork
+        rounds += 1
+    p.fleet.kill_all()
+    during = _counts(p)
+
+    report = _recover(p, letter_ids, workers=2)
+
+    letters = [lt for lt in _letters(p) if lt.id in set(letter_ids)]
+    print(  # shown with -s or on failure: what the kills did
+        f"\nkill rounds {rounds}: {p.fleet.killed_workers} workers killed, {busy_kills} of them mid-job, with "
+        f"{p.fleet.killed_children} children (horses, RQ schedulers); letters after the kills {dict(during)}; "
+        f"recovery {report}; attempts {dict(sorted(Counter(lt.attempts for lt in letters).items()))}"
+    )
+    assert rounds == 6, f"the batch finished before the kills: {dict(during)}"
+    assert busy_kills >= 4
+    assert not [lt.id for lt in letters if lt.status == LetterStatus.FAILED.value]
+    assert report["retried_failed"] == 0, "killed attempts made letters fail (MAX_ATTEMPTS): see the report"
+    extra = _check_one_pdf_each(p, letter_ids)
+    if extra:
+        # The defect of test_a_job_killed_after_writing_its_pdf_leaves_no_second_file, hit at random here.
+        pytest.xfail(f"known defect, files no letter points at: {_orphans_of_known_kind(p, extra, letter_ids)}")
+
+
+@pytest.mark.xfail(
+    raises=OrphanPdfLeft,
+    reason="a killed job's PDF stays in the store: the file is named after its SHA-256, the reply secrets are new on "
+    "every attempt, so the job that takes over writes a different file and nobody removes the first",
+)
+def test_a_job_killed_after_writing_its_pdf_leaves_no_second_file(pipeline: Pipeline) -> None:
+    p = pipeline
+    letter_ids = _ask_for_letters(p, 1)  # L1 and L2, waiting in Redis; no worker yet
+    with _publishing_held(p):
+        worker = p.fleet.start(fork=True)
+        _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
+        assert len(_store_files(p)) == 1  # its PDF is in the store; its row's update is not committed
+        assert p.fleet.kill(worker) >= 1  # the worker and its horse, mid-publish
+    assert _counts(p)[LetterStatus.RENDERING.value] == 1
+
+    _recover(p, letter_ids, workers=1)
+
+    extra = _check_one_pdf_each(p, letter_ids)
+    if extra:
+        raise OrphanPdfLeft(f"files no letter points at: {_orphans_of_known_kind(p, extra, letter_ids)}")
+
+
+@pytest.mark.xfail(
+    raises=SweepCannotRequeue,
+    reason="RedisQueue.enqueue skips a job id whose RQ job is still 'started'; a killed job stays 'started' until "
+    "RQ's maintenance (every 10 min), so the sweeper cannot bring its letter back",
+)
+def test_the_sweeper_brings_back_a_letter_whose_worker_was_killed(pipeline: Pipeline) -> None:
+    p = pipeline
+    letter_ids = _ask_for_letters(p, 1)
+    with _publishing_held(p):
+        worker = p.fleet.start(fork=True)
+        _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
+        p.fleet.kill(worker)
+    [killed] = [lt.id for lt in _letters(p) if lt.status == LetterStatus.RENDERING.value]
+    [other] = [i for i in letter_ids if i != killed]
+    # Only the database's clock moves on: the claim is stale. RQ has not yet run its maintenance (it would in
+    # 90 s to 10 min), so it still holds the killed job as started.
+    with p.engine.begin() as conn:
+        conn.execute(update(Letter).where(Letter.id == killed).values(claimed_at=utcnow() - timedelta(minutes=6)))
+    replacement = p.fleet.start(fork=True)
+    p.fleet.wait_ready(replacement)
+
+    swept = jobs.sweep_letters(now=utcnow() + LATER)
+
+    assert swept["render"] >= 1
+    _wait(lambda: _status_of(p, other) == LetterStatus.RENDERED.value, 30, "the other letter", p.fleet.observe)
+    with suppress(AssertionError):
+        _wait(lambda: _status_of(p, killed) == LetterStatus.RENDERED.value, 5, "the killed one", p.fleet.observe)
+    if _status_of(p, killed) != LetterStatus.RENDERED.value:
+        job = Job.fetch(f"render-letter-{killed}", connection=p.connection)
+        raise SweepCannotRequeue(
+            f"letter {killed} is still {_status_of(p, killed)!r} after the sweep; its RQ job is {job.get_status()!r}"
+        )
+    _check_one_pdf_each(p, [other])
+
+
+def _stuck(p: Pipeline) -> list[tuple[int, str, int, str | None, str]]:
+    """The letters not rendered, each with its RQ job's status."""
+    found = []
+    for letter in _letters(p):
+        if letter.status != LetterStatus.RENDERED.value:
+            job = p.queue.fetch_job(f"render-letter-{letter.id}")
+            job_status = "no job" if job is None else str(job.get_status())
+            found.append((letter.id, letter.status, letter.attempts, letter.claimed_by, job_status))
+    return found
+
+
+def _status_of(p: Pipeline, letter_id: int) -> str:
+    with p.factory() as s:
+        return s.get_one(Letter, letter_id).status
+
+
+# -- scenarios 27 and 28: Redis loses everything, or is not there ------------------------------------------------------
+
+
+def test_redis_restarted_without_persistence_mid_batch_loses_no_letter(pipeline: Pipeline) -> None:
+    p = pipeline
+    worker = p.fleet.start(fork=True, put_delay="0.1,0.2")
+    p.fleet.wait_ready(worker)
+    letter_ids = _ask_for_letters(p, 15)
+    _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] >= 3, 30, "the first letters", p.fleet.observe)
+
+    p.redis.shutdown_nosave()
+    p.redis.start()  # same port, same flags, empty
+
+    assert p.queue.count == 0, "the queued jobs are gone with Redis"
+    # The job the worker held when Redis went away finishes on its own (its horse needs only PostgreSQL); then
+    # nothing moves any more: the other jobs are lost.
+    history: list[Counter[str]] = []
+
+    def settled() -> bool:
+        history.append(_counts(p))
+        return len(history) > 20 and history[-1] == history[-21] and not history[-1][LetterStatus.RENDERING.value]
+
+    _wait(settled, 30, "the batch to stop", p.fleet.observe)
+    lost = history[-1][LetterStatus.QUEUED.value]
+    assert lost > 0
+    # rq's worker either reconnects or quits ("found an unhandled exception, quitting"), depending on where the
+    # ConnectionError hits it; under systemd, Restart=always starts it again. So does this test.
+    with suppress(AssertionError):
+        _wait(lambda: worker.poll() is not None, 3, "the worker to quit")
+    print(f"\nthe worker {'survived' if worker.poll() is None else 'quit at'} the Redis restart; {lost} jobs lost")
+
+    swept = jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER + timedelta(seconds=10))
+
+    assert swept["render"] == lost
+
+    def keep_a_worker() -> None:
+        p.fleet.observe()
+        if not p.fleet.alive():
+            p.fleet.start(fork=True)
+
+    try:
+        _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] == len(letter_ids), 60, "every letter", keep_a_worker)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: {_stuck(p)}\n{p.fleet.log_tail()}") from None
+    assert not _check_one_pdf_each(p, letter_ids)
+
+
+@pytest.mark.xfail(
+    raises=CommitRaisedAfterRedisDown,
+    reason="the after-commit hook lets the enqueue's ConnectionError out of session.commit(): the request that asked "
+    "for the letters fails although its transaction committed, and the letters after the first wait for the sweeper",
+)
+def test_with_redis_down_asking_for_letters_still_succeeds_and_the_sweeper_catches_up(pipeline: Pipeline) -> None:
+    p = pipeline
+    p.redis.shutdown_nosave()
+    raised: Exception | None = None
+    try:
+        _ask_for_letters(p, 10)
+    except RedisConnectionError as exc:
+        raised = exc
+    letter_ids = [lt.id for lt in _letters(p)]
+    assert len(letter_ids) == 20, "the request's transaction committed its letters"
+    assert _counts(p) == Counter({LetterStatus.QUEUED.value: 20})
+
+    p.redis.start()
+    p.fleet.wait_ready(p.fleet.start(fork=True))
+    swept = jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER + timedelta(seconds=10))
+
+    assert swept["render"] == 20
+    _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] == 20, 60, "every letter", p.fleet.observe)
+    assert not _check_one_pdf_each(p, letter_ids)
+    if raised is not None:
+        raise CommitRaisedAfterRedisDown(f"commit() raised {type(raised).__name__}: {raised}")
+
+
+# -- scenario 29: with a worker waiting, no job before commit and none after a rollback --------------------------------
+
+
+def test_with_a_worker_waiting_a_job_starts_only_after_commit_and_never_after_rollback(pipeline: Pipeline) -> None:
+    p = pipeline
+    worker = p.fleet.start(fork=False)
+    p.fleet.wait_ready(worker)
+
+    with p.factory() as s:
+        case = make_case(s, p.rt.engine)
+        debt = make_debt(s, p.rt.engine, case)
+        fire_debt_event(s, p.rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+        s.flush()
+        committed_ids = sorted(s.scalars(select(Letter.id).where(Letter.debt_id == debt.id)))
+        time.sleep(1)  # the commit is slow: a job enqueued already would now run and find no row
+        assert p.queue.count == 0
+        assert _store_files(p) == set()
+        s.commit()
+    _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] == 2, 30, "the committed letters", p.fleet.observe)
+
+    with p.factory() as s:
+        case = make_case(s, p.rt.engine)
+        debt = make_debt(s, p.rt.engine, case)
+        fire_debt_event(s, p.rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+        s.flush()
+        s.rollback()
+    time.sleep(1)
+
+    assert p.queue.count == 0
+    assert len(StartedJobRegistry(queue=p.queue)) == 0
+    assert len(p.queue.failed_job_registry) == 0
+    assert jobs.sweep_letters(now=utcnow() + LATER) == {"render": 0, "email": 0}
+    assert [lt.id for lt in _letters(p)] == committed_ids
+    assert not _check_one_pdf_each(p, committed_ids)
+
+
+# -- found by bench/letters.py: reply-code lookups collide ------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    raises=ReplyCodeCollision,
+    reason="the reply code's 5-character lookup is random (23**5 = 6.4 million values) and unique over every letter "
+    "ever made; a render that draws a taken one fails at its last UPDATE and needs another attempt (10,000 letters: "
+    "~8 such failures; at a million letters, 1 render in 6)",
+)
+def test_a_reply_code_lookup_that_is_taken_does_not_cost_the_letter_an_attempt(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = pipeline
+    first, second = _ask_for_letters(p, 1)  # queued in our Redis; no worker: the jobs run here
+    assert jobs.render_letter(first).endswith(".pdf")
+    with p.factory() as s:
+        taken = s.get_one(Letter, first).reply_code_lookup
+    assert taken is not None
+    real = new_reply_secrets
+    draws = iter([dataclasses.replace(real(), lookup=taken)])  # the first draw is the taken one, then random again
+    monkeypatch.setattr(jobs, "new_reply_secrets", lambda: next(draws, None) or real())
+
+    try:
+        outcome = jobs.render_letter(second)
+    except Exception as exc:  # raised for RQ to retry: the attempt is spent
+        outcome = f"raised {type(exc).__name__}"
+
+    with p.factory() as s:
+        letter = s.get_one(Letter, second)
+    if (letter.status, letter.attempts) != (LetterStatus.RENDERED.value, 1):
+        raise ReplyCodeCollision(
+            f"render_letter {outcome}; the letter is {letter.status!r} after {letter.attempts} attempt(s): "
+            f"{letter.last_error}"
+        )
+    assert outcome == letter.storage_key
+    assert letter.reply_code_lookup != taken
+    assert not _check_one_pdf_each(p, [first, second])
