@@ -17,15 +17,22 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The NL Design System CSS the pages link (and axe-core for the browser tests), exactly as package-lock.json pins
+# them; served from node_modules at /static/vendor/ (docs/web.md). Nothing in them needs an install script.
+node_modules/.installed: package.json package-lock.json
+	command -v npm >/dev/null 2>&1 || scripts/system-packages.sh npm
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## make run: install, migrate, seed the demo once and serve on http://127.0.0.1:$(PORT) (SQLite, jobs in-process)
-run: $(VENV)/.installed
+run: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/schuldroute db upgrade
 	$(VENV)/bin/schuldroute reference load
 	$(VENV)/bin/schuldroute seed-demo --if-empty
 	$(VENV)/bin/schuldroute run --host 127.0.0.1 --port $(PORT)
 
 ## make test: install with test extras, start PostgreSQL + Redis, run ruff, mypy and pytest, stop the servers
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node_modules/.installed
 	scripts/test.sh
 
 lint: $(VENV)/.installed-dev

@@ -41,6 +41,12 @@ class Settings:
     smtp_password: str | None = None
     smtp_starttls: bool = False
     mail_from: str = "brieven@schuldroute.example"
+    # Staff sessions in the browser (security.md 13, ASVS 7.3.1/7.3.2): ended after this long without a request,
+    # and this long after login whatever happens. Seconds here; the environment gives minutes and hours.
+    session_idle_seconds: float = 30 * 60
+    session_lifetime_seconds: float = 12 * 60 * 60
+    # Where `npm ci` put the NL Design System CSS (node_modules); None = the checkout's own node_modules.
+    assets_path: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -70,6 +76,9 @@ class Settings:
             smtp_password=env.get("SMTP_PASSWORD") or None,
             smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
             mail_from=env.get("MAIL_FROM", "brieven@schuldroute.example"),
+            session_idle_seconds=float(env.get("SESSION_IDLE_MINUTES", "30")) * 60,
+            session_lifetime_seconds=float(env.get("SESSION_LIFETIME_HOURS", "12")) * 3600,
+            assets_path=Path(env["ASSETS_DIR"]).resolve() if env.get("ASSETS_DIR") else None,
         )
         settings.validate()
         return settings
@@ -89,6 +98,10 @@ class Settings:
                 raise ConfigurationError("REDIS_URL must be set in production (jobs run on rq workers)")
         if self.referral_window_weeks < 1:
             raise ConfigurationError("REFERRAL_WINDOW_WEEKS must be at least 1")
+        if not 0 < self.session_idle_seconds <= self.session_lifetime_seconds:
+            raise ConfigurationError(
+                "SESSION_IDLE_MINUTES must be positive and at most SESSION_LIFETIME_HOURS (as minutes)"
+            )
 
     @property
     def letter_store_path(self) -> Path:
@@ -97,6 +110,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def cookie_secure(self) -> bool:
+        """Session cookies only over HTTPS in production; development and tests run on plain http://127.0.0.1."""
+        return self.is_production
 
     @property
     def jobs_in_process(self) -> bool:

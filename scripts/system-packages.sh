@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs when they are missing.
 # As root this runs apt-get; otherwise it names the packages and stops.
+# `scripts/system-packages.sh npm` checks only what `npm ci` needs (make run's web assets).
 set -euo pipefail
 
 missing=()
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
-# Letters embed DejaVu Sans (diacritics, the IJ ligature, the euro sign).
-[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
-# pdftoppm turns a letter into an image, to check that its QR code decodes.
-command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+# npm installs the NL Design System CSS and axe-core (package-lock.json). A NodeSource nodejs brings its own npm.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${1:-}" != "npm" ]; then
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+    command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+    # Letters embed DejaVu Sans (diacritics, the IJ ligature, the euro sign).
+    [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+    # pdftoppm turns a letter into an image, to check that its QR code decodes.
+    command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+    # The browser tests drive Debian's chromium through Playwright (never `playwright install`, which downloads one).
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
     exit 0

@@ -1,0 +1,53 @@
+"""Dutch formats for the pages (ecosystem.md 7): amounts in euros and dates, through Babel with locale nl_NL.
+
+Templates use `{{ debt.amount_cents | euro }}` (€ 1.234,50, with a no-break space after the sign),
+`{{ case.expected_release | datum }}` (27-04-2025) and `| datum_lang` (27 april 2025). Timestamps are shown in
+Dutch time: flask-babel converts an aware datetime (ours are UTC) to Europe/Amsterdam before taking its date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import flask_babel
+from flask import Flask
+
+LOCALE = "nl_NL"
+TIMEZONE = "Europe/Amsterdam"
+
+babel = flask_babel.Babel()
+
+
+def euro(cents: int | None) -> str:
+    """Cents as a Dutch euro amount: 123450 -> '€\\xa01.234,50'; None (unknown) -> ''."""
+    if cents is None:
+        return ""
+    return str(flask_babel.format_currency(Decimal(cents) / 100, "EUR"))
+
+
+def datum(value: date | datetime | None) -> str:
+    """A short Dutch date: 27-04-2025."""
+    if value is None:
+        return ""
+    return str(flask_babel.format_date(value, "short"))
+
+
+def datum_lang(value: date | datetime | None) -> str:
+    """A written-out Dutch date: 27 april 2025."""
+    if value is None:
+        return ""
+    return str(flask_babel.format_date(value, "long"))
+
+
+def datum_tijd(value: datetime | None) -> str:
+    """A Dutch date and time in Dutch time: 27-04-2025 14:05."""
+    if value is None:
+        return ""
+    return str(flask_babel.format_datetime(value, "dd-MM-yyyy HH:mm"))
+
+
+def init_app(app: Flask) -> None:
+    # One locale and one time zone for everyone: the service is Dutch only.
+    babel.init_app(app, default_locale=LOCALE, default_timezone=TIMEZONE)
+    app.jinja_env.filters.update(euro=euro, datum=datum, datum_lang=datum_lang, datum_tijd=datum_tijd)
