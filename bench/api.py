@@ -10,8 +10,9 @@ What is measured, and why:
   VACUUM ANALYZE. One bearer token per benchmark user is stored the way ``POST /api/v1/auth/token`` stores it
   (SHA-256 only), so every request authenticates against the database as in production.
 * **Server.** gunicorn with the settings of docs/operations.md (2 sync workers, ``SCHULDROUTE_ENV=production``,
-  Redis configured) serves ``bench.api_app:app``: the product's app plus a bench-only blueprint with the two
-  references, so they share the processes, the engine and the connection pool with the routes under test.
+  Redis configured) and the repository's ``gunicorn.conf.py`` (``gc.freeze()`` once a worker has built the app)
+  serves ``bench.api_app:app``: the product's app plus a bench-only blueprint with the two references, so they
+  share the processes, the engine and the connection pool with the routes under test.
 * **Load.** wrk on 127.0.0.1 at 1, 4 and 16 connections, for each route in turn, in rounds (so the drift of the
   noisy VM hits every route alike); each cell gets a short warm-up first. The figures are the median over the
   rounds of requests/s, p50 and p99 (wrk's own latency histogram, read in a Lua ``done`` hook). Routes:
@@ -548,7 +549,8 @@ def start_server(database_url: str, redis_url: str, workdir: Path) -> Server:
     }
     gunicorn_bin = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn_bin), "--workers", "2", "--worker-class", "sync", "--bind", f"127.0.0.1:{port}"]
-    command += ["--log-level", "warning", "bench.api_app:app"]
+    # The repository's gunicorn.conf.py (gc.freeze() after the app is built), named so it holds from any cwd.
+    command += ["--config", str(REPO / "gunicorn.conf.py"), "--log-level", "warning", "bench.api_app:app"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(process, f"http://127.0.0.1:{port}", log)

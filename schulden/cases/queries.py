@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import BindParameter, ColumnElement, Integer, Select, bindparam, false, func, select, true, tuple_
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql import visitors
 
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
 from schulden.errors import NotFound
+from schulden.organisations.models import Organisation
+from schulden.roles import Role
 from workflows import WorkflowInstance
 
 #: The release sort puts cases without a date (pre-trial) last.
@@ -30,6 +34,153 @@ def get_case(session: Session, actor: UserActor, case_id: int, *, for_update: bo
     if case is None:
         raise NotFound("case", case_id)
     return case
+
+
+@dataclass(frozen=True)
+class OrganisationRef:
+    id: int
+    name: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class CaseDetailRow:
+    """Everything the case view shows, read in one statement (see `case_detail`)."""
+
+    case: Case
+    detainee: Detainee
+    process: str
+    process_version: int
+    state: str
+    pi: OrganisationRef
+    registration_municipality: OrganisationRef | None
+    municipality: OrganisationRef | None
+    debts: dict[str, int]
+
+
+# The case detail is the most frequent read, so its statement is built once per role and executed with bind
+# parameters: building a SELECT and its cache key anew costs more CPU than running it (docs/benchmarks.md, API).
+_CASE_ID = bindparam("case_id", type_=Integer)
+_SCOPE_ORG = "scope_org"
+#: Stands in for the actor's organisation while a role's scope is built; never a real id (ids are positive).
+_SCOPE_SENTINEL = -7_919_001
+
+
+def _org_columns(alias: Any) -> tuple[Any, ...]:
+    return alias.id, alias.name, alias.code
+
+
+def _detail_select() -> Select[Any]:
+    pi = aliased(Organisation, name="pi")
+    registration = aliased(Organisation, name="registration_municipality")
+    municipality = aliased(Organisation, name="municipality")
+    # One aggregate row over the case's debts (no GROUP BY, so 0 debts still give a row), joined ON true: the same
+    # plan as a LATERAL on PostgreSQL, and SQLite runs it too.
+    totals = (
+        select(
+            func.count().label("count"),
+            func.coalesce(func.sum(Debt.principal_cents), 0).label("principal_cents"),
+            func.coalesce(func.sum(Debt.interest_cents), 0).label("interest_cents"),
+            func.coalesce(func.sum(Debt.costs_cents), 0).label("costs_cents"),
+        )
+        .where(Debt.case_id == _CASE_ID)
+        .subquery("debt_totals")
+    )
+    return (
+        select(
+            Case,
+            Detainee,
+            WorkflowInstance.process,
+            WorkflowInstance.process_version,
+            WorkflowInstance.state,
+            *_org_columns(pi),
+            *_org_columns(registration),
+            *_org_columns(municipality),
+            totals.c.count,
+            totals.c.principal_cents,
+            totals.c.interest_cents,
+            totals.c.costs_cents,
+        )
+        .join(Detainee, Detainee.id == Case.detainee_id)
+        .join(WorkflowInstance, WorkflowInstance.id == Case.instance_id)
+        .join(pi, pi.id == Case.pi_id)
+        .outerjoin(registration, registration.id == Case.registration_municipality_id)
+        .outerjoin(municipality, municipality.id == Case.municipality_id)
+        .join(totals, true())
+        .where(Case.id == _CASE_ID)
+    )
+
+
+def _role_scope(role: Role) -> ColumnElement[bool]:
+    """`case_scope` of `role` with the organisation as the bind parameter `scope_org`.
+
+    The clause comes from `case_scope` itself (the one definition of who sees what), built for a stand-in
+    organisation whose literal is then swapped for the bind parameter. Should a scope ever use the organisation
+    other than as a bound value, the stand-in stays in the clause and the detail finds nothing: it fails closed.
+    """
+    clause = case_scope(UserActor(0, role, _SCOPE_SENTINEL))
+
+    def swap(element: Any, **_kw: Any) -> Any:
+        if isinstance(element, BindParameter) and element.value == _SCOPE_SENTINEL:
+            return bindparam(_SCOPE_ORG, type_=element.type)
+        return None
+
+    return visitors.replacement_traverse(clause, {}, swap)
+
+
+@cache
+def _detail_statement(role: Role | None) -> Select[Any]:
+    """The detail SELECT under the scope of `role` (None: an actor without organisation, who sees nothing)."""
+    return _detail_select().where(false() if role is None else _role_scope(role))
+
+
+@cache
+def _unscoped_detail_statement() -> Select[Any]:
+    return _detail_select()
+
+
+def _ref(id_: int | None, name: str | None, code: str | None) -> OrganisationRef | None:
+    return None if id_ is None or name is None else OrganisationRef(id_, name, code)
+
+
+def _detail_row(row: Any) -> CaseDetailRow:
+    (case, detainee, process, version, state, *orgs, count, principal, interest, costs) = row
+    return CaseDetailRow(
+        case=case,
+        detainee=detainee,
+        process=process,
+        process_version=version,
+        state=state,
+        # debt_case.pi_id is NOT NULL with a foreign key and the join is inner: the PI is always there.
+        pi=OrganisationRef(*orgs[0:3]),
+        registration_municipality=_ref(*orgs[3:6]),
+        municipality=_ref(*orgs[6:9]),
+        debts={
+            "count": count,
+            "principal_cents": int(principal),
+            "interest_cents": int(interest),
+            "costs_cents": int(costs),
+            "total_cents": int(principal) + int(interest) + int(costs),
+        },
+    )
+
+
+def case_detail(session: Session, actor: UserActor, case_id: int) -> CaseDetailRow:
+    """The case with everything its view shows, if `actor` may see it; NotFound otherwise (as `get_case`).
+
+    One SELECT: the case, its detainee, its workflow state, the PI and the two municipalities, and the debt totals.
+    """
+    role = actor.role if actor.organisation_id is not None else None
+    row = session.execute(_detail_statement(role), {"case_id": case_id, _SCOPE_ORG: actor.organisation_id}).first()
+    if row is None:
+        raise NotFound("case", case_id)
+    return _detail_row(row)
+
+
+def case_detail_of(session: Session, case: Case) -> CaseDetailRow:
+    """The same for a case the caller already holds under the actor's scope (the answer after a change)."""
+    row = session.execute(_unscoped_detail_statement(), {"case_id": case.id}).one()
+    return _detail_row(row)
 
 
 def debt_totals(session: Session, case_ids: list[int]) -> dict[int, dict[str, int]]:
