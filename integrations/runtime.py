@@ -42,6 +42,7 @@ def build(settings: Settings, database: Database | None = None, engine: Engine |
     from integrations.letters.dispatch import install
     from integrations.letters.storage import FileStore
     from integrations.queue import make_queue
+    from integrations.referrals.delivery import install as install_referrals
 
     if database is None:
         database = Database()
@@ -56,6 +57,7 @@ def build(settings: Settings, database: Database | None = None, engine: Engine |
     )
     assert database.sessionmaker is not None
     install(database.sessionmaker, queue)
+    install_referrals(database.sessionmaker, queue)
     return rt
 
 

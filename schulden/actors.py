@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from schulden.roles import Role
 from workflows import SYSTEM, SystemActor
 
-__all__ = ["SYSTEM", "SystemActor", "UserActor"]
+__all__ = ["SYSTEM", "CreditorActor", "SystemActor", "UserActor"]
 
 
 @dataclass(frozen=True)
@@ -25,3 +25,19 @@ class UserActor:
     @property
     def roles(self) -> frozenset[str]:
         return frozenset({self.role.value})
+
+
+@dataclass(frozen=True)
+class CreditorActor:
+    """A creditor answering one letter through its reply code or QR link; no account, scope is that letter."""
+
+    letter_id: int
+    organisation_id: None = None
+
+    @property
+    def actor_id(self) -> str:
+        return f"creditor:letter:{self.letter_id}"
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset({"creditor"})

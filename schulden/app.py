@@ -59,11 +59,24 @@ def _wire_letters(app: Flask, rt: Any) -> None:
     app.extensions["schuldroute.print_batch"] = make_batch
     app.extensions["schuldroute.enqueue_render"] = lambda letter_id: enqueue_render(rt.queue, letter_id)
 
+    from integrations.referrals.delivery import enqueue_delivery
+
+    app.extensions["schuldroute.enqueue_referral"] = lambda referral_id: enqueue_delivery(rt.queue, referral_id)
+
 
 def _register_web(app: Flask) -> None:
-    from schulden.web import errors, health, home, requests
+    from schulden.web import assets, auth, errors, filters, health, home, requests, security
 
     requests.init_app(app)
     errors.init_app(app)
+    # CSRF is checked before the session is loaded: a form posted after the session expired still carries its
+    # valid token, so it leads to the login page instead of being refused.
+    security.init_app(app)
+    auth.init_app(app)
+    filters.init_app(app)
+    assets.init_app(app)
     app.register_blueprint(health.blp)
     app.register_blueprint(home.blp)
+    from schulden.web import reply
+
+    app.register_blueprint(reply.blp)

@@ -17,6 +17,7 @@ from schulden.cases.services import ConsentItem, fire_case_event, link_partner, 
 from schulden.debts.models import Creditor, DebtCategory
 from schulden.debts.services import add_debt, fire_debt_event
 from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.referrals.services import send_referral
 from schulden.roles import Role
 from schulden.users.models import User
 from schulden.users.services import create_user
@@ -173,7 +174,7 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
     fire_case_event(session, engine, referred, "complete_inventory", actor=counsellor)
     # The release is three weeks away, inside the six-week window: the timer would fire on the next tick.
     fire_case_event(session, engine, referred, "referral_window_reached", actor=SYSTEM)
-    fire_case_event(session, engine, referred, "send_referral", actor=counsellor)
+    send_referral(session, engine, referred, actor=counsellor, include_district_team=False)
     session.flush()
     return {"organisations": len(orgs), "users": len(users), "cases": 3, "creditors": len(creditors)}
 

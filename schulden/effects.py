@@ -8,15 +8,17 @@ replaces the body and keeps the name; docs/workflows.md lists them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat
 from schulden.consents import PURPOSE_LABELS, has_valid_consent, missing_consent_message
 from schulden.debts.models import AmountStatus, Debt
 from schulden.letters.models import Letter
 from schulden.letters.services import cancel_open_letters, request_letter
+from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus, RefusalKind
 from workflows import SYSTEM, Context, Effect, Guard, WorkflowInstance
 
 # domain.md section 4: letter types.
@@ -247,3 +249,140 @@ def _mark_referred(ctx: Context) -> Mapping[str, Any]:
 
 
 MARK_REFERRED = Effect("mark_referred", _mark_referred, "Legt vast wanneer en aan welke gemeente is verwezen")
+
+
+def _open_referral(ctx: Context) -> Referral | None:
+    case = case_of(ctx)
+    if case is None:
+        return None
+    return ctx.session.scalar(
+        select(Referral)
+        .where(
+            Referral.case_id == case.id,
+            Referral.status.in_((ReferralStatus.QUEUED.value, ReferralStatus.DELIVERED.value)),
+        )
+        .order_by(Referral.sequence.desc())
+    )
+
+
+def _create_referral(ctx: Context) -> Mapping[str, Any]:
+    """The referral row: to which municipality, with or without the household part for its district team, over
+    which channel. Its handover file is made and delivered by a job after commit."""
+    case = case_of(ctx)
+    if case is None or case.municipality_id is None:
+        return {"referral": None}
+    previous = ctx.session.scalar(select(func.max(Referral.sequence)).where(Referral.case_id == case.id)) or 0
+    delivery = ctx.session.get(MunicipalDelivery, case.municipality_id)
+    channel = delivery.channel if delivery is not None else DeliveryChannel.EMAIL.value
+    letter = ctx.session.scalar(
+        select(Letter).where(Letter.case_id == case.id, Letter.letter_type == "L8").order_by(Letter.id.desc())
+    )
+    referral = Referral(
+        case_id=case.id,
+        sequence=previous + 1,
+        municipality_id=case.municipality_id,
+        letter_id=letter.id if letter is not None else None,
+        include_district_team=bool(ctx.payload.get("include_district_team")),
+        channel=channel,
+        status=ReferralStatus.QUEUED.value,
+        urgent=case.urgent,
+        threat=case.threat,
+        referred_at=ctx.now,
+        created_by=ctx.actor.actor_id,
+    )
+    ctx.session.add(referral)
+    ctx.session.flush()
+    return {"referral": referral.id, "sequence": referral.sequence, "channel": channel}
+
+
+CREATE_REFERRAL = Effect(
+    "create_referral",
+    _create_referral,
+    "Maakt de verwijzing aan; een taak maakt het overdrachtsdossier en levert het af (e-mail of zaaksysteem)",
+)
+
+
+def first_conversation_given(ctx: Context) -> str | None:
+    """Guard: the municipality names the date of the first conversation (not before the referral)."""
+    raw = ctx.payload.get("first_conversation_on")
+    try:
+        day = date.fromisoformat(str(raw))
+    except ValueError:
+        return "Geef de datum van het eerste gesprek (first_conversation_on, JJJJ-MM-DD)."
+    if day < ctx.today:
+        return "De datum van het eerste gesprek ligt in het verleden."
+    return None
+
+
+def _record_acceptance(ctx: Context) -> Mapping[str, Any]:
+    referral = _open_referral(ctx)
+    if referral is None:
+        return {"referral": None}
+    day = date.fromisoformat(str(ctx.payload["first_conversation_on"]))
+    referral.status = ReferralStatus.ACCEPTED.value
+    referral.decided_at = ctx.now
+    referral.decided_by = ctx.actor.actor_id
+    referral.first_conversation_on = day
+    # A first conversation planned after the Wgs term is a breach too, known the moment it is planned.
+    late = referral.wgs_due_on is not None and day > referral.wgs_due_on
+    if late and referral.wgs_breached_at is None:
+        referral.wgs_breached_at = ctx.now
+    return {"referral": referral.id, "first_conversation_on": day.isoformat(), "after_wgs_term": late}
+
+
+def _record_refusal(kind: RefusalKind) -> Effect:
+    def run(ctx: Context) -> Mapping[str, Any]:
+        referral = _open_referral(ctx)
+        case = case_of(ctx)
+        if case is not None:
+            # The refusing municipality's access ends with its refusal (access.case_scope needs referred_at).
+            case.referred_at = None
+        if referral is None:
+            return {"referral": None}
+        referral.status = ReferralStatus.REFUSED.value
+        referral.decided_at = ctx.now
+        referral.decided_by = ctx.actor.actor_id
+        referral.refusal_kind = kind.value
+        referral.refusal_reason = ctx.reason
+        return {"referral": referral.id, "refusal": kind.value}
+
+    return Effect(f"record_refusal_{kind.value}", run, "Legt de weigering van de gemeente vast bij de verwijzing")
+
+
+RECORD_ACCEPTANCE = Effect(
+    "record_acceptance", _record_acceptance, "Legt de acceptatie en de datum van het eerste gesprek vast"
+)
+REFUSED_NOT_RESIDENT = _record_refusal(RefusalKind.NOT_RESIDENT)
+REFUSED_OTHER = _record_refusal(RefusalKind.OTHER)
+
+
+def _flag_wgs_breach(ctx: Context) -> Mapping[str, Any]:
+    referral = _open_referral(ctx)
+    if referral is None:
+        return {"referral": None}
+    if referral.wgs_breached_at is None:
+        referral.wgs_breached_at = ctx.now
+    return {"referral": referral.id, "wgs_due_on": referral.wgs_due_on.isoformat() if referral.wgs_due_on else None}
+
+
+FLAG_WGS_BREACH = Effect(
+    "flag_wgs_breach",
+    _flag_wgs_breach,
+    "Termijn eerste gesprek (art. 4a Wgs) verstreken: gemarkeerd bij de verwijzing, zichtbaar voor beide kanten",
+)
+
+
+def _cancel_referrals(ctx: Context) -> Mapping[str, Any]:
+    case = case_of(ctx)
+    if case is None:
+        return {"cancelled": 0}
+    result = ctx.session.execute(
+        update(Referral)
+        .where(Referral.case_id == case.id, Referral.status == ReferralStatus.QUEUED.value)
+        .values(status=ReferralStatus.CANCELLED.value, last_error=f"{ctx.event}: verwijzing gestopt")
+        .execution_options(synchronize_session="fetch")
+    )
+    return {"cancelled": int(getattr(result, "rowcount", 0) or 0)}
+
+
+CANCEL_REFERRALS = Effect("cancel_referrals", _cancel_referrals, "Stopt een verwijzing die nog niet is afgeleverd")

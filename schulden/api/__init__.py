@@ -38,6 +38,9 @@ def make_api(app: Flask) -> Any:
     from schulden.debts.api import blp as debts
     from schulden.letters.api import blp as letters
     from schulden.organisations.api import blp as municipalities
+    from schulden.referrals.api import blp as referrals
+    from schulden.replies.api import blp as replies
+    from schulden.reports.api import blp as figures
 
     app.config.update(
         API_TITLE="Schuldroute API",
@@ -62,7 +65,7 @@ def make_api(app: Flask) -> Any:
     api.register_converter(IdConverter, _id_schema)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for blueprint in (auth, cases, debts, letters, creditors, municipalities):
+    for blueprint in (auth, cases, debts, letters, creditors, municipalities, figures, replies, referrals):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)
     return api

@@ -16,14 +16,21 @@ from schulden.cases.models import ClosureReason, ConsentPurpose, Threat
 from schulden.debts.models import Debt
 from schulden.effects import (
     CANCEL_LETTERS,
+    CANCEL_REFERRALS,
     CLOSE_DEBTS,
+    CREATE_REFERRAL,
+    FLAG_WGS_BREACH,
     HAND_OVER_DEBTS,
     MARK_REFERRED,
     MARK_URGENT,
     MUNICIPALITY_CHOSEN,
+    RECORD_ACCEPTANCE,
+    REFUSED_NOT_RESIDENT,
+    REFUSED_OTHER,
     case_of,
     close_case,
     consent_guard,
+    first_conversation_given,
     record_intent,
     request_letters,
     valid_closure_reason,
@@ -34,6 +41,7 @@ from workflows import (
     ANY,
     PREVIOUS,
     SYSTEM_ROLE,
+    After,
     Context,
     Delay,
     DelayFrom,
@@ -120,6 +128,9 @@ def _inventory_settled(ctx: Context) -> str | None:
 
 INVENTORY_SETTLED = Guard("elke schuld is bevestigd, geschat of zonder reactie", _inventory_settled)
 THREAT_KNOWN = Guard("de dreiging is bekend", valid_threat, needs_input=True)
+FIRST_CONVERSATION_KNOWN = Guard(
+    "de datum van het eerste gesprek is bekend", first_conversation_given, needs_input=True
+)
 CLOSURE_REASON_KNOWN = Guard("de reden van afsluiten is bekend", valid_closure_reason, needs_input=True)
 
 OPEN_STATES = (
@@ -153,7 +164,13 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 timers=(TimerSpec("consent_reminder", "consent_reminder_due", WorkingDays(5)),),
             ),
             State("inventory", "Inventarisatie", timers=(window,)),
-            State("inventory_complete", "Inventarisatie compleet", timers=(window,)),
+            # A complete inventory is ready to hand over: the referral is due at the next tick (issue 5), unless
+            # the counsellor reopens it first. The release-date window stays as a second trigger.
+            State(
+                "inventory_complete",
+                "Inventarisatie compleet",
+                timers=(window, TimerSpec("inventory_ready", "referral_window_reached", After(timedelta(0)))),
+            ),
             State(
                 "referral_due",
                 "Verwijzing nodig",
@@ -208,7 +225,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "awaiting_consent",
                 "closed",
                 roles={PI, COUNSELLOR},
-                effects=[close_case(ClosureReason.NO_CONSENT), CLOSE_DEBTS, CANCEL_LETTERS],
+                effects=[close_case(ClosureReason.NO_CONSENT), CLOSE_DEBTS, CANCEL_LETTERS, CANCEL_REFERRALS],
                 label="Toestemming geweigerd",
             ),
             Transition(
@@ -217,7 +234,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "closed",
                 roles={PI, COUNSELLOR},
                 requires_reason=True,
-                effects=[close_case(ClosureReason.OTHER), CLOSE_DEBTS, CANCEL_LETTERS],
+                effects=[close_case(ClosureReason.OTHER), CLOSE_DEBTS, CANCEL_LETTERS, CANCEL_REFERRALS],
                 label="Concept annuleren",
             ),
             Transition(
@@ -281,7 +298,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "referred",
                 roles={COUNSELLOR},
                 guards=[MUNICIPALITY_CHOSEN, consent_guard(ConsentPurpose.REFER_MUNICIPALITY, per_municipality=True)],
-                effects=[MARK_REFERRED, request_letters("L8"), HAND_OVER_DEBTS],
+                effects=[MARK_REFERRED, request_letters("L8"), CREATE_REFERRAL, HAND_OVER_DEBTS],
                 label="Verwijzing versturen",
             ),
             Transition(
@@ -298,13 +315,15 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "referred",
                 roles={SYSTEM},
                 internal=True,
-                effects=[record_intent("flag_wgs_breach", "Termijn eerste gesprek (art. 4a Wgs) verstreken")],
+                effects=[FLAG_WGS_BREACH],
             ),
             Transition(
                 "accept_referral",
                 "referred",
                 "accepted",
                 roles={MUNICIPALITY},
+                guards=[FIRST_CONVERSATION_KNOWN],
+                effects=[RECORD_ACCEPTANCE],
                 label="Verwijzing accepteren",
             ),
             Transition(
@@ -313,6 +332,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "rerouting",
                 roles={MUNICIPALITY},
                 requires_reason=True,
+                effects=[REFUSED_NOT_RESIDENT],
                 label="Weigeren: geen inwoner",
             ),
             Transition(
@@ -321,7 +341,13 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "closed",
                 roles={MUNICIPALITY},
                 requires_reason=True,
-                effects=[close_case(ClosureReason.REFUSED_BY_MUNICIPALITY), CLOSE_DEBTS, CANCEL_LETTERS],
+                effects=[
+                    REFUSED_OTHER,
+                    close_case(ClosureReason.REFUSED_BY_MUNICIPALITY),
+                    CLOSE_DEBTS,
+                    CANCEL_LETTERS,
+                    CANCEL_REFERRALS,
+                ],
                 label="Verwijzing weigeren",
             ),
             Transition(
@@ -349,6 +375,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 # Stop what is waiting first, then make the withdrawal letter (which must not be stopped itself).
                 effects=[
                     CANCEL_LETTERS,
+                    CANCEL_REFERRALS,
                     request_letters("L10"),
                     close_case(ClosureReason.CONSENT_WITHDRAWN),
                     CLOSE_DEBTS,
@@ -401,7 +428,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 roles={COUNSELLOR, ADMIN},
                 requires_reason=True,
                 guards=[CLOSURE_REASON_KNOWN],
-                effects=[close_case(), CLOSE_DEBTS, CANCEL_LETTERS],
+                effects=[close_case(), CLOSE_DEBTS, CANCEL_LETTERS, CANCEL_REFERRALS],
                 label="Dossier afsluiten",
             ),
         ),

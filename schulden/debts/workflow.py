@@ -265,6 +265,16 @@ def build_debt_process() -> Process:
             ),
             # The case closed (no consent, withdrawn, refused...): the debt's clocks and reminders stop with it.
             Transition("close_with_case", ANY, "closed", roles={SYSTEM}),
+            # Every creditor answer (reply page, or typed in from paper or phone) leaves a row in the history, also
+            # when the state stays: the counsellor's timeline and the outcome figures count answers by it.
+            Transition(
+                "reply_received",
+                ANY,
+                ANY,
+                roles={COUNSELLOR, CREDITOR, SYSTEM},
+                internal=True,
+                label="Antwoord schuldeiser ontvangen",
+            ),
             Transition("mark_paid", ANY, "paid", roles={COUNSELLOR, CREDITOR}, label="Betaald"),
             Transition(
                 "write_off",

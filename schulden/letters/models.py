@@ -66,6 +66,9 @@ class Letter(Base):
     reply_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     reply_expires_at: Mapped[datetime | None]
     reply_revoked_at: Mapped[datetime | None]
+    # How often the code or link was used to open the reply page (security.md 2.2), for the counsellor and audit.
+    reply_used_count: Mapped[int] = mapped_column(Integer, default=0)
+    reply_last_used_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -100,6 +100,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("creditors.Creditors", "POST"): Route("none", CREDITOR_EDITORS, matrix=False),
     ("municipalities.Municipalities", "GET"): Route("none", matrix=False),
     ("municipalities.Proposal", "GET"): Route("none", matrix=False),
+    # Outcome figures: counts over the caller's own scope; scope and roles in tests/api/test_figures_api.py.
+    ("figures.OutcomeFigures", "GET"): Route(
+        "none", frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY, Role.ADMIN}), matrix=False
+    ),
+    ("figures.OutcomeFiguresCsv", "GET"): Route(
+        "none", frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY, Role.ADMIN}), matrix=False
+    ),
     # -- a case --
     ("cases.CaseDetail", "GET"): Route("case"),
     ("cases.CaseDetail", "PATCH"): Route(
@@ -174,6 +181,38 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("letters.LetterRetry", "POST"): Route("letter", frozenset({Role.COUNSELLOR}), frozenset({409})),
     ("letters.PrintBatches", "POST"): Route("none", CASE_MANAGERS, matrix=False),  # test_function_level_denials
     ("letters.PrintBatchPdf", "GET"): Route("print_batch"),  # the world has no batches: 404 for everyone
+    # -- creditor replies (scope: their case) and referrals (scope: their case, for a municipality also its own) --
+    ("replies.CaseReplies", "GET"): Route("case"),
+    # A received date in the future: refused by the service after the scope check, nothing stored.
+    ("replies.DebtReplies", "POST"): Route(
+        "debt",
+        frozenset({Role.COUNSELLOR}),
+        frozenset({422}),
+        lambda w: {"channel": "post", "received_on": "2099-01-01", "note": "matrix"},
+    ),
+    ("replies.ReplyDetail", "GET"): Route("reply"),  # the world has no replies: 404 for everyone
+    ("replies.ReplyReview", "POST"): Route("reply", frozenset({Role.COUNSELLOR})),
+    ("replies.ReplyAttachment", "GET"): Route("reply"),
+    # Revoking a code changes no case, debt or letter status: 204 where the letter is in scope.
+    ("replies.RevokeCode", "POST"): Route("letter", frozenset({Role.COUNSELLOR}), frozenset({204})),
+    ("referrals.CaseReferrals", "GET"): Route("case"),
+    # No world case is due for referral (inventory, or referred already): the workflow refuses with 409.
+    ("referrals.CaseReferrals", "POST"): Route(
+        "case", frozenset({Role.COUNSELLOR}), frozenset({409}), lambda w: {"include_district_team": False}
+    ),
+    ("referrals.Inbox", "GET"): Route("none", matrix=False),  # tests/api/test_referral_story.py
+    ("referrals.Tasks", "GET"): Route("none", matrix=False),  # tests/api/test_referral_story.py
+    ("referrals.ReferralDetail", "GET"): Route("referral"),  # scope per referral: tests/api/test_referral_story.py
+    ("referrals.Accept", "POST"): Route(
+        "referral", frozenset({Role.MUNICIPALITY}), body=lambda w: {"first_conversation_on": "2026-12-01"}
+    ),
+    ("referrals.Refuse", "POST"): Route(
+        "referral", frozenset({Role.MUNICIPALITY}), body=lambda w: {"kind": "other", "reason": "matrix"}
+    ),
+    ("referrals.Retry", "POST"): Route("referral", frozenset({Role.COUNSELLOR})),
+    ("referrals.HandoverPdf", "GET"): Route("referral"),
+    ("referrals.SummaryPdf", "GET"): Route("referral"),
+    ("referrals.Delivery", "PUT"): Route("municipality", frozenset({Role.ADMIN}), body=lambda w: {"channel": "email"}),
     # -- reference data: any signed-in user reads; a few roles correct --
     ("creditors.CreditorById", "GET"): Route("creditor"),
     ("creditors.CreditorById", "PATCH"): Route(
@@ -216,6 +255,8 @@ def test_every_api_route_is_classified(app: Flask) -> None:
             frozenset({"municipality_id"}): "municipality",
             frozenset({"letter_id"}): "letter",
             frozenset({"batch_id"}): "print_batch",
+            frozenset({"reply_id"}): "reply",
+            frozenset({"referral_id"}): "referral",
         }.get(frozenset(params))
         assert expected_kind == route.kind, (rule.rule, method, params, route.kind)
         assert route.matrix or route.kind == "none", (rule.rule, method)
@@ -243,7 +284,7 @@ def _targets(world: World, kind: str) -> list[Target]:
         return [Target(d.id, world.case_of_debt(d), exists=True) for d in world.debts()] + missing
     if kind == "letter":
         return [Target(letter_id, case, exists=True) for letter_id, case in world.letters()] + missing
-    if kind == "print_batch":
+    if kind in ("print_batch", "reply", "referral"):
         return missing
     if kind == "creditor":
         return [Target(i, None, exists=True) for i in world.creditor_ids] + missing
@@ -264,7 +305,7 @@ def _may_call(route: Route, endpoint: str, method: str, user: WorldUser, target:
 def expected(route: Route, endpoint: str, method: str, user: WorldUser, target: Target) -> frozenset[int]:
     """The statuses the oracle allows for this principal, route and object."""
     allowed = _may_call(route, endpoint, method, user, target)
-    if route.kind in ("case", "debt", "letter", "print_batch"):
+    if route.kind in ("case", "debt", "letter", "print_batch", "reply", "referral"):
         readable = target.case is not None and may_read(user, target.case)
         if not allowed:
             # Denied by role: 403; a scope check that comes first may answer 404 instead (no existence oracle).
@@ -412,6 +453,8 @@ def test_every_api_route_needs_a_token(app: Flask, client: FlaskClient, committe
         "municipality_id": world.orgs["M-1"],
         "letter_id": world.cases["a_only"].letters[0],
         "batch_id": 1,
+        "reply_id": 1,
+        "referral_id": 1,
     }
     before = _snapshot(committed)
     for rule, method in api_rules(app):

@@ -187,7 +187,7 @@ def test_events_answer_with_the_reason_when_refused(client: FlaskClient, world: 
     headers = login(client, "pi_a")
     case = open_case(client, headers, world)
 
-    refused = client.post(f"/api/v1/cases/{case['id']}/events", json={"event": "send_referral"}, headers=headers)
+    refused = client.post(f"/api/v1/cases/{case['id']}/events", json={"event": "complete_inventory"}, headers=headers)
     fired = client.post(f"/api/v1/cases/{case['id']}/events", json={"event": "request_consent"}, headers=headers)
     actions = {a["event"]: a for a in client.get(f"/api/v1/cases/{case['id']}/actions", headers=headers).json}
 

@@ -211,6 +211,7 @@ def test_refuse_consent_closes_the_case_with_no_consent(session: Session, wf_eng
         {"effect": "close_case", "closure_reason": "no_consent"},
         {"effect": "close_debts", "debts": 0},
         {"effect": "cancel_outgoing_letters", "cancelled": 1},  # the consent form L9 that was never signed
+        {"effect": "cancel_referrals", "cancelled": 0},
     ]
     assert timers(session, wf_engine, case) == []
 
@@ -380,7 +381,8 @@ def test_release_near_escalates_a_case_not_yet_referred(session: Session, wf_eng
     assert history(session, wf_engine, case)[-1].effects == [{"effect": "escalate_referral", "status": "intent"}]
 
 
-@pytest.mark.parametrize("state", ["inventory", "inventory_complete"])
+# Only `inventory`: a complete inventory does not wait for the window, it is due at the next tick (see below).
+@pytest.mark.parametrize("state", ["inventory"])
 def test_change_release_date_restarts_the_referral_window(session: Session, wf_engine: Engine, state: str) -> None:
     case = in_inventory(session, wf_engine, expected_release=date(2026, 10, 2))
     if state == "inventory_complete":
@@ -419,6 +421,7 @@ def test_send_referral_asks_for_l8_and_hands_over_the_debts(session: Session, wf
     assert entry.effects == [
         {"effect": "mark_referred", "municipality_id": case.municipality_id},
         {"effect": "request_letters:L8", "letters": entry.effects[1]["letters"], "types": ["L8"]},
+        {"effect": "create_referral", "referral": entry.effects[2]["referral"], "sequence": 1, "channel": "email"},
         {"effect": "hand_over_debts", "debts": 2},
     ]
     assert case.referred_at == entry.at
@@ -537,9 +540,24 @@ def test_wgs_deadline_passed_flags_a_breach_and_the_case_stays_referred(session:
     assert wgs.status == TimerStatus.FIRED
     last = history(session, wf_engine, case)[-1]
     assert (last.event, last.actor_id, last.timer_id) == ("wgs_deadline_passed", "system", wgs.id)
-    assert last.effects == [{"effect": "flag_wgs_breach", "status": "intent"}]
+    [effect] = last.effects
+    assert effect["effect"] == "flag_wgs_breach"
+    assert effect["referral"] is not None  # the referral row carries the breach, for both sides to see
     # Our own reminder to the municipality runs on (10 working days: Friday 8 January 2027).
     assert timer_named(session, wf_engine, case, "referral_reminder").deadline == date(2027, 1, 8)
+
+
+def test_a_referral_with_a_threat_on_good_friday_skips_easter_monday(session: Session, wf_engine: Engine) -> None:
+    # Good Friday 26 March 2027 and Easter Monday 29 March are no working days (Atw): Tue 30, Wed 31, Thu 1 April.
+    case = referred_on(session, wf_engine, at(2027, 3, 26), threat=Threat.UTILITY_CUT_OFF)
+
+    assert timer_named(session, wf_engine, case, "wgs_first_conversation").deadline == date(2027, 4, 1)
+
+
+def test_a_referral_without_a_threat_on_good_friday_gets_four_weeks(session: Session, wf_engine: Engine) -> None:
+    case = referred_on(session, wf_engine, at(2027, 3, 26))
+
+    assert timer_named(session, wf_engine, case, "wgs_first_conversation").deadline == date(2027, 4, 23)
 
 
 def test_referral_reminder_after_ten_working_days(session: Session, wf_engine: Engine) -> None:
@@ -651,7 +669,8 @@ def test_withdraw_consent_closes_the_case_and_stops_the_letters(session: Session
     assert case.closure_reason == ClosureReason.CONSENT_WITHDRAWN
     assert entry.effects == [
         {"effect": "cancel_outgoing_letters", "cancelled": 0},
-        {"effect": "request_letters:L10", "letters": entry.effects[1]["letters"], "types": ["L10"]},
+        {"effect": "cancel_referrals", "cancelled": 0},
+        {"effect": "request_letters:L10", "letters": entry.effects[2]["letters"], "types": ["L10"]},
         {"effect": "close_case", "closure_reason": "consent_withdrawn"},
         {"effect": "close_debts", "debts": 0},
     ]
@@ -732,18 +751,19 @@ def test_the_stored_state_equals_the_replay_after_the_whole_path(session: Sessio
         if event == "change_release_date":
             case.expected_release = date(2026, 10, 16)  # the window now opens on Friday 4 September
         fire(session, wf_engine, case, event, who, payload=payload, reason=reason, now=now)
-    assert wf_engine.tick_batch(session, now=at(2026, 9, 3, 12)).fired == 0
-    wf_engine.tick_batch(session, now=at(2026, 9, 4, 0, 30))  # the referral window opens
+    # A complete inventory is ready to hand over: the next tick makes the referral due, long before the window.
+    assert wf_engine.tick_batch(session, now=at(2026, 3, 16, 12)).fired == 1
     assert state_of(session, case) == "referral_due"
-    more: list[tuple[str, Actor, str | None]] = [
-        ("send_referral", COUNSELLOR, None),
-        ("refuse_referral_not_resident", MUNICIPALITY, "geen inwoner van deze gemeente"),
-        ("send_referral", COUNSELLOR, None),
-        ("accept_referral", MUNICIPALITY, None),
-        ("complete_handover", MUNICIPALITY, None),
+    first_talk = {"first_conversation_on": "2026-09-09"}
+    more: list[tuple[str, Actor, str | None, dict[str, Any]]] = [
+        ("send_referral", COUNSELLOR, None, {}),
+        ("refuse_referral_not_resident", MUNICIPALITY, "geen inwoner van deze gemeente", {}),
+        ("send_referral", COUNSELLOR, None, {}),
+        ("accept_referral", MUNICIPALITY, None, first_talk),
+        ("complete_handover", MUNICIPALITY, None, {}),
     ]
-    for event, who, reason in more:
-        fire(session, wf_engine, case, event, who, reason=reason, now=at(2026, 9, 7))
+    for event, who, reason, payload in more:
+        fire(session, wf_engine, case, event, who, reason=reason, payload=payload, now=at(2026, 9, 7))
     session.flush()
 
     instance = instance_of(session, case)

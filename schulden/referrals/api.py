@@ -1,0 +1,384 @@
+"""REST for referrals: send one, the municipality's inbox, accept or refuse, the handover file and summary.
+
+Scope is the case's (access.case_scope): a municipality sees a referral while it points to that municipality, from
+the send on; after it refuses, the case is no longer in its scope.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app
+from flask.views import MethodView
+from marshmallow import ValidationError, fields, validate, validates_schema
+from sqlalchemy import select
+from werkzeug.exceptions import Conflict
+
+from schulden import audit
+from schulden.access import case_scope
+from schulden.actors import UserActor
+from schulden.api.auth import current_actor
+from schulden.api.base import DutchSchema, Name, PlainText, one_of
+from schulden.api.blueprint import Blueprint
+from schulden.api.common import origin, require_role
+from schulden.cases.models import Case
+from schulden.cases.queries import get_case
+from schulden.errors import NotFound
+from schulden.extensions import workflow
+from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus, RefusalKind
+from schulden.referrals.services import accept_referral, get_referral, refuse_referral, send_referral
+from schulden.roles import Role
+from schulden.tasks import tasks_for
+from schulden.web.requests import db_session
+from workflows.store import utcnow
+
+blp = Blueprint("referrals", __name__, url_prefix="/api/v1", description="Verwijzing naar de gemeente")
+
+STATUSES = [s.value for s in ReferralStatus]
+
+
+class ReferralIn(DutchSchema):
+    include_district_team = fields.Boolean(load_default=False)
+
+
+class AcceptIn(DutchSchema):
+    first_conversation_on = fields.Date(required=True)
+
+
+class RefuseIn(DutchSchema):
+    kind = fields.String(required=True, validate=one_of([k.value for k in RefusalKind]))
+    reason = PlainText(required=True, maximum=2000)
+
+
+class InboxArgs(DutchSchema):
+    status = fields.String(load_default=None, validate=one_of(STATUSES))
+
+
+class ReferralOut(DutchSchema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    sequence = fields.Integer()
+    municipality = fields.Dict()
+    status = fields.String()
+    channel = fields.String()
+    include_district_team = fields.Boolean()
+    urgent = fields.Boolean()
+    threat = fields.String(allow_none=True)
+    referred_at = fields.DateTime()
+    wgs_due_on = fields.Date(allow_none=True)
+    wgs_rule = fields.String(allow_none=True)
+    wgs_breached = fields.Boolean()
+    wgs_breached_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    zaak_url = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    first_conversation_on = fields.Date(allow_none=True)
+    refusal_kind = fields.String(allow_none=True)
+    refusal_reason = fields.String(allow_none=True)
+    expected_release = fields.Date(allow_none=True)
+    has_handover = fields.Boolean()
+
+
+class DeliveryIn(DutchSchema):
+    channel = fields.String(required=True, validate=one_of([c.value for c in DeliveryChannel]))
+    district_team_name = Name(load_default=None, allow_none=True)
+    district_team_email = fields.Email(load_default=None, allow_none=True)
+    zaken_api_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    documenten_api_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    zgw_client_id = Name(load_default=None, allow_none=True, maximum=100)
+    zgw_secret_setting = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[A-Z][A-Z0-9_]{2,99}$", error="De naam van een omgevingsvariabele, bijv. ZGW_SECRET_GM0363."
+        ),
+    )
+    zaaktype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    statustype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    roltype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    informatieobjecttype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
+    bronorganisatie = fields.String(
+        load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{9}$", error="Het RSIN heeft 9 cijfers.")
+    )
+
+    @validates_schema
+    def _zgw_complete(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("channel") != DeliveryChannel.ZGW.value:
+            return
+        needed = (
+            "zaken_api_url", "documenten_api_url", "zgw_client_id", "zgw_secret_setting", "zaaktype_url",
+            "statustype_url", "roltype_url", "informatieobjecttype_url", "bronorganisatie",
+        )  # fmt: skip
+        missing = {name: ["Verplicht bij aflevering via ZGW."] for name in needed if not data.get(name)}
+        if missing:
+            raise ValidationError(missing)
+
+
+def _view(referral: Referral, municipality: Organisation, case: Case) -> dict[str, Any]:
+    return {
+        **{
+            name: getattr(referral, name)
+            for name in (
+                "id",
+                "case_id",
+                "sequence",
+                "status",
+                "channel",
+                "include_district_team",
+                "urgent",
+                "threat",
+                "referred_at",
+                "wgs_due_on",
+                "wgs_rule",
+                "wgs_breached_at",
+                "delivered_at",
+                "attempts",
+                "last_error",
+                "zaak_url",
+                "decided_at",
+                "first_conversation_on",
+                "refusal_kind",
+                "refusal_reason",
+            )
+        },
+        "municipality": {"id": municipality.id, "name": municipality.name, "code": municipality.code},
+        "wgs_breached": referral.wgs_breached_at is not None,
+        "expected_release": case.expected_release,
+        "has_handover": referral.handover_key is not None,
+    }
+
+
+def _scoped(actor: UserActor) -> Any:
+    return select(Case.id).where(case_scope(actor)).scalar_subquery()
+
+
+def _load(referral_id: int) -> tuple[UserActor, Any, Referral, Case]:
+    actor = current_actor()
+    session = db_session()
+    referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+    case = session.get_one(Case, referral.case_id)
+    return actor, session, referral, case
+
+
+def _log(session: Any, actor: UserActor, action: str, referral: Referral, **details: Any) -> None:
+    audit.record(session, actor=actor, action=action, object_type="referral", object_id=referral.id,
+                 case_id=referral.case_id, origin=origin(), details=details or None)  # fmt: skip
+
+
+def _out(session: Any, referral: Referral, case: Case) -> dict[str, Any]:
+    return _view(referral, session.get_one(Organisation, referral.municipality_id), case)
+
+
+@blp.route("/cases/<id:case_id>/referrals")
+class CaseReferrals(MethodView):
+    @blp.response(200, ReferralOut(many=True))
+    def get(self, case_id: int) -> list[dict[str, Any]]:
+        """Every referral of the case, the first first (a re-routing adds one)."""
+        actor = current_actor()
+        session = db_session()
+        case = get_case(session, actor, case_id)
+        query = select(Referral).where(Referral.case_id == case.id).order_by(Referral.sequence)
+        if actor.role is Role.MUNICIPALITY:
+            # A municipality sees its own referrals of the case, not another municipality's refusal.
+            query = query.where(Referral.municipality_id == actor.organisation_id)
+        referrals = session.scalars(query).all()
+        audit.record(session, actor=actor, action="referral.list", object_type="case", object_id=case.id,
+                     case_id=case.id, origin=origin())  # fmt: skip
+        session.commit()
+        return [_out(session, r, case) for r in referrals]
+
+    @blp.arguments(ReferralIn)
+    @blp.response(201, ReferralOut)
+    def post(self, data: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Send the referral (L8 with the handover file) to the case's municipality. Refused with 409 and the
+        reason when the case is not due for referral, has no municipality, or no consent covers it."""
+        actor = current_actor()
+        require_role(actor, {Role.COUNSELLOR}, "een verwijzing versturen")
+        session = db_session()
+        case = get_case(session, actor, case_id, for_update=True)
+        referral = send_referral(
+            session, workflow.engine, case, actor=actor, include_district_team=data["include_district_team"]
+        )
+        _log(session, actor, "referral.send", referral, district_team=referral.include_district_team)
+        session.commit()
+        return _out(session, referral, case), 201, {"Location": f"/api/v1/referrals/{referral.id}"}
+
+
+@blp.route("/referrals")
+class Inbox(MethodView):
+    @blp.arguments(InboxArgs, location="query")
+    @blp.response(200, ReferralOut(many=True))
+    def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
+        """The referrals in your scope, the newest first: for a municipality its inbox (urgent ones on top)."""
+        actor = current_actor()
+        session = db_session()
+        query = (
+            select(Referral, Case)
+            .join(Case, Case.id == Referral.case_id)
+            .where(case_scope(actor))
+            .order_by(Referral.urgent.desc(), Referral.referred_at.desc())
+            .limit(500)
+        )
+        if actor.role is Role.MUNICIPALITY:
+            query = query.where(Referral.municipality_id == actor.organisation_id)
+        if args.get("status"):
+            query = query.where(Referral.status == args["status"])
+        rows = session.execute(query).all()
+        audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
+                     origin=origin(), details={"count": len(rows)})  # fmt: skip
+        session.commit()
+        return [_out(session, referral, case) for referral, case in rows]
+
+
+@blp.route("/referrals/<id:referral_id>")
+class ReferralDetail(MethodView):
+    @blp.response(200, ReferralOut)
+    def get(self, referral_id: int) -> dict[str, Any]:
+        actor, session, referral, case = _load(referral_id)
+        _log(session, actor, "referral.read", referral)
+        session.commit()
+        return _out(session, referral, case)
+
+
+def _decision_allowed(actor: UserActor, referral: Referral) -> None:
+    require_role(actor, {Role.MUNICIPALITY}, "een verwijzing beantwoorden")
+    if referral.municipality_id != actor.organisation_id:
+        raise NotFound("referral", referral.id)
+
+
+@blp.route("/referrals/<id:referral_id>/accept")
+class Accept(MethodView):
+    @blp.arguments(AcceptIn)
+    @blp.response(200, ReferralOut)
+    def post(self, data: dict[str, Any], referral_id: int) -> dict[str, Any]:
+        """The municipality accepts, with the date of the first conversation (Wgs: within 4 weeks, 3 working
+        days on a threat; a later date is accepted but marked as a breach)."""
+        actor, session, referral, case = _load(referral_id)
+        _decision_allowed(actor, referral)
+        accept_referral(
+            session, workflow.engine, case, actor=actor, first_conversation_on=data["first_conversation_on"]
+        )
+        _log(session, actor, "referral.accept", referral)
+        session.commit()
+        return _out(session, referral, case)
+
+
+@blp.route("/referrals/<id:referral_id>/refuse")
+class Refuse(MethodView):
+    @blp.arguments(RefuseIn)
+    @blp.response(200, ReferralOut)
+    def post(self, data: dict[str, Any], referral_id: int) -> dict[str, Any]:
+        """The municipality refuses: 'not_resident' sends the case back for re-routing, 'other' closes it."""
+        actor, session, referral, case = _load(referral_id)
+        _decision_allowed(actor, referral)
+        refuse_referral(session, workflow.engine, case, actor=actor, kind=data["kind"], reason=data["reason"])
+        _log(session, actor, "referral.refuse", referral, kind=data["kind"])
+        session.commit()
+        return _out(session, referral, case)
+
+
+@blp.route("/referrals/<id:referral_id>/retry")
+class Retry(MethodView):
+    @blp.response(200, ReferralOut)
+    def post(self, referral_id: int) -> dict[str, Any]:
+        """Try a failed delivery again (after fixing the municipality's address or ZGW settings)."""
+        actor, session, referral, case = _load(referral_id)
+        require_role(actor, {Role.COUNSELLOR}, "een verwijzing opnieuw versturen")
+        if referral.status != ReferralStatus.FAILED.value:
+            raise Conflict("Alleen een mislukte verwijzing kan opnieuw worden verstuurd.")
+        referral.status = ReferralStatus.QUEUED.value
+        referral.attempts = 0
+        _log(session, actor, "referral.retry", referral)
+        session.commit()
+        current_app.extensions["schuldroute.enqueue_referral"](referral.id)
+        return _out(session, referral, case)
+
+
+def _pdf(referral_id: int, which: str) -> Response:
+    actor, session, referral, _case = _load(referral_id)
+    key = referral.handover_key if which == "handover" else referral.summary_key
+    if key is None:
+        raise Conflict("Het overdrachtsdossier is nog niet gemaakt.")
+    data = current_app.extensions["schuldroute.runtime"].store.get(key)
+    _log(session, actor, f"referral.{which}", referral)
+    session.commit()
+    response = Response(data, mimetype="application/pdf")
+    name = "overdrachtsdossier" if which == "handover" else "samenvatting"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{name}-{referral.case_id}-{referral.sequence}.pdf"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blp.route("/referrals/<id:referral_id>/handover.pdf")
+class HandoverPdf(MethodView):
+    @blp.response(200, content_type="application/pdf")
+    def get(self, referral_id: int) -> Response:
+        """The handover file as delivered: L8 followed by the overview of the case and its debts."""
+        return _pdf(referral_id, "handover")
+
+
+@blp.route("/referrals/<id:referral_id>/summary.pdf")
+class SummaryPdf(MethodView):
+    @blp.response(200, content_type="application/pdf")
+    def get(self, referral_id: int) -> Response:
+        """The detainee's one-page summary in plain Dutch (B1), for the PI to print and hand over."""
+        return _pdf(referral_id, "summary")
+
+
+@blp.route("/municipalities/<id:municipality_id>/delivery")
+class Delivery(MethodView):
+    @blp.arguments(DeliveryIn)
+    @blp.response(200, DeliveryIn)
+    def put(self, data: dict[str, Any], municipality_id: int) -> dict[str, Any]:
+        """How a municipality receives referrals (administrator): e-mail, or its ZGW Zaken and Documenten APIs,
+        and the address of its social district team. The ZGW secret itself stays in the environment."""
+        actor = current_actor()
+        require_role(actor, {Role.ADMIN}, "de aflevering van verwijzingen instellen")
+        session = db_session()
+        org = session.scalar(
+            select(Organisation).where(
+                Organisation.id == municipality_id, Organisation.kind == OrganisationKind.MUNICIPALITY.value
+            )
+        )
+        if org is None:
+            raise NotFound("municipality", municipality_id)
+        row = session.get(MunicipalDelivery, org.id) or MunicipalDelivery(organisation_id=org.id)
+        for name, value in data.items():
+            setattr(row, name, value)
+        row.updated_at = utcnow()
+        session.add(row)
+        audit.record(session, actor=actor, action="municipality.delivery", object_type="organisation",
+                     object_id=org.id, origin=origin(), details={"channel": data["channel"]})  # fmt: skip
+        session.commit()
+        return {name: getattr(row, name) for name in DeliveryIn().fields}
+
+
+class TaskOut(DutchSchema):
+    kind = fields.String()
+    title = fields.String()
+    case_id = fields.Integer()
+    detail = fields.String()
+    due_on = fields.Date(allow_none=True)
+    urgent = fields.Boolean()
+    object_id = fields.Integer(allow_none=True)
+
+
+@blp.route("/tasks")
+class Tasks(MethodView):
+    @blp.response(200, TaskOut(many=True))
+    def get(self) -> list[Any]:
+        """Your work for today ("Mijn werk"): answers to read, referrals due, to decide or failed, Wgs breaches,
+        releases within six weeks without a referral, failed letters. Only cases in your scope."""
+        actor = current_actor()
+        session = db_session()
+        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
+        items = tasks_for(session, actor, today=today)
+        audit.record(session, actor=actor, action="tasks.list", object_type="case", object_id=None,
+                     origin=origin(), details={"case_ids": sorted({t.case_id for t in items})})  # fmt: skip
+        session.commit()
+        return items

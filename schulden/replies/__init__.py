@@ -1,0 +1,1 @@
+"""Creditor replies: through the reply page (code or QR link on a letter) or entered by a counsellor."""

@@ -1,0 +1,123 @@
+"""Finding the letter behind a reply code or QR token (security.md 2.2, scenarios 4-6).
+
+Unknown, expired, revoked and altered codes get the same answer (None) after the same work: a code whose lookup
+part matches no letter is still checked against a dummy scrypt hash, so the time taken does not tell an attacker
+that the first five characters were right. Typed codes are rate limited per letter and per address; the token in
+the QR link has 256 bits and needs no limit beyond the address limit of the web layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from schulden.letters.compose import TO_CREDITOR
+from schulden.letters.models import Letter, LetterStatus
+from schulden.letters.reply import LOOKUP_LENGTH, SECRET_LENGTH, hash_secret, normalise_code, token_hash, verify_secret
+from schulden.users.models import LoginAttempt
+
+log = logging.getLogger(__name__)
+
+#: Failed code attempts allowed per letter, and per address, in the window; then everything is refused.
+MAX_FAILURES_PER_LETTER = 5
+MAX_FAILURES_PER_ADDRESS = 20
+WINDOW = timedelta(hours=1)
+#: The attempt rows share the login_attempt table (same expiry, same index); this prefix keeps them apart.
+_PREFIX = "reply:"
+_DUMMY_HASH = hash_secret("X" * SECRET_LENGTH)
+
+
+class TooManyAttempts(Exception):
+    """The rate limit for typed codes is reached (for this letter or this address)."""
+
+
+def _usable(letter: Letter | None, now: datetime) -> Letter | None:
+    if letter is None or letter.letter_type not in TO_CREDITOR:
+        return None
+    if letter.status not in (LetterStatus.RENDERED.value, LetterStatus.SENT.value):
+        return None
+    if letter.reply_revoked_at is not None:
+        return None
+    if letter.reply_expires_at is None or _aware(letter.reply_expires_at) <= now:
+        return None
+    return letter
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; ours are stored in UTC.
+    from datetime import UTC
+
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def letter_for_token(session: Session, token: str, *, now: datetime) -> Letter | None:
+    """The letter whose QR link holds `token`, if it can still be answered."""
+    if not token or len(token) > 100:
+        return None
+    letter = session.scalar(select(Letter).where(Letter.reply_token_hash == token_hash(token)))
+    return _usable(letter, now)
+
+
+def _failures(session: Session, *, key: str | None, address: str | None, since: datetime) -> tuple[int, int]:
+    per_letter: int | None = 0
+    if key is not None:
+        per_letter = session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.username == key, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+        )
+    per_address: int | None = 0
+    if address is not None:
+        per_address = session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(
+                LoginAttempt.remote_addr == address,
+                LoginAttempt.username.like(f"{_PREFIX}%"),
+                LoginAttempt.at >= since,
+                LoginAttempt.success.is_(False),
+            )
+        )
+    return int(per_letter or 0), int(per_address or 0)
+
+
+def letter_for_code(session: Session, typed: str, *, now: datetime, address: str | None) -> Letter | None:
+    """The letter whose printed code was typed, if it can still be answered. Records the attempt (in the
+    caller's transaction, which must commit even when the answer is None) and raises TooManyAttempts when the
+    letter or the address has used up its failures."""
+    raw = normalise_code(typed)
+    lookup, secret = raw[:LOOKUP_LENGTH], raw[LOOKUP_LENGTH:]
+    key = f"{_PREFIX}{lookup}" if len(raw) == LOOKUP_LENGTH + SECRET_LENGTH else None
+    per_letter, per_address = _failures(session, key=key, address=address, since=now - WINDOW)
+    if per_letter >= MAX_FAILURES_PER_LETTER or per_address >= MAX_FAILURES_PER_ADDRESS:
+        # An alert for the operators: a letter or an address is being tried. No code in the log.
+        log.warning("reply code rate limit reached", extra={"per_letter": per_letter, "per_address": per_address})
+        raise TooManyAttempts
+    letter = session.scalar(select(Letter).where(Letter.reply_code_lookup == lookup)) if key else None
+    stored = letter.reply_code_hash if letter is not None and letter.reply_code_hash else _DUMMY_HASH
+    ok = verify_secret(secret, stored) and letter is not None
+    found = _usable(letter, now) if ok else None
+    session.add(
+        LoginAttempt(username=(key or f"{_PREFIX}?")[:64], remote_addr=address, at=now, success=found is not None)
+    )
+    return found
+
+
+def letter_in_reply_session(session: Session, letter_id: int, *, now: datetime) -> Letter | None:
+    """The letter of an open reply session, checked again on every request: a revoked code ends it at once."""
+    return _usable(session.get(Letter, letter_id), now)
+
+
+def note_use(letter: Letter, *, now: datetime) -> None:
+    """Count a successful opening of the reply page."""
+    letter.reply_used_count = (letter.reply_used_count or 0) + 1
+    letter.reply_last_used_at = now
+
+
+def revoke(letter: Letter, *, now: datetime) -> None:
+    """Staff revoke the code and link of a letter (lost, sent to the wrong address, answered by phone)."""
+    if letter.reply_revoked_at is None:
+        letter.reply_revoked_at = now

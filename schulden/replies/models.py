@@ -1,0 +1,108 @@
+"""A creditor's answer to a letter, or to a debt when it came on paper or by phone.
+
+One row per submission: a creditor who corrects an earlier answer adds a row; nothing is overwritten, so the
+case shows what each creditor said and when (domain.md 9.2; security.md 2.2 "a reply is write-once").
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from schulden.db import Base
+from workflows.store import utcnow
+
+
+class ReplyChannel(StrEnum):
+    WEB = "web"  # the creditor on the reply page
+    POST = "post"  # entered by the counsellor from a paper letter
+    PHONE = "phone"
+    EMAIL = "email"
+
+
+class NoCooperation(StrEnum):
+    """The reasons of the Schuldenknooppunt message 'Geen medewerking' (domain.md 3.6), plus 'other'."""
+
+    CLIENT_UNKNOWN = "client_unknown"
+    FINAL_DISCHARGE = "final_discharge"  # recent finale kwijting
+    RECENT_STABILISATION = "recent_stabilisation"
+    DECLINES_HELPER = "declines_helper"
+    OTHER = "other"
+
+    @property
+    def label(self) -> str:
+        return NO_COOPERATION_LABELS[self]
+
+
+NO_COOPERATION_LABELS = {
+    NoCooperation.CLIENT_UNKNOWN: "Klant is bij ons niet bekend",
+    NoCooperation.FINAL_DISCHARGE: "Recent finale kwijting verleend",
+    NoCooperation.RECENT_STABILISATION: "Recent al een stabilisatiepoging",
+    NoCooperation.DECLINES_HELPER: "Wij werken niet samen met deze hulpverlener",
+    NoCooperation.OTHER: "Andere reden",
+}
+
+
+class CreditorReply(Base):
+    __tablename__ = "creditor_reply"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"))
+    debt_id: Mapped[int | None] = mapped_column(ForeignKey("debt.id", ondelete="RESTRICT"))
+    letter_id: Mapped[int | None] = mapped_column(ForeignKey("letter.id", ondelete="RESTRICT"))
+    channel: Mapped[str] = mapped_column(String(8))
+    received_on: Mapped[date]
+    entered_by: Mapped[str] = mapped_column(String(64))
+    # The balance as the creditor states it, in cents, with the date it applies to.
+    principal_cents: Mapped[int | None] = mapped_column(BigInteger)
+    interest_cents: Mapped[int | None] = mapped_column(BigInteger)
+    costs_cents: Mapped[int | None] = mapped_column(BigInteger)
+    peildatum: Mapped[date | None]
+    collection_suspended: Mapped[bool | None]
+    collection_suspended_until: Mapped[date | None]
+    interest_suspended: Mapped[bool | None]
+    interest_suspended_until: Mapped[date | None]
+    has_judgment: Mapped[bool | None]
+    has_attachment: Mapped[bool | None]
+    original_creditor: Mapped[str | None] = mapped_column(String(200))
+    arrangement_offered: Mapped[bool | None]
+    arrangement_monthly_cents: Mapped[int | None] = mapped_column(BigInteger)
+    arrangement_terms: Mapped[str | None] = mapped_column(Text)
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    no_cooperation: Mapped[str | None] = mapped_column(String(24))
+    no_cooperation_note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    # An optional PDF: stored in the file store, checked for type and size before it was accepted.
+    attachment_key: Mapped[str | None] = mapped_column(String(200))
+    attachment_name: Mapped[str | None] = mapped_column(String(200))
+    attachment_sha256: Mapped[str | None] = mapped_column(String(64))
+    attachment_bytes: Mapped[int | None]
+    # What the reply did to the debt: the workflow events it fired, for the counsellor's review.
+    events: Mapped[str | None] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("channel IN ('web', 'post', 'phone', 'email')", name="channel_known"),
+        CheckConstraint(
+            "no_cooperation IS NULL OR no_cooperation IN "
+            "('client_unknown', 'final_discharge', 'recent_stabilisation', 'declines_helper', 'other')",
+            name="no_cooperation_known",
+        ),
+        Index("ix_creditor_reply_case_id", "case_id"),
+        Index("ix_creditor_reply_debt_id", "debt_id"),
+        Index("ix_creditor_reply_letter_id", "letter_id"),
+    )
+
+    @property
+    def total_cents(self) -> int | None:
+        parts = (self.principal_cents, self.interest_cents, self.costs_cents)
+        if all(p is None for p in parts):
+            return None
+        return sum(p or 0 for p in parts)

@@ -1,0 +1,1 @@
+"""Management information: outcome figures per PI and per municipality (docs/figures.md)."""

@@ -1,0 +1,75 @@
+"""The figures as a CSV file for Dutch spreadsheet users: semicolons, a decimal comma, UTF-8 with a byte order mark
+(without it Excel reads the file as Windows-1252 and garbles accented names)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from schulden.reports.figures import FigureRow, Figures, Grouping
+
+GROUP_HEADER = {Grouping.PI: "PI", Grouping.MUNICIPALITY: "Gemeente"}
+HEADERS = (
+    "Code",
+    "Dossiers geopend",
+    "Vrijgelaten in periode",
+    "Inventarisatie compleet bij vrijlating",
+    "Verwezen voor vrijlating",
+    "Verwezen in periode",
+    "Geaccepteerd door gemeente",
+    "Schulden met eerste antwoord",
+    "Mediaan dagen tot eerste antwoord",
+    "Schulden zonder reactie",
+    "Schuldeisers zonder reactie",
+    "Wgs-termijn overschreden",
+)
+
+# A cell starting with one of these is read as a formula by spreadsheet programs (CSV injection): creditor names
+# are typed by users, so such text is prefixed with an apostrophe, which shows it as plain text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(value: str | None) -> str:
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _decimal(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}".replace(".", ",")
+
+
+def _cells(name: str, code: str | None, row: FigureRow) -> list[str | int]:
+    creditors = ", ".join(f"{c.name} ({c.debts})" for c in row.never_answering_creditors)
+    return [
+        _text(name),
+        _text(code),
+        row.cases_opened,
+        row.released,
+        row.inventory_complete_at_release,
+        row.referred_before_release,
+        row.referred,
+        row.accepted,
+        row.answered_debts,
+        _decimal(row.median_days_to_first_answer),
+        row.no_response_debts,
+        _text(creditors),
+        row.wgs_breaches,
+    ]
+
+
+def figures_csv(figures: Figures) -> bytes:
+    """One line per PI or municipality, then the total."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow([GROUP_HEADER[figures.group_by], *HEADERS])
+    for row in figures.rows:
+        group = row.group
+        writer.writerow(_cells(group.name if group else "", group.code if group else None, row))
+    writer.writerow(_cells("Totaal", None, figures.total))
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def csv_filename(figures: Figures) -> str:
+    """The download's name: what, grouped how, which period; never a person's name."""
+    return f"kengetallen-{figures.group_by.value}-{figures.period.start}-tot-{figures.period.end}.csv"

@@ -1,0 +1,504 @@
+"""Outcome figures per PI or per municipality over a period (issue 5, item 5), computed from what is stored:
+the cases, the workflow history, the debts and their letters. docs/figures.md defines every figure.
+
+Each figure (or a family of figures over the same rows) is one aggregate query, scoped in SQL with the same
+clause as every case read (schulden.access.case_scope), so a PI's staff can never count another PI's cases.
+Days are calendar days in the engine's time zone (Europe/Amsterdam), not UTC dates: a letter posted at 23:30 in
+Amsterdam belongs to that day, not to the next. PostgreSQL converts with AT TIME ZONE; SQLite has no time zones,
+so the conversion runs as a small Python function registered on the connection for the query.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    ScalarSelect,
+    SQLColumnExpression,
+    and_,
+    case,
+    distinct,
+    exists,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from schulden.access import case_scope
+from schulden.actors import UserActor
+from schulden.cases.models import Case
+from schulden.debts.models import Creditor, Debt
+from schulden.errors import ValidationFailed
+from schulden.letters.models import Letter
+from schulden.organisations.models import Organisation
+from schulden.roles import Role
+from workflows import HistoryEntry
+
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+#: The longest period one request may cover: two years, a leap day included. It bounds the work of one request
+#: and is as far back as a comparison of two years needs.
+MAX_PERIOD_DAYS = 731
+
+#: Roles that may read the figures at all. Volunteers enter data and partners follow single cases: neither
+#: manages a PI or a municipality.
+FIGURE_READERS = frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY, Role.ADMIN})
+
+#: A creditor's answer, in whatever form it reaches the debt's history (docs/figures.md). `reply_received` is
+#: fired for every reply, besides the event that the reply's content leads to.
+ANSWER_EVENTS = (
+    "reply_received",
+    "confirm_balance",
+    "decline",
+    "grant_suspension",
+    "refuse_suspension",
+    "agree_arrangement",
+    "reject_arrangement",
+    "confirm_termination",
+    "mark_paid",
+    "write_off",
+)
+
+#: The name SQLite knows the local-day function by while a figures query runs.
+_SQLITE_LOCAL_DAY = "schulden_local_day"
+
+
+class Grouping(StrEnum):
+    PI = "pi"
+    MUNICIPALITY = "municipality"
+
+
+@dataclass(frozen=True)
+class Period:
+    """Calendar days `start` to `end`, both included, in the engine's time zone."""
+
+    start: date
+    end: date
+
+
+def check_period(start: date, end: date) -> Period:
+    """The period, or ValidationFailed keyed by the API's parameter names (`from`, `to`)."""
+    if end < start:
+        raise ValidationFailed({"to": ["De einddatum ligt voor de begindatum."]})
+    if (end - start).days + 1 > MAX_PERIOD_DAYS:
+        raise ValidationFailed({"to": [f"Een periode beslaat hoogstens {MAX_PERIOD_DAYS} dagen (twee jaar)."]})
+    return Period(start, end)
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    """The PI or municipality a row is about; `id` None: cases without a municipality chosen."""
+
+    id: int | None
+    name: str
+    code: str | None
+
+
+@dataclass(frozen=True)
+class CreditorCount:
+    creditor_id: int
+    name: str
+    debts: int
+
+
+@dataclass
+class FigureRow:
+    """The figures of one group (or, with `group` None, of all groups together)."""
+
+    group: GroupRef | None
+    cases_opened: int = 0
+    released: int = 0
+    inventory_complete_at_release: int = 0
+    referred_before_release: int = 0
+    referred: int = 0
+    accepted: int = 0
+    answered_debts: int = 0
+    median_days_to_first_answer: float | None = None
+    no_response_debts: int = 0
+    never_answering_creditors: list[CreditorCount] = field(default_factory=list)
+    wgs_breaches: int = 0
+
+
+@dataclass(frozen=True)
+class Figures:
+    period: Period
+    group_by: Grouping
+    rows: list[FigureRow]
+    total: FigureRow
+
+
+# -- calendar days in SQL ----------------------------------------------------------------------------------------------
+
+
+class LocalDay(FunctionElement[date]):
+    """The calendar day of a UTC timestamp in a time zone: local_day(moment, zone literal)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "local_day"
+
+
+class DaysBetween(FunctionElement[int]):
+    """Whole calendar days from the second day to the first: days_between(later, earlier)."""
+
+    type = Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(LocalDay, "postgresql")
+def _local_day_postgresql(element: LocalDay, compiler: SQLCompiler, **kw: Any) -> str:
+    moment, zone = list(element.clauses)
+    return f"CAST(({compiler.process(moment, **kw)} AT TIME ZONE {compiler.process(zone, **kw)}) AS DATE)"
+
+
+@compiles(LocalDay, "sqlite")
+def _local_day_sqlite(element: LocalDay, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{_SQLITE_LOCAL_DAY}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(DaysBetween, "postgresql")
+def _days_between_postgresql(element: DaysBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    return f"({compiler.process(later, **kw)} - {compiler.process(earlier, **kw)})"
+
+
+@compiles(DaysBetween, "sqlite")
+def _days_between_sqlite(element: DaysBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = list(element.clauses)
+    # julianday of two ISO dates differs by a whole number; ROUND only guards the float.
+    return (
+        f"CAST(ROUND(julianday({compiler.process(later, **kw)}) - julianday({compiler.process(earlier, **kw)}))"
+        " AS INTEGER)"
+    )
+
+
+@lru_cache(maxsize=8)
+def _zone(key: str) -> ZoneInfo:
+    return ZoneInfo(key)
+
+
+def _local_day_text(value: str | None, zone: str) -> str | None:
+    """SQLite's local_day: the stored text is a naive UTC timestamp (workflows.store.UTCDateTime)."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return moment.astimezone(_zone(zone)).date().isoformat()
+
+
+def _prepare(session: Session) -> None:
+    """Per backend, what the figures' queries need in this transaction."""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw: Any = connection.connection.driver_connection
+        raw.create_function(_SQLITE_LOCAL_DAY, 2, _local_day_text, deterministic=True)
+    elif connection.dialect.name == "postgresql":
+        # The planner's cost estimates for these aggregates pass the JIT threshold, and compiling them took
+        # longer than running them (1-2 s against 0.1-0.5 s on 30,000 cases; docs/figures.md). LOCAL: for this
+        # transaction only.
+        session.execute(text("SET LOCAL jit = off"))
+
+
+def _zone_literal(zone: ZoneInfo) -> ColumnElement[str]:
+    # Inline, not bound: a literal keeps the compiled statement cacheable per zone, and the key comes from the
+    # settings, never from a request; the pattern still refuses anything that could leave the quotes.
+    if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", zone.key):
+        raise ValueError(f"unexpected time zone key {zone.key!r}")
+    return literal_column(f"'{zone.key}'")
+
+
+# -- the figures ---------------------------------------------------------------------------------------------------
+
+
+def outcome_figures(
+    session: Session,
+    *,
+    actor: UserActor,
+    period: Period,
+    group_by: Grouping,
+    timezone: ZoneInfo = AMSTERDAM,
+) -> Figures:
+    """The outcome figures of the cases `actor` may see, one row per PI or municipality, and their total.
+
+    Reads only; does not commit. Administrators count every case: figures are counts, not case content.
+    """
+    _prepare(session)
+    query = _Queries(
+        period=period,
+        group=Case.pi_id if group_by is Grouping.PI else Case.municipality_id,
+        scope=true() if actor.role is Role.ADMIN else case_scope(actor),
+        zone=_zone_literal(timezone),
+        # The period's bounds as UTC instants: midnight in the zone at its start and after its last day.
+        start=datetime.combine(period.start, time(0), tzinfo=timezone).astimezone(UTC),
+        end=datetime.combine(period.end + timedelta(days=1), time(0), tzinfo=timezone).astimezone(UTC),
+    )
+    rows: dict[int | None, FigureRow] = {}
+
+    def row(key: int | None) -> FigureRow:
+        return rows.setdefault(key, FigureRow(group=None))
+
+    # Staff of one PI (or one municipality) grouping by their own kind see their own row, even when it is empty.
+    own_kind = {Role.PI_STAFF: Grouping.PI, Role.MUNICIPALITY: Grouping.MUNICIPALITY}.get(actor.role)
+    if own_kind is group_by and actor.organisation_id is not None:
+        row(actor.organisation_id)
+
+    for key, opened in session.execute(query.cases_opened()):
+        row(key).cases_opened = opened
+    for key, released, complete, referred_before in session.execute(query.releases()):
+        target = row(key)
+        target.released = released
+        target.inventory_complete_at_release = int(complete or 0)
+        target.referred_before_release = int(referred_before or 0)
+    for key, referred, accepted, breaches in session.execute(query.referral_events()):
+        target = row(key)
+        target.referred = referred
+        target.accepted = accepted
+        target.wgs_breaches = int(breaches or 0)
+    total = FigureRow(group=None)
+    _medians(session.execute(query.first_answers()).all(), row, total)
+    for key, creditor_id, name, debts in session.execute(query.no_response()):
+        target = row(key)
+        target.never_answering_creditors.append(CreditorCount(creditor_id, name, debts))
+        target.no_response_debts += debts
+
+    names = _group_refs(session, [key for key in rows if key is not None])
+    for key, target in rows.items():
+        target.group = names.get(key) if key is not None else GroupRef(None, "Geen gemeente gekozen", None)
+        target.never_answering_creditors.sort(key=lambda c: (-c.debts, c.name.casefold(), c.creditor_id))
+    ordered = sorted(rows.values(), key=_row_order)
+    _add_up(ordered, total)
+    return Figures(period=period, group_by=group_by, rows=ordered, total=total)
+
+
+@dataclass(frozen=True)
+class _Queries:
+    period: Period
+    group: SQLColumnExpression[int | None]
+    scope: ColumnElement[bool]
+    zone: ColumnElement[str]
+    start: datetime
+    end: datetime
+
+    def _day(self, moment: SQLColumnExpression[Any] | ScalarSelect[Any]) -> LocalDay:
+        return LocalDay(moment, self.zone)
+
+    def cases_opened(self) -> Any:
+        """Cases created in the period."""
+        return (
+            select(self.group, func.count())
+            .where(self.scope, Case.created_at >= self.start, Case.created_at < self.end)
+            .group_by(self.group)
+        )
+
+    def releases(self) -> Any:
+        """Cases whose release day falls in the period; of those, the ones whose inventory was complete on that
+        day and the ones referred on or before it."""
+        early = (
+            select(HistoryEntry.instance_id, func.min(HistoryEntry.at).label("early_at"))
+            .where(HistoryEntry.event == "release_early")
+            .group_by(HistoryEntry.instance_id)
+            .subquery()
+        )
+        release_day = func.coalesce(self._day(early.c.early_at), Case.actual_release, Case.expected_release)
+        cohort = (
+            select(Case.instance_id, self.group.label("grp"), release_day.label("release_day"))
+            .outerjoin(early, early.c.instance_id == Case.instance_id)
+            .where(self.scope, release_day >= self.period.start, release_day <= self.period.end)
+            .subquery()
+        )
+        entry = aliased(HistoryEntry)
+        per_case = (
+            select(
+                cohort.c.grp,
+                # complete_inventory and reopen_inventory alternate, complete first: more completions than
+                # reopenings up to the release day means the inventory stood complete that day.
+                func.sum(
+                    case(
+                        (entry.event == "complete_inventory", 1),
+                        (entry.event == "reopen_inventory", -1),
+                        else_=0,
+                    )
+                ).label("balance"),
+                func.max(case((entry.event == "send_referral", 1), else_=0)).label("referred"),
+            )
+            .select_from(cohort)
+            .outerjoin(
+                entry,
+                and_(
+                    entry.instance_id == cohort.c.instance_id,
+                    entry.event.in_(("complete_inventory", "reopen_inventory", "send_referral")),
+                    self._day(entry.at) <= cohort.c.release_day,
+                ),
+            )
+            .group_by(cohort.c.instance_id, cohort.c.grp)
+            .subquery()
+        )
+        return select(
+            per_case.c.grp,
+            func.count(),
+            func.sum(case((per_case.c.balance > 0, 1), else_=0)),
+            func.sum(per_case.c.referred),
+        ).group_by(per_case.c.grp)
+
+    def referral_events(self) -> Any:
+        """Cases referred and cases accepted in the period, and the Wgs deadlines that passed in it."""
+        entry = HistoryEntry
+        return (
+            select(
+                self.group,
+                func.count(distinct(case((entry.event == "send_referral", Case.id)))),
+                func.count(distinct(case((entry.event == "accept_referral", Case.id)))),
+                func.sum(case((entry.event == "wgs_deadline_passed", 1), else_=0)),
+            )
+            .select_from(entry)
+            .join(Case, Case.instance_id == entry.instance_id)
+            .where(
+                self.scope,
+                entry.event.in_(("send_referral", "accept_referral", "wgs_deadline_passed")),
+                entry.at >= self.start,
+                entry.at < self.end,
+            )
+            .group_by(self.group)
+        )
+
+    def first_answers(self) -> Any:
+        """Per group, how many debts waited how many days for their creditor's first answer, for the answers that
+        came in the period: (group, days, debts). Days is NULL for an answer that came before any letter of ours
+        went out; it answered no letter and has no waiting time. The medians are read off this histogram."""
+        answer = aliased(HistoryEntry)
+        earlier = aliased(HistoryEntry)
+        # The first letter is the earliest one sent: when any was sent by the answer, the earliest was too. Through
+        # the case's letters, because the letter table is indexed by case, not by debt.
+        first_sent = (
+            select(func.min(Letter.sent_at))
+            .where(Letter.case_id == Debt.case_id, Letter.debt_id == Debt.id, Letter.sent_at <= answer.at)
+            .scalar_subquery()
+        )
+        waits = (
+            select(
+                self.group.label("grp"),
+                DaysBetween(self._day(answer.at), self._day(first_sent)).label("days"),
+            )
+            .select_from(answer)
+            .join(Debt, Debt.instance_id == answer.instance_id)
+            .join(Case, Case.id == Debt.case_id)
+            .where(
+                self.scope,
+                answer.event.in_(ANSWER_EVENTS),
+                answer.at >= self.start,
+                answer.at < self.end,
+                # The first answer only: no answer earlier in the debt's history.
+                ~exists().where(
+                    earlier.instance_id == answer.instance_id,
+                    earlier.event.in_(ANSWER_EVENTS),
+                    earlier.seq < answer.seq,
+                ),
+            )
+            .subquery()
+        )
+        return select(waits.c.grp, waits.c.days, func.count()).group_by(waits.c.grp, waits.c.days)
+
+    def no_response(self) -> Any:
+        """Debts that went to no_response in the period, per group and per creditor addressed."""
+        entry = HistoryEntry
+        # The letters went to the collecting party when one collects for the creditor (letters.services
+        # .recipient_of): it is that party that did not answer.
+        addressee = func.coalesce(Debt.collecting_party_id, Debt.creditor_id)
+        return (
+            select(self.group, Creditor.id, Creditor.name, func.count(distinct(Debt.id)))
+            .select_from(entry)
+            .join(Debt, Debt.instance_id == entry.instance_id)
+            .join(Case, Case.id == Debt.case_id)
+            .join(Creditor, Creditor.id == addressee)
+            .where(self.scope, entry.event == "no_reply", entry.at >= self.start, entry.at < self.end)
+            .group_by(self.group, Creditor.id, Creditor.name)
+        )
+
+
+def _median(histogram: dict[int, int]) -> float | None:
+    """The median of values given as {value: how often}: the middle one, or the mean of the middle two."""
+    count = sum(histogram.values())
+    if not count:
+        return None
+    wanted = sorted({(count + 1) // 2, (count + 2) // 2})  # 1-based positions in the sorted values
+    found: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while wanted and wanted[0] <= seen:
+            found.append(value)
+            wanted.pop(0)
+    return sum(found) / len(found)
+
+
+def _medians(histogram: Iterable[Any], row: Callable[[int | None], FigureRow], total: FigureRow) -> None:
+    """Fill answered_debts and the median wait per group and over all groups from the (group, days, debts) rows."""
+    by_group: dict[int | None, dict[int, int]] = {}
+    overall: dict[int, int] = {}
+    for key, days, debts in histogram:
+        if days is None:
+            continue
+        by_group.setdefault(key, {})[days] = debts
+        overall[days] = overall.get(days, 0) + debts
+    for key, values in by_group.items():
+        target = row(key)
+        target.answered_debts = sum(values.values())
+        target.median_days_to_first_answer = _median(values)
+    total.answered_debts = sum(overall.values())
+    total.median_days_to_first_answer = _median(overall)
+
+
+def _group_refs(session: Session, ids: list[int]) -> dict[int | None, GroupRef]:
+    if not ids:
+        return {}
+    found = session.execute(
+        select(Organisation.id, Organisation.name, Organisation.code).where(Organisation.id.in_(ids))
+    ).all()
+    return {org_id: GroupRef(org_id, name, code) for org_id, name, code in found}
+
+
+def _row_order(row: FigureRow) -> tuple[bool, str, int]:
+    group = row.group
+    # Cases without a municipality last; otherwise alphabetical, as a person looks for a name.
+    if group is None or group.id is None:
+        return (True, "", 0)
+    return (False, group.name.casefold(), group.id)
+
+
+def _add_up(rows: list[FigureRow], total: FigureRow) -> None:
+    """The total of counts over the groups; groups share no case, so their counts add up. The median and the
+    number of answered debts were computed over all rows by the query itself."""
+    creditors: dict[int, CreditorCount] = {}
+    for row in rows:
+        total.cases_opened += row.cases_opened
+        total.released += row.released
+        total.inventory_complete_at_release += row.inventory_complete_at_release
+        total.referred_before_release += row.referred_before_release
+        total.referred += row.referred
+        total.accepted += row.accepted
+        total.no_response_debts += row.no_response_debts
+        total.wgs_breaches += row.wgs_breaches
+        for item in row.never_answering_creditors:
+            known = creditors.get(item.creditor_id)
+            creditors[item.creditor_id] = (
+                item if known is None else CreditorCount(item.creditor_id, item.name, known.debts + item.debts)
+            )
+    total.never_answering_creditors = sorted(
+        creditors.values(), key=lambda c: (-c.debts, c.name.casefold(), c.creditor_id)
+    )

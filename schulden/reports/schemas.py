@@ -1,0 +1,64 @@
+"""marshmallow schemas of the figures API: the query (period and grouping) and the answer."""
+
+from __future__ import annotations
+
+from marshmallow import fields
+
+from schulden.api.base import Day, DutchSchema, one_of
+from schulden.reports.figures import Grouping
+
+
+class FiguresArgs(DutchSchema):
+    # `from` is a Python keyword: the field is `start` in code and `from` in the query string.
+    start = Day(required=True, data_key="from", metadata={"description": "Eerste dag van de periode (JJJJ-MM-DD)"})
+    end = Day(required=True, data_key="to", metadata={"description": "Laatste dag van de periode, inbegrepen"})
+    group_by = fields.String(
+        load_default=Grouping.PI.value,
+        validate=one_of([g.value for g in Grouping]),
+        metadata={"description": "Per PI of per gemeente (de huidige PI en gemeente van het dossier)"},
+    )
+
+
+class PeriodOut(DutchSchema):
+    start = fields.Date(data_key="from")
+    end = fields.Date(data_key="to")
+
+
+class GroupOut(DutchSchema):
+    id = fields.Integer(allow_none=True, metadata={"description": "Leeg: dossiers zonder gekozen gemeente"})
+    name = fields.String()
+    code = fields.String(allow_none=True)
+
+
+class CreditorCountOut(DutchSchema):
+    creditor_id = fields.Integer()
+    name = fields.String()
+    debts = fields.Integer()
+
+
+class FigureValuesOut(DutchSchema):
+    """The figures; docs/figures.md defines each."""
+
+    cases_opened = fields.Integer()
+    released = fields.Integer(metadata={"description": "Dossiers met de dag van vrijlating in de periode"})
+    inventory_complete_at_release = fields.Integer()
+    referred_before_release = fields.Integer()
+    referred = fields.Integer(metadata={"description": "Dossiers verwezen in de periode"})
+    accepted = fields.Integer(metadata={"description": "Dossiers door de gemeente geaccepteerd in de periode"})
+    answered_debts = fields.Integer(metadata={"description": "Schulden met een eerste antwoord in de periode"})
+    median_days_to_first_answer = fields.Float(allow_none=True)
+    no_response_debts = fields.Integer()
+    never_answering_creditors = fields.List(fields.Nested(CreditorCountOut))
+    wgs_breaches = fields.Integer()
+
+
+class GroupFiguresOut(DutchSchema):
+    group = fields.Nested(GroupOut)
+    figures = fields.Nested(FigureValuesOut)
+
+
+class FiguresOut(DutchSchema):
+    period = fields.Nested(PeriodOut)
+    group_by = fields.String()
+    groups = fields.List(fields.Nested(GroupFiguresOut))
+    total = fields.Nested(FigureValuesOut)

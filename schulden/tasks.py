@@ -1,0 +1,120 @@
+"""What needs the user today ("Mijn werk"): creditor answers to read, referrals due or failed, Wgs breaches,
+releases close without a referral, failed letters. Every query is limited by the case scope of the actor, so a
+task list never shows (or counts) a case its user may not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden.access import case_scope
+from schulden.actors import UserActor
+from schulden.cases.models import Case, Detainee
+from schulden.letters.models import Letter, LetterStatus
+from schulden.referrals.models import Referral, ReferralStatus
+from schulden.replies.models import CreditorReply
+from schulden.roles import Role
+from workflows import WorkflowInstance
+
+#: Releases this close without a referral are flagged (the default referral window).
+RELEASE_HORIZON = timedelta(weeks=6)
+LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str  # reply_to_review, referral_due, referral_failed, wgs_breach, referral_to_decide, release_near, ...
+    title: str
+    case_id: int
+    detail: str
+    due_on: date | None = None
+    urgent: bool = False
+    object_id: int | None = None
+
+
+def _name(detainee: Detainee) -> str:
+    prefix = f"{detainee.surname_prefix} " if detainee.surname_prefix else ""
+    return f"{detainee.given_names} {prefix}{detainee.surname}"
+
+
+def tasks_for(session: Session, actor: UserActor, *, today: date) -> list[Task]:
+    """The actor's tasks, the urgent ones and the earliest deadlines first."""
+    scope = case_scope(actor)
+    tasks: list[Task] = []
+    base = select(Case, Detainee, WorkflowInstance).join(Detainee, Detainee.id == Case.detainee_id)
+    base = base.join(WorkflowInstance, WorkflowInstance.id == Case.instance_id).where(scope)
+
+    if actor.role is Role.COUNSELLOR:
+        for reply, case, detainee in session.execute(
+            select(CreditorReply, Case, Detainee)
+            .join(Case, Case.id == CreditorReply.case_id)
+            .join(Detainee, Detainee.id == Case.detainee_id)
+            .where(scope, CreditorReply.reviewed_at.is_(None))
+            .order_by(CreditorReply.id)
+            .limit(LIMIT)
+        ):
+            tasks.append(Task("reply_to_review", "Antwoord van schuldeiser lezen", case.id, _name(detainee),
+                              object_id=reply.id))  # fmt: skip
+        for case, detainee, _instance in session.execute(
+            base.where(WorkflowInstance.state.in_(("referral_due", "rerouting"))).limit(LIMIT)
+        ):
+            tasks.append(Task("referral_due", "Verwijzing versturen", case.id, _name(detainee),
+                              due_on=case.expected_release, urgent=True))  # fmt: skip
+        for letter, case, detainee in session.execute(
+            select(Letter, Case, Detainee)
+            .join(Case, Case.id == Letter.case_id)
+            .join(Detainee, Detainee.id == Case.detainee_id)
+            .where(scope, Letter.status == LetterStatus.FAILED.value)
+            .limit(LIMIT)
+        ):
+            tasks.append(Task("letter_failed", f"Brief {letter.letter_type} mislukt", case.id, _name(detainee),
+                              urgent=True, object_id=letter.id))  # fmt: skip
+
+    if actor.role in (Role.COUNSELLOR, Role.PI_STAFF):
+        horizon = today + RELEASE_HORIZON
+        for case, detainee, _instance in session.execute(
+            base.where(
+                Case.referred_at.is_(None),
+                Case.expected_release.is_not(None),
+                Case.expected_release <= horizon,
+                WorkflowInstance.state.in_(("inventory", "inventory_complete", "awaiting_consent", "on_hold")),
+            ).limit(LIMIT)
+        ):
+            tasks.append(Task("release_near", "Vrijlating binnen 6 weken, nog niet verwezen", case.id,
+                              _name(detainee), due_on=case.expected_release, urgent=True))  # fmt: skip
+
+    referrals = (
+        select(Referral, Case, Detainee)
+        .join(Case, Case.id == Referral.case_id)
+        .join(Detainee, Detainee.id == Case.detainee_id)
+        .where(scope)
+    )
+    if actor.role is Role.MUNICIPALITY:
+        referrals = referrals.where(Referral.municipality_id == actor.organisation_id)
+        for referral, case, detainee in session.execute(
+            referrals.where(Referral.status == ReferralStatus.DELIVERED.value).limit(LIMIT)
+        ):
+            tasks.append(Task("referral_to_decide", "Verwijzing beoordelen en eerste gesprek plannen", case.id,
+                              _name(detainee), due_on=referral.wgs_due_on, urgent=referral.urgent,
+                              object_id=referral.id))  # fmt: skip
+    if actor.role in (Role.COUNSELLOR, Role.MUNICIPALITY):
+        for referral, case, detainee in session.execute(
+            referrals.where(
+                Referral.wgs_breached_at.is_not(None),
+                Referral.status.in_((ReferralStatus.DELIVERED.value, ReferralStatus.ACCEPTED.value)),
+            ).limit(LIMIT)
+        ):
+            tasks.append(Task("wgs_breach", "Termijn eerste gesprek (Wgs) overschreden", case.id, _name(detainee),
+                              due_on=referral.wgs_due_on, urgent=True, object_id=referral.id))  # fmt: skip
+    if actor.role is Role.COUNSELLOR:
+        for referral, case, detainee in session.execute(
+            referrals.where(Referral.status == ReferralStatus.FAILED.value).limit(LIMIT)
+        ):
+            tasks.append(Task("referral_failed", "Verwijzing kon niet worden afgeleverd", case.id, _name(detainee),
+                              urgent=True, object_id=referral.id))  # fmt: skip
+
+    return sorted(tasks, key=lambda t: (not t.urgent, t.due_on or date.max, t.case_id))
