@@ -67,7 +67,13 @@ def _too_many_failures(session: Session, username: str, address: str | None, now
     by_address = session.scalar(
         select(func.count())
         .select_from(LoginAttempt)
-        .where(LoginAttempt.remote_addr == address, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+        .where(
+            LoginAttempt.remote_addr == address,
+            LoginAttempt.at >= since,
+            LoginAttempt.success.is_(False),
+            # Reply-code attempts of creditors share the table but have their own limits (schulden/replies/codes.py).
+            LoginAttempt.username.not_like("reply:%"),
+        )
     )
     return (by_user or 0) >= MAX_FAILURES or (by_address or 0) >= MAX_FAILURES_PER_ADDRESS
 
