@@ -10,13 +10,16 @@ log = logging.getLogger(__name__)
 
 
 def tick() -> dict[str, int]:
-    """Fire every due workflow timer, then sweep up letters whose job got lost. Safe to run from several places
-    at once: timers and letters are claimed with row locks and conditional updates."""
+    """Fire every due workflow timer, then sweep up letters and referrals whose job got lost. Safe to run from
+    several places at once: timers and letters are claimed with row locks and conditional updates."""
     from integrations.letters.jobs import sweep_letters
+    from integrations.referrals.delivery import sweep_referrals
 
     rt = runtime()
     report = rt.engine.tick(rt.database.session)
     swept = sweep_letters()
+    # Referrals whose delivery job got lost (or that wait for SMTP settings) are enqueued again.
+    swept["referrals"] = sweep_referrals()
     if report.handled or any(swept.values()):
         log.info(
             "tick",

@@ -162,6 +162,8 @@ def send_letter_email(letter_id: int) -> str:
                 Letter.id == letter_id,
                 Letter.status == LetterStatus.RENDERED.value,
                 Letter.channel == Channel.EMAIL.value,
+                # L8 goes out with its referral's handover file (integrations/referrals/delivery.py), never alone.
+                Letter.letter_type != "L8",
                 or_(Letter.delivery_started_at.is_(None), Letter.delivery_started_at < now - STALE_CLAIM),
             )
             .values(delivery_started_at=now)
@@ -239,6 +241,7 @@ def sweep_letters(now: datetime | None = None) -> dict[str, int]:
             select(Letter.id).where(
                 Letter.status == LetterStatus.RENDERED.value,
                 Letter.channel == Channel.EMAIL.value,
+                Letter.letter_type != "L8",
                 Letter.updated_at < now - LOST_AFTER,
                 or_(Letter.delivery_started_at.is_(None), Letter.delivery_started_at < now - STALE_CLAIM),
             )
