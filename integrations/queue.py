@@ -9,17 +9,30 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
-from rq.exceptions import DuplicateJobError
+from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
 log = logging.getLogger(__name__)
 
 #: Every queue a worker must listen on; tests check that the run scripts name them all.
 QUEUE_NAMES = ("default", "letters", "mail", "municipal")
+#: Seconds to wait for Redis before a web request gives up on it. Enqueueing happens after a commit: a dead or
+#: unreachable Redis must cost a request a moment, not hang it (the sweeper enqueues what was missed). An rq worker
+#: raises the read timeout on its own connection above its blocking dequeue (rq's Worker._set_connection).
+REDIS_CONNECT_TIMEOUT = 2.0
+REDIS_SOCKET_TIMEOUT = 5.0
+#: Seconds a job may run; the sweeper's STALE_CLAIM (integrations/letters/jobs.py) must stay well above it.
+JOB_TIMEOUT = 120
+
+
+class QueueUnavailable(Exception):
+    """The queue could not be reached: nothing was enqueued."""
 
 
 class JobQueue(Protocol):
@@ -28,8 +41,13 @@ class JobQueue(Protocol):
     mode: str
 
     def enqueue(
-        self, func: Callable[..., Any], *args: Any, queue: str = "default", job_id: str | None = None
-    ) -> None: ...
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        queue: str = "default",
+        job_id: str | None = None,
+        replace_started_before: datetime | None = None,
+    ) -> bool: ...
 
     def ping(self) -> bool: ...
 
@@ -48,12 +66,20 @@ class InProcessQueue:
     def __init__(self) -> None:
         self._running = threading.local()
 
-    def enqueue(self, func: Callable[..., Any], *args: Any, queue: str = "default", job_id: str | None = None) -> None:
+    def enqueue(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        queue: str = "default",
+        job_id: str | None = None,
+        replace_started_before: datetime | None = None,
+    ) -> bool:
+        """Run the job now (or right after the job that asks for it); always True: there is no queue to miss."""
         pending = getattr(self._running, "pending", None)
         if pending is not None:
             # A job that asks for another job (render, then e-mail): run it after this one, not inside it.
             pending.append((func, args, job_id))
-            return
+            return True
         self._running.pending = [(func, args, job_id)]
         try:
             while self._running.pending:
@@ -64,6 +90,7 @@ class InProcessQueue:
                     log.error("job failed", extra={"job": next_id or next_func.__name__, "error": type(exc).__name__})
         finally:
             self._running.pending = None
+        return True
 
     def ping(self) -> bool:
         return True
@@ -75,39 +102,82 @@ class RedisQueue:
     mode = "rq"
 
     def __init__(self, url: str) -> None:
-        self.connection = Redis.from_url(url)
+        self.connection = Redis.from_url(
+            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
+        )
         self.queues = {name: Queue(name, connection=self.connection) for name in QUEUE_NAMES}
 
-    def enqueue(self, func: Callable[..., Any], *args: Any, queue: str = "default", job_id: str | None = None) -> None:
-        """Enqueue once per job id: a job still waiting or running is not enqueued again; a finished or failed
-        one is replaced (the database decides whether there is work; the job checks before it acts)."""
+    def enqueue(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        queue: str = "default",
+        job_id: str | None = None,
+        replace_started_before: datetime | None = None,
+    ) -> bool:
+        """Enqueue once per job id; returns whether a job was put on the queue. Raises QueueUnavailable when Redis
+        cannot be reached.
+
+        A job of that id still waiting (or scheduled for a retry) is left alone: it will run. A finished or failed
+        one is replaced: the database decides whether there is work, and the job checks before it acts. A job RQ
+        still holds as started is replaced only when it started before `replace_started_before`: the caller (the
+        sweeper) knows from the database that the worker running it died, which RQ itself notices only in its
+        maintenance, minutes later.
+        """
         options: dict[str, Any] = {
             "retry": Retry(max=2, interval=[10, 60]),
-            "job_timeout": 120,
+            "job_timeout": JOB_TIMEOUT,
             "result_ttl": 0,  # results are in the database; a finished job id must not block a later re-run
             "failure_ttl": 7 * 24 * 3600,  # failures hold ids only, no personal data; a week is enough to look
         }
-        if job_id is None:
-            self.queues[queue].enqueue(func, *args, **options)
-            return
+        target = self.queues[queue]
         try:
-            self.queues[queue].enqueue(func, *args, job_id=job_id, unique=True, **options)
-        except DuplicateJobError:
+            if job_id is None:
+                target.enqueue(func, *args, **options)
+                return True
+            try:
+                target.enqueue(func, *args, job_id=job_id, unique=True, **options)
+                return True
+            except DuplicateJobError:
+                if not self._replaceable(target, job_id, replace_started_before):
+                    return False
+                try:
+                    target.enqueue(func, *args, job_id=job_id, unique=True, **options)
+                except DuplicateJobError:  # another process replaced it first: that job will do
+                    return False
+                return True
+        except RedisError as exc:
+            raise QueueUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _replaceable(self, queue: Queue, job_id: str, started_before: datetime | None) -> bool:
+        """Delete the job of this id if it is over (or, see `enqueue`, dead while started); whether it is gone."""
+        try:
             job = Job.fetch(job_id, connection=self.connection)
-            if job.get_status(refresh=True) in (
-                JobStatus.FINISHED,
-                JobStatus.FAILED,
-                JobStatus.STOPPED,
-                JobStatus.CANCELED,
-            ):
-                job.delete()
-                self.queues[queue].enqueue(func, *args, job_id=job_id, unique=True, **options)
+        except NoSuchJobError:
+            return True  # gone between our enqueue and the fetch (its TTL ran out)
+        status = job.get_status(refresh=False)
+        if status == JobStatus.STARTED:
+            started = job.started_at or job.enqueued_at
+            if started_before is None or (started is not None and _aware(started) >= started_before):
+                return False
+        elif status not in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+            return False  # queued, scheduled for a retry, deferred: it will still run
+        job.delete()
+        # A dead job's id can stay in the queue's intermediate list; RQ's maintenance would fail the new job of the
+        # same id as "stuck in intermediate queue".
+        queue.intermediate_queue.remove(job_id)
+        return True
 
     def ping(self) -> bool:
         try:
             return bool(self.connection.ping())
         except Exception:
             return False
+
+
+def _aware(moment: datetime) -> datetime:
+    """RQ's timestamps are UTC, naive or aware depending on the version."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def make_queue(redis_url: str | None) -> JobQueue:

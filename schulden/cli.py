@@ -224,11 +224,20 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
-@click.option("--no-fork", is_flag=True, help="Run jobs in the worker process itself (faster; see docs/operations.md).")
+@click.option("--no-fork", is_flag=True, help="Run every job in the worker process (see docs/operations.md).")
 @click.option("--worker-ttl", type=int, default=420, show_default=True, help="Seconds before a silent worker is dead.")
+@click.option(
+    "--maintenance-interval",
+    type=int,
+    default=600,
+    show_default=True,
+    help="Seconds between RQ's registry clean-ups (jobs of dead workers are retried then).",
+)
 @click.argument("queues", nargs=-1)
 @with_appcontext
-def worker_command(burst: bool, no_fork: bool, worker_ttl: int, queues: tuple[str, ...]) -> None:
+def worker_command(
+    burst: bool, no_fork: bool, worker_ttl: int, maintenance_interval: int, queues: tuple[str, ...]
+) -> None:
     """Run an rq worker on the given queues (default: all)."""
     from integrations.queue import QUEUE_NAMES, RedisQueue
     from integrations.worker import InProcessWorker, PreloadedWorker
@@ -247,6 +256,7 @@ def worker_command(burst: bool, no_fork: bool, worker_ttl: int, queues: tuple[st
         [queue.queues[name] for name in (queues or QUEUE_NAMES)],
         connection=queue.connection,
         worker_ttl=worker_ttl,
+        maintenance_interval=maintenance_interval,
     )
     worker.work(burst=burst, with_scheduler=True)
 

@@ -24,7 +24,8 @@ class FileStore:
         """Store `data` under `key` atomically; returns its SHA-256."""
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".pdf")
+        # Named after its target, so that a temporary file left by a killed writer says whose it was.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".tmp-{target.name}-")
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -41,6 +42,21 @@ class FileStore:
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
+
+    def entries(self, folder: str) -> list[tuple[str, float]]:
+        """(key, modification time) of every file directly in `folder`, temporary files included."""
+        found: list[tuple[str, float]] = []
+        try:
+            with os.scandir(self.path(folder)) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_file():
+                            found.append((f"{folder}/{entry.name}", entry.stat().st_mtime))
+                    except FileNotFoundError:  # removed while we looked
+                        continue
+        except FileNotFoundError:
+            return []
+        return found
 
     def keys(self, prefix: str = "") -> list[str]:
         base = self.root / prefix

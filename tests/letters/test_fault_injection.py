@@ -6,20 +6,22 @@ with a worker waiting for one). PostgreSQL only (`pg_database`).
 
 Each test starts its own redis-server on a free port with the flags of scripts/services.sh (the shared test Redis is
 flushed by other test runs at any moment) and its own worker processes, and kills all of them in teardown: workers,
-their work horses and their RQ scheduler children. Every wait is bounded.
+their work horses and their RQ scheduler children. Every wait is bounded. Three kinds of worker: `schuldroute worker`
+(PreloadedWorker: letter jobs in the worker process), `schuldroute worker --no-fork` (InProcessWorker) and
+`rq worker -w integrations.worker.ForkingWorker` (a work horse per job, so that kills hit horses too).
 
 Recovery after a kill takes minutes of real time: a dead job's claim may be taken over after STALE_CLAIM (5 min),
-and RQ only notices an abandoned job in its maintenance (heartbeat + 60 s at the earliest, then only every 10
-minutes: `schuldroute worker` has no --maintenance-interval). The tests do not wait that long. `_later()` moves
-both clocks on while no worker is alive, as `sweep_letters(now=...)` does for the sweeper:
+and RQ only notices an abandoned job in its maintenance (heartbeat + 60 s at the earliest, then every
+--maintenance-interval, 10 minutes by default). The tests do not wait that long. `_later()` moves both clocks on
+while no worker is alive, as `sweep_letters(now=...)` does for the sweeper:
 
 - database: the claims of the dead jobs are moved back by STALE_CLAIM + 1 minute;
 - Redis: RQ's own maintenance runs as of 11 minutes later, with rq's own functions (jobs stuck in the intermediate
   queue and abandoned jobs are retried or failed; retries that are due by then are enqueued).
 
-Four tests are marked xfail (strict) for defects found here; each raises its own exception class, so that any other
-failure in them still fails the run. When a defect is fixed, its test passes and strict xfail says so. The kill test
-xfails at run time only when its random kills happen to hit the first of these defects (a second PDF).
+Four defects were found here and fixed (issue 4): a killed job's PDF left in the store, a sweeper that could not
+replace a job RQ still held as started, a commit that raised when Redis was down, and a reply-code lookup collision
+that cost a letter an attempt. Each test raises its own exception class when its defect comes back.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations import runtime as runtime_module
 from integrations.letters import jobs
 from integrations.letters.dispatch import enqueue_render
+from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, LetterStatus
@@ -69,6 +72,8 @@ REDIS_CLI = shutil.which("redis-cli")
 SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 #: Short, as security.md 1.5.1 asks: an idle worker blocks in its dequeue for worker_ttl - 15 s (1 s here).
 WORKER_TTL = "16"
+#: The worker class that forks a horse for every job, letters too (rq's own CLI runs it).
+FORKING_WORKER = "integrations.worker.ForkingWorker"
 #: How far `_later()` moves the clocks: past STALE_CLAIM and LOST_AFTER, and past RQ's maintenance interval.
 LATER = timedelta(minutes=11)
 
@@ -79,7 +84,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-# -- defects found by these tests (raised only by the xfail checks, so other failures still fail) ----------------------
+# -- defects found by these tests and fixed (each raised when its defect comes back) -----------------------------------
 
 
 class OrphanPdfLeft(Exception):
@@ -241,12 +246,16 @@ class Fleet:
     killed_workers: int = 0
     killed_children: int = 0
 
-    def start(self, *, fork: bool = True, put_delay: str | None = None) -> subprocess.Popen[bytes]:
+    def start(self, kind: str = "default", *, put_delay: str | None = None) -> subprocess.Popen[bytes]:
+        """A worker on the letters queue: `default` (schuldroute worker), `no-fork` or `fork` (a horse per job)."""
         env = dict(self.env)
         if put_delay:
             env["SCHULDROUTE_TEST_PUT_DELAY"] = put_delay
-        command = [str(BIN / "schuldroute"), "worker", "--worker-ttl", WORKER_TTL]
-        command += [] if fork else ["--no-fork"]
+        command = {
+            "default": [str(BIN / "schuldroute"), "worker"],
+            "no-fork": [str(BIN / "schuldroute"), "worker", "--no-fork"],
+            "fork": [str(BIN / "rq"), "worker", "--url", env["REDIS_URL"], "--with-scheduler", "-w", FORKING_WORKER],
+        }[kind] + ["--worker-ttl", WORKER_TTL]
         log = self.folder / f"worker-{len(self.processes)}.log"
         with log.open("wb") as out:
             process = subprocess.Popen([*command, "letters"], env=env, cwd=self.folder, stdout=out, stderr=out)
@@ -528,7 +537,7 @@ def _recover(p: Pipeline, letter_ids: list[int], *, workers: int, timeout: float
     """Later: fresh workers, the sweeper, until every letter is rendered. Failed letters (if kills made any) are
     re-queued as `POST /letters/{id}/retry` does. Returns what it took."""
     now = _later(p)
-    started = [p.fleet.start(fork=i % 2 == 0) for i in range(workers)]
+    started = [p.fleet.start("fork" if i % 2 == 0 else "default") for i in range(workers)]
     p.fleet.wait_ready(*started)
     report = {"swept": 0, "sweeps": 0, "retried_failed": 0}
     ids = set(letter_ids)
@@ -563,10 +572,11 @@ def _recover(p: Pipeline, letter_ids: list[int], *, workers: int, timeout: float
 def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pipeline: Pipeline) -> None:
     p = pipeline
     rng = random.Random(25)
-    # A forking worker (PreloadedWorker, a horse per job) and a non-forking one (InProcessWorker); each write waits
-    # 0.1-0.3 s, so the batch outlasts the six kill rounds (about half of it is rendered under fire).
+    # A forking worker (ForkingWorker, a horse per job) and the default one (PreloadedWorker, letter jobs in the
+    # worker process); each write waits 0.1-0.3 s, so the batch outlasts the six kill rounds (about half of it is
+    # rendered under fire).
     delay = "0.1,0.3"
-    slots = {p.fleet.start(fork=True, put_delay=delay): True, p.fleet.start(fork=False, put_delay=delay): False}
+    slots = {p.fleet.start("fork", put_delay=delay): "fork", p.fleet.start("default", put_delay=delay): "default"}
     p.fleet.wait_ready(*slots)
 
     letter_ids = _ask_for_letters(p, 50)
@@ -580,8 +590,8 @@ def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pip
         for victim in victims:
             busy_kills += victim in busy
             p.fleet.kill(victim)
-            fork = slots.pop(victim)
-            slots[p.fleet.start(fork=fork, put_delay=delay)] = fork
+            kind = slots.pop(victim)
+            slots[p.fleet.start(kind, put_delay=delay)] = kind
         rounds += 1
     p.fleet.kill_all()
     during = _counts(p)
@@ -601,19 +611,14 @@ def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pip
     extra = _check_one_pdf_each(p, letter_ids)
     if extra:
         # The defect of test_a_job_killed_after_writing_its_pdf_leaves_no_second_file, hit at random here.
-        pytest.xfail(f"known defect, files no letter points at: {_orphans_of_known_kind(p, extra, letter_ids)}")
+        raise OrphanPdfLeft(f"files no letter points at: {_orphans_of_known_kind(p, extra, letter_ids)}")
 
 
-@pytest.mark.xfail(
-    raises=OrphanPdfLeft,
-    reason="a killed job's PDF stays in the store: the file is named after its SHA-256, the reply secrets are new on "
-    "every attempt, so the job that takes over writes a different file and nobody removes the first",
-)
 def test_a_job_killed_after_writing_its_pdf_leaves_no_second_file(pipeline: Pipeline) -> None:
     p = pipeline
     letter_ids = _ask_for_letters(p, 1)  # L1 and L2, waiting in Redis; no worker yet
     with _publishing_held(p):
-        worker = p.fleet.start(fork=True)
+        worker = p.fleet.start("fork")
         _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
         assert len(_store_files(p)) == 1  # its PDF is in the store; its row's update is not committed
         assert p.fleet.kill(worker) >= 1  # the worker and its horse, mid-publish
@@ -626,16 +631,11 @@ def test_a_job_killed_after_writing_its_pdf_leaves_no_second_file(pipeline: Pipe
         raise OrphanPdfLeft(f"files no letter points at: {_orphans_of_known_kind(p, extra, letter_ids)}")
 
 
-@pytest.mark.xfail(
-    raises=SweepCannotRequeue,
-    reason="RedisQueue.enqueue skips a job id whose RQ job is still 'started'; a killed job stays 'started' until "
-    "RQ's maintenance (every 10 min), so the sweeper cannot bring its letter back",
-)
 def test_the_sweeper_brings_back_a_letter_whose_worker_was_killed(pipeline: Pipeline) -> None:
     p = pipeline
     letter_ids = _ask_for_letters(p, 1)
     with _publishing_held(p):
-        worker = p.fleet.start(fork=True)
+        worker = p.fleet.start("fork")
         _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
         p.fleet.kill(worker)
     [killed] = [lt.id for lt in _letters(p) if lt.status == LetterStatus.RENDERING.value]
@@ -644,7 +644,7 @@ def test_the_sweeper_brings_back_a_letter_whose_worker_was_killed(pipeline: Pipe
     # 90 s to 10 min), so it still holds the killed job as started.
     with p.engine.begin() as conn:
         conn.execute(update(Letter).where(Letter.id == killed).values(claimed_at=utcnow() - timedelta(minutes=6)))
-    replacement = p.fleet.start(fork=True)
+    replacement = p.fleet.start("fork")
     p.fleet.wait_ready(replacement)
 
     swept = jobs.sweep_letters(now=utcnow() + LATER)
@@ -682,7 +682,7 @@ def _status_of(p: Pipeline, letter_id: int) -> str:
 
 def test_redis_restarted_without_persistence_mid_batch_loses_no_letter(pipeline: Pipeline) -> None:
     p = pipeline
-    worker = p.fleet.start(fork=True, put_delay="0.1,0.2")
+    worker = p.fleet.start("fork", put_delay="0.1,0.2")
     p.fleet.wait_ready(worker)
     letter_ids = _ask_for_letters(p, 15)
     _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] >= 3, 30, "the first letters", p.fleet.observe)
@@ -715,7 +715,7 @@ def test_redis_restarted_without_persistence_mid_batch_loses_no_letter(pipeline:
     def keep_a_worker() -> None:
         p.fleet.observe()
         if not p.fleet.alive():
-            p.fleet.start(fork=True)
+            p.fleet.start("fork")
 
     try:
         _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] == len(letter_ids), 60, "every letter", keep_a_worker)
@@ -724,25 +724,27 @@ def test_redis_restarted_without_persistence_mid_batch_loses_no_letter(pipeline:
     assert not _check_one_pdf_each(p, letter_ids)
 
 
-@pytest.mark.xfail(
-    raises=CommitRaisedAfterRedisDown,
-    reason="the after-commit hook lets the enqueue's ConnectionError out of session.commit(): the request that asked "
-    "for the letters fails although its transaction committed, and the letters after the first wait for the sweeper",
-)
 def test_with_redis_down_asking_for_letters_still_succeeds_and_the_sweeper_catches_up(pipeline: Pipeline) -> None:
     p = pipeline
     p.redis.shutdown_nosave()
     raised: Exception | None = None
+    started = time.monotonic()
     try:
         _ask_for_letters(p, 10)
-    except RedisConnectionError as exc:
+    except (RedisConnectionError, QueueUnavailable) as exc:
         raised = exc
+    took = time.monotonic() - started
     letter_ids = [lt.id for lt in _letters(p)]
     assert len(letter_ids) == 20, "the request's transaction committed its letters"
     assert _counts(p) == Counter({LetterStatus.QUEUED.value: 20})
+    # A person's retry (POST /letters/{id}/retry) and the sweeper, with Redis still down: nothing raised, nothing
+    # counted as enqueued, and no hanging (the Redis client has connect and read timeouts).
+    assert enqueue_render(p.rt.queue, letter_ids[0]) is False
+    assert jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER + timedelta(seconds=10)) == {"render": 0, "email": 0}
+    assert took < 10, f"asking for letters with Redis down took {took:.1f} s"
 
     p.redis.start()
-    p.fleet.wait_ready(p.fleet.start(fork=True))
+    p.fleet.wait_ready(p.fleet.start("default"))
     swept = jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER + timedelta(seconds=10))
 
     assert swept["render"] == 20
@@ -757,7 +759,7 @@ def test_with_redis_down_asking_for_letters_still_succeeds_and_the_sweeper_catch
 
 def test_with_a_worker_waiting_a_job_starts_only_after_commit_and_never_after_rollback(pipeline: Pipeline) -> None:
     p = pipeline
-    worker = p.fleet.start(fork=False)
+    worker = p.fleet.start("no-fork")
     p.fleet.wait_ready(worker)
 
     with p.factory() as s:
@@ -791,12 +793,6 @@ def test_with_a_worker_waiting_a_job_starts_only_after_commit_and_never_after_ro
 # -- found by bench/letters.py: reply-code lookups collide ------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    raises=ReplyCodeCollision,
-    reason="the reply code's 5-character lookup is random (23**5 = 6.4 million values) and unique over every letter "
-    "ever made; a render that draws a taken one fails at its last UPDATE and needs another attempt (10,000 letters: "
-    "~8 such failures; at a million letters, 1 render in 6)",
-)
 def test_a_reply_code_lookup_that_is_taken_does_not_cost_the_letter_an_attempt(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
