@@ -47,6 +47,7 @@ from schulden.debts.models import Creditor, Debt
 from schulden.errors import ValidationFailed
 from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation
+from schulden.referrals.models import Referral
 from schulden.roles import Role
 from workflows import HistoryEntry
 
@@ -265,11 +266,14 @@ def outcome_figures(
         target.released = released
         target.inventory_complete_at_release = int(complete or 0)
         target.referred_before_release = int(referred_before or 0)
-    for key, referred, accepted, breaches in session.execute(query.referral_events()):
+    for key, referred, accepted in session.execute(query.referral_events()):
         target = row(key)
         target.referred = referred
         target.accepted = accepted
-        target.wgs_breaches = int(breaches or 0)
+    # Breaches are the referrals marked on either ground: the term passed unanswered, or the first conversation was
+    # planned after it (schulden/effects.py). Counted by referral, so a re-routed case can breach twice.
+    for key, breaches in session.execute(query.wgs_breaches()):
+        row(key).wgs_breaches = int(breaches or 0)
     total = FigureRow(group=None)
     _medians(session.execute(query.first_answers()).all(), row, total)
     for key, creditor_id, name, debts in session.execute(query.no_response()):
@@ -357,23 +361,32 @@ class _Queries:
         ).group_by(per_case.c.grp)
 
     def referral_events(self) -> Any:
-        """Cases referred and cases accepted in the period, and the Wgs deadlines that passed in it."""
+        """Cases referred and cases accepted in the period."""
         entry = HistoryEntry
         return (
             select(
                 self.group,
                 func.count(distinct(case((entry.event == "send_referral", Case.id)))),
                 func.count(distinct(case((entry.event == "accept_referral", Case.id)))),
-                func.sum(case((entry.event == "wgs_deadline_passed", 1), else_=0)),
             )
             .select_from(entry)
             .join(Case, Case.instance_id == entry.instance_id)
             .where(
                 self.scope,
-                entry.event.in_(("send_referral", "accept_referral", "wgs_deadline_passed")),
+                entry.event.in_(("send_referral", "accept_referral")),
                 entry.at >= self.start,
                 entry.at < self.end,
             )
+            .group_by(self.group)
+        )
+
+    def wgs_breaches(self) -> Any:
+        """Referrals whose Wgs term for the first conversation was breached in the period."""
+        return (
+            select(self.group, func.count())
+            .select_from(Referral)
+            .join(Case, Case.id == Referral.case_id)
+            .where(self.scope, Referral.wgs_breached_at >= self.start, Referral.wgs_breached_at < self.end)
             .group_by(self.group)
         )
 

@@ -430,3 +430,30 @@ def test_a_withdrawn_consent_stops_a_referral_it_no_longer_covers(story: Story) 
     assert "toestemming" in refused.json["detail"]
     with story.db() as s:
         assert s.scalars(select(Referral).where(Referral.case_id == case_id)).all() == []
+
+
+def test_a_first_conversation_planned_after_the_wgs_term_is_a_breach_on_both_sides(story: Story) -> None:
+    counsellor = story.token("schuldhulp.demo")
+    gemeente = story.token("gemeente.demo")
+    with story.db() as s:
+        case = s.scalar(select(Case).join(Detainee).where(Detainee.surname == "Vries"))
+        assert case is not None
+        case_id = case.id
+    [referral] = story.client.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
+    late = date.fromisoformat(referral["wgs_due_on"]) + timedelta(days=1)
+
+    accepted = story.client.post(
+        f"/api/v1/referrals/{referral['id']}/accept", json={"first_conversation_on": late.isoformat()}, headers=gemeente
+    )
+
+    assert accepted.status_code == 200, accepted.json
+    assert accepted.json["wgs_breached"] is True
+    for headers in (counsellor, gemeente):
+        tasks = story.client.get("/api/v1/tasks", headers=headers).json
+        assert ("wgs_breach", referral["id"]) in [(t["kind"], t["object_id"]) for t in tasks]
+    figures = story.client.get(
+        "/api/v1/figures",
+        query_string={"from": story.today.isoformat(), "to": story.today.isoformat(), "group_by": "municipality"},
+        headers=counsellor,
+    ).json
+    assert figures["total"]["wgs_breaches"] == 1
