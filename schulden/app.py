@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
 def _wire_letters(app: Flask, rt: Any) -> None:
     """Hand the letter API what it needs from the integrations, as plain callables."""
-    from integrations.letters.batch import NothingToPrint, create_print_batch
+    from integrations.letters.batch import NothingToPrint, create_print_batch, pending_post
     from integrations.letters.dispatch import enqueue_render
 
     def make_batch(session: Any, **kwargs: Any) -> Any:
@@ -57,6 +57,8 @@ def _wire_letters(app: Flask, rt: Any) -> None:
             return None
 
     app.extensions["schuldroute.print_batch"] = make_batch
+    # The print batch page lists what the next batch would hold (schulden/web/printbatch.py).
+    app.extensions["schuldroute.pending_post"] = pending_post
     app.extensions["schuldroute.enqueue_render"] = lambda letter_id: enqueue_render(rt.queue, letter_id)
 
     from integrations.referrals.delivery import enqueue_delivery
@@ -65,7 +67,24 @@ def _wire_letters(app: Flask, rt: Any) -> None:
 
 
 def _register_web(app: Flask) -> None:
-    from schulden.web import assets, auth, errors, filters, health, home, requests, security
+    from schulden.web import (
+        assets,
+        auth,
+        beheer,
+        cijfers,
+        dossiers,
+        errors,
+        filters,
+        gemeente,
+        health,
+        home,
+        intake,
+        printbatch,
+        reply,
+        requests,
+        security,
+        verwijzing,
+    )
 
     requests.init_app(app)
     errors.init_app(app)
@@ -75,8 +94,5 @@ def _register_web(app: Flask) -> None:
     auth.init_app(app)
     filters.init_app(app)
     assets.init_app(app)
-    app.register_blueprint(health.blp)
-    app.register_blueprint(home.blp)
-    from schulden.web import reply
-
-    app.register_blueprint(reply.blp)
+    for pages in (health, home, dossiers, reply, beheer, cijfers, intake, printbatch, verwijzing, gemeente):
+        app.register_blueprint(pages.blp)

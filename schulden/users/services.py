@@ -5,15 +5,17 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from schulden.actors import SystemActor, UserActor
+from schulden.audit import record
 from schulden.errors import ValidationFailed
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
-from schulden.users.models import User
+from schulden.users.models import ApiToken, User
+from workflows.store import utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -76,6 +78,25 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def disable_user(session: Session, *, actor: UserActor, user: User, origin: str | None = None) -> bool:
+    """Disable an account and end its sessions and API tokens at once; False if it was disabled already.
+
+    The row stays (audit trails and case history name it). An administrator cannot disable themselves, so the
+    last administrator cannot lock everyone out by accident. Does not commit.
+    """
+    if user.id == actor.user_id:
+        raise ValidationFailed({"_form": ["U kunt uw eigen account niet uitschakelen."]})
+    if not user.active:
+        return False
+    user.active = False
+    now = utcnow()
+    session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    record(session, actor=actor, action="user.disable", object_type="user", object_id=user.id, origin=origin)
+    return True
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:

@@ -1,16 +1,73 @@
-"""Mijn werk: the start page after login (a placeholder until the work lists land)."""
+"""Mijn werk: the start page after login, the user's tasks from `schulden.tasks.tasks_for` grouped by kind.
+
+The list is the API's GET /api/v1/tasks (same query, same scope, same `tasks.list` audit row); the page only
+groups it. Groups holding an urgent task come first, and within a group the order of `tasks_for` is kept
+(urgent, then the earliest deadline).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from dataclasses import dataclass, field
+
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from schulden.web.auth import login_required
+from schulden import audit
+from schulden.extensions import workflow
+from schulden.tasks import Task, tasks_for
+from schulden.web.auth import current_actor, login_required
+from schulden.web.requests import db_session
 
 blp = Blueprint("home", __name__)
+
+#: The heading of each kind of task, in the order shown when urgency does not decide.
+KINDS: dict[str, str] = {
+    "referral_failed": "Verwijzingen die niet konden worden afgeleverd",
+    "wgs_breach": "Termijn eerste gesprek (Wgs) overschreden",
+    "referral_due": "Verwijzingen te versturen",
+    "release_near": "Vrijlating binnen 6 weken zonder verwijzing",
+    "letter_failed": "Brieven die niet gemaakt of verstuurd konden worden",
+    "referral_to_decide": "Verwijzingen te beoordelen",
+    "reply_to_review": "Antwoorden van schuldeisers te lezen",
+}
+
+
+@dataclass
+class TaskGroup:
+    kind: str
+    title: str
+    tasks: list[Task] = field(default_factory=list)
+
+    @property
+    def urgent(self) -> int:
+        return sum(1 for task in self.tasks if task.urgent)
+
+
+def group_tasks(tasks: list[Task]) -> list[TaskGroup]:
+    """Tasks per kind; groups with urgent tasks first, then the fixed order of KINDS (unknown kinds last)."""
+    groups: dict[str, TaskGroup] = {}
+    for task in tasks:
+        group = groups.get(task.kind)
+        if group is None:
+            group = groups[task.kind] = TaskGroup(task.kind, KINDS.get(task.kind, task.title))
+        group.tasks.append(task)
+    order = list(KINDS)
+    return sorted(
+        groups.values(),
+        key=lambda g: (g.urgent == 0, order.index(g.kind) if g.kind in order else len(order)),
+    )
 
 
 @blp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
-    return render_template("home.html")
+    actor = current_actor()
+    session = db_session()
+    engine = workflow.engine
+    today = engine.clock().astimezone(engine.timezone).date()
+    tasks = tasks_for(session, actor, today=today)
+    # The page names detainees of these cases: the same row as the API's task list (NEN 7513).
+    audit.record(session, actor=actor, action="tasks.list", object_type="case", object_id=None,
+                 origin=request.remote_addr, details={"case_ids": sorted({t.case_id for t in tasks})})  # fmt: skip
+    session.commit()
+    return render_template("home.html", groups=group_tasks(tasks), task_count=len(tasks), today=today)

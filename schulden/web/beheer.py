@@ -1,0 +1,373 @@
+"""Beheer: the functional administrator's pages for users, creditors and letter templates (docs/web.md).
+
+Administrators only. The pages call the services the API and the CLI use (schulden.users.services,
+schulden.creditors.services, schulden.letters.templates) and validate creditor edits with the API's marshmallow
+schema, so the rules (who may change where BSN letters go, duplicate names, e-mail needed for takes_email) are
+the API's. Letter templates are read-only here: they are files in the repository (schulden/letters/texts), and
+editing them in the browser would need a table and a migration (see docs/web.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy import func, select
+
+from schulden.api.common import decode_cursor, encode_cursor
+from schulden.audit import record
+from schulden.creditors.schemas import CATEGORIES, GRADES, CreditorSearchArgs, CreditorUpdate
+from schulden.creditors.services import MAX_ID, Position, get_creditor, search_creditors, update_creditor
+from schulden.debts.models import Creditor, CreditorKind
+from schulden.errors import NotFound, ValidationFailed
+from schulden.letters.content import LETTER_TYPES
+from schulden.letters.templates import LetterTextError, load_template
+from schulden.organisations.models import Organisation
+from schulden.roles import Role
+from schulden.users.models import User
+from schulden.users.services import create_user, disable_user
+from schulden.web.auth import current_actor, roles_required
+from schulden.web.cijfers import field_messages
+from schulden.web.requests import db_session
+
+blp = Blueprint("beheer", __name__, url_prefix="/beheer")
+
+KIND_LABELS: dict[str, str] = {
+    CreditorKind.GOVERNMENT: "Overheid",
+    CreditorKind.HEALTH_INSURER: "Zorgverzekeraar",
+    CreditorKind.LANDLORD: "Verhuurder",
+    CreditorKind.UTILITY: "Energie of water",
+    CreditorKind.TELECOM: "Telecom",
+    CreditorKind.BANK: "Bank of kredietverstrekker",
+    CreditorKind.COLLECTION_AGENCY: "Incassobureau",
+    CreditorKind.BAILIFF: "Gerechtsdeurwaarder",
+    CreditorKind.OTHER: "Overig",
+}
+CATEGORY_LABELS: dict[str, str] = {
+    "zorg": "Zorg",
+    "publiek": "Publiek",
+    "nuts": "Nutsvoorzieningen",
+    "overig": "Overig",
+}
+ORGANISATION_KIND_LABELS: dict[str, str] = {
+    "pi": "PI",
+    "municipality": "Gemeente",
+    "probation": "Reclassering",
+    "care": "Zorg",
+    "operator": "Schuldhulpteam",
+}
+
+USER_LABELS = {
+    "username": "Gebruikersnaam",
+    "display_name": "Naam",
+    "role": "Rol",
+    "organisation": "Organisatie",
+    "password": "Wachtwoord",
+}
+CREDITOR_LABELS = {
+    "name": "Naam",
+    "department": "Afdeling",
+    "kind": "Soort",
+    "category": "Categorie",
+    "may_receive_bsn": "Mag het BSN ontvangen",
+    "takes_email": "Neemt post per e-mail aan",
+    "email": "E-mailadres",
+    "address_line": "Adres of postbus",
+    "postcode": "Postcode",
+    "city": "Plaats",
+    "kvk": "KvK-nummer",
+    "grade": "Betrouwbaarheid adres",
+    "source_url": "Bron (webadres)",
+    "row_version": "Versie",
+}
+#: Text fields of the creditor form; an empty box means "not known" (null), as the API's PATCH with null.
+_CREDITOR_TEXT = ("department", "email", "address_line", "postcode", "city", "kvk", "grade", "source_url")
+_CREDITOR_FLAGS = ("may_receive_bsn", "takes_email")
+PAGE_SIZE = 50
+
+
+@blp.route("")
+@roles_required(Role.ADMIN)
+def index() -> ResponseReturnValue:
+    session = db_session()
+    counts = {
+        "users": session.scalar(select(func.count(User.id)).where(User.active)) or 0,
+        "creditors": session.scalar(select(func.count(Creditor.id))) or 0,
+        "templates": len(LETTER_TYPES),
+    }
+    return render_template("beheer/index.html", counts=counts)
+
+
+# -- users ------------------------------------------------------------------------------------------------------------
+
+
+def _organisation_options() -> list[tuple[str, str]]:
+    rows = db_session().execute(
+        select(Organisation.id, Organisation.name, Organisation.kind)
+        .where(Organisation.active)
+        .order_by(Organisation.kind, Organisation.name)
+    )
+    return [(str(row.id), f"{row.name} ({ORGANISATION_KIND_LABELS.get(row.kind, row.kind)})") for row in rows]
+
+
+def _users_page(values: dict[str, str], errors: dict[str, list[str]], status: int = 200) -> ResponseReturnValue:
+    session = db_session()
+    users = session.execute(
+        select(User.id, User.username, User.display_name, User.role, User.active, User.last_login_at, Organisation.name)
+        .outerjoin(Organisation, Organisation.id == User.organisation_id)
+        .order_by(User.active.desc(), User.username)
+    ).all()
+    return (
+        render_template(
+            "beheer/users.html",
+            users=users,
+            roles=[(role.value, role.label) for role in Role],
+            role_labels={role.value: role.label for role in Role},
+            organisations=_organisation_options(),
+            labels=USER_LABELS,
+            values=values,
+            errors=errors,
+            me=current_actor().user_id,
+        ),
+        status,
+    )
+
+
+@blp.get("/gebruikers")
+@roles_required(Role.ADMIN)
+def users() -> ResponseReturnValue:
+    return _users_page({}, {})
+
+
+@blp.post("/gebruikers")
+@roles_required(Role.ADMIN)
+def create_user_view() -> ResponseReturnValue:
+    values = {key: request.form.get(key, "").strip() for key in ("username", "display_name", "role", "organisation")}
+    password = request.form.get("password", "")
+    errors: dict[str, list[str]] = {}
+    try:
+        role = Role(values["role"])
+    except ValueError:
+        errors["role"] = ["Kies een rol."]
+    organisation: Organisation | None = None
+    if values["organisation"]:
+        found = values["organisation"].isdigit() and int(values["organisation"]) <= MAX_ID
+        organisation = db_session().get(Organisation, int(values["organisation"])) if found else None
+        if organisation is None:
+            errors["organisation"] = ["Kies een organisatie uit de lijst."]
+    if len(password) > 1024:
+        errors["password"] = ["Een wachtwoord is hooguit 1024 tekens lang."]
+    session = db_session()
+    if errors:
+        if "role" in errors and "password" not in errors:
+            # Check the other fields too, so one round trip shows every problem: create_user's own rules, with a
+            # role that needs no organisation, in a savepoint that is always undone.
+            nested = session.begin_nested()
+            try:
+                create_user(
+                    session,
+                    actor=current_actor(),
+                    username=values["username"],
+                    display_name=values["display_name"],
+                    role=Role.ADMIN,
+                    password=password,
+                    organisation=None,
+                )
+            except ValidationFailed as exc:
+                errors = {**exc.errors, **errors}
+            finally:
+                nested.rollback()
+        return _users_page(values, errors, 422)
+    try:
+        user = create_user(
+            session,
+            actor=current_actor(),
+            username=values["username"],
+            display_name=values["display_name"],
+            role=role,
+            password=password,
+            organisation=organisation,
+        )
+    except ValidationFailed as exc:
+        session.rollback()
+        return _users_page(values, exc.errors, 422)
+    record(
+        session,
+        actor=current_actor(),
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        origin=request.remote_addr,
+        details={"role": role.value},
+    )
+    session.commit()
+    flash(f"Gebruiker {user.username} is aangemaakt.", "ok")
+    return redirect(url_for("beheer.users"), 303)
+
+
+@blp.post("/gebruikers/<int:user_id>/uitschakelen")
+@roles_required(Role.ADMIN)
+def disable(user_id: int) -> ResponseReturnValue:
+    session = db_session()
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        abort(404)
+    try:
+        changed = disable_user(session, actor=current_actor(), user=user, origin=request.remote_addr)
+    except ValidationFailed as exc:
+        session.rollback()
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for("beheer.users"), 303)
+    session.commit()
+    if changed:
+        flash(f"Gebruiker {user.username} is uitgeschakeld; de sessies van dit account zijn beëindigd.", "ok")
+    return redirect(url_for("beheer.users"), 303)
+
+
+# -- creditors --------------------------------------------------------------------------------------------------------
+
+
+def _position(cursor: str | None) -> Position | None:
+    if not cursor:
+        return None
+    try:
+        name, last_id = decode_cursor(cursor, 2)
+    except ValidationFailed:
+        return None
+    if not isinstance(name, str) or not isinstance(last_id, int) or not 0 < last_id <= MAX_ID:
+        return None
+    return name, last_id
+
+
+@blp.get("/schuldeisers")
+@roles_required(Role.ADMIN)
+def creditors() -> ResponseReturnValue:
+    values = {key: request.args.get(key, "") for key in ("q", "kind", "category")}
+    errors: dict[str, list[str]] = {}
+    try:
+        args = CreditorSearchArgs().load({k: v for k, v in values.items() if v})
+    except ValidationError as exc:
+        errors = field_messages(exc)
+        args = {"q": None, "kind": None, "category": None}
+    rows, last = search_creditors(
+        db_session(),
+        q=args["q"],
+        kind=args["kind"],
+        category=args["category"],
+        limit=PAGE_SIZE,
+        after=_position(request.args.get("na")),
+    )
+    next_url = None
+    if last is not None:
+        query: dict[str, Any] = {k: v for k, v in values.items() if v}
+        next_url = url_for("beheer.creditors", **query, na=encode_cursor(list(last)))
+    return (
+        render_template(
+            "beheer/creditors.html",
+            creditors=rows,
+            values=values,
+            errors=errors,
+            next_url=next_url,
+            kinds=list(KIND_LABELS.items()),
+            categories=[(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES],
+            kind_labels=KIND_LABELS,
+            category_labels=CATEGORY_LABELS,
+        ),
+        422 if errors else 200,
+    )
+
+
+def _creditor_values(creditor: Creditor) -> dict[str, Any]:
+    values: dict[str, Any] = {field: getattr(creditor, field) for field in CREDITOR_LABELS if field != "row_version"}
+    values["row_version"] = creditor.row_version
+    return {key: ("" if value is None else value) for key, value in values.items()}
+
+
+def _creditor_data(form: dict[str, str]) -> dict[str, Any]:
+    """The form as the API's PATCH body: empty optional boxes are null, unchecked boxes are false."""
+    data: dict[str, Any] = {}
+    for field in ("name", "kind", "category", *_CREDITOR_TEXT):
+        value = form.get(field, "").strip()
+        data[field] = None if field in _CREDITOR_TEXT and not value else value
+    for field in _CREDITOR_FLAGS:
+        data[field] = bool(form.get(field))
+    return data
+
+
+def _creditor_page(
+    creditor: Creditor, values: dict[str, Any], errors: dict[str, list[str]], status: int = 200
+) -> ResponseReturnValue:
+    return (
+        render_template(
+            "beheer/creditor.html",
+            creditor=creditor,
+            values=values,
+            errors=errors,
+            labels=CREDITOR_LABELS,
+            kinds=list(KIND_LABELS.items()),
+            categories=[(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES],
+            grades=[(g, g) for g in GRADES],
+        ),
+        status,
+    )
+
+
+@blp.route("/schuldeisers/<int:creditor_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def creditor(creditor_id: int) -> ResponseReturnValue:
+    session = db_session()
+    try:
+        found = get_creditor(session, creditor_id, for_update=request.method == "POST")
+    except NotFound:
+        abort(404)
+    if request.method == "GET":
+        return _creditor_page(found, _creditor_values(found), {})
+    form = request.form.to_dict()
+    values: dict[str, Any] = {k: form.get(k, "") for k in CREDITOR_LABELS}
+    if str(found.row_version) != form.get("row_version", ""):
+        # The page was opened before someone else saved: show theirs, do not overwrite it silently (as If-Match).
+        session.rollback()
+        fresh = _creditor_values(get_creditor(session, creditor_id))
+        message = "Iemand anders heeft deze schuldeiser zojuist gewijzigd. Hieronder staat de nieuwe versie."
+        return _creditor_page(found, fresh, {"_form": [message]}, 409)
+    try:
+        data = CreditorUpdate().load(_creditor_data(form))
+        update_creditor(session, found, actor=current_actor(), data=data, origin=request.remote_addr)
+    except ValidationError as exc:
+        session.rollback()
+        errors = field_messages(exc)
+        return _creditor_page(found, values, errors, 422)
+    except ValidationFailed as exc:
+        session.rollback()
+        return _creditor_page(found, values, exc.errors, 422)
+    session.commit()
+    flash("De schuldeiser is opgeslagen.", "ok")
+    return redirect(url_for("beheer.creditor", creditor_id=creditor_id), 303)
+
+
+# -- letter templates -------------------------------------------------------------------------------------------------
+
+
+@blp.get("/sjablonen")
+@roles_required(Role.ADMIN)
+def templates() -> ResponseReturnValue:
+    rows = []
+    for letter_type in LETTER_TYPES:
+        try:
+            template = load_template(letter_type)
+            rows.append({"type": letter_type, "title": template.title, "version": template.version, "error": None})
+        except (LetterTextError, OSError) as exc:
+            rows.append({"type": letter_type, "title": "", "version": "", "error": str(exc)})
+    return render_template("beheer/templates.html", rows=rows)
+
+
+@blp.get("/sjablonen/<letter_type>")
+@roles_required(Role.ADMIN)
+def template(letter_type: str) -> ResponseReturnValue:
+    if letter_type not in LETTER_TYPES:
+        abort(404)
+    return render_template("beheer/template.html", template=load_template(letter_type))

@@ -1,0 +1,227 @@
+"""Cijfers: the outcome figures of schulden.reports as tables and server-side SVG bar charts, and their CSV.
+
+The same query as GET /api/v1/figures (period and grouping, validated by the API's FiguresArgs schema), the same
+scope (outcome_figures counts only the cases the user may see), the same roles and the same audit rows
+(`figures.read`, `figures.export`). The charts are SVG elements in the page, drawn from numbers computed here: no
+JavaScript and no style attributes (the CSP forbids both); each chart's text alternative is the table beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, Response, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+
+from schulden import audit
+from schulden.errors import ValidationFailed
+from schulden.extensions import workflow
+from schulden.reports.export import GROUP_HEADER, csv_filename, figures_csv
+from schulden.reports.figures import FIGURE_READERS, FigureRow, Figures, Grouping, check_period, outcome_figures
+from schulden.reports.schemas import FiguresArgs
+from schulden.web.auth import current_actor, roles_required
+from schulden.web.requests import db_session
+
+blp = Blueprint("cijfers", __name__, url_prefix="/cijfers")
+
+FORM_LABELS = {"from": "Van", "to": "Tot en met", "group_by": "Per"}
+GROUPING_LABELS = {Grouping.PI.value: "PI", Grouping.MUNICIPALITY.value: "Gemeente"}
+
+#: The figures shown, in order, with their Dutch name (as in the CSV) and a sentence on what is counted.
+FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("cases_opened", "Dossiers geopend", "Dossiers die in de periode zijn geopend."),
+    ("released", "Vrijgelaten in periode", "Dossiers met de dag van vrijlating in de periode."),
+    (
+        "inventory_complete_at_release",
+        "Inventarisatie compleet bij vrijlating",
+        "Van de vrijgelatenen: de schuldeninventarisatie was compleet op de dag van vrijlating.",
+    ),
+    ("referred_before_release", "Verwezen voor vrijlating", "Van de vrijgelatenen: verwezen voor de vrijlating."),
+    ("referred", "Verwezen in periode", "Dossiers die in de periode naar een gemeente zijn verwezen."),
+    ("accepted", "Geaccepteerd door gemeente", "Verwijzingen die de gemeente in de periode heeft geaccepteerd."),
+    ("answered_debts", "Schulden met eerste antwoord", "Schulden met een eerste antwoord van de schuldeiser."),
+    (
+        "median_days_to_first_answer",
+        "Mediaan dagen tot eerste antwoord",
+        "De mediaan van het aantal kalenderdagen van de eerste brief tot het eerste antwoord.",
+    ),
+    ("no_response_debts", "Schulden zonder reactie", "Schulden waarop de schuldeiser niet heeft gereageerd."),
+    ("wgs_breaches", "Wgs-termijn overschreden", "Keren dat een wettelijke termijn van de Wgs is overschreden."),
+)
+
+# Chart geometry in SVG user units; the SVG scales to the width of the page (viewBox).
+CHART_WIDTH = 640
+LABEL_WIDTH = 220
+VALUE_WIDTH = 60
+BAR_HEIGHT = 22
+ROW_HEIGHT = 30
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float | None
+    shown: str  # the value as text, Dutch decimals
+    y: int
+    width: int  # bar length in user units; 0 for nothing or no value
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    description: str
+    bars: list[Bar]
+    total: str
+    height: int
+    bar_x: int
+    value_x_offset: int
+
+
+def field_messages(exc: ValidationError) -> dict[str, list[str]]:
+    """marshmallow's messages of a flat schema as the pages' errors: field -> Dutch messages."""
+    messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+    return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
+
+
+def _shown(value: float | None) -> str:
+    if value is None:
+        return "\N{EN DASH}"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:.1f}".replace(".", ",")
+    return str(int(value))
+
+
+def bar_chart(key: str, title: str, description: str, rows: list[tuple[str, float | None]], total: str) -> Chart:
+    """Bars scaled to the largest value; a value of 0 or none draws no bar (the text still says it)."""
+    largest = max((value for _, value in rows if value), default=0)
+    span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    bars = []
+    for index, (label, value) in enumerate(rows):
+        width = round(span * value / largest) if value and largest else 0
+        bars.append(Bar(label, value, _shown(value), index * ROW_HEIGHT, width))
+    return Chart(
+        key=key,
+        title=title,
+        description=description,
+        bars=bars,
+        total=total,
+        height=max(len(rows), 1) * ROW_HEIGHT,
+        bar_x=LABEL_WIDTH,
+        value_x_offset=LABEL_WIDTH + 6,
+    )
+
+
+def _group_name(row: FigureRow) -> str:
+    if row.group is None:
+        return "Totaal"
+    return row.group.name or "Geen gemeente gekozen"
+
+
+def charts_of(figures: Figures) -> list[Chart]:
+    charts = []
+    for key, title, description in FIGURES:
+        rows = [(_group_name(row), getattr(row, key)) for row in figures.rows]
+        charts.append(bar_chart(key, title, description, rows, _shown(getattr(figures.total, key))))
+    return charts
+
+
+def _default_period(today: date) -> dict[str, str]:
+    """This calendar year up to today: what a manager asks for first."""
+    return {"from": date(today.year, 1, 1).isoformat(), "to": today.isoformat(), "group_by": Grouping.PI.value}
+
+
+def _read_query() -> tuple[dict[str, str], dict[str, Any] | None, dict[str, list[str]]]:
+    """The form's values, the loaded arguments (None on errors) and the Dutch errors per field."""
+    today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
+    values = {key: request.args.get(key, "").strip() for key in ("from", "to", "group_by")}
+    if not any(values.values()):
+        values = _default_period(today)
+    try:
+        args: dict[str, Any] = FiguresArgs().load({k: v for k, v in values.items() if v})
+        check_period(args["start"], args["end"])
+    except ValidationError as exc:
+        return values, None, field_messages(exc)
+    except ValidationFailed as exc:
+        return values, None, exc.errors
+    return values, args, {}
+
+
+def _figures(args: dict[str, Any], action: str) -> Figures:
+    """Compute and log the read, as the API does (an export is a read too)."""
+    actor = current_actor()
+    session = db_session()
+    period = check_period(args["start"], args["end"])
+    result = outcome_figures(
+        session, actor=actor, period=period, group_by=Grouping(args["group_by"]), timezone=workflow.engine.timezone
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="figures",
+        object_id=None,
+        origin=request.remote_addr,
+        details={"from": period.start.isoformat(), "to": period.end.isoformat(), "group_by": result.group_by.value},
+    )
+    session.commit()
+    return result
+
+
+@blp.get("")
+@roles_required(*FIGURE_READERS)
+def index() -> ResponseReturnValue:
+    values, args, errors = _read_query()
+    if args is None:
+        return (
+            render_template(
+                "cijfers/index.html",
+                values=values,
+                errors=errors,
+                labels=FORM_LABELS,
+                groupings=list(GROUPING_LABELS.items()),
+                figures=None,
+            ),
+            422,
+        )
+    result = _figures(args, "figures.read")
+    query: dict[str, Any] = dict(values)
+    return render_template(
+        "cijfers/index.html",
+        values=values,
+        errors={},
+        labels=FORM_LABELS,
+        groupings=list(GROUPING_LABELS.items()),
+        figures=result,
+        charts=charts_of(result),
+        group_header=GROUP_HEADER[result.group_by],
+        group_word="PI" if result.group_by is Grouping.PI else "gemeente",
+        group_name=_group_name,
+        csv_url=url_for("cijfers.csv", **query),
+        chart_width=CHART_WIDTH,
+        label_width=LABEL_WIDTH,
+        bar_height=BAR_HEIGHT,
+    )
+
+
+@blp.get("/kengetallen.csv")
+@roles_required(*FIGURE_READERS)
+def csv() -> ResponseReturnValue:
+    values, args, errors = _read_query()
+    if args is None:
+        return render_template(
+            "cijfers/index.html",
+            values=values,
+            errors=errors,
+            labels=FORM_LABELS,
+            groupings=list(GROUPING_LABELS.items()),
+            figures=None,
+        ), 422
+    result = _figures(args, "figures.export")
+    response = Response(figures_csv(result), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{csv_filename(result)}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

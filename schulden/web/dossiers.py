@@ -1,0 +1,494 @@
+"""The case list and the case page for staff: the API's queries, scope, services and audit rows, rendered as HTML.
+
+Nothing here decides who sees what or what may happen: the list is `list_cases`, the case is `case_detail` (scope
+and everything the summary shows in one SELECT), the view of the detainee is the API's `detail_view` (so the BSN
+is masked by the same role rule), the buttons are `engine.available_events` and firing one is
+`fire_case_event`. Every read writes the audit rows the API writes for the same data.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from schulden import audit
+from schulden.access import case_scope
+from schulden.actors import UserActor
+from schulden.api.common import decode_cursor, encode_cursor
+from schulden.cases import schemas
+from schulden.cases.api import SERVICE_EVENTS, detail_view
+from schulden.cases.models import Case
+from schulden.cases.queries import CaseFilters, case_detail, get_case, list_cases
+from schulden.cases.services import fire_case_event
+from schulden.debts.models import Creditor, Debt
+from schulden.errors import NotFound, ValidationFailed
+from schulden.extensions import workflow
+from schulden.letters.models import Letter, LetterStatus
+from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.replies.models import CreditorReply
+from schulden.web.auth import current_actor, login_required
+from schulden.web.errors import _record_denied
+from schulden.web.requests import db_session
+from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
+from workflows.definition import START_EVENT
+from workflows.store import HistoryEntry
+
+blp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
+
+PAGE_SIZE = 25
+#: The list's filters, named as the API's query parameters (so the schema's errors name the form's fields).
+FILTER_FIELDS = ("state", "pi_id", "municipality_id", "urgent", "release_after", "release_before")
+LABELS = {
+    "surname": "Achternaam begint met",
+    "state": "Status",
+    "pi_id": "PI",
+    "municipality_id": "Gemeente",
+    "urgent": "Dringend",
+    "release_after": "Vrijlating vanaf",
+    "release_before": "Vrijlating tot en met",
+    "after": "Pagina",
+    "event": "Actie",
+    "reason": "Reden",
+}
+CATEGORY_LABELS = {"zorg": "Zorg", "publiek": "Publiek", "nuts": "Nutsvoorzieningen", "overig": "Overig"}
+AMOUNT_STATUS_LABELS = {"estimated": "Geschat", "confirmed": "Bevestigd", "disputed": "Betwist"}
+LETTER_STATUS_LABELS = {
+    "queued": "In de wachtrij",
+    "rendering": "Wordt gemaakt",
+    "rendered": "Gemaakt",
+    "sent": "Verstuurd",
+    "failed": "Mislukt",
+    "cancelled": "Gestopt",
+}
+DETENTION_LABELS = {
+    "pre_trial": "Voorlopige hechtenis",
+    "prison_sentence": "Gevangenisstraf",
+    "substitute": "Vervangende hechtenis",
+    "civil_detention": "Gijzeling",
+    "other": "Anders",
+}
+THREAT_LABELS = {
+    "eviction": "Huisuitzetting",
+    "utility_cut_off": "Afsluiting van energie of water",
+    "insurance_termination": "Beëindiging van de zorgverzekering",
+    "attachment": "Beslag",
+}
+CLOSURE_LABELS = {
+    "handed_over": "Overgedragen aan de gemeente",
+    "released_without_referral": "Vrijgelaten zonder verwijzing",
+    "no_consent": "Geen toestemming",
+    "consent_withdrawn": "Toestemming ingetrokken",
+    "no_debts": "Geen schulden",
+    "refused_by_municipality": "Geweigerd door de gemeente",
+    "transferred_out": "Overgeplaatst",
+    "deceased": "Overleden",
+    "other": "Anders",
+}
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """A choice an event needs in its payload (its guard refuses without it), shown as a select by its button."""
+
+    payload_key: str
+    label: str
+    options: dict[str, str]
+
+
+#: Events that take input on the page (the rest are a bare button, or a reason where the process asks one).
+EVENT_INPUTS = {
+    "flag_threat": EventInput("threat", "Soort dreiging", THREAT_LABELS),
+    "close": EventInput("closure_reason", "Reden van afsluiten", CLOSURE_LABELS),
+}
+#: A letter's PDF may be fetched in these states only (as the API's GET /letters/{id}/pdf).
+PDF_READY = (LetterStatus.RENDERED.value, LetterStatus.SENT.value)
+
+
+def _today() -> date:
+    engine = workflow.engine
+    return engine.clock().astimezone(engine.timezone).date()
+
+
+def _case_or_404(session: Session, actor: UserActor, case_id: int) -> Any:
+    """Out of scope and absent alike: the `authz_denied` audit row of the API, then the Dutch 404 page."""
+    try:
+        return case_detail(session, actor, case_id)
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as field -> [Dutch messages], the shape the form macros take."""
+    if isinstance(messages, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, dict):
+                out.update(_flatten(value, f"{name}."))
+            else:
+                out[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+        return out
+    return {"_form": [str(messages)]}
+
+
+# --- the case list -----------------------------------------------------------------------------------------------
+
+
+def _filter_values(source: Any) -> dict[str, Any]:
+    """What the person chose (for the form) and the schema's input: empty choices left out."""
+    values: dict[str, Any] = {}
+    states = [s for s in source.getlist("state") if s]
+    if states:
+        values["state"] = states
+    for name in FILTER_FIELDS[1:]:
+        value = (source.get(name) or "").strip()
+        if value:
+            values[name] = value
+    return values
+
+
+def _options(session: Session) -> dict[str, list[tuple[Any, str]]]:
+    process = workflow.engine.registry.get("case")
+    orgs = session.execute(
+        select(Organisation.id, Organisation.name, Organisation.kind)
+        .where(Organisation.kind.in_((OrganisationKind.PI.value, OrganisationKind.MUNICIPALITY.value)))
+        .order_by(Organisation.name)
+    ).all()
+    return {
+        "state": [(s.name, s.label or s.name) for s in process.states],
+        "pi_id": [(o.id, o.name) for o in orgs if o.kind == OrganisationKind.PI.value],
+        "municipality_id": [(o.id, o.name) for o in orgs if o.kind == OrganisationKind.MUNICIPALITY.value],
+        "urgent": [("true", "Ja"), ("false", "Nee")],
+    }
+
+
+@blp.route("", methods=["GET", "POST"])
+@login_required
+def index() -> ResponseReturnValue:
+    """GET: the filters in the URL. POST: a search by surname, which never goes into a URL (access logs)."""
+    actor = current_actor()
+    session = db_session()
+    searching = request.method == "POST"
+    source = request.form if searching else request.args
+    values = _filter_values(source)
+    data: dict[str, Any] = dict(values)
+    surname = (source.get("surname") or "").strip() if searching else ""
+    if surname:
+        values["surname"] = data["surname"] = surname
+    after = (source.get("after") or "").strip()
+    if after:
+        data["after"] = after
+    data["limit"] = PAGE_SIZE
+    schema = schemas.CaseSearch() if searching else schemas.CaseListArgs()
+    errors: dict[str, list[str]] = {}
+    items: list[dict[str, Any]] = []
+    next_cursor: str | None = None
+    try:
+        args = schema.load(data)
+        filters = CaseFilters(
+            states=args.get("state"),
+            pi_id=args.get("pi_id"),
+            municipality_id=args.get("municipality_id"),
+            urgent=args.get("urgent"),
+            release_before=args.get("release_before"),
+            release_after=args.get("release_after"),
+            surname_prefix=args.get("surname"),
+            sort=args["sort"],
+        )
+        cursor = decode_cursor(args["after"], 2) if args.get("after") else None
+        items, next_key = list_cases(session, actor, filters, limit=PAGE_SIZE, after=cursor)
+        next_cursor = encode_cursor(next_key) if next_key else None
+    except ValidationError as exc:
+        errors = _flatten(exc.messages)
+    except ValidationFailed as exc:  # decode_cursor refuses a cursor it did not make
+        errors = exc.errors
+    if errors:
+        session.rollback()
+    else:
+        # One row for the whole page, as the API's list: which cases this user was shown (NEN 7513).
+        audit.record(session, actor=actor, action="case.list", object_type="case", object_id=None,
+                     origin=request.remote_addr, details={"case_ids": [item["id"] for item in items]})  # fmt: skip
+        session.commit()
+    options = _options(session)
+    state_labels = dict(options["state"])
+    org_names = dict(options["pi_id"]) | dict(options["municipality_id"])
+    # The GET link to the next page carries the filters only; a search goes on by POST (see the template).
+    next_url = None
+    if next_cursor and not searching:
+        next_url = url_for("dossiers.index", **{**values, "after": next_cursor})
+    return render_template(
+        "dossiers/index.html",
+        values={**values, "state": (values.get("state") or [""])[0]},
+        filters=values,
+        errors=errors,
+        labels=LABELS,
+        items=items,
+        options=options,
+        state_labels=state_labels,
+        org_names=org_names,
+        searching=searching,
+        surname=surname,
+        next_cursor=next_cursor,
+        next_url=next_url,
+        paged=bool(after),
+    ), (422 if errors else 200)
+
+
+# --- the case page -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DebtRow:
+    id: int
+    creditor: str
+    debt_type: str
+    category: str
+    amount_status: str
+    state_label: str
+    principal_cents: int
+    interest_cents: int
+    costs_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.principal_cents + self.interest_cents + self.costs_cents
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    at: datetime
+    kind: str  # history, letter, reply
+    title: str
+    detail: str | None = None
+    letter_id: int | None = None
+    pdf_ready: bool = False
+
+
+def _debts(session: Session, case_id: int) -> list[DebtRow]:
+    """The case's debts with creditor and state in one statement (the API's list asks per debt)."""
+    registry = workflow.engine.registry
+    rows = session.execute(
+        select(Debt, Creditor.name, WorkflowInstance.process, WorkflowInstance.process_version, WorkflowInstance.state)
+        .join(Creditor, Creditor.id == Debt.creditor_id)
+        .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
+        .where(Debt.case_id == case_id)
+        .order_by(Debt.id)
+    ).all()
+    return [
+        DebtRow(
+            debt.id,
+            creditor,
+            debt.debt_type,
+            debt.category,
+            debt.amount_status,
+            registry.get(process, version).state(state).label or state,
+            debt.principal_cents,
+            debt.interest_cents,
+            debt.costs_cents,
+        )
+        for debt, creditor, process, version, state in rows
+    ]
+
+
+def _totals(debts: list[DebtRow]) -> dict[str, dict[str, int]]:
+    by_category: dict[str, int] = defaultdict(int)
+    by_status: dict[str, int] = defaultdict(int)
+    for debt in debts:
+        by_category[debt.category] += debt.total_cents
+        by_status[debt.amount_status] += debt.total_cents
+    return {"by_category": dict(by_category), "by_amount_status": dict(by_status)}
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _timeline(
+    history: list[HistoryEntry], letters: list[Letter], replies: list[CreditorReply], process: Any
+) -> list[TimelineItem]:
+    """History, letters and creditor answers merged, newest first."""
+    items: list[TimelineItem] = []
+    for entry in history:
+        label = process.state(entry.to_state).label or entry.to_state
+        event = next((t.label for t in process.transitions if t.event == entry.event and t.label), None)
+        # Unlabelled events are the clocks' (e.g. the referral window reached): the target state says enough.
+        event = event or ("Dossier geopend" if entry.event == START_EVENT else "Automatische stap")
+        items.append(TimelineItem(_aware(entry.at), "history", f"{event}: naar {label}", entry.reason))
+    for letter in letters:
+        status = LETTER_STATUS_LABELS.get(letter.status, letter.status)
+        items.append(
+            TimelineItem(
+                _aware(letter.sent_at or letter.rendered_at or letter.created_at),
+                "letter",
+                f"{letter.letter_type} (ronde {letter.round}): {status.lower()}",
+                letter.last_error if letter.status == LetterStatus.FAILED.value else None,
+                letter_id=letter.id,
+                pdf_ready=letter.storage_key is not None and letter.status in PDF_READY,
+            )
+        )
+    for reply in replies:
+        received = datetime.combine(reply.received_on, time(12), tzinfo=UTC)
+        read = "gelezen" if reply.reviewed_at is not None else "nog niet gelezen"
+        items.append(TimelineItem(received, "reply", f"Antwoord van schuldeiser ontvangen ({read})", None))
+    return sorted(items, key=lambda item: item.at, reverse=True)
+
+
+def _field_ids(errors: dict[str, list[str]], event: str) -> dict[str, list[str]]:
+    """Every action has its own form, so its fields are named after the event (unique ids on the page); an error
+    about the event itself belongs to no field."""
+    fields = {"reason": f"reden-{event}", "choice": f"keuze-{event}", "event": "_form", "payload": "_form"}
+    out: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        out.setdefault(fields.get(key, key), []).extend(messages)
+    return out
+
+
+def _render_detail(
+    case_id: int,
+    *,
+    action_errors: dict[str, list[str]] | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    actor = current_actor()
+    session = db_session()
+    errors = _field_ids(action_errors or {}, (values or {}).get("event", ""))
+    detail = _case_or_404(session, actor, case_id)
+    case = detail.case
+    view = detail_view(actor, detail)
+    engine = workflow.engine
+    process = engine.registry.get(detail.process, detail.process_version)
+    instance = session.get_one(WorkflowInstance, case.instance_id)
+    debts = _debts(session, case.id)
+    history = engine.history(session, instance)
+    letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id)))
+    replies = list(session.scalars(select(CreditorReply).where(CreditorReply.case_id == case.id)))
+    # Events without a label are the clocks' (system only): no person fires them, so they are no buttons.
+    labelled = {t.event for t in process.transitions if t.label}
+    actions = [
+        o
+        for o in engine.available_events(session, instance, actor)
+        if o.event not in SERVICE_EVENTS and o.event in labelled
+    ]
+    # The rows the API writes for the same reads: the case, its debts, history, letters, answers and actions.
+    origin = request.remote_addr
+    for action in ("case.read", "case.history", "case.actions"):
+        audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id,
+                     case_id=case.id, origin=origin)  # fmt: skip
+    audit.record(session, actor=actor, action="debt.list", object_type="debt", object_id=None, case_id=case.id,
+                 origin=origin, details={"debt_ids": [d.id for d in debts]})  # fmt: skip
+    for action in ("letter.list", "reply.list"):
+        audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id,
+                     case_id=case.id, origin=origin)  # fmt: skip
+    session.commit()
+    return render_template(
+        "dossiers/detail.html",
+        case=view,
+        debts=debts,
+        totals=_totals(debts),
+        timeline=_timeline(history, letters, replies, process),
+        actions=actions,
+        states=process.states,
+        current_state=detail.state,
+        category_labels=CATEGORY_LABELS,
+        amount_status_labels=AMOUNT_STATUS_LABELS,
+        detention_labels=DETENTION_LABELS,
+        event_inputs=EVENT_INPUTS,
+        errors=errors,
+        values=values or {},
+        labels=LABELS
+        | {f"reden-{a.event}": "Reden" for a in actions}
+        | {f"keuze-{event}": choice.label for event, choice in EVENT_INPUTS.items()},
+    ), status
+
+
+@blp.get("/<int:case_id>")
+@login_required
+def detail(case_id: int) -> ResponseReturnValue:
+    return _render_detail(case_id)
+
+
+@blp.post("/<int:case_id>/actie")
+@login_required
+def fire_event(case_id: int) -> ResponseReturnValue:
+    """A button of the case page: the API's POST /cases/{id}/events, with the refusal shown on the page."""
+    actor = current_actor()
+    session = db_session()
+    values = {name: request.form.get(name, "") for name in ("event", "reason", "choice")}
+    data: dict[str, Any] = {"event": values["event"], "payload": {}}
+    if values["reason"].strip():
+        data["reason"] = values["reason"].strip()
+    choice = EVENT_INPUTS.get(values["event"])
+    if choice is not None and values["choice"]:
+        data["payload"][choice.payload_key] = values["choice"]
+    try:
+        args = schemas.EventIn().load(data)
+    except ValidationError as exc:
+        return _render_detail(case_id, action_errors=_flatten(exc.messages), values=values, status=422)
+    try:
+        case: Case = get_case(session, actor, case_id)
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+    if args["event"] in SERVICE_EVENTS:
+        # As the API: these change data of their own and have their own pages; fired bare they would lie.
+        return _render_detail(case_id, action_errors={"event": ["Deze stap heeft een eigen formulier."]},
+                              values=values, status=422)  # fmt: skip
+    try:
+        fire_case_event(session, workflow.engine, case, args["event"], actor=actor, payload=args["payload"],
+                        reason=args.get("reason"))  # fmt: skip
+        session.flush()
+        audit.record(session, actor=actor, action="case.event", object_type="case", object_id=case.id,
+                     case_id=case.id, origin=request.remote_addr, details={"event": args["event"]})  # fmt: skip
+        session.commit()
+    except TransitionRefused as exc:
+        session.rollback()
+        field = "reason" if exc.code == "reason_required" else "event"
+        if exc.code == "guard" and args["event"] in EVENT_INPUTS:
+            field = "choice"  # the refusal is about the input: show it at its field
+        return _render_detail(case_id, action_errors={field: [exc.reason]}, values=values, status=409)
+    except (ConcurrentUpdate, StaleDataError):
+        session.rollback()
+        message = "Iemand anders heeft dit dossier zojuist gewijzigd; bekijk het opnieuw en probeer het nog eens."
+        return _render_detail(case_id, action_errors={"_form": [message]}, values=values, status=409)
+    flash("De stap is uitgevoerd.", "ok")
+    return redirect(url_for("dossiers.detail", case_id=case_id), 303)
+
+
+@blp.get("/brieven/<int:letter_id>.pdf")
+@login_required
+def letter_pdf(letter_id: int) -> ResponseReturnValue:
+    """The letter's PDF with the checks of the API's GET /letters/{id}/pdf: scope, ready, audited download.
+
+    `?bekijken=1` shows it in the browser (inline); otherwise it is a download.
+    """
+    actor = current_actor()
+    session = db_session()
+    letter: Letter | None = session.scalar(
+        select(Letter).join(Case, Case.id == Letter.case_id).where(Letter.id == letter_id, case_scope(actor))
+    )
+    if letter is None:
+        _record_denied(NotFound("letter", letter_id))
+        abort(404)
+    if letter.storage_key is None or letter.status not in PDF_READY:
+        abort(409, "Deze brief is nog niet klaar (of is gestopt).")
+    data = current_app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+    audit.record(session, actor=actor, action="letter.download", object_type="letter", object_id=letter.id,
+                 case_id=letter.case_id, origin=request.remote_addr)  # fmt: skip
+    session.commit()
+    response = Response(data, mimetype="application/pdf")
+    disposition = "inline" if request.args.get("bekijken") else "attachment"
+    # The name is ours (an id), never a person's name or BSN (security.md scenario 14).
+    response.headers["Content-Disposition"] = f'{disposition}; filename="brief-{letter.id}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

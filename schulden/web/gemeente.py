@@ -1,0 +1,162 @@
+"""The municipality's inbox and its referral page: the handover download, accept (with the date of the first
+conversation) and refuse (kind and reason).
+
+The inbox is GET /api/v1/referrals's query, and the decisions go through schulden.referrals.services with the API's
+schemas and checks (schulden/referrals/api.py), so the two cannot disagree; out of scope is a 404 page with the
+API's authz_denied audit row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden import audit
+from schulden.access import case_scope
+from schulden.actors import UserActor
+from schulden.cases.models import Case
+from schulden.errors import NotFound, ValidationFailed
+from schulden.extensions import workflow
+from schulden.organisations.models import Organisation
+from schulden.referrals.api import AcceptIn, RefuseIn
+from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
+from schulden.referrals.services import accept_referral, get_referral, refuse_referral
+from schulden.roles import Role
+from schulden.web.auth import current_actor, roles_required
+from schulden.web.errors import _field_errors, _record_denied
+from schulden.web.requests import db_session
+from schulden.web.verwijzing import REFUSAL_LABELS, STATUS_LABELS, detainee_name
+from workflows import TransitionRefused
+
+blp = Blueprint("gemeente", __name__, url_prefix="/gemeente")
+
+#: Statuses in which the municipality still has to decide.
+OPEN = (ReferralStatus.QUEUED.value, ReferralStatus.DELIVERED.value, ReferralStatus.FAILED.value)
+LABELS = {"first_conversation_on": "Datum eerste gesprek", "kind": "Soort weigering", "reason": "Reden"}
+
+
+def _log(session: Session, actor: UserActor, action: str, referral: Referral, **details: Any) -> None:
+    audit.record(session, actor=actor, action=action, object_type="referral", object_id=referral.id,
+                 case_id=referral.case_id, origin=request.remote_addr, details=details or None)  # fmt: skip
+
+
+@blp.get("")
+@roles_required(Role.MUNICIPALITY)
+def inbox() -> ResponseReturnValue:
+    actor = current_actor()
+    session = db_session()
+    rows = session.execute(
+        select(Referral, Case)
+        .join(Case, Case.id == Referral.case_id)
+        .where(case_scope(actor), Referral.municipality_id == actor.organisation_id)
+        .order_by(Referral.urgent.desc(), Referral.referred_at.desc())
+        .limit(500)
+    ).all()
+    items = [(referral, case, detainee_name(session, case)) for referral, case in rows]
+    audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
+                 origin=request.remote_addr, details={"count": len(rows)})  # fmt: skip
+    session.commit()
+    return render_template("gemeente/inbox.html", items=items, status_labels=STATUS_LABELS, open_statuses=OPEN)
+
+
+def _load(session: Session, actor: UserActor, referral_id: int) -> tuple[Referral, Case]:
+    """The referral in the actor's scope and addressed to its municipality (as the API's _decision_allowed)."""
+    try:
+        referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+        if referral.municipality_id != actor.organisation_id:
+            raise NotFound("referral", referral_id)
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+    return referral, session.get_one(Case, referral.case_id)
+
+
+def _page(
+    session: Session, actor: UserActor, referral: Referral, case: Case, values: dict[str, Any], errors: Any
+) -> ResponseReturnValue:
+    _log(session, actor, "referral.read", referral)
+    municipality = session.get_one(Organisation, referral.municipality_id)
+    context = {
+        "referral": referral,
+        "case": case,
+        "name": detainee_name(session, case),
+        "referrals": [(referral, municipality.name)],
+        "caption": "Verwijzing",
+        "status_labels": STATUS_LABELS,
+        "refusal_labels": REFUSAL_LABELS,
+        "refusal_options": list(REFUSAL_LABELS.items()),
+        "decidable": referral.status in OPEN,
+        "values": values,
+        "errors": errors,
+        "labels": LABELS,
+    }
+    session.commit()
+    return render_template("gemeente/referral.html", **context), 422 if errors else 200
+
+
+@blp.get("/verwijzingen/<int:referral_id>")
+@roles_required(Role.MUNICIPALITY)
+def referral(referral_id: int) -> ResponseReturnValue:
+    actor = current_actor()
+    session = db_session()
+    found, case = _load(session, actor, referral_id)
+    return _page(session, actor, found, case, {}, {})
+
+
+def _form_errors(exc: ValidationError | ValidationFailed | TransitionRefused) -> dict[str, list[str]]:
+    if isinstance(exc, ValidationError):
+        return _field_errors(exc.messages)
+    if isinstance(exc, ValidationFailed):
+        return exc.errors
+    return {"_form": [exc.reason]}
+
+
+@blp.post("/verwijzingen/<int:referral_id>/accepteren")
+@roles_required(Role.MUNICIPALITY)
+def accept(referral_id: int) -> ResponseReturnValue:
+    actor = current_actor()
+    session = db_session()
+    found, case = _load(session, actor, referral_id)
+    values = {"first_conversation_on": (request.form.get("first_conversation_on") or "").strip()}
+    try:
+        data = AcceptIn().load({k: v for k, v in values.items() if v})
+        accept_referral(
+            session, workflow.engine, case, actor=actor, first_conversation_on=data["first_conversation_on"]
+        )
+    except (ValidationError, ValidationFailed, TransitionRefused) as exc:
+        session.rollback()
+        found, case = _load(session, actor, referral_id)
+        return _page(session, actor, found, case, values, _form_errors(exc))
+    _log(session, actor, "referral.accept", found)
+    session.commit()
+    flash("De verwijzing is geaccepteerd.", "ok")
+    return redirect(url_for("gemeente.referral", referral_id=referral_id), code=303)
+
+
+@blp.post("/verwijzingen/<int:referral_id>/weigeren")
+@roles_required(Role.MUNICIPALITY)
+def refuse(referral_id: int) -> ResponseReturnValue:
+    actor = current_actor()
+    session = db_session()
+    found, case = _load(session, actor, referral_id)
+    values = {name: (request.form.get(name) or "").strip() for name in ("kind", "reason")}
+    try:
+        data = RefuseIn().load({k: v for k, v in values.items() if v})
+        refuse_referral(session, workflow.engine, case, actor=actor, kind=data["kind"], reason=data["reason"])
+    except (ValidationError, ValidationFailed, TransitionRefused) as exc:
+        session.rollback()
+        found, case = _load(session, actor, referral_id)
+        return _page(session, actor, found, case, values, _form_errors(exc))
+    _log(session, actor, "referral.refuse", found, kind=data["kind"])
+    session.commit()
+    if data["kind"] == RefusalKind.NOT_RESIDENT.value:
+        # The case leaves this municipality's scope at once: its page would now be a 404.
+        flash("De verwijzing is geweigerd; het dossier gaat terug voor een andere gemeente.", "ok")
+        return redirect(url_for("gemeente.inbox"), code=303)
+    flash("De verwijzing is geweigerd.", "ok")
+    return redirect(url_for("gemeente.referral", referral_id=referral_id), code=303)

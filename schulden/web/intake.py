@@ -1,0 +1,329 @@
+"""The intake wizard for PI staff and volunteers: detainee, detention, consent, known debts.
+
+Each step validates with the API's marshmallow schemas and opens or changes the case through the same services and
+checks as POST /api/v1/cases, /consents and /debts (schulden/cases/api.py, schulden/debts/api.py), so the browser and
+the API cannot drift apart. The first two steps carry what was typed in hidden fields of the next form (a POST
+body, never a URL, and never the session cookie: Flask's cookie is signed, not encrypted, and would hold the BSN);
+the case is opened after the detention step, and the later steps work on that case under the actor's scope.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden import audit
+from schulden.access import CASE_WRITERS
+from schulden.actors import UserActor
+from schulden.cases.api import REQUEST_FIELD, _municipality, _open, _pi_for
+from schulden.cases.models import Case, ConsentPurpose, Detainee, DetentionType
+from schulden.cases.queries import get_case
+from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
+from schulden.cases.services import ConsentItem, record_consents
+from schulden.consents import PURPOSE_LABELS
+from schulden.debts.models import AmountStatus, Creditor, Debt
+from schulden.debts.schemas import DebtCreate
+from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
+from schulden.errors import NotFound, ValidationFailed
+from schulden.extensions import workflow
+from schulden.letters.compose import DEBT_TYPE_LABELS
+from schulden.roles import Role
+from schulden.web.auth import current_actor, roles_required
+from schulden.web.errors import _field_errors, _record_denied
+from schulden.web.reply import _cents
+from schulden.web.requests import db_session
+from workflows import TransitionRefused, WorkflowInstance
+
+blp = Blueprint("intake", __name__, url_prefix="/intake")
+
+INTAKE_ROLES = (Role.PI_STAFF, Role.VOLUNTEER)
+STEPS = ("Gedetineerde", "Detentie", "Toestemming", "Schulden")
+DETENTION_LABELS = {
+    DetentionType.PRE_TRIAL.value: "Voorlopige hechtenis",
+    DetentionType.PRISON_SENTENCE.value: "Gevangenisstraf",
+    DetentionType.SUBSTITUTE.value: "Vervangende hechtenis",
+    DetentionType.CIVIL_DETENTION.value: "Gijzeling",
+    DetentionType.OTHER.value: "Anders",
+}
+DETAINEE_FIELDS = ("given_names", "surname_prefix", "surname", "date_of_birth", "bsn", "dji_number")
+DETENTION_FIELDS = ("type", "start", "expected_release")
+LABELS = {
+    "detainee.given_names": "Voornamen",
+    "detainee.surname_prefix": "Tussenvoegsel",
+    "detainee.surname": "Achternaam",
+    "detainee.date_of_birth": "Geboortedatum",
+    "detainee.bsn": "BSN",
+    "detainee.dji_number": "DJI-nummer",
+    "detention.type": "Soort detentie",
+    "detention.start": "Begin detentie",
+    "detention.expected_release": "Verwachte vrijlating",
+    "detention.pi_id": "PI",
+    "intended_postcode": "Postcode na vrijlating",
+    "purposes": "Doelen",
+    "signed_on": "Ondertekend op",
+    "valid_until": "Geldig tot",
+    "witness": "Getuige",
+    "creditor_id": "Schuldeiser",
+    "debt_type": "Soort schuld",
+    "principal_cents": "Bedrag",
+    "creditor_reference": "Kenmerk van de schuldeiser",
+}
+
+
+def _today() -> Any:
+    engine = workflow.engine
+    return engine.clock().astimezone(engine.timezone).date()
+
+
+def _typed(form: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:
+    return {name: (form.get(name) or "").strip() for name in names}
+
+
+def _case_input(values: Mapping[str, str]) -> dict[str, Any]:
+    """The wizard's fields as the body of POST /api/v1/cases: empty optional fields are left out."""
+    detainee = {n: values[f"detainee.{n}"] for n in DETAINEE_FIELDS if values.get(f"detainee.{n}")}
+    detention = {n: values[f"detention.{n}"] for n in DETENTION_FIELDS if values.get(f"detention.{n}")}
+    body: dict[str, Any] = {"detainee": detainee, "detention": detention}
+    if values.get("intended_postcode"):
+        body["intended_postcode"] = values["intended_postcode"]
+    return body
+
+
+def _messages(exc: ValidationError) -> dict[str, list[str]]:
+    return _field_errors(exc.messages)
+
+
+def _step(number: int, values: dict[str, str], errors: dict[str, list[str]]) -> ResponseReturnValue:
+    template = "intake/detainee.html" if number == 1 else "intake/detention.html"
+    context = {
+        "values": values,
+        "errors": errors,
+        "labels": LABELS,
+        "steps": STEPS,
+        "current": number,
+        "detention_options": list(DETENTION_LABELS.items()),
+        "volunteer": current_actor().role is Role.VOLUNTEER,
+    }
+    return render_template(template, **context), 422 if errors else 200
+
+
+@blp.route("", methods=["GET", "POST"])
+@roles_required(*INTAKE_ROLES)
+def start() -> ResponseReturnValue:
+    """Steps 1 and 2: both post here, with `stap` saying which form was sent and every earlier field hidden."""
+    actor = current_actor()
+    if request.method == "GET":
+        return _step(1, {}, {})
+    names = tuple(f"detainee.{n}" for n in DETAINEE_FIELDS) + tuple(f"detention.{n}" for n in DETENTION_FIELDS)
+    values = _typed(request.form, (*names, "intended_postcode"))
+    step = request.form.get("stap")
+    if step == "1":
+        body = _case_input(values)
+        errors: dict[str, list[str]] = {}
+        try:
+            DetaineeIn().load(body["detainee"])
+        except ValidationError as exc:
+            errors = {f"detainee.{k}": v for k, v in _messages(exc).items()}
+        if values.get("detainee.bsn") and actor.role is Role.VOLUNTEER:
+            errors["detainee.bsn"] = ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]
+        if errors:
+            return _step(1, values, errors)
+        return _step(2, values, {})
+    if step != "2":
+        abort(400)
+    if request.form.get("terug"):
+        return _step(1, values, {})
+    return _open_from_form(actor, values)
+
+
+def _open_from_form(actor: UserActor, values: dict[str, str]) -> ResponseReturnValue:
+    session = db_session()
+    try:
+        data = CaseCreate().load(_case_input(values))
+    except ValidationError as exc:
+        errors = _messages(exc)
+        return _step(1 if any(k.startswith("detainee.") for k in errors) else 2, values, errors)
+    detainee, detention = data["detainee"], data["detention"]
+    try:
+        # The same checks, in the same order, as POST /api/v1/cases.
+        pi = _pi_for(session, actor, None)
+        if detainee.get("bsn") and actor.role is Role.VOLUNTEER:
+            raise ValidationFailed(
+                {"detainee.bsn": ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]}
+            )
+        registration = _municipality(session, data.get("registration_municipality_id"), "registration_municipality_id")
+        try:
+            case = _open(session, actor, detainee, detention, pi, registration, data)
+        except ValidationFailed as exc:
+            raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
+    except ValidationFailed as exc:
+        session.rollback()
+        return _step(1 if any(k.startswith("detainee.") for k in exc.errors) else 2, values, exc.errors)
+    audit.record(session, actor=actor, action="case.create", object_type="case", object_id=case.id,
+                 case_id=case.id, origin=request.remote_addr)  # fmt: skip
+    session.commit()
+    flash("Het dossier is geopend.", "ok")
+    return redirect(url_for("intake.consent", case_id=case.id), code=303)
+
+
+def scoped_case(session: Session, actor: UserActor, case_id: int) -> Case:
+    """The case under the actor's scope; out of scope (or absent) is a 404 page and the API's authz_denied row."""
+    try:
+        return get_case(session, actor, case_id)
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+
+
+def _case_header(session: Session, actor: UserActor, case: Case, action: str) -> dict[str, Any]:
+    """What every later step shows of the case; the read is audited as the API's GET of the case is."""
+    detainee = session.get_one(Detainee, case.detainee_id)
+    audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
+                 origin=request.remote_addr)  # fmt: skip
+    name = " ".join(p for p in (detainee.given_names, detainee.surname_prefix, detainee.surname) if p)
+    return {"case": case, "name": name}
+
+
+def _consent_refusal(session: Session, actor: UserActor, case: Case) -> str | None:
+    """Why this user may not record the consent now (the workflow's own reason), or None when it may."""
+    instance = session.get_one(WorkflowInstance, case.instance_id)
+    for option in workflow.engine.available_events(session, instance, actor):
+        if option.event == "record_consent" and not option.allowed and option.code == "role":
+            return f"{option.label}: {option.reason} De casemanager legt de toestemming vast."
+    if actor.role not in (Role.PI_STAFF, Role.COUNSELLOR):
+        return "Uw rol mag de toestemming niet vastleggen; laat dit aan de casemanager."
+    return None
+
+
+@blp.route("/<int:case_id>/toestemming", methods=["GET", "POST"])
+@roles_required(*INTAKE_ROLES)
+def consent(case_id: int) -> ResponseReturnValue:
+    """Step 3: the signed consent, one checkbox per purpose (POST /api/v1/cases/<id>/consents)."""
+    actor = current_actor()
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    refusal = _consent_refusal(session, actor, case)
+    today = _today()
+    values: dict[str, Any] = {
+        "signed_on": today.isoformat(),
+        "valid_until": (today + timedelta(weeks=26)).isoformat(),
+        **{f"purpose.{p.value}": True for p in ConsentPurpose},
+    }
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if refusal is not None:
+            abort(403)
+        values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        chosen = [p.value for p in ConsentPurpose if request.form.get(f"purpose.{p.value}")]
+        body: dict[str, Any] = {"purposes": [{"purpose": p} for p in chosen]}
+        for name in ("signed_on", "valid_until", "witness"):
+            if (request.form.get(name) or "").strip():
+                body[name] = request.form[name].strip()
+        try:
+            data = ConsentIn().load(body)
+            rows = record_consents(
+                session, workflow.engine, case, actor=actor,
+                items=[ConsentItem(ConsentPurpose(item["purpose"])) for item in data["purposes"]],
+                signed_on=data["signed_on"], valid_until=data["valid_until"], witness=data.get("witness"),
+            )  # fmt: skip
+        except ValidationError as exc:
+            errors = _messages(exc)
+        except ValidationFailed as exc:
+            session.rollback()
+            errors = exc.errors
+        except TransitionRefused as exc:
+            session.rollback()
+            errors = {"_form": [exc.reason]}
+        if not errors:
+            audit.record(session, actor=actor, action="consent.create", object_type="case", object_id=case.id,
+                         case_id=case.id, origin=request.remote_addr,
+                         details={"consent_ids": [r.id for r in rows]})  # fmt: skip
+            session.commit()
+            flash("De toestemming is vastgelegd.", "ok")
+            return redirect(url_for("intake.debts", case_id=case.id), code=303)
+    header = _case_header(session, actor, case, "case.read")
+    session.commit()
+    purposes = [(f"purpose.{p.value}", PURPOSE_LABELS[p]) for p in ConsentPurpose]
+    return render_template(
+        "intake/consent.html", values=values, errors=errors, labels=LABELS, steps=STEPS, current=3,
+        refusal=refusal, purposes=purposes, **header,
+    ), 422 if errors else 200  # fmt: skip
+
+
+@blp.route("/<int:case_id>/schulden", methods=["GET", "POST"])
+@roles_required(*INTAKE_ROLES)
+def debts(case_id: int) -> ResponseReturnValue:
+    """Step 4: the debts the detainee knows of, one form per debt (POST /api/v1/cases/<id>/debts)."""
+    actor = current_actor()
+    if actor.role not in CASE_WRITERS:
+        abort(403)
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
+        body: dict[str, Any] = {}
+        for name in ("creditor_id", "debt_type", "creditor_reference"):
+            if values.get(name):
+                body[name] = int(values[name]) if name == "creditor_id" and values[name].isdigit() else values[name]
+        if values.get("principal_cents"):
+            try:
+                body["principal_cents"] = _cents(values["principal_cents"])
+            except ValueError as exc:
+                errors["principal_cents"] = [str(exc)]
+        try:
+            data = DebtCreate().load(body)
+        except ValidationError as exc:
+            errors = {**_messages(exc), **errors}
+        if not errors:
+            try:
+                debt = _add(session, actor, case, data)
+            except ValidationFailed as exc:
+                session.rollback()
+                errors = exc.errors
+        if not errors:
+            audit.record(session, actor=actor, action="debt.create", object_type="debt", object_id=debt.id,
+                         case_id=case.id, origin=request.remote_addr)  # fmt: skip
+            session.commit()
+            flash("De schuld is toegevoegd.", "ok")
+            return redirect(url_for("intake.debts", case_id=case.id), code=303)
+    header = _case_header(session, actor, case, "debt.list")
+    rows = session.execute(
+        select(Debt, Creditor.name).join(Creditor, Creditor.id == Debt.creditor_id)
+        .where(Debt.case_id == case.id).order_by(Debt.id)
+    ).all()  # fmt: skip
+    creditors = session.execute(select(Creditor.id, Creditor.name).order_by(Creditor.name)).all()
+    session.commit()
+    return render_template(
+        "intake/debts.html", values=values, errors=errors, labels=LABELS, steps=STEPS, current=4,
+        debts=[(debt, name, DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type)) for debt, name in rows],
+        creditors=[(c.id, c.name) for c in creditors], debt_types=list(DEBT_TYPE_LABELS.items()), **header,
+    ), 422 if errors else 200  # fmt: skip
+
+
+def _add(session: Session, actor: UserActor, case: Case, data: dict[str, Any]) -> Debt:
+    """As POST /api/v1/cases/<id>/debts does."""
+    creditor = check_creditor(session, data["creditor_id"], "creditor_id")
+    category = category_for(data["debt_type"], data.get("category"))
+    debt = add_debt(
+        session, workflow.engine, case, actor=actor, creditor=creditor, category=category,
+        debt_type=data["debt_type"], principal_cents=data["principal_cents"], interest_cents=data["interest_cents"],
+        costs_cents=data["costs_cents"], amount_status=AmountStatus(data["amount_status"]),
+        creditor_reference=data.get("creditor_reference"), peildatum=data.get("peildatum"),
+    )  # fmt: skip
+    extra = {
+        k: data[k] for k in ("collecting_party_id", "threat", "joint_with_partner", "is_business_debt") if data.get(k)
+    }
+    if extra:
+        update_debt(session, debt, extra, today=_today())
+    debt.source = data["source"]
+    session.flush()
+    return debt

@@ -1,0 +1,262 @@
+"""The referral page of a case for counsellors, and the downloads of a referral's handover file and summary.
+
+Sending goes through schulden.referrals.services.send_referral exactly as POST /api/v1/cases/<id>/referrals does
+(the workflow refuses without a municipality or a consent in force, and the page shows its reason); the list and
+the downloads use the API's scope (get_referral over case_scope) and write the API's audit rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schulden import audit
+from schulden.access import case_scope
+from schulden.actors import UserActor
+from schulden.cases.models import Case, ConsentPurpose, Detainee
+from schulden.cases.schemas import MunicipalityChoiceIn
+from schulden.cases.services import override_municipality
+from schulden.consents import PURPOSE_LABELS, has_valid_consent
+from schulden.errors import NotFound, ValidationFailed
+from schulden.extensions import workflow
+from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.referrals.api import ReferralIn
+from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
+from schulden.referrals.services import get_referral, send_referral
+from schulden.roles import Role
+from schulden.web.auth import current_actor, login_required, roles_required
+from schulden.web.errors import _field_errors, _record_denied
+from schulden.web.intake import scoped_case
+from schulden.web.printbatch import pdf_response
+from schulden.web.requests import db_session
+from workflows import TransitionRefused, WorkflowInstance
+
+blp = Blueprint("verwijzing", __name__)
+
+STATUS_LABELS = {
+    ReferralStatus.QUEUED.value: "Wordt verstuurd",
+    ReferralStatus.DELIVERED.value: "Afgeleverd",
+    ReferralStatus.FAILED.value: "Mislukt",
+    ReferralStatus.CANCELLED.value: "Geannuleerd",
+    ReferralStatus.ACCEPTED.value: "Geaccepteerd",
+    ReferralStatus.REFUSED.value: "Geweigerd",
+}
+REFUSAL_LABELS = {
+    RefusalKind.NOT_RESIDENT.value: "Geen inwoner van deze gemeente",
+    RefusalKind.OTHER.value: "Andere reden",
+}
+
+
+def _today() -> Any:
+    engine = workflow.engine
+    return engine.clock().astimezone(engine.timezone).date()
+
+
+def detainee_name(session: Session, case: Case) -> str:
+    detainee = session.get_one(Detainee, case.detainee_id)
+    return " ".join(p for p in (detainee.given_names, detainee.surname_prefix, detainee.surname) if p)
+
+
+def _send_option(session: Session, actor: UserActor, case: Case) -> tuple[bool, str | None]:
+    """Whether the workflow lets this user send now, and its reason when not (the button says why)."""
+    instance = session.get_one(WorkflowInstance, case.instance_id)
+    for option in workflow.engine.available_events(session, instance, actor):
+        if option.event == "send_referral":
+            return option.allowed, option.reason
+    return False, "Deze actie bestaat niet in het proces van dit dossier."
+
+
+@blp.route("/dossiers/<int:case_id>/verwijzing", methods=["GET", "POST"])
+@roles_required(Role.COUNSELLOR)
+def form(case_id: int) -> ResponseReturnValue:
+    actor = current_actor()
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        try:
+            data = ReferralIn().load({"include_district_team": values.get("include_district_team") == "ja"})
+        except ValidationError as exc:
+            errors = _field_errors(exc.messages)
+        if not errors:
+            # As the API: the case row is locked, so two clicks cannot send two referrals.
+            case = scoped_case_for_update(session, actor, case_id)
+            try:
+                referral = send_referral(
+                    session, workflow.engine, case, actor=actor, include_district_team=data["include_district_team"]
+                )
+            except TransitionRefused as exc:
+                session.rollback()
+                errors = {"_form": [exc.reason]}
+            else:
+                audit.record(session, actor=actor, action="referral.send", object_type="referral",
+                             object_id=referral.id, case_id=case.id, origin=request.remote_addr,
+                             details={"district_team": referral.include_district_team})  # fmt: skip
+                session.commit()
+                flash("De verwijzing is verstuurd. Het overdrachtsdossier wordt gemaakt en afgeleverd.", "ok")
+                return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
+    return _render(session, actor, case, values=values, errors=errors)
+
+
+def _render(
+    session: Session,
+    actor: UserActor,
+    case: Case,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    choice_values: dict[str, Any] | None = None,
+    choice_errors: dict[str, list[str]] | None = None,
+) -> ResponseReturnValue:
+    """The page; each of its two forms keeps its own values and errors."""
+    context = _page(session, actor, case)
+    session.commit()
+    html = render_template(
+        "verwijzing/form.html",
+        values=values or {},
+        errors=errors or {},
+        choice_values=choice_values or {"version": case.row_version},
+        choice_errors=choice_errors or {},
+        **context,
+    )
+    return html, 422 if errors or choice_errors else 200
+
+
+@blp.post("/dossiers/<int:case_id>/verwijzing/gemeente")
+@roles_required(Role.COUNSELLOR)
+def municipality(case_id: int) -> ResponseReturnValue:
+    """Choose another municipality, with a reason, as PUT /api/v1/cases/<id>/municipality does. The page's version
+    plays the API's If-Match: a choice made on a stale page is refused, never applied over a newer one."""
+    actor = current_actor()
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    values = {name: (request.form.get(name) or "").strip() for name in ("municipality_id", "reason", "version")}
+    body: dict[str, Any] = {}
+    if values["municipality_id"]:
+        raw = values["municipality_id"]
+        body["municipality_id"] = int(raw) if raw.isdigit() else raw
+    if values["reason"]:
+        body["reason"] = values["reason"]
+    errors: dict[str, list[str]] = {}
+    try:
+        data = MunicipalityChoiceIn().load(body)
+    except ValidationError as exc:
+        errors = _field_errors(exc.messages)
+    if not errors and values["version"] != str(case.row_version):
+        errors = {"_form": ["Dit dossier is intussen gewijzigd; bekijk de gegevens hieronder en kies opnieuw."]}
+        values["version"] = str(case.row_version)
+    if not errors:
+        try:
+            override_municipality(
+                session, workflow.engine, case, actor=actor, municipality_id=data["municipality_id"],
+                reason=data["reason"],
+            )  # fmt: skip
+        except (ValidationFailed, TransitionRefused) as exc:
+            session.rollback()
+            errors = exc.errors if isinstance(exc, ValidationFailed) else {"_form": [exc.reason]}
+    if errors:
+        return _render(session, actor, case, choice_values=values, choice_errors=errors)
+    audit.record(session, actor=actor, action="case.route", object_type="case", object_id=case.id, case_id=case.id,
+                 origin=request.remote_addr, details={"municipality_id": data["municipality_id"]})  # fmt: skip
+    session.commit()
+    flash("De gemeente is gekozen.", "ok")
+    return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
+
+
+def scoped_case_for_update(session: Session, actor: UserActor, case_id: int) -> Case:
+    from schulden.cases.queries import get_case
+
+    try:
+        return get_case(session, actor, case_id, for_update=True)
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+
+
+def _page(session: Session, actor: UserActor, case: Case) -> dict[str, Any]:
+    municipality = session.get(Organisation, case.municipality_id) if case.municipality_id else None
+    consent = has_valid_consent(
+        session,
+        case.id,
+        ConsentPurpose.REFER_MUNICIPALITY,
+        on=_today(),
+        organisation_id=municipality.id if municipality else None,
+    )
+    allowed, reason = _send_option(session, actor, case)
+    referrals = session.execute(
+        select(Referral, Organisation.name)
+        .join(Organisation, Organisation.id == Referral.municipality_id)
+        .where(Referral.case_id == case.id)
+        .order_by(Referral.sequence)
+    ).all()
+    # The same read rows as GET /api/v1/cases/<id> and GET /api/v1/cases/<id>/referrals.
+    for action in ("case.read", "referral.list"):
+        audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
+                     origin=request.remote_addr)  # fmt: skip
+    instance = session.get_one(WorkflowInstance, case.instance_id)
+    return {
+        "case": case,
+        "name": detainee_name(session, case),
+        "state_label": workflow.engine.process_of(instance).state(instance.state).label,
+        "municipality": municipality,
+        "consent": consent,
+        "consent_label": PURPOSE_LABELS[ConsentPurpose.REFER_MUNICIPALITY],
+        "allowed": allowed,
+        "reason": reason,
+        "referrals": referrals,
+        "status_labels": STATUS_LABELS,
+        "refusal_labels": REFUSAL_LABELS,
+        # Another municipality can be chosen until the case is referred (after a refusal, again).
+        "municipalities": (
+            []
+            if case.referred_at is not None
+            else [
+                (org_id, org_name)
+                for org_id, org_name in session.execute(
+                    select(Organisation.id, Organisation.name)
+                    .where(Organisation.kind == OrganisationKind.MUNICIPALITY.value)
+                    .order_by(Organisation.name)
+                )
+            ]
+        ),
+    }
+
+
+def _pdf(referral_id: int, which: str) -> ResponseReturnValue:
+    """As GET /api/v1/referrals/<id>/handover.pdf and /summary.pdf: in the case's scope, audited."""
+    actor = current_actor()
+    session = db_session()
+    try:
+        referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+    key = referral.handover_key if which == "handover" else referral.summary_key
+    if key is None:
+        flash("Het overdrachtsdossier is nog niet gemaakt; probeer het over een paar minuten opnieuw.", "warning")
+        return redirect(url_for("home.index"), code=303)
+    data = current_app.extensions["schuldroute.runtime"].store.get(key)
+    audit.record(session, actor=actor, action=f"referral.{which}", object_type="referral", object_id=referral.id,
+                 case_id=referral.case_id, origin=request.remote_addr)  # fmt: skip
+    session.commit()
+    name = "overdrachtsdossier" if which == "handover" else "samenvatting"
+    return pdf_response(data, f"{name}-{referral.case_id}-{referral.sequence}.pdf")
+
+
+@blp.get("/verwijzingen/<int:referral_id>/overdrachtsdossier.pdf")
+@login_required
+def handover(referral_id: int) -> ResponseReturnValue:
+    return _pdf(referral_id, "handover")
+
+
+@blp.get("/verwijzingen/<int:referral_id>/samenvatting.pdf")
+@login_required
+def summary(referral_id: int) -> ResponseReturnValue:
+    return _pdf(referral_id, "summary")

@@ -1,0 +1,87 @@
+"""Cijfers through the Flask test client on the demo world: the API's figures as tables, SVG charts and a CSV."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+
+from schulden.audit import AuditEntry
+from schulden.web.cijfers import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
+from tests.web.test_beheer import World, text
+from tests.web.test_beheer import world as world
+
+SPAN = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
+
+
+def _period(world: World) -> dict[str, str]:
+    engine = world.app.extensions["schuldroute.runtime"].engine
+    today: date = engine.clock().astimezone(engine.timezone).date()
+    return {"from": (today - timedelta(days=365)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
+
+
+def test_bars_scale_to_the_largest_value() -> None:
+    chart = bar_chart("x", "X", "", [("A", 4), ("B", 2), ("C", 0), ("D", None)], "6")
+    assert [bar.width for bar in chart.bars] == [SPAN, SPAN // 2, 0, 0]
+    assert [bar.shown for bar in chart.bars] == ["4", "2", "0", "\N{EN DASH}"]
+    assert bar_chart("m", "M", "", [("A", 2.5)], "2,5").bars[0].shown == "2,5"
+    assert bar_chart("e", "E", "", [], "0").bars == []
+
+
+def test_figures_page_shows_tables_charts_and_csv_link(world: World) -> None:
+    admin = world.client("pi.demo")
+    period = _period(world)
+    response = admin.get("/cijfers", query_string=period | {"group_by": "pi"})
+    assert response.status_code == 200
+    page = text(response)
+    assert '<a class="utrecht-nav-list__link" href="/cijfers" aria-current="page">Cijfers</a>' in page
+    # A PI's staff count only their PI's cases: PI Zwolle, never PI Lelystad.
+    assert "PI Zwolle" in page
+    assert "PI Lelystad" not in page
+    assert '<caption class="utrecht-table__caption">Dossiers geopend per PI</caption>' in page
+    assert page.count('role="img"') == 10
+    assert page.count('<title id="grafiek-') == 10
+    assert 'class="sr-chart__bar"' in page
+    assert "style=" not in page  # the CSP forbids style attributes: colours come from the stylesheet
+    opened = re.search(r"Dossiers geopend</h3>\s*<p[^>]*>[^<]*Totaal: <strong>(\d+)</strong>", page)
+    assert opened
+    assert int(opened.group(1)) == 3
+    assert "/cijfers/kengetallen.csv?from=" in page
+    with world.db() as s:
+        assert s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "figures.read")) == 1
+
+    csv = admin.get("/cijfers/kengetallen.csv", query_string=period | {"group_by": "municipality"})
+    assert csv.status_code == 200
+    assert csv.mimetype == "text/csv"
+    assert csv.headers["Content-Disposition"].startswith('attachment; filename="kengetallen-municipality-')
+    assert csv.data.startswith("\ufeffGemeente;Code;Dossiers geopend".encode())
+    with world.db() as s:
+        assert s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "figures.export")) == 1
+
+
+def test_default_period_and_dutch_errors(world: World) -> None:
+    client = world.client("gemeente.demo")
+    page = text(client.get("/cijfers"))
+    engine = world.app.extensions["schuldroute.runtime"].engine
+    today = engine.clock().astimezone(engine.timezone).date()
+    assert f'value="{today.year}-01-01"' in page
+    assert f'value="{today.isoformat()}"' in page
+
+    response = client.get("/cijfers", query_string={"from": "2025-05-01", "to": "2025-04-01", "group_by": "pi"})
+    assert response.status_code == 422
+    page = text(response)
+    assert "De einddatum ligt voor de begindatum." in page
+    assert 'value="2025-05-01"' in page
+    response = client.get("/cijfers", query_string={"from": "gisteren", "to": "2025-04-01", "group_by": "wijk"})
+    assert response.status_code == 422
+    assert 'href="#veld-from"' in text(response)
+    assert 'href="#veld-group_by"' in text(response)
+    assert client.get("/cijfers/kengetallen.csv", query_string={"from": "x", "to": "y"}).status_code == 422
+
+
+def test_volunteers_do_not_read_figures(world: World) -> None:
+    volunteer = world.client("vrijwilliger.demo")
+    assert volunteer.get("/cijfers").status_code == 403
+    assert volunteer.get("/cijfers/kengetallen.csv").status_code == 403
+    assert 'href="/cijfers"' not in text(volunteer.get("/"))

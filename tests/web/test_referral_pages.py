@@ -1,0 +1,242 @@
+"""The print batch, the referral and the municipality's inbox through the Flask test client, on the demo world
+(SQLite and PostgreSQL), with a real SMTP server so the handover file is built and delivered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select
+
+from integrations import runtime as runtime_module
+from schulden.app import create_app
+from schulden.audit import AuditEntry
+from schulden.cases.models import Case, Detainee
+from schulden.demo import seed_demo
+from schulden.letters.models import Letter, PrintBatch
+from schulden.organisations.models import Organisation
+from schulden.referrals.models import Referral
+from schulden.users.models import LoginAttempt
+from tests.conftest import SmtpServer, make_settings
+from tests.web.test_intake import World, post
+from workflows import WorkflowInstance
+
+
+@pytest.fixture
+def world(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[World]:
+    settings = make_settings(
+        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
+    )
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    engine = app.extensions["schuldroute.runtime"].engine
+    today = engine.clock().astimezone(engine.timezone).date()
+    with app.extensions["schuldroute.runtime"].database.session() as session:
+        seed_demo(session, engine, today=today)
+        session.commit()
+    yield World(app, today)
+    with app.extensions["schuldroute.runtime"].database.session() as session:
+        session.execute(delete(LoginAttempt))
+        session.commit()
+    runtime_module._current = None
+
+
+def _case_id(world: World, surname: str) -> int:
+    with world.db() as s:
+        case_id = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == surname))
+        assert case_id is not None
+        return case_id
+
+
+def _state(world: World, case_id: int) -> str:
+    with world.db() as s:
+        return s.get_one(WorkflowInstance, s.get_one(Case, case_id).instance_id).state
+
+
+def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it(world: World) -> None:
+    client = world.client("pi.demo")
+    with world.db() as s:
+        waiting = s.scalars(
+            select(Letter).where(Letter.status == "rendered", Letter.channel == "post", Letter.print_batch_id.is_(None))
+        ).all()
+        assert waiting, "the demo has rendered post letters"
+    page = client.get("/printbatch")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Brieven die op de printbatch wachten (PI Zwolle)" in html
+    assert "PI Lelystad" not in html  # a casemanager sees the post of their own PI only
+    assert "IJsselstein" not in html
+    assert "Demir" not in html
+    assert f"Printbatch van vandaag maken ({len(waiting)} brieven)" in html
+
+    with world.db() as s:
+        zwolle_pi = s.scalar(select(Organisation.id).where(Organisation.code == "PI-ZWOLLE"))
+        lelystad_pi = s.scalar(select(Organisation.id).where(Organisation.code == "PI-LELYSTAD"))
+    refused = post(client, "/printbatch", {"pi_id": str(lelystad_pi)})
+    assert refused.status_code == 422
+    assert "U maakt alleen de printbatch van uw eigen PI." in refused.get_data(as_text=True)
+
+    made = post(client, "/printbatch", {"pi_id": str(zwolle_pi)})
+    assert made.status_code == 303
+    after = client.get("/printbatch").get_data(as_text=True)
+    assert f"{len(waiting)} brieven. Download hem hieronder." in after
+    assert "er wachten geen brieven." in after
+    with world.db() as s:
+        batch = s.scalars(select(PrintBatch)).one()
+        assert batch.letter_count == len(waiting)
+    download = client.get(f"/printbatch/{batch.id}.pdf")
+    assert download.status_code == 200
+    assert download.data.startswith(b"%PDF")
+    assert download.headers["Content-Disposition"].startswith(f'attachment; filename="printbatch-{batch.id}-')
+    assert download.headers["Cache-Control"] == "no-store"
+
+    # Nothing left: said so, no empty batch.
+    again = post(client, "/printbatch", {"pi_id": str(zwolle_pi)})
+    assert again.status_code == 303
+    assert "Er staan geen brieven voor de post klaar" in client.get("/printbatch").get_data(as_text=True)
+
+    # Another PI's casemanager cannot download it: 404 and an audit row, as in the API.
+    assert world.client("pi.lelystad.demo").get(f"/printbatch/{batch.id}.pdf").status_code == 404
+    with world.db() as s:
+        assert (
+            s.scalar(
+                select(AuditEntry).where(AuditEntry.action == "authz_denied", AuditEntry.object_type == "print_batch")
+            )
+            is not None
+        )
+    assert world.client("gemeente.demo").get("/printbatch").status_code == 403
+
+
+def test_the_referral_page_says_why_it_cannot_send_yet(world: World) -> None:
+    case_id = _case_id(world, "Demir")  # still in the inventory
+    client = world.client("schuldhulp.demo")
+    page = client.get(f"/dossiers/{case_id}/verwijzing")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Versturen kan nu niet: Niet mogelijk in de status" in html
+    assert "disabled" in html
+    assert "Verwijzingen van dossier" in html
+    assert "nog geen." in html
+    assert "Er is een geldige toestemming" in html
+    refused = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja"})
+    assert refused.status_code == 422
+    assert "Niet mogelijk in de status" in refused.get_data(as_text=True)
+    with world.db() as s:
+        assert s.scalar(select(Referral.id).where(Referral.case_id == case_id)) is None
+    # Only counsellors; and the audit rows of the read are the API's.
+    assert world.client("pi.demo").get(f"/dossiers/{case_id}/verwijzing").status_code == 403
+    with world.db() as s:
+        actions = set(s.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id)))
+        assert {"case.read", "referral.list"} <= actions
+
+
+def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_accepts(world: World) -> None:
+    case_id = _case_id(world, "Vries")  # referred to Zwolle by the demo
+    gemeente = world.client("gemeente.demo")
+    inbox = gemeente.get("/gemeente")
+    assert inbox.status_code == 200
+    html = inbox.get_data(as_text=True)
+    assert "Pieter de Vries" in html
+    with world.db() as s:
+        referral = s.scalars(select(Referral).where(Referral.case_id == case_id)).one()
+        assert referral.status == "delivered"
+        assert referral.handover_key is not None
+    assert referral.wgs_due_on is not None
+    assert f'href="/gemeente/verwijzingen/{referral.id}"' in html
+
+    page = gemeente.get(f"/gemeente/verwijzingen/{referral.id}")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"/verwijzingen/{referral.id}/overdrachtsdossier.pdf" in html
+    handover = gemeente.get(f"/verwijzingen/{referral.id}/overdrachtsdossier.pdf")
+    assert handover.status_code == 200
+    assert handover.data.startswith(b"%PDF")
+
+    # The forms validate with the API's schemas, in Dutch, keeping what was typed.
+    empty = post(gemeente, f"/gemeente/verwijzingen/{referral.id}/weigeren", {"reason": "woont elders"})
+    assert empty.status_code == 422
+    html = empty.get_data(as_text=True)
+    assert "Dit veld is verplicht." in html
+    assert "woont elders" in html
+    no_date = post(gemeente, f"/gemeente/verwijzingen/{referral.id}/accepteren", {"first_conversation_on": "morgen"})
+    assert no_date.status_code == 422
+    assert 'value="morgen"' in no_date.get_data(as_text=True)
+
+    refused = post(
+        gemeente,
+        f"/gemeente/verwijzingen/{referral.id}/weigeren",
+        {"kind": "not_resident", "reason": "Staat in Amsterdam ingeschreven."},
+    )
+    assert refused.status_code == 303
+    assert refused.headers["Location"].endswith("/gemeente")
+    assert _state(world, case_id) == "rerouting"
+    # Out of Zwolle's scope at once: the page is a 404, with the API's audit row.
+    assert gemeente.get(f"/gemeente/verwijzingen/{referral.id}").status_code == 404
+    assert "Pieter de Vries" not in gemeente.get("/gemeente").get_data(as_text=True)
+
+    # The counsellor chooses Amsterdam on the page (as PUT /municipality does) and sends again.
+    with world.db() as s:
+        amsterdam_id = s.scalar(select(Organisation.id).where(Organisation.code == "GM0363"))
+        version = s.get_one(Case, case_id).row_version
+    client = world.client("schuldhulp.demo")
+    page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
+    assert f'name="version" value="{version}"' in page
+    choice = f"/dossiers/{case_id}/verwijzing/gemeente"
+    no_reason = post(client, choice, {"municipality_id": str(amsterdam_id), "version": str(version)})
+    assert no_reason.status_code == 422
+    assert "Reden van de keuze: Dit veld is verplicht." in no_reason.get_data(as_text=True)
+    stale = post(
+        client,
+        choice,
+        {"municipality_id": str(amsterdam_id), "reason": "woont in Amsterdam", "version": str(version - 1)},
+    )
+    assert stale.status_code == 422
+    assert "Dit dossier is intussen gewijzigd" in stale.get_data(as_text=True)
+    assert 'value="woont in Amsterdam"' in stale.get_data(as_text=True) or "woont in Amsterdam</textarea>" in (
+        stale.get_data(as_text=True)
+    )
+    chosen = post(
+        client, choice, {"municipality_id": str(amsterdam_id), "reason": "woont in Amsterdam", "version": str(version)}
+    )
+    assert chosen.status_code == 303, chosen.get_data(as_text=True)[:3000]
+    with world.db() as s:
+        case = s.get_one(Case, case_id)
+        assert (case.municipality_id, case.municipality_reason) == (amsterdam_id, "woont in Amsterdam")
+    page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
+    assert "Gekozen gemeente: <strong>Amsterdam</strong>" in page
+    assert "Er is een geldige toestemming" in page
+    sent = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja"})
+    assert sent.status_code == 303, sent.get_data(as_text=True)[:3000]
+    page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
+    assert "De verwijzing is verstuurd." in page
+    assert "Geweigerd" in page
+    assert "Geen inwoner van deze gemeente" in page
+    with world.db() as s:
+        first, second = s.scalars(select(Referral).where(Referral.case_id == case_id).order_by(Referral.sequence))
+        assert (first.status, second.municipality_id, second.include_district_team) == ("refused", amsterdam_id, True)
+        # Amsterdam has no district team address in the demo: the delivery waits for a person to fix it.
+        assert (second.status, second.handover_key) == ("failed", None), second.last_error
+        second_id = second.id
+    assert "Mislukt" in client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
+    not_yet = client.get(f"/verwijzingen/{second_id}/samenvatting.pdf", follow_redirects=True)
+    assert "Het overdrachtsdossier is nog niet gemaakt" in not_yet.get_data(as_text=True)
+    # The first referral's summary is there, for the PI to print.
+    assert client.get(f"/verwijzingen/{first.id}/samenvatting.pdf").data.startswith(b"%PDF")
+
+
+def test_the_municipality_accepts_with_the_date_of_the_first_conversation(world: World) -> None:
+    case_id = _case_id(world, "Vries")
+    with world.db() as s:
+        referral_id = s.scalars(select(Referral.id).where(Referral.case_id == case_id)).one()
+    gemeente = world.client("gemeente.demo")
+    on = (world.today + timedelta(days=7)).isoformat()
+    accepted = post(gemeente, f"/gemeente/verwijzingen/{referral_id}/accepteren", {"first_conversation_on": on})
+    assert accepted.status_code == 303
+    page = gemeente.get(f"/gemeente/verwijzingen/{referral_id}").get_data(as_text=True)
+    assert "De verwijzing is geaccepteerd." in page
+    assert "Over deze verwijzing is al besloten." in page
+    assert _state(world, case_id) == "accepted"
+    # Another municipality's user, or a PI, never reaches the page.
+    assert world.client("pi.demo").get(f"/gemeente/verwijzingen/{referral_id}").status_code == 403

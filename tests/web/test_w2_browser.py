@@ -1,0 +1,183 @@
+"""The intake wizard, the print batch, the referral and the municipality's inbox in Debian's chromium, each page
+checked by axe-core for WCAG 2.1 AA, with no console error (a CSP violation is one) and a screenshot in
+test-output/web/ (see tests/web/test_browser_smoke.py for the set-up)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import delete, select
+from werkzeug.serving import make_server
+
+from integrations import runtime as runtime_module
+from schulden.app import create_app
+from schulden.cases.models import Case, Detainee
+from schulden.demo import seed_demo
+from schulden.referrals.models import Referral
+from schulden.users.models import LoginAttempt
+from tests.conftest import SmtpServer, make_settings
+from tests.web.test_browser_smoke import AXE, Visit, _chromium
+
+
+@dataclass
+class Live:
+    url: str
+    app: Flask
+    today: date
+
+    def db(self) -> Any:
+        return self.app.extensions["schuldroute.runtime"].database.session()
+
+
+@pytest.fixture
+def live(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Live]:
+    settings = make_settings(
+        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
+    )
+    app = create_app(settings)
+    engine = app.extensions["schuldroute.runtime"].engine
+    today = engine.clock().astimezone(engine.timezone).date()
+    with app.extensions["schuldroute.runtime"].database.session() as session:
+        seed_demo(session, engine, today=today)
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server-w2", daemon=True)
+    thread.start()
+    try:
+        yield Live(f"http://127.0.0.1:{server.server_port}", app, today)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.extensions["schuldroute.runtime"].database.session() as session:
+            session.execute(delete(LoginAttempt))
+            session.commit()
+        runtime_module._current = None
+
+
+def _log_in(page: Any, live: Live, username: str) -> None:
+    page.goto(f"{live.url}/aanmelden")
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord").fill("demo")
+    page.get_by_role("button", name="Aanmelden").click()
+    page.wait_for_url(f"{live.url}/")
+
+
+def _log_out(page: Any, live: Live) -> None:
+    page.get_by_role("button", name="Afmelden").click()
+    page.wait_for_url(f"{live.url}/aanmelden")
+
+
+def _submit(page: Any, name: str) -> None:
+    page.get_by_role("button", name=name).click()
+    page.wait_for_load_state()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the browser adds nothing on a second backend
+def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) -> None:
+    chromium = _chromium()
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with live.db() as s:
+        demir = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "Demir"))
+        referral_id = s.scalar(select(Referral.id))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            visit = Visit(page, AXE.read_text(encoding="utf-8"))
+
+            # The casemanager's intake, with an error at each step on the way.
+            _log_in(page, live, "pi.demo")
+            page.get_by_role("link", name="Nieuwe intake").click()
+            page.wait_for_load_state()
+            assert page.get_by_role("link", name="Nieuwe intake").get_attribute("aria-current") == "page"
+            visit.check("w2-01-intake-gedetineerde")
+            page.get_by_label("Voornamen").fill("Fatima")
+            _submit(page, "Volgende stap")
+            assert page.get_by_label("Achternaam").get_attribute("aria-invalid") == "true"
+            assert page.get_by_label("Voornamen").input_value() == "Fatima"
+            visit.check("w2-02-intake-gedetineerde-fouten")
+            page.get_by_label("Achternaam").fill("El Amrani")
+            page.get_by_label("Geboortedatum").fill("1990-05-17")
+            page.get_by_label("BSN").fill("000009878")
+            _submit(page, "Volgende stap")
+            visit.check("w2-03-intake-detentie")
+            page.get_by_label("Soort detentie").select_option("prison_sentence")
+            _submit(page, "Dossier openen")
+            assert page.get_by_label("Begin detentie").get_attribute("aria-invalid") == "true"
+            visit.check("w2-04-intake-detentie-fouten")
+            page.get_by_label("Begin detentie").fill((live.today - timedelta(days=3)).isoformat())
+            page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=20)).isoformat())
+            _submit(page, "Dossier openen")
+            assert page.get_by_text("Het dossier is geopend.").is_visible()
+            visit.check("w2-05-intake-toestemming")
+            _submit(page, "Toestemming vastleggen")
+            assert page.get_by_text("De toestemming is vastgelegd.").is_visible()
+            visit.check("w2-06-intake-schulden")
+            page.get_by_label("Schuldeiser", exact=True).select_option(label="Centraal Justitieel Incassobureau (CJIB)")
+            page.get_by_label("Bedrag (euro)").fill("veel")
+            _submit(page, "Schuld toevoegen")
+            assert page.get_by_label("Bedrag (euro)").input_value() == "veel"
+            visit.check("w2-07-intake-schulden-fouten")
+            page.get_by_label("Soort schuld").select_option("cjib_boete")
+            page.get_by_label("Bedrag (euro)").fill("450,00")
+            _submit(page, "Schuld toevoegen")
+            assert page.get_by_role("cell", name="€\xa0450,00").is_visible()
+            visit.check("w2-08-intake-schuld-toegevoegd")
+
+            page.get_by_role("link", name="Printbatch").click()
+            page.wait_for_load_state()
+            visit.check("w2-09-printbatch")
+            page.get_by_role("button", name="Printbatch van vandaag maken").first.click()
+            page.wait_for_load_state()
+            assert page.get_by_text("De printbatch van PI Zwolle is gemaakt").is_visible()
+            visit.check("w2-10-printbatch-gemaakt")
+            _log_out(page, live)
+
+            # A volunteer sees why the consent is not theirs.
+            _log_in(page, live, "vrijwilliger.demo")
+            with live.db() as s:
+                waiting = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "IJsselstein"))
+            page.goto(f"{live.url}/intake/{waiting}/toestemming")
+            assert page.get_by_text("Uw rol mag deze actie niet uitvoeren").is_visible()
+            visit.check("w2-11-intake-toestemming-vrijwilliger")
+            _log_out(page, live)
+
+            # The counsellor's referral page: not yet possible, and why.
+            _log_in(page, live, "schuldhulp.demo")
+            page.goto(f"{live.url}/dossiers/{demir}/verwijzing")
+            assert page.get_by_text("Versturen kan nu niet").is_visible()
+            visit.check("w2-12-verwijzing")
+            _log_out(page, live)
+
+            # The municipality: inbox, referral, a wrong refusal, then the acceptance.
+            _log_in(page, live, "gemeente.demo")
+            page.get_by_role("link", name="Inbox gemeente").click()
+            page.wait_for_load_state()
+            visit.check("w2-13-gemeente-inbox")
+            page.get_by_role("link", name="Pieter de Vries").click()
+            page.wait_for_load_state()
+            assert page.get_by_role("link", name="Overdrachtsdossier 1 (PDF)").is_visible()
+            visit.check("w2-14-gemeente-verwijzing")
+            _submit(page, "Verwijzing weigeren")
+            assert page.get_by_text("Controleer de invoer").is_visible()
+            visit.check("w2-15-gemeente-weigeren-fouten")
+            page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            _submit(page, "Verwijzing accepteren")
+            assert page.get_by_text("De verwijzing is geaccepteerd.").is_visible()
+            assert page.url.endswith(f"/gemeente/verwijzingen/{referral_id}")
+            visit.check("w2-16-gemeente-geaccepteerd")
+            context.close()
+        finally:
+            browser.close()
