@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PORT ?= 5000
 
-.PHONY: run test lint format bench bench-api bench-letters clean
+.PHONY: run test lint format bench bench-api bench-letters bench-pages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ bench-api: $(VENV)/.installed-dev
 ## make bench-letters: 10,000 letters through the real queue with 2 workers, next to the plain-reportlab floor
 bench-letters: $(VENV)/.installed-dev
 	scripts/bench-letters.sh
+
+## make bench-pages: Mijn werk and a case page with 20 debts (gunicorn + wrk, 30,000 cases), next to the API's detail
+bench-pages: $(VENV)/.installed-dev node_modules/.installed
+	scripts/bench-pages.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
