@@ -30,6 +30,7 @@ from schulden.cases.models import Case
 from schulden.cases.queries import CaseFilters, case_detail, get_case, list_cases
 from schulden.cases.services import fire_case_event
 from schulden.debts.models import Creditor, Debt
+from schulden.debts.services import fire_debt_event
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
 from schulden.letters.models import Letter, LetterStatus
@@ -258,6 +259,7 @@ class DebtRow:
     principal_cents: int
     interest_cents: int
     costs_cents: int
+    state: str = ""
 
     @property
     def total_cents(self) -> int:
@@ -295,9 +297,40 @@ def _debts(session: Session, case_id: int) -> list[DebtRow]:
             debt.principal_cents,
             debt.interest_cents,
             debt.costs_cents,
+            state,
         )
         for debt, creditor, process, version, state in rows
     ]
+
+
+@dataclass(frozen=True)
+class DebtAction:
+    event: str
+    label: str
+    requires_reason: bool
+
+
+#: Debt events that need more than a reason (the arrangement's figures) or are bookkeeping: not buttons here.
+DEBT_EVENTS_WITHOUT_BUTTON = frozenset({"propose_arrangement", "reply_received"})
+
+
+def _debt_actions(actor: UserActor, debts: list[DebtRow]) -> dict[int, list[DebtAction]]:
+    """The labelled debt events this role may fire from each debt's state. State and role only, no guards: the
+    guards cost queries per debt, and a refused one is shown with its reason when the button is pressed."""
+    process = workflow.engine.registry.get("debt")
+    role = actor.role.value
+    out: dict[int, list[DebtAction]] = {}
+    for debt in debts:
+        for event in process.events:
+            transition = process.transition(event, debt.state)
+            if (
+                transition is not None
+                and transition.label
+                and role in transition.roles
+                and event not in DEBT_EVENTS_WITHOUT_BUTTON
+            ):
+                out.setdefault(debt.id, []).append(DebtAction(event, transition.label, transition.requires_reason))
+    return out
 
 
 def _totals(debts: list[DebtRow]) -> dict[str, dict[str, int]]:
@@ -398,6 +431,7 @@ def _render_detail(
         totals=_totals(debts),
         timeline=_timeline(history, letters, replies, process),
         actions=actions,
+        debt_actions=_debt_actions(actor, debts),
         states=process.states,
         current_state=detail.state,
         category_labels=CATEGORY_LABELS,
@@ -461,6 +495,50 @@ def fire_event(case_id: int) -> ResponseReturnValue:
         session.rollback()
         message = "Iemand anders heeft dit dossier zojuist gewijzigd; bekijk het opnieuw en probeer het nog eens."
         return _render_detail(case_id, action_errors={"_form": [message]}, values=values, status=409)
+    flash("De stap is uitgevoerd.", "ok")
+    return redirect(url_for("dossiers.detail", case_id=case_id), 303)
+
+
+@blp.post("/<int:case_id>/schulden/<int:debt_id>/actie")
+@login_required
+def fire_debt_action(case_id: int, debt_id: int) -> ResponseReturnValue:
+    """A debt's button on the case page: the API's POST /debts/{id}/events, with the refusal shown on the page."""
+    actor = current_actor()
+    session = db_session()
+    values = {"event": request.form.get("event", ""), "reason": request.form.get("reason", "")}
+    data: dict[str, Any] = {"event": values["event"], "payload": {}}
+    if values["reason"].strip():
+        data["reason"] = values["reason"].strip()
+    try:
+        args = schemas.EventIn().load(data)
+    except ValidationError as exc:
+        messages = _flatten(exc.messages).get("event", ["Kies een actie."])
+        return _render_detail(case_id, action_errors={"_form": messages}, status=422)
+    try:
+        get_case(session, actor, case_id)  # the case's scope is the debt's
+    except NotFound as exc:
+        _record_denied(exc)
+        abort(404)
+    debt = session.scalar(select(Debt).where(Debt.id == debt_id, Debt.case_id == case_id))
+    if debt is None or args["event"] in DEBT_EVENTS_WITHOUT_BUTTON:
+        abort(404)
+    try:
+        entry = fire_debt_event(session, workflow.engine, debt, args["event"], actor=actor, payload=args["payload"],
+                                reason=args.get("reason"))  # fmt: skip
+        debt.updated_at = entry.at
+        session.flush()
+        audit.record(session, actor=actor, action="debt.event", object_type="debt", object_id=debt.id,
+                     case_id=case_id, origin=request.remote_addr, details={"event": args["event"]})  # fmt: skip
+        session.commit()
+    except TransitionRefused as exc:
+        session.rollback()
+        return _render_detail(case_id, action_errors={"_form": [exc.reason]}, status=409)
+    except (ConcurrentUpdate, StaleDataError):
+        session.rollback()
+        message = (
+            "Iemand anders heeft deze schuld zojuist gewijzigd; bekijk het dossier opnieuw en probeer het nog eens."
+        )
+        return _render_detail(case_id, action_errors={"_form": [message]}, status=409)
     flash("De stap is uitgevoerd.", "ok")
     return redirect(url_for("dossiers.detail", case_id=case_id), 303)
 

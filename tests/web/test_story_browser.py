@@ -1,0 +1,270 @@
+"""The whole story in Debian's chromium, every page checked by axe-core (WCAG 2.1 AA) with a screenshot in
+test-output/web/ (see tests/web/test_browser_smoke.py for the set-up): the PI's intake (detainee, detention,
+consent, two debts), the counsellor writing to the creditors, a creditor answering on the reply page with the code
+on its letter, the inventory completed, the referral sent (delivered by e-mail to a local SMTP server), the
+municipality accepting it and the outcome figures counting it.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from pypdf import PdfReader
+from sqlalchemy import delete, select
+from werkzeug.serving import make_server
+
+from integrations import runtime as runtime_module
+from schulden.app import create_app
+from schulden.cases.models import Case, Detainee
+from schulden.debts.models import Creditor, Debt
+from schulden.demo import DEMO_PASSWORD, seed_demo
+from schulden.letters.models import Letter
+from schulden.referrals.models import Referral
+from schulden.users.models import LoginAttempt
+from tests.conftest import SmtpServer, make_settings
+from tests.web.test_browser_smoke import AXE, Visit, _chromium
+from workflows import WorkflowInstance
+
+CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\b")
+BSN = "999993653"  # an RvIG test number (11-proef), not in the demo
+CJIB = "Centraal Justitieel Incassobureau (CJIB)"
+LANDLORD = "Woonstichting De Demo"
+
+
+@dataclass
+class Live:
+    url: str
+    app: Flask
+    today: date
+
+    def db(self) -> Any:
+        return self.app.extensions["schuldroute.runtime"].database.session()
+
+    def tick(self) -> None:
+        rt = self.app.extensions["schuldroute.runtime"]
+        rt.engine.tick(rt.database.session)
+
+
+@pytest.fixture
+def live(database: object, committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Live]:
+    """The demo world on a real HTTP server in a thread; letters render in-process, mail goes to `smtp_server`."""
+    settings = make_settings(
+        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
+    )
+    app = create_app(settings)
+    engine = app.extensions["schuldroute.runtime"].engine
+    today = engine.clock().astimezone(engine.timezone).date()
+    with app.extensions["schuldroute.runtime"].database.session() as session:
+        seed_demo(session, engine, today=today)
+        session.commit()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server-story", daemon=True)
+    thread.start()
+    try:
+        yield Live(f"http://127.0.0.1:{server.server_port}", app, today)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.extensions["schuldroute.runtime"].database.session() as session:
+            session.execute(delete(LoginAttempt))
+            session.commit()
+        runtime_module._current = None
+
+
+def _log_in(page: Any, live: Live, username: str) -> None:
+    page.goto(f"{live.url}/aanmelden")
+    page.get_by_label("Gebruikersnaam").fill(username)
+    page.get_by_label("Wachtwoord").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Aanmelden").click()
+    page.wait_for_url(f"{live.url}/")
+
+
+def _log_out(page: Any, live: Live) -> None:
+    page.get_by_role("button", name="Afmelden").click()
+    page.wait_for_url(f"{live.url}/aanmelden")
+
+
+def _submit(page: Any, name: str, *, within: Any = None) -> None:
+    (within or page).get_by_role("button", name=name).click()
+    page.wait_for_load_state()
+
+
+def _debt_actions(page: Any, creditor: str) -> Any:
+    """The region of the case page with one debt's buttons."""
+    return page.get_by_role("region", name=re.compile(re.escape(creditor)))
+
+
+def _state(page: Any) -> str:
+    return (page.locator('[aria-current="step"]').text_content() or "").strip()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # the browser adds nothing on a second backend
+def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpServer) -> None:
+    chromium = _chromium()
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    axe = AXE.read_text(encoding="utf-8")
+    rt = live.app.extensions["schuldroute.runtime"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=["--no-sandbox"])
+        try:
+            context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 800})
+            page = context.new_page()
+            visit = Visit(page, axe)
+
+            # 1. The PI's casemanager: the intake wizard.
+            _log_in(page, live, "pi.demo")
+            visit.check("story-01-mijn-werk-pi")
+            page.get_by_role("link", name="Nieuwe intake").click()
+            page.wait_for_load_state()
+            visit.check("story-02-intake-gedetineerde")
+            page.get_by_label("Voornamen").fill("Sanne")
+            page.get_by_label("Achternaam").fill("Verhoeven")
+            page.get_by_label("Geboortedatum").fill("1988-02-29")
+            page.get_by_label("BSN").fill(BSN)
+            _submit(page, "Volgende stap")
+            visit.check("story-03-intake-detentie")
+            page.get_by_label("Soort detentie").select_option("prison_sentence")
+            page.get_by_label("Begin detentie").fill((live.today - timedelta(days=10)).isoformat())
+            page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=20)).isoformat())
+            _submit(page, "Dossier openen")
+            assert page.get_by_text("Het dossier is geopend.").is_visible()
+            case_id = int(re.search(r"/intake/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
+            visit.check("story-04-intake-toestemming")
+            _submit(page, "Toestemming vastleggen")
+            assert page.get_by_text("De toestemming is vastgelegd.").is_visible()
+            visit.check("story-05-intake-schulden")
+            page.get_by_label("Schuldeiser", exact=True).select_option(label=CJIB)
+            page.get_by_label("Soort schuld").select_option("cjib_boete")
+            page.get_by_label("Bedrag (euro)").fill("450,00")
+            _submit(page, "Schuld toevoegen")
+            assert page.get_by_role("cell", name="€\xa0450,00").is_visible()
+            page.get_by_label("Schuldeiser", exact=True).select_option(label=LANDLORD)
+            page.get_by_label("Soort schuld").select_option("huur")
+            page.get_by_label("Bedrag (euro)").fill("1.250,00")
+            _submit(page, "Schuld toevoegen")
+            assert page.get_by_role("cell", name="€\xa01.250,00").is_visible()
+            visit.check("story-06-intake-twee-schulden")
+            _log_out(page, live)
+
+            # 2. The counsellor writes to both creditors; the letters render in-process after the commit.
+            _log_in(page, live, "schuldhulp.demo")
+            page.goto(f"{live.url}/dossiers/{case_id}")
+            assert _state(page).startswith("Inventarisatie")
+            visit.check("story-07-dossier")
+            for creditor in (CJIB, LANDLORD):
+                _submit(page, "Schuldeiser aanschrijven", within=_debt_actions(page, creditor))
+                assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            visit.check("story-08-dossier-aangeschreven")
+            with live.db() as s:
+                letters = {
+                    name: letter
+                    for letter, name in s.execute(
+                        select(Letter, Creditor.name)
+                        .join(Debt, Debt.id == Letter.debt_id)
+                        .join(Creditor, Creditor.id == Debt.creditor_id)
+                        .where(Letter.case_id == case_id, Letter.letter_type == "L2")
+                    ).all()
+                }
+                s.expunge_all()
+            assert sorted(letters) == sorted([CJIB, LANDLORD]), letters
+            landlord_letter = letters[LANDLORD]
+            assert landlord_letter.storage_key, "the letter was rendered after the commit"
+            pdf_link = page.get_by_role("link", name=f"Brief {landlord_letter.id} downloaden (PDF)")
+            with page.expect_download() as download:
+                pdf_link.click()
+            pdf = Path(download.value.path()).read_bytes()
+            assert pdf == rt.store.get(landlord_letter.storage_key)
+            text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+            code = CODE.search(text)
+            assert code, "the letter prints a reply code"
+
+            # 3. The landlord answers on the reply page, in a browser of its own (no account, no session).
+            creditor_context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 800})
+            creditor_page = creditor_context.new_page()
+            creditor_visit = Visit(creditor_page, axe)
+            creditor_page.goto(f"{live.url}/antwoord")
+            creditor_visit.check("story-09-antwoord-code")
+            creditor_page.get_by_label("Antwoordcode").fill(code.group(1))
+            _submit(creditor_page, "Verder")
+            assert creditor_page.url == f"{live.url}/antwoord/brief"
+            creditor_visit.check("story-10-antwoord-formulier")
+            creditor_page.get_by_label("Hoofdsom").fill("1.310,75")
+            creditor_page.get_by_label("Peildatum van het saldo").fill((live.today - timedelta(days=1)).isoformat())
+            _submit(creditor_page, "Antwoord versturen")
+            assert creditor_page.url == f"{live.url}/antwoord/bedankt"
+            creditor_visit.check("story-11-antwoord-bedankt")
+            creditor_context.close()
+
+            # 4. The counsellor: the fine is written off, the inventory completed; the tick makes the referral due.
+            page.reload()
+            assert page.get_by_text("Antwoord van schuldeiser ontvangen").first.is_visible()
+            visit.check("story-12-dossier-antwoord")
+            fine = _debt_actions(page, CJIB)
+            fine.get_by_label("Reden voor: Kwijtgescholden").fill("Kwijtgescholden na detentie (demo)")
+            _submit(page, "Kwijtgescholden", within=fine)
+            assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            _submit(page, "Inventarisatie afronden")
+            assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            assert _state(page).startswith("Inventarisatie compleet")
+            visit.check("story-13-inventarisatie-compleet")
+            live.tick()
+            page.reload()
+            assert _state(page).startswith("Verwijzing nodig")
+            visit.check("story-14-verwijzing-nodig")
+            page.get_by_role("link", name="Verwijzing naar de gemeente").click()
+            page.wait_for_url(f"{live.url}/dossiers/{case_id}/verwijzing")
+            visit.check("story-15-verwijzing")
+            page.get_by_label("Gemeente", exact=True).select_option(label="Zwolle")
+            page.get_by_label("Reden van de keuze").fill("Gaat na de vrijlating bij familie in Zwolle wonen.")
+            _submit(page, "Gemeente kiezen")
+            visit.check("story-16-gemeente-gekozen")
+            _submit(page, "Verwijzing versturen")
+            visit.check("story-17-verwijzing-verstuurd")
+            with live.db() as s:
+                referral_id = s.scalar(select(Referral.id).where(Referral.case_id == case_id))
+            assert referral_id is not None
+            assert smtp_server.messages, "the referral was delivered by e-mail"
+            _log_out(page, live)
+
+            # 5. The municipality accepts it with the date of the first conversation.
+            _log_in(page, live, "gemeente.demo")
+            page.get_by_role("link", name="Inbox gemeente").click()
+            page.wait_for_load_state()
+            visit.check("story-18-gemeente-inbox")
+            page.get_by_role("link", name="Sanne Verhoeven").click()
+            page.wait_for_load_state()
+            assert page.url.endswith(f"/gemeente/verwijzingen/{referral_id}")
+            visit.check("story-19-gemeente-verwijzing")
+            page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            _submit(page, "Verwijzing accepteren")
+            assert page.get_by_text("De verwijzing is geaccepteerd.").is_visible()
+            visit.check("story-20-gemeente-geaccepteerd")
+
+            # 6. The outcome figures count it: the demo has no other accepted referral.
+            page.get_by_role("link", name="Cijfers").first.click()
+            page.wait_for_load_state()
+            accepted = page.get_by_role("table", name=re.compile(r"^Geaccepteerd door gemeente per "))
+            assert (accepted.locator("tfoot td").last.text_content() or "").strip() == "1"
+            visit.check("story-21-cijfers")
+            context.close()
+        finally:
+            browser.close()
+
+    with live.db() as s:
+        case = s.get_one(Case, case_id)
+        state = s.get_one(WorkflowInstance, case.instance_id).state
+        detainee = s.get_one(Detainee, case.detainee_id)
+    assert (state, detainee.surname) == ("accepted", "Verhoeven")
