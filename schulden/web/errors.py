@@ -103,13 +103,19 @@ def init_app(app: Flask) -> None:
         return problem(422, "Controleer de invoer.", errors=exc.errors)
 
     @app.errorhandler(NotFound)
-    def _not_found(exc: NotFound) -> Response:
+    def _not_found(exc: NotFound) -> Response | tuple[str, int]:
         _record_denied(exc)
-        return problem(404)
+        if wants_problem_json():
+            return problem(404)
+        # A page gets the Dutch 404 page, the same for absent and out of scope.
+        return render_template("error.html", status=404, title=DUTCH_TITLES.get(404, "Niet gevonden")), 404
 
     @app.errorhandler(TransitionRefused)
-    def _refused(exc: TransitionRefused) -> Response:
-        return problem(409, exc.reason, event=exc.event, code=exc.code)
+    def _refused(exc: TransitionRefused) -> Response | tuple[str, int]:
+        if wants_problem_json():
+            return problem(409, exc.reason, event=exc.event, code=exc.code)
+        return render_template("error.html", status=409, title=DUTCH_TITLES.get(409, "Niet mogelijk"),
+                               detail=exc.reason), 409  # fmt: skip
 
     @app.errorhandler(ConcurrentUpdate)
     @app.errorhandler(StaleDataError)
