@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,6 +44,7 @@ from schulden.web.requests import db_session
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
 from workflows.definition import START_EVENT
 from workflows.store import HistoryEntry
+from workflows.svg import render_svg
 
 blp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
@@ -386,6 +389,17 @@ def _field_ids(errors: dict[str, list[str]], event: str) -> dict[str, list[str]]
     return out
 
 
+@lru_cache(maxsize=256)
+def _state_diagram(process: str, version: int, current: str, visited: frozenset[str]) -> Markup:
+    """The case's diagram (issue 6), drawn once per definition, current state and states passed through.
+
+    The drawing depends only on the states and transitions, never on settings such as the referral window, so
+    a definition's name and version identify it across apps. render_svg escapes every text it writes.
+    """
+    definition = workflow.engine.registry.get(process, version)
+    return Markup(render_svg(definition, current, visited=visited, id_prefix="stappen-schema"))  # noqa: S704
+
+
 def _render_detail(
     case_id: int,
     *,
@@ -434,6 +448,9 @@ def _render_detail(
         debt_actions=_debt_actions(actor, debts),
         states=process.states,
         current_state=detail.state,
+        state_diagram=_state_diagram(
+            detail.process, detail.process_version, detail.state, frozenset(e.to_state for e in history)
+        ),
         category_labels=CATEGORY_LABELS,
         amount_status_labels=AMOUNT_STATUS_LABELS,
         detention_labels=DETENTION_LABELS,
