@@ -14,12 +14,16 @@ from sqlalchemy.orm import Session
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case, Detainee
+from schulden.debts.models import Debt
 from schulden.letters.models import Letter, LetterStatus
 from schulden.referrals.models import Referral, ReferralStatus
 from schulden.replies.models import CreditorReply
 from schulden.roles import Role
 from workflows import WorkflowInstance
+from workflows.store import TimerRow, TimerStatus
 
+#: Debt states in which the creditor's answer is overdue (reminders sent, domain.md 9.2).
+OVERDUE_DEBT_STATES = ("reminded", "reminded_again")
 #: Releases this close without a referral are flagged (the default referral window).
 RELEASE_HORIZON = timedelta(weeks=6)
 #: Rows per kind of task: a work list, not a report. The case list with its filters shows the rest; a longer list
@@ -77,6 +81,42 @@ def tasks_for(session: Session, actor: UserActor, *, today: date) -> list[Task]:
         ):
             tasks.append(Task("letter_failed", f"Brief {letter.letter_type} mislukt", case.id, _name(detainee),
                               urgent=True, object_id=letter.id))  # fmt: skip
+
+        # Creditors past their answer term: the debt was reminded once or twice and still no answer.
+        for debt, case, detainee, instance in session.execute(
+            select(Debt, Case, Detainee, WorkflowInstance)
+            .join(Case, Case.id == Debt.case_id)
+            .join(Detainee, Detainee.id == Case.detainee_id)
+            .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
+            .where(scope, WorkflowInstance.state.in_(OVERDUE_DEBT_STATES))
+            .order_by(Debt.updated_at, Debt.id)
+            .limit(LIMIT)
+        ):
+            again = " (tweede herinnering verstuurd)" if instance.state == "reminded_again" else ""
+            tasks.append(Task("answer_overdue", f"Antwoord schuldeiser te laat{again}", case.id, _name(detainee),
+                              object_id=debt.id))  # fmt: skip
+        # Deadlines of the case or its debts that fall today or passed without firing yet (the tick runs at night).
+        case_timers = select(TimerRow.id, TimerRow.deadline, TimerRow.rule, Case.id.label("case_id")).join(
+            Case, Case.instance_id == TimerRow.instance_id
+        )
+        debt_timers = (
+            select(TimerRow.id, TimerRow.deadline, TimerRow.rule, Debt.case_id.label("case_id"))
+            .join(Debt, Debt.instance_id == TimerRow.instance_id)
+            .join(Case, Case.id == Debt.case_id)
+        )
+        for query in (case_timers, debt_timers):
+            for _timer_id, deadline, rule, case_id in session.execute(
+                query.where(
+                    scope,
+                    TimerRow.status == TimerStatus.PENDING,
+                    TimerRow.deadline.is_not(None),
+                    TimerRow.deadline <= today,
+                )
+                .order_by(TimerRow.deadline)
+                .limit(LIMIT)
+            ):
+                tasks.append(Task("due_today", "Termijn verloopt vandaag", case_id, rule, due_on=deadline,
+                                  urgent=deadline is not None and deadline < today))  # fmt: skip
 
     if actor.role in (Role.COUNSELLOR, Role.PI_STAFF):
         horizon = today + RELEASE_HORIZON

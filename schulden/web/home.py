@@ -28,6 +28,8 @@ KINDS: dict[str, str] = {
     "release_near": "Vrijlating binnen 6 weken zonder verwijzing",
     "letter_failed": "Brieven die niet gemaakt of verstuurd konden worden",
     "referral_to_decide": "Verwijzingen te beoordelen",
+    "due_today": "Termijnen die vandaag verlopen",
+    "answer_overdue": "Antwoorden van schuldeisers te laat",
     "reply_to_review": "Antwoorden van schuldeisers te lezen",
 }
 

@@ -457,3 +457,39 @@ def test_a_first_conversation_planned_after_the_wgs_term_is_a_breach_on_both_sid
         headers=counsellor,
     ).json
     assert figures["total"]["wgs_breaches"] == 1
+
+
+def test_mijn_werk_lists_overdue_creditor_answers_and_deadlines_of_today(story: Story) -> None:
+    from workflows import SYSTEM
+    from workflows.store import TimerRow, TimerStatus
+
+    engine = story.app.extensions["schuldroute.runtime"].engine
+    case_id, [cjib_letter, _rent] = _inventory_case(story)
+    with story.db() as s:
+        debt = s.get_one(Debt, cjib_letter.debt_id)
+        instance = s.get_one(WorkflowInstance, debt.instance_id)
+        for event in ("letters_sent", "reply_overdue"):  # the creditor let the term pass: reminder L3 went out
+            engine.fire(s, instance, event, actor=SYSTEM)
+        # The reminder's own term ends today.
+        timer = s.scalar(
+            select(TimerRow).where(TimerRow.instance_id == instance.id, TimerRow.status == TimerStatus.PENDING)
+        )
+        assert timer is not None
+        timer.deadline = story.today
+        s.commit()
+
+    tasks = story.client.get("/api/v1/tasks", headers=story.token("schuldhulp.demo")).json
+
+    kinds = {(t["kind"], t["case_id"]) for t in tasks}
+    assert ("answer_overdue", case_id) in kinds
+    assert ("due_today", case_id) in kinds
+    page_client = story.app.test_client()
+    login = page_client.get("/aanmelden")
+    token = CSRF.search(login.get_data(as_text=True))
+    assert token
+    page_client.post(
+        "/aanmelden", data={"username": "schuldhulp.demo", "password": PASSWORD, "csrf_token": token.group(1)}
+    )
+    page = page_client.get("/").get_data(as_text=True)
+    assert "Antwoorden van schuldeisers te laat" in page
+    assert "Termijnen die vandaag verlopen" in page
