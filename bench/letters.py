@@ -8,18 +8,18 @@ What is measured, and why:
   (their own idempotency keys), which gives 10,000 queued ``letter`` rows: 500 cases, 1,000 debts, 10 letters per
   debt. Every letter goes to a creditor, so every one carries a reply code (scrypt hash) and a QR code.
 * **Pipeline.** Two worker processes on the ``letters`` queue (``SCHULDROUTE_ENV=production``, logs to a file)
-  are started and wait until both have registered. Then the clock starts: every letter id is enqueued with RQ's
-  pipelined ``enqueue_many`` and the options of ``RedisQueue.enqueue`` (job id ``render-letter-<id>``, timeout,
-  retry, no result kept), and the workers run ``render_letter`` on them: claim, compose (the case, debt and
+  are started and wait until both have registered. Then the clock starts: the letter ids are enqueued with RQ's
+  pipelined ``enqueue_many`` in chunks of 25, as the after-commit dispatch does, with the options of
+  ``RedisQueue.enqueue`` (job id from ``render_job_id``, timeout, retry, no result kept), and the workers run
+  ``render_letters`` on them: one claim for the chunk, compose (the case, debt and
   creditor from PostgreSQL), reply secrets, render with QR, atomic write with fsync to the file store, record and
   audit row. The clock stops at the last letter's ``rendered_at``. Three worker classes are measured (``--variants``),
   one after the other on the same rows (reset in between): ``default``, what ``schuldroute worker`` runs
   (``PreloadedWorker``: renderer loaded once, letter jobs in the worker process, a pooled database connection);
   ``no-fork``, ``schuldroute worker --no-fork`` (``InProcessWorker``, every job in the worker process); and ``fork``,
-  ``rq worker -w integrations.worker.ForkingWorker`` (a work horse per letter, renderer loaded before the fork, a
-  new database connection per job; RQ's own model, for comparison). The forking worker gets the first 1,000
-  letters only (``--fork-count``): at its ~12 letters/s the 10,000 would take 14 minutes, and its rate is steady
-  after the first seconds.
+  ``rq worker -w integrations.worker.ForkingWorker`` (a work horse per job of 25 letters, renderer loaded before
+  the fork, a new database connection per job; RQ's own model, for comparison). The forking worker gets the first
+  1,000 letters only (``--fork-count``): its rate is steady after the first seconds.
 * **Floor.** The same letters' content (``compose`` with no reply secrets: no reply block, no QR code) rendered by
   ``integrations.letters.render.render_pdf`` in a pool of 2 processes (renderer warmed up first), without database,
   queue or files. Half of the sample is rendered before the pipelines and half after, so the drift of the noisy VM
@@ -92,7 +92,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere: the application's packages are in the repository
     sys.path.insert(0, str(REPO))
 
-from integrations.letters.jobs import render_letter  # noqa: E402
+from integrations.letters.dispatch import CHUNK, chunks, render_job_id  # noqa: E402
+from integrations.letters.jobs import render_letter, render_letters  # noqa: E402
 from schulden.cases.models import Consent, ConsentPurpose, DetentionType  # noqa: E402
 from schulden.cases.services import open_case  # noqa: E402
 from schulden.cli import upgrade_database  # noqa: E402
@@ -530,20 +531,23 @@ def stop_workers(workers: Workers) -> None:
 
 
 def enqueue_all(redis: Redis, letter_ids: Sequence[int], chunk: int = 1_000) -> None:
-    """Every letter's render job, pipelined, with the options of RedisQueue.enqueue."""
+    """Every letter's render job, pipelined, as the after-commit dispatch builds them: chunks of CHUNK letters
+    (`render_letters`, job id from `render_job_id`) with the options of RedisQueue.enqueue."""
     queue = Queue(QUEUE, connection=redis)
-    for start in range(0, len(letter_ids), chunk):
+    jobs = list(chunks(letter_ids))
+    per_pipe = max(1, chunk // CHUNK)
+    for start in range(0, len(jobs), per_pipe):
         datas = [
             Queue.prepare_data(
-                render_letter,
-                args=(letter_id,),
-                job_id=f"render-letter-{letter_id}",
+                render_letters,
+                args=(ids,),
+                job_id=render_job_id(ids),
                 timeout=120,
                 result_ttl=0,
                 failure_ttl=7 * 24 * 3600,
                 retry=Retry(max=2, interval=[10, 60]),
             )
-            for letter_id in letter_ids[start : start + chunk]
+            for ids in jobs[start : start + per_pipe]
         ]
         with redis.pipeline() as pipe:
             queue.enqueue_many(datas, pipeline=pipe)

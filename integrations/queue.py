@@ -49,6 +49,8 @@ class JobQueue(Protocol):
         replace_started_before: datetime | None = None,
     ) -> bool: ...
 
+    def waiting_job_ids(self, queue: str, *, started_after: datetime) -> set[str]: ...
+
     def ping(self) -> bool: ...
 
 
@@ -91,6 +93,10 @@ class InProcessQueue:
         finally:
             self._running.pending = None
         return True
+
+    def waiting_job_ids(self, queue: str, *, started_after: datetime) -> set[str]:
+        """Nothing waits here: a job runs when it is enqueued."""
+        return set()
 
     def ping(self) -> bool:
         return True
@@ -167,6 +173,24 @@ class RedisQueue:
         # same id as "stuck in intermediate queue".
         queue.intermediate_queue.remove(job_id)
         return True
+
+    def waiting_job_ids(self, queue: str, *, started_after: datetime) -> set[str]:
+        """Ids of the jobs of this queue that will still run: waiting, scheduled for a retry, or started after
+        `started_after` (one started before it is taken for dead, as in `enqueue`). Raises QueueUnavailable.
+
+        The sweeper asks this once per tick instead of looking up a job per letter: a render job's id names its
+        letters (integrations/letters/dispatch.py), and chunks it builds need not match the ones dispatched."""
+        target = self.queues[queue]
+        try:
+            found = set(target.job_ids) | set(target.scheduled_job_registry.get_job_ids())
+            for job_id in target.started_job_registry.get_job_ids():
+                job = target.fetch_job(job_id)
+                started = None if job is None else job.started_at or job.enqueued_at
+                if started is not None and _aware(started) >= started_after:
+                    found.add(job_id)
+        except RedisError as exc:
+            raise QueueUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return found
 
     def ping(self) -> bool:
         try:

@@ -95,9 +95,10 @@ class PreloadedWorker(Worker):
 
 
 class ForkingWorker(PreloadedWorker):
-    """A work horse for every job, letters too (the isolation of RQ's default, at several times the cost of a
-    letter). Not what `schuldroute worker` runs; for `rq worker -w integrations.worker.ForkingWorker`, the
-    benchmark and the fault-injection tests, which kill horses."""
+    """A work horse for every job, letters too (the isolation of RQ's default, at the cost of a fork, a new
+    connection and cold caches per job of up to 25 letters). Not what `schuldroute worker` runs; for
+    `rq worker -w integrations.worker.ForkingWorker`, the benchmark and the fault-injection tests, which kill
+    horses."""
 
     in_process_queues: frozenset[str] = frozenset()
 

@@ -1,15 +1,16 @@
-"""Letter jobs: render a letter, e-mail a letter, sweep what got stuck. Each takes an id and may run twice.
+"""Letter jobs: render a chunk of letters, e-mail a letter, sweep what got stuck. Each takes ids and may run twice.
 
-Exactly once *in effect* (security.md 1.7): a job claims its letter with one conditional UPDATE (zero rows: someone
-else has it or it is done, so it stops); it renders outside any transaction and writes the PDF under a name of
-its own; then one conditional UPDATE records that file, and a job that lost its claim meanwhile removes its file.
+Exactly once *in effect* (security.md 1.7): a job claims its letters with one conditional UPDATE (a letter not
+returned is someone else's or done, so it is skipped); it renders outside any transaction and writes each PDF under
+a name of its own; then one conditional UPDATE per letter records that file, and a letter whose claim was taken over
+meanwhile has its file removed.
 After recording, the job removes every other file of its letter (a job killed between writing its PDF and
 recording it left one); the sweeper does the same for letters that never get recorded (failed, cancelled).
 One letter row, one PDF, whatever RQ does (retries, orphaned work horses, Redis losing its queue).
 
-A job costs two transactions: the claim with every read that composing the letter needs, and the record with its
-audit row. The reply code's lookup is reserved by the claim itself (a unique column), so a lookup already taken
-costs a new draw before anything is rendered, never an attempt.
+A job costs two transactions, whatever the size of its chunk: the claim with every read that composing the
+letters needs, and the record with the audit rows. The reply code's lookup is reserved by the claim itself (a unique
+column), so a lookup already taken costs a new draw before anything is rendered, never an attempt.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import hashlib
 import logging
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -26,7 +28,7 @@ from sqlalchemy import Connection, String, and_, bindparam, case, insert, or_, s
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from integrations.letters.dispatch import enqueue_email, queue_email, queue_render
+from integrations.letters.dispatch import chunks, enqueue_email, letters_of_job, queue_email, queue_render_many
 from integrations.letters.storage import FileStore
 from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime, runtime
@@ -71,6 +73,7 @@ class _Claimed:
     """What a job took from the database in its claim: the letter's facts and its composed content (or why
     composing failed: the claim is committed either way, so the attempt counts)."""
 
+    letter_id: int
     case_id: int
     letter_type: str
     letter_date: date
@@ -80,75 +83,127 @@ class _Claimed:
     error: Exception | None
 
 
+@dataclass(frozen=True)
+class _Rendered:
+    """A claimed letter whose PDF is in the store, not yet recorded."""
+
+    claimed: _Claimed
+    key: str
+    sha: str
+    size: int
+    version: str
+
+
 def render_letter(letter_id: int) -> str:
-    """Render and store one letter's PDF. Safe to run any number of times, also at the same time."""
+    """Render and store one letter's PDF (the CLI, a referral's delivery, jobs enqueued before chunks). Returns
+    the stored key, or "not-claimed", "lost-claim", "failed"; raises when RQ should try the letter again."""
+    return render_letters([letter_id])[letter_id]
+
+
+def render_letters(letter_ids: Sequence[int]) -> dict[int, str]:
+    """Render and store the PDFs of these letters (one RQ job for a chunk of them). Safe to run any number of
+    times, also at the same time, also with overlapping chunks: each letter is claimed, rendered and recorded once.
+
+    A letter that fails does not fail the others: they are recorded first, then the job raises (the first
+    failure that has attempts left) so that RQ retries it; the retry finds the recorded letters done and skips
+    them. Returns each letter's outcome (its key, or "not-claimed", "lost-claim", "failed", "retry")."""
     rt = runtime()
     assert rt.database.engine is not None
     # One connection for both transactions of the job: one pool checkout (and pre-ping round trip), not two.
     with rt.database.engine.connect() as conn:
-        return _render(rt, conn, letter_id, _worker_name())
+        return _render(rt, conn, sorted(set(letter_ids)), _worker_name())
 
 
-def _render(rt: Runtime, conn: Connection, letter_id: int, me: str) -> str:
-    claimed = _claim(rt, conn, letter_id, me)
-    if claimed is None:
-        return "not-claimed"  # rendered, cancelled, or another job is on it
-    key = None
+def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> dict[int, str]:
+    outcomes = dict.fromkeys(letter_ids, "not-claimed")  # rendered, cancelled, or another job is on it
+    claimed = _claim(rt, conn, letter_ids, me)
+    if not claimed:
+        return outcomes
+    from integrations.letters.render import render_pdf
+    from schulden.letters.templates import load_template
+
+    rendered: list[_Rendered] = []
+    failures: dict[int, Exception] = {}
+    for letter in claimed:
+        key = None
+        try:
+            if letter.error is not None:
+                raise letter.error
+            assert letter.content is not None
+            pdf = render_pdf(letter.content)
+            sha = hashlib.sha256(pdf).hexdigest()
+            key = f"letters/{letter.case_id}/{letter.letter_id}-{sha[:16]}.pdf"
+            rt.store.put(key, pdf)
+            rendered.append(_Rendered(letter, key, sha, len(pdf), load_template(letter.letter_type).version))
+        except Exception as exc:
+            if key is not None:
+                rt.store.delete(key)
+            failures[letter.letter_id] = exc
+    recorded: set[int] = set()
     try:
-        if claimed.error is not None:
-            raise claimed.error
-        assert claimed.content is not None
-        from integrations.letters.render import render_pdf
-        from schulden.letters.templates import load_template
+        if rendered:
+            recorded = _record(rt, conn, me, rendered)
+    except Exception as exc:  # nothing of the chunk recorded: every letter fails this attempt
+        for done in rendered:
+            rt.store.delete(done.key)
+            failures[done.claimed.letter_id] = exc
+        rendered = []
+    # Recorded and committed: from here on nothing may undo those letters, so a failure below is only logged.
+    kept = []
+    for done in rendered:
+        letter_id = done.claimed.letter_id
+        if letter_id not in recorded:
+            # Our claim was taken over while we rendered: the other job's PDF is the letter's.
+            rt.store.delete(done.key)
+            outcomes[letter_id] = "lost-claim"
+            continue
+        outcomes[letter_id] = done.key
+        kept.append(done)
+    _remove_other_files(rt.store, [(d.claimed.case_id, d.claimed.letter_id, d.key) for d in kept])
+    for done in kept:
+        if done.claimed.channel == Channel.EMAIL.value:
+            enqueue_email(rt.queue, done.claimed.letter_id)
+    retry: Exception | None = None
+    for letter_id, error in failures.items():
+        final = _record_failure(letter_id, me, error)
+        log.warning(
+            "letter render failed", extra={"letter_id": letter_id, "error": type(error).__name__, "final": final}
+        )
+        outcomes[letter_id] = "failed" if final else "retry"
+        if not final and retry is None:
+            retry = error
+    if retry is not None:
+        raise retry  # RQ retries the job; the in-process queue leaves it to the sweeper
+    return outcomes
 
-        pdf = render_pdf(claimed.content)
-        version = load_template(claimed.letter_type).version
-        sha = hashlib.sha256(pdf).hexdigest()
-        key = f"letters/{claimed.case_id}/{letter_id}-{sha[:16]}.pdf"
-        rt.store.put(key, pdf)
-        recorded = _record(rt, conn, letter_id, me, claimed, key=key, sha=sha, size=len(pdf), version=version)
-    except Exception as exc:
-        if key is not None:
-            rt.store.delete(key)
-        final = _record_failure(letter_id, me, exc)
-        log.warning("letter render failed", extra={"letter_id": letter_id, "error": type(exc).__name__, "final": final})
-        if not final:
-            raise  # RQ retries; the in-process queue leaves it to the sweeper
-        return "failed"
-    if not recorded:
-        # Our claim was taken over while we rendered: the other job's PDF is the letter's.
-        rt.store.delete(key)
-        return "lost-claim"
-    # Recorded and committed: from here on nothing may undo the letter, so a failure below is only logged.
-    _remove_other_files(rt.store, claimed.case_id, letter_id, keep=key)
-    if claimed.channel == Channel.EMAIL.value:
-        enqueue_email(rt.queue, letter_id)
-    return key
 
-
-# The two statements of every job, built once: building and cache-keying them per job cost more than running them.
-_CLAIM = (
-    update(Letter)
-    .where(
-        Letter.id == bindparam("letter_id"),
-        or_(
-            Letter.status == LetterStatus.QUEUED.value,
-            and_(Letter.status == LetterStatus.RENDERING.value, Letter.claimed_at < bindparam("stale_before")),
-        ),
-    )
-    .values(
-        status=LetterStatus.RENDERING.value,
-        claimed_at=bindparam("now"),
-        claimed_by=bindparam("me"),
-        attempts=Letter.attempts + 1,
-        # Reserved now, by the unique column: a taken lookup fails this statement, before anything is rendered.
-        reply_code_lookup=case(
-            (Letter.letter_type.in_(sorted(TO_CREDITOR)), bindparam("lookup", type_=String)), else_=None
-        ),
-    )
-    .returning(Letter)
-    .execution_options(synchronize_session=False)
+_CLAIMABLE = or_(
+    Letter.status == LetterStatus.QUEUED.value,
+    and_(Letter.status == LetterStatus.RENDERING.value, Letter.claimed_at < bindparam("stale_before")),
 )
+
+
+def _claim_statement(lookups: dict[int, str]) -> Any:
+    """The claim of a chunk: one UPDATE ... RETURNING for all its letters that are free to take. Each creditor
+    letter's drawn lookup is reserved by the unique column in the same statement, before anything is rendered.
+    Built per chunk (a CASE with one branch per letter); SQLAlchemy caches it per chunk size."""
+    return (
+        update(Letter)
+        .where(Letter.id.in_(sorted(lookups)), _CLAIMABLE)
+        .values(
+            status=LetterStatus.RENDERING.value,
+            claimed_at=bindparam("now"),
+            claimed_by=bindparam("me"),
+            attempts=Letter.attempts + 1,
+            reply_code_lookup=case(
+                (Letter.letter_type.in_(sorted(TO_CREDITOR)), case(lookups, value=Letter.id)), else_=None
+            ),
+        )
+        .returning(Letter)
+        .execution_options(synchronize_session=False)
+    )
+
+
 # Run on a Connection, so Core statements: no ORM session for a single UPDATE and INSERT.
 _RECORD = (
     update(Letter)
@@ -185,96 +240,136 @@ _AUDIT = insert(AuditEntry).values(
 )
 
 
-def _claim(rt: Runtime, conn: Connection, letter_id: int, me: str) -> _Claimed | None:
-    """Claim the letter and compose it, in one transaction; None when it is not ours to render."""
-    now = utcnow()
+def _free_draws(session: Session, letter_ids: list[int]) -> dict[int, ReplySecrets]:
+    """A reply secret per letter whose lookup no letter holds yet (nor another of the chunk). Looked up before the
+    claim: one taken lookup would fail the claim of the whole chunk, and at a million letters one draw in six is
+    taken. A lookup another job reserves between this look-up and our claim still fails the claim (see `_claim`)."""
+    replies = {letter_id: new_reply_secrets() for letter_id in letter_ids}
     for _ in range(LOOKUP_DRAWS):
-        reply = new_reply_secrets()
-        params = {
-            "letter_id": letter_id,
-            "stale_before": now - STALE_CLAIM,
-            "now": now,
-            "me": me,
-            "lookup": reply.lookup,
-        }
-        assert rt.database.sessionmaker is not None
+        lookups = [reply.lookup for reply in replies.values()]
+        taken = set(session.scalars(select(Letter.reply_code_lookup).where(Letter.reply_code_lookup.in_(lookups))))
+        seen: set[str] = set()
+        clashes = []
+        for letter_id, reply in replies.items():
+            if reply.lookup in taken or reply.lookup in seen:
+                clashes.append(letter_id)
+            seen.add(reply.lookup)
+        if not clashes:
+            return replies
+        for letter_id in clashes:
+            log.info("reply code lookup taken, drawing another", extra={"letter_id": letter_id})
+            replies[letter_id] = new_reply_secrets()
+    raise RuntimeError(f"no free reply-code lookup in {LOOKUP_DRAWS} draws")
+
+
+def _claim(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> list[_Claimed]:
+    """Claim the letters that are free and compose them, in one transaction; [] when none is ours to render."""
+    now = utcnow()
+    params = {"stale_before": now - STALE_CLAIM, "now": now, "me": me}
+    assert rt.database.sessionmaker is not None
+    for _ in range(LOOKUP_DRAWS):
         with rt.database.sessionmaker(bind=conn) as session:
+            replies = _free_draws(session, letter_ids)
             try:
-                letter = session.scalars(_CLAIM, params).first()
+                letters = session.scalars(
+                    _claim_statement({i: reply.lookup for i, reply in replies.items()}), params
+                ).all()
             except IntegrityError as exc:
                 if not any(name in str(exc.orig) for name in _LOOKUP_TAKEN):
                     raise
                 session.rollback()
-                log.info("reply code lookup taken, drawing another", extra={"letter_id": letter_id})
+                log.info("reply code lookup taken, drawing another", extra={"letter_id": letter_ids[0]})
                 continue
-            if letter is None:
-                return None
-            content: LetterContent | None = None
-            error: Exception | None = None
-            try:
-                content = compose(
-                    session, letter, sender=sender_from_settings(), calendar=rt.engine.calendar, reply=reply
+            sender = sender_from_settings()
+            rows = _preload(session, letters)  # held here: the identity map keeps only weak references
+            claimed = []
+            for letter in sorted(letters, key=lambda lt: lt.id):
+                content: LetterContent | None = None
+                error: Exception | None = None
+                try:
+                    content = compose(
+                        session, letter, sender=sender, calendar=rt.engine.calendar, reply=replies[letter.id]
+                    )
+                except Exception as exc:  # the claim still commits: the attempt counts, the failure is recorded
+                    error = exc
+                claimed.append(
+                    _Claimed(
+                        letter.id,
+                        letter.case_id,
+                        letter.letter_type,
+                        letter.letter_date,
+                        letter.channel,
+                        replies[letter.id],
+                        content,
+                        error,
+                    )
                 )
-            except Exception as exc:  # the claim still commits: the attempt counts, the failure is recorded
-                error = exc
-            claimed = _Claimed(
-                letter.case_id,
-                letter.letter_type,
-                letter.letter_date,
-                letter.channel,
-                reply,
-                content,
-                error,
-            )
             session.commit()
+            del rows
             return claimed
     raise RuntimeError(f"no free reply-code lookup in {LOOKUP_DRAWS} draws")
 
 
-def _record(
-    rt: Runtime,
-    conn: Connection,
-    letter_id: int,
-    me: str,
-    claimed: _Claimed,
-    *,
-    key: str,
-    sha: str,
-    size: int,
-    version: str,
-) -> bool:
-    """Record the stored PDF and its audit row in one transaction, if the claim is still ours."""
-    to_creditor = claimed.letter_type in TO_CREDITOR
-    expires = datetime.combine(
-        claimed.letter_date + timedelta(days=REPLY_VALID_DAYS), datetime.min.time(), rt.engine.timezone
-    )
+def _preload(session: Session, letters: Sequence[Letter]) -> list[Any]:
+    """Load the rows that `compose` gets by primary key for a whole chunk, a statement per table, so that its
+    `session.get` calls are hits in the session. For one letter it costs more than the gets, so only for several."""
+    if len(letters) < 2:
+        return []
+    from schulden.cases.models import Case, Detainee
+    from schulden.debts.models import Creditor, Debt
+    from schulden.organisations.models import Organisation
+
+    cases = session.scalars(select(Case).where(Case.id.in_({lt.case_id for lt in letters}))).all()
+    debt_ids = {lt.debt_id for lt in letters if lt.debt_id is not None}
+    debts = session.scalars(select(Debt).where(Debt.id.in_(debt_ids))).all() if debt_ids else []
+    creditor_ids = {lt.creditor_id for lt in letters if lt.creditor_id is not None} | {d.creditor_id for d in debts}
+    creditors = session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids))).all() if creditor_ids else []
+    detainees = session.scalars(select(Detainee).where(Detainee.id.in_({c.detainee_id for c in cases}))).all()
+    org_ids = {c.pi_id for c in cases} | {c.municipality_id for c in cases if c.municipality_id is not None}
+    organisations = session.scalars(select(Organisation).where(Organisation.id.in_(org_ids))).all()
+    return [*cases, *debts, *creditors, *detainees, *organisations]
+
+
+def _record(rt: Runtime, conn: Connection, me: str, rendered: list[_Rendered]) -> set[int]:
+    """Record the stored PDFs and their audit rows in one transaction, each only if its claim is still ours;
+    returns the letters recorded."""
+    recorded: set[int] = set()
+    audit_rows = []
     with conn.begin():
-        done = conn.execute(
-            _RECORD,
-            {
-                "letter_id": letter_id,
-                "me": me,
-                "key": key,
-                "sha": sha,
-                "size": size,
-                "at": utcnow(),
-                "version": version,
-                "code_hash": claimed.reply.code_hash if to_creditor else None,
-                "token_hash": claimed.reply.token_hash if to_creditor else None,
-                "expires": expires if to_creditor else None,
-            },
-        ).first()
-        if done is None:
-            return False
-        conn.execute(
-            _AUDIT,
-            {
-                "object_id": str(letter_id),
-                "case_id": claimed.case_id,
-                "details": {"sha256": sha, "type": claimed.letter_type},
-            },
-        )
-    return True
+        for done in rendered:
+            claimed = done.claimed
+            to_creditor = claimed.letter_type in TO_CREDITOR
+            expires = datetime.combine(
+                claimed.letter_date + timedelta(days=REPLY_VALID_DAYS), datetime.min.time(), rt.engine.timezone
+            )
+            row = conn.execute(
+                _RECORD,
+                {
+                    "letter_id": claimed.letter_id,
+                    "me": me,
+                    "key": done.key,
+                    "sha": done.sha,
+                    "size": done.size,
+                    "at": utcnow(),
+                    "version": done.version,
+                    "code_hash": claimed.reply.code_hash if to_creditor else None,
+                    "token_hash": claimed.reply.token_hash if to_creditor else None,
+                    "expires": expires if to_creditor else None,
+                },
+            ).first()
+            if row is None:
+                continue
+            recorded.add(claimed.letter_id)
+            audit_rows.append(
+                {
+                    "object_id": str(claimed.letter_id),
+                    "case_id": claimed.case_id,
+                    "details": {"sha256": done.sha, "type": claimed.letter_type},
+                }
+            )
+        if audit_rows:
+            conn.execute(_AUDIT, audit_rows)  # one multi-row INSERT for the chunk
+    return recorded
 
 
 def _record_failure(letter_id: int, me: str, exc: Exception) -> bool:
@@ -305,16 +400,24 @@ def _letter_files(store: FileStore, case_id: int, letter_id: int) -> list[tuple[
     ]
 
 
-def _remove_other_files(store: FileStore, case_id: int, letter_id: int, *, keep: str) -> int:
-    """Remove every file of the letter but `keep` (its recorded PDF); returns how many went."""
+def _remove_other_files(store: FileStore, letters: Sequence[tuple[int, int, str]]) -> int:
+    """For each (case, letter, recorded key): remove every file of the letter but its recorded PDF; returns how
+    many went. Each case's folder is listed once, however many of its letters the chunk holds."""
     removed = 0
-    try:
-        for key, _mtime in _letter_files(store, case_id, letter_id):
-            if key != keep:
-                store.delete(key)
-                removed += 1
-    except OSError as exc:  # the letter is recorded; the sweeper tries again
-        log.warning("letter files not tidied", extra={"letter_id": letter_id, "error": type(exc).__name__})
+    by_case: dict[int, dict[int, str]] = {}
+    for case_id, letter_id, keep in letters:
+        by_case.setdefault(case_id, {})[letter_id] = keep
+    for case_id, keep_of in by_case.items():
+        try:
+            for key, _mtime in store.entries(f"letters/{case_id}"):
+                name = key.rsplit("/", 1)[-1]
+                head = name.removeprefix(".tmp-").split("-", 1)[0]
+                owner = int(head) if head.isdigit() else None
+                if owner is not None and owner in keep_of and key != keep_of[owner]:
+                    store.delete(key)
+                    removed += 1
+        except OSError as exc:  # the letters are recorded; the sweeper tries again
+            log.warning("letter files not tidied", extra={"case_id": case_id, "error": type(exc).__name__})
     return removed
 
 
@@ -396,8 +499,8 @@ def _email_failed(letter_id: int, reason: str) -> None:
 def sweep_letters(now: datetime | None = None) -> dict[str, int]:
     """Re-enqueue letters whose job got lost (Redis restarted without persistence, an enqueue failed after
     commit, a worker was killed) and rendered e-mail letters that were never sent; tidy the files of letters whose
-    jobs died. Returns how many jobs it enqueued (not how many letters it looked at: a job still waiting in the
-    queue is left alone and not counted)."""
+    jobs died. Returns how many letters it enqueued a render job for, and how many e-mail jobs (not how many
+    letters it looked at: a letter whose job still waits in the queue is left alone and not counted)."""
     rt = runtime()
     now = now or utcnow()
     with rt.database.session() as session:
@@ -432,12 +535,24 @@ def sweep_letters(now: datetime | None = None) -> dict[str, int]:
         ).all()
     report = {"render": 0, "email": 0}
     # RQ holds the job of a killed worker as `started` until its maintenance notices (minutes later). A claim
-    # older than STALE_CLAIM (longer than any job may run) says that job is dead: it is replaced whatever RQ says.
-    # Without a claim, a job RQ calls started is replaced only once it started longer ago than that.
+    # older than STALE_CLAIM (longer than any job may run) says that job is dead: its letters are enqueued again
+    # whatever RQ says (a chunk with the same letters replaces the dead job). A letter without a claim is left
+    # alone while a job naming it still waits, or started less than STALE_CLAIM ago; the others go out in chunks.
+    # A letter in two jobs costs the second a claim that returns nothing, never a second PDF.
+    claimed = [letter_id for letter_id, status in to_render if status == LetterStatus.RENDERING.value]
+    lost = [letter_id for letter_id, status in to_render if status != LetterStatus.RENDERING.value]
     try:
-        for letter_id, status in to_render:
-            dead_before = now if status == LetterStatus.RENDERING.value else now - STALE_CLAIM
-            report["render"] += queue_render(rt.queue, letter_id, replace_started_before=dead_before)
+        if lost:
+            waiting = {
+                letter_id
+                for job_id in rt.queue.waiting_job_ids("letters", started_after=now - STALE_CLAIM)
+                for letter_id in letters_of_job(job_id)
+            }
+            lost = [letter_id for letter_id in lost if letter_id not in waiting]
+        for group, dead_before in ((claimed, now), (lost, now - STALE_CLAIM)):
+            for chunk in chunks(group):
+                if queue_render_many(rt.queue, chunk, replace_started_before=dead_before):
+                    report["render"] += len(chunk)
         for letter_id, started in to_email:
             dead_before = now if started is not None else now - STALE_CLAIM
             report["email"] += queue_email(rt.queue, letter_id, replace_started_before=dead_before)

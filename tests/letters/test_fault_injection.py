@@ -55,7 +55,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations import runtime as runtime_module
 from integrations.letters import jobs
-from integrations.letters.dispatch import enqueue_render
+from integrations.letters.dispatch import enqueue_render, letters_of_job, render_job_id
 from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
@@ -404,16 +404,19 @@ def pipeline(pg_database: DatabaseUnderTest, committed_url: str, tmp_path: Path)
         redis.stop()
 
 
-def _ask_for_letters(p: Pipeline, debts: int) -> list[int]:
-    """`debts` cases with one debt each, and the counsellor asking for its first letters (L1 + L2); one commit,
-    after which the session hook enqueues the letters. Returns the new letters' ids."""
+def _ask_for_letters(p: Pipeline, debts: int, *, per_commit: int | None = None) -> list[int]:
+    """`debts` cases with one debt each, and the counsellor asking for its first letters (L1 + L2); a commit per
+    `per_commit` debts (default: one commit for all), after each of which the session hook enqueues the letters
+    of that commit (one job per chunk of up to 25). Returns the new letters' ids."""
     with p.factory() as s:
         before = set(s.scalars(select(Letter.id)))
         creditor = make_creditor(s)
-        for _ in range(debts):
+        for n in range(debts):
             case = make_case(s, p.rt.engine)
             debt = make_debt(s, p.rt.engine, case, creditor=creditor)
             fire_debt_event(s, p.rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+            if per_commit is not None and (n + 1) % per_commit == 0:
+                s.commit()
         s.commit()
         return sorted(set(s.scalars(select(Letter.id))) - before)
 
@@ -579,7 +582,9 @@ def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pip
     slots = {p.fleet.start("fork", put_delay=delay): "fork", p.fleet.start("default", put_delay=delay): "default"}
     p.fleet.wait_ready(*slots)
 
-    letter_ids = _ask_for_letters(p, 50)
+    # Two debts per request: 25 jobs of 4 letters, so that a kill mid-job leaves letters of its chunk unrendered
+    # (claimed by the dead job) and others of it possibly written but not recorded.
+    letter_ids = _ask_for_letters(p, 50, per_commit=2)
     assert len(letter_ids) == 100
 
     rounds = busy_kills = 0
@@ -620,9 +625,11 @@ def test_a_job_killed_after_writing_its_pdf_leaves_no_second_file(pipeline: Pipe
     with _publishing_held(p):
         worker = p.fleet.start("fork")
         _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
-        assert len(_store_files(p)) == 1  # its PDF is in the store; its row's update is not committed
+        # One job for both letters (one commit's chunk): both PDFs are in the store; their rows' updates are not
+        # committed.
+        assert len(_store_files(p)) == len(letter_ids)
         assert p.fleet.kill(worker) >= 1  # the worker and its horse, mid-publish
-    assert _counts(p)[LetterStatus.RENDERING.value] == 1
+    assert _counts(p)[LetterStatus.RENDERING.value] == len(letter_ids)
 
     _recover(p, letter_ids, workers=1)
 
@@ -638,36 +645,53 @@ def test_the_sweeper_brings_back_a_letter_whose_worker_was_killed(pipeline: Pipe
         worker = p.fleet.start("fork")
         _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
         p.fleet.kill(worker)
-    [killed] = [lt.id for lt in _letters(p) if lt.status == LetterStatus.RENDERING.value]
-    [other] = [i for i in letter_ids if i != killed]
-    # Only the database's clock moves on: the claim is stale. RQ has not yet run its maintenance (it would in
+    # Both letters were in the killed job (one chunk), both claimed by it.
+    killed = sorted(lt.id for lt in _letters(p) if lt.status == LetterStatus.RENDERING.value)
+    assert killed == sorted(letter_ids)
+    # Only the database's clock moves on: the claims are stale. RQ has not yet run its maintenance (it would in
     # 90 s to 10 min), so it still holds the killed job as started.
     with p.engine.begin() as conn:
-        conn.execute(update(Letter).where(Letter.id == killed).values(claimed_at=utcnow() - timedelta(minutes=6)))
+        conn.execute(update(Letter).where(Letter.id.in_(killed)).values(claimed_at=utcnow() - timedelta(minutes=6)))
+    assert Job.fetch(render_job_id(killed), connection=p.connection).get_status() == "started"
     replacement = p.fleet.start("fork")
     p.fleet.wait_ready(replacement)
 
     swept = jobs.sweep_letters(now=utcnow() + LATER)
 
-    assert swept["render"] >= 1
-    _wait(lambda: _status_of(p, other) == LetterStatus.RENDERED.value, 30, "the other letter", p.fleet.observe)
+    assert swept["render"] == len(killed)
     with suppress(AssertionError):
-        _wait(lambda: _status_of(p, killed) == LetterStatus.RENDERED.value, 5, "the killed one", p.fleet.observe)
-    if _status_of(p, killed) != LetterStatus.RENDERED.value:
-        job = Job.fetch(f"render-letter-{killed}", connection=p.connection)
-        raise SweepCannotRequeue(
-            f"letter {killed} is still {_status_of(p, killed)!r} after the sweep; its RQ job is {job.get_status()!r}"
+        _wait(
+            lambda: all(_status_of(p, i) == LetterStatus.RENDERED.value for i in killed),
+            30,
+            "the killed letters",
+            p.fleet.observe,
         )
-    _check_one_pdf_each(p, [other])
+    if any(_status_of(p, i) != LetterStatus.RENDERED.value for i in killed):
+        job = Job.fetch(render_job_id(killed), connection=p.connection)
+        raise SweepCannotRequeue(
+            f"letters {[(i, _status_of(p, i)) for i in killed]} after the sweep; their RQ job is {job.get_status()!r}"
+        )
+    _check_one_pdf_each(p, killed)
 
 
 def _stuck(p: Pipeline) -> list[tuple[int, str, int, str | None, str]]:
-    """The letters not rendered, each with its RQ job's status."""
+    """The letters not rendered, each with the status of the RQ jobs that name it."""
+    queue = p.queue
+    job_ids = {
+        *queue.job_ids,
+        *queue.started_job_registry.get_job_ids(),
+        *queue.scheduled_job_registry.get_job_ids(),
+        *queue.failed_job_registry.get_job_ids(),
+    }
+    statuses: dict[int, list[str]] = {}
+    for job_id in job_ids:
+        job = queue.fetch_job(job_id)
+        for letter_id in letters_of_job(job_id):
+            statuses.setdefault(letter_id, []).append("gone" if job is None else str(job.get_status()))
     found = []
     for letter in _letters(p):
         if letter.status != LetterStatus.RENDERED.value:
-            job = p.queue.fetch_job(f"render-letter-{letter.id}")
-            job_status = "no job" if job is None else str(job.get_status())
+            job_status = ", ".join(statuses.get(letter.id, ["no job"]))
             found.append((letter.id, letter.status, letter.attempts, letter.claimed_by, job_status))
     return found
 
@@ -684,7 +708,7 @@ def test_redis_restarted_without_persistence_mid_batch_loses_no_letter(pipeline:
     p = pipeline
     worker = p.fleet.start("fork", put_delay="0.1,0.2")
     p.fleet.wait_ready(worker)
-    letter_ids = _ask_for_letters(p, 15)
+    letter_ids = _ask_for_letters(p, 15, per_commit=1)  # 15 requests: 15 jobs of 2 letters
     _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] >= 3, 30, "the first letters", p.fleet.observe)
 
     p.redis.shutdown_nosave()
@@ -706,7 +730,8 @@ def test_redis_restarted_without_persistence_mid_batch_loses_no_letter(pipeline:
     # ConnectionError hits it; under systemd, Restart=always starts it again. So does this test.
     with suppress(AssertionError):
         _wait(lambda: worker.poll() is not None, 3, "the worker to quit")
-    print(f"\nthe worker {'survived' if worker.poll() is None else 'quit at'} the Redis restart; {lost} jobs lost")
+    fate = "survived" if worker.poll() is None else "quit at"
+    print(f"\nthe worker {fate} the Redis restart; {lost} letters lost their jobs")
 
     swept = jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER + timedelta(seconds=10))
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations import queue as queue_module
 from integrations import runtime as runtime_module
 from integrations.letters import jobs
+from integrations.letters.dispatch import render_job_id
 from integrations.queue import InProcessQueue, QueueUnavailable, RedisQueue
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
@@ -170,45 +171,59 @@ def _ask(rt: Runtime) -> list[int]:
         return list(s.scalars(select(Letter.id).where(Letter.debt_id == debt.id).order_by(Letter.id)))
 
 
-def test_the_sweeper_counts_only_the_jobs_it_enqueued(rq_rt: Runtime) -> None:
+def test_the_sweeper_counts_only_the_letters_it_enqueued(rq_rt: Runtime) -> None:
     queue = rq_rt.queue
     assert isinstance(queue, RedisQueue)
     letters_queue: Queue = queue.queues["letters"]
     ids = _ask(rq_rt)
-    assert letters_queue.count == 2
+    assert letters_queue.job_ids == [render_job_id(ids)]  # one job for the commit's letters
 
-    # Their jobs still wait in Redis: nothing to enqueue, nothing counted.
+    # Their job still waits in Redis: nothing to enqueue, nothing counted.
     assert jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER * 2) == {"render": 0, "email": 0}
-    assert letters_queue.count == 2
+    assert letters_queue.count == 1
 
-    # Both jobs were taken by a worker that died before claiming: RQ holds them as started.
-    for letter_id in ids:
-        job = Job.fetch(f"render-letter-{letter_id}", connection=queue.connection)
-        letters_queue.remove(job)
-        job.set_status(JobStatus.STARTED)
-        job.started_at = utcnow()
-        job.save()
-    # Started a moment ago: they may be running, and stay.
+    # The job was taken by a worker that died before claiming: RQ holds it as started.
+    job = Job.fetch(render_job_id(ids), connection=queue.connection)
+    letters_queue.remove(job)
+    job.set_status(JobStatus.STARTED)
+    job.started_at = utcnow()
+    job.save()
+    # Started a moment ago: it may be running, and stays.
     assert jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER * 2) == {"render": 0, "email": 0}
     # Started longer ago than any job may run: dead, replaced.
     later = utcnow() + jobs.STALE_CLAIM + timedelta(minutes=1)
     assert jobs.sweep_letters(now=later) == {"render": 2, "email": 0}
-    assert sorted(letters_queue.job_ids) == sorted(f"render-letter-{i}" for i in ids)
+    assert letters_queue.job_ids == [render_job_id(ids)]
+
+
+def test_the_sweeper_leaves_letters_alone_that_a_waiting_chunk_names(rq_rt: Runtime) -> None:
+    """The sweeper's chunks need not be the dispatched ones: it reads the letters from the waiting jobs' ids."""
+    queue = rq_rt.queue
+    assert isinstance(queue, RedisQueue)
+    letters_queue: Queue = queue.queues["letters"]
+    first = _ask(rq_rt)
+    second = _ask(rq_rt)
+    # Lose the first commit's job only; the second's still waits.
+    letters_queue.remove(render_job_id(first))
+    Job.fetch(render_job_id(first), connection=queue.connection).delete()
+
+    assert jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER * 2) == {"render": 2, "email": 0}
+    assert sorted(letters_queue.job_ids) == sorted([render_job_id(second), render_job_id(first)])
 
 
 def test_a_stale_claim_replaces_the_job_rq_still_holds_as_started(rq_rt: Runtime) -> None:
     queue = rq_rt.queue
     assert isinstance(queue, RedisQueue)
-    letter_id = _ask(rq_rt)[0]
-    job = Job.fetch(f"render-letter-{letter_id}", connection=queue.connection)
+    ids = _ask(rq_rt)
+    job = Job.fetch(render_job_id(ids), connection=queue.connection)
     queue.queues["letters"].remove(job)
     job.set_status(JobStatus.STARTED)
     job.started_at = utcnow()
     job.save()
-    with rq_rt.database.session() as s:  # its worker claimed the letter, then was killed
+    with rq_rt.database.session() as s:  # its worker claimed the letters, then was killed
         s.execute(
             update(Letter)
-            .where(Letter.id == letter_id)
+            .where(Letter.id.in_(ids))
             .values(status=LetterStatus.RENDERING.value, claimed_by="gone:1", claimed_at=utcnow(), attempts=1)
         )
         s.commit()
@@ -216,8 +231,8 @@ def test_a_stale_claim_replaces_the_job_rq_still_holds_as_started(rq_rt: Runtime
     assert jobs.sweep_letters()["render"] == 0  # a fresh claim: its job may be running
     swept = jobs.sweep_letters(now=utcnow() + jobs.STALE_CLAIM + timedelta(seconds=30))
 
-    assert swept["render"] == 1
-    assert Job.fetch(f"render-letter-{letter_id}", connection=queue.connection).get_status() == JobStatus.QUEUED
+    assert swept["render"] == 2
+    assert Job.fetch(render_job_id(ids), connection=queue.connection).get_status() == JobStatus.QUEUED
 
 
 def test_the_default_worker_runs_letter_jobs_itself_and_forks_for_the_others(
