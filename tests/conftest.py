@@ -160,6 +160,7 @@ _TABLES = (
     "wf_instance",
     # No foreign key reaches it, so CASCADE does not: failed logins of one test would rate-limit the next.
     "login_attempt",
+    "letter_text_version",
 )
 
 

@@ -39,6 +39,7 @@ from schulden.letters.content import LetterContent
 from schulden.letters.models import Channel, Letter, LetterStatus
 from schulden.letters.reply import ReplySecrets, new_reply_secrets
 from schulden.letters.services import mark_sent
+from schulden.letters.text_versions import sync_stored_texts
 from workflows import SYSTEM
 from workflows.store import utcnow
 
@@ -116,6 +117,10 @@ def render_letters(letter_ids: Sequence[int]) -> dict[int, str]:
 
 def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> dict[int, str]:
     outcomes = dict.fromkeys(letter_ids, "not-claimed")  # rendered, cancelled, or another job is on it
+    assert rt.database.sessionmaker is not None
+    with rt.database.sessionmaker(bind=conn) as session:
+        # A text an administrator stored since this process last looked is used from this job on.
+        sync_stored_texts(session)
     claimed = _claim(rt, conn, letter_ids, me)
     if not claimed:
         return outcomes

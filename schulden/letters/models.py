@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -102,3 +102,27 @@ class PrintBatch(Base):
     storage_key: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LetterTextVersion(Base):
+    """A letter text stored by an administrator: the full text (header, `---`, body) as in texts/<type>.txt.
+
+    Append-only: a change is a new row with a higher version; the newest row per type is the text in use, in every
+    web and worker process (schulden/letters/text_versions.py). The shipped files stay the baseline.
+    """
+
+    __tablename__ = "letter_text_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    letter_type: Mapped[str] = mapped_column(String(4))
+    version: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("letter_type", "version"),
+        CheckConstraint(
+            "letter_type IN ('L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9', 'L10')", name="type_known"
+        ),
+    )

@@ -280,10 +280,43 @@ _lock = threading.Lock()
 _loaded: dict[tuple[str, Path], LetterTemplate] = {}
 
 
-def load_template(letter_type: str, *, texts_dir: Path | None = None) -> LetterTemplate:
-    """The text of one letter type, parsed and compiled (cached per process: restart to pick up edits)."""
+#: Texts an administrator stored (schulden/letters/text_versions.py), newest version per type; they win over the
+#: files. Replaced as a whole when the stored set changes (`use_stored_texts`), so a reader sees one set or the other.
+_stored: dict[str, LetterTemplate] = {}
+_stored_marker: list[int | None] = [None]
+
+
+def stored_marker() -> int | None:
+    """Which stored set this process uses (the newest stored row's id), None for the files only."""
+    return _stored_marker[0]
+
+
+def use_stored_texts(texts: dict[str, str], marker: int | None) -> None:
+    """Use these stored texts (type -> full text) from now on in this process; each was checked when stored."""
+    global _stored
+    _stored = {letter_type: parse_template_text(letter_type, text) for letter_type, text in texts.items()}
+    _stored_marker[0] = marker
+
+
+def parse_template_text(letter_type: str, text: str) -> LetterTemplate:
+    """Parse and check a full letter text (header, `---`, body) as the files are checked; LetterTextError if not."""
     if letter_type not in LETTER_TYPES:
         raise LetterTextError(f"unknown letter type {letter_type!r}")
+    return _parse_text(letter_type, text.replace("\r\n", "\n").replace("\r", "\n"), f"{letter_type}.txt")
+
+
+def file_template(letter_type: str) -> LetterTemplate:
+    """The text as shipped in schulden/letters/texts, whatever is stored."""
+    return load_template(letter_type, texts_dir=TEXTS_DIR)
+
+
+def load_template(letter_type: str, *, texts_dir: Path | None = None) -> LetterTemplate:
+    """The text of one letter type, parsed and compiled: the newest stored version when there is one (and no
+    directory is asked for), else the file (cached per process)."""
+    if letter_type not in LETTER_TYPES:
+        raise LetterTextError(f"unknown letter type {letter_type!r}")
+    if texts_dir is None and letter_type in _stored:
+        return _stored[letter_type]
     directory = (texts_dir or TEXTS_DIR).resolve()
     key = (letter_type, directory)
     with _lock:
@@ -295,6 +328,18 @@ def load_template(letter_type: str, *, texts_dir: Path | None = None) -> LetterT
 
 def _parse_file(letter_type: str, path: Path) -> LetterTemplate:
     text = path.read_text(encoding="utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")
+    return _parse_text(letter_type, text, path.name)
+
+
+class _Named:
+    """Stands in for a Path in the parser's messages (`name`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _parse_text(letter_type: str, text: str, name: str) -> LetterTemplate:
+    path = _Named(name)
     head, sep, body = text.partition("\n---\n")
     if not sep:
         raise LetterTextError(f"{path.name}: no line '---' between the header and the text")

@@ -493,3 +493,54 @@ def test_mijn_werk_lists_overdue_creditor_answers_and_deadlines_of_today(story: 
     page = page_client.get("/").get_data(as_text=True)
     assert "Antwoorden van schuldeisers te laat" in page
     assert "Termijnen die vandaag verlopen" in page
+
+
+def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(story: Story) -> None:
+    from schulden.letters.templates import TEXTS_DIR, use_stored_texts
+
+    admin = story.app.test_client()
+    login = admin.get("/aanmelden")
+    token = CSRF.search(login.get_data(as_text=True))
+    assert token
+    admin.post("/aanmelden", data={"username": "admin.demo", "password": PASSWORD, "csrf_token": token.group(1)})
+    shipped = (TEXTS_DIR / "L2.txt").read_text(encoding="utf-8-sig")
+    version = int(re.search(r"^versie:\s*(\d+)", shipped, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    try:
+        form = admin.get("/beheer/sjablonen/L2").get_data(as_text=True)
+        csrf = CSRF.search(form)
+        assert csrf
+        # The same version again is refused, with the reason at the field; nothing is stored.
+        same = admin.post("/beheer/sjablonen/L2", data={"text": shipped, "csrf_token": csrf.group(1)})
+        assert same.status_code == 422
+        assert "Verhoog de versie" in same.get_data(as_text=True)
+        broken = admin.post(
+            "/beheer/sjablonen/L2",
+            data={"text": shipped.replace("---", "===", 1), "csrf_token": csrf.group(1)},
+        )
+        assert broken.status_code == 422
+        assert "De tekst klopt niet" in broken.get_data(as_text=True)
+
+        changed = re.sub(r"^versie:\s*\d+", f"versie: {version + 1}", shipped, count=1, flags=re.MULTILINE)
+        changed += "\nDeze zin staat er sinds de proefwijziging.\n"
+        saved = admin.post("/beheer/sjablonen/L2", data={"text": changed, "csrf_token": csrf.group(1)})
+        assert saved.status_code == 303, saved.get_data(as_text=True)[:1000]
+
+        # The next letters use the new text and name its version.
+        case_id, _letters = _inventory_case(story)
+        counsellor = story.token("schuldhulp.demo")
+        with story.db() as s:
+            cak = s.scalar(
+                select(Debt.id)
+                .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
+                .where(Debt.case_id == case_id, WorkflowInstance.state == "identified")
+            )
+        fired = story.client.post(f"/api/v1/debts/{cak}/events", json={"event": "send_letters"}, headers=counsellor)
+        assert fired.status_code == 201, fired.json
+        with story.db() as s:
+            letter = s.scalar(select(Letter).where(Letter.debt_id == cak, Letter.letter_type == "L2"))
+            assert letter is not None
+            s.expunge(letter)
+        assert letter.template_version == str(version + 1)
+        assert "sinds de proefwijziging" in _pdf_text(story, letter)
+    finally:
+        use_stored_texts({}, None)  # this process's cache; the table is emptied after the test
