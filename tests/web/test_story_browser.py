@@ -9,28 +9,21 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from pypdf import PdfReader
-from sqlalchemy import delete, select
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Creditor, Debt
-from schulden.demo import DEMO_PASSWORD, seed_demo
 from schulden.letters.models import Letter
 from schulden.referrals.models import Referral
-from schulden.users.models import LoginAttempt
-from tests.conftest import SmtpServer, make_settings
+from tests.conftest import SmtpServer
+from tests.web.live import Live, demo_server, log_in, log_out
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 from workflows import WorkflowInstance
 
@@ -40,58 +33,11 @@ CJIB = "Centraal Justitieel Incassobureau (CJIB)"
 LANDLORD = "Woonstichting De Demo"
 
 
-@dataclass
-class Live:
-    url: str
-    app: Flask
-    today: date
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def tick(self) -> None:
-        rt = self.app.extensions["schuldroute.runtime"]
-        rt.engine.tick(rt.database.session)
-
-
 @pytest.fixture
 def live(database: object, committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Live]:
-    """The demo world on a real HTTP server in a thread; letters render in-process, mail goes to `smtp_server`."""
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server-story", daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{server.server_port}", app, today)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.extensions["schuldroute.runtime"].database.session() as session:
-            session.execute(delete(LoginAttempt))
-            session.commit()
-        runtime_module._current = None
-
-
-def _log_in(page: Any, live: Live, username: str) -> None:
-    page.goto(f"{live.url}/aanmelden")
-    page.get_by_label("Gebruikersnaam").fill(username)
-    page.get_by_label("Wachtwoord").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Aanmelden").click()
-    page.wait_for_url(f"{live.url}/")
-
-
-def _log_out(page: Any, live: Live) -> None:
-    page.get_by_role("button", name="Afmelden").click()
-    page.wait_for_url(f"{live.url}/aanmelden")
+    """The demo world on a real HTTP server; letters render in-process, mail goes to `smtp_server`."""
+    with demo_server(committed_url, tmp_path, smtp_port=smtp_server.port) as server:
+        yield server
 
 
 def _submit(page: Any, name: str, *, within: Any = None) -> None:
@@ -125,7 +71,7 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             visit = Visit(page, axe)
 
             # 1. The PI's casemanager: the intake wizard.
-            _log_in(page, live, "pi.demo")
+            log_in(page, live, "pi.demo")
             visit.check("story-01-mijn-werk-pi")
             page.get_by_role("link", name="Nieuwe intake").click()
             page.wait_for_load_state()
@@ -157,10 +103,10 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             _submit(page, "Schuld toevoegen")
             assert page.get_by_role("cell", name="€\xa01.250,00").is_visible()
             visit.check("story-06-intake-twee-schulden")
-            _log_out(page, live)
+            log_out(page, live)
 
             # 2. The counsellor writes to both creditors; the letters render in-process after the commit.
-            _log_in(page, live, "schuldhulp.demo")
+            log_in(page, live, "schuldhulp.demo")
             page.goto(f"{live.url}/dossiers/{case_id}")
             assert _state(page).startswith("Inventarisatie")
             visit.check("story-07-dossier")
@@ -237,10 +183,10 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
                 referral_id = s.scalar(select(Referral.id).where(Referral.case_id == case_id))
             assert referral_id is not None
             assert smtp_server.messages, "the referral was delivered by e-mail"
-            _log_out(page, live)
+            log_out(page, live)
 
             # 5. The municipality accepts it with the date of the first conversation.
-            _log_in(page, live, "gemeente.demo")
+            log_in(page, live, "gemeente.demo")
             page.get_by_role("link", name="Inbox gemeente").click()
             page.wait_for_load_state()
             visit.check("story-18-gemeente-inbox")

@@ -4,75 +4,26 @@ test-output/web/ (see tests/web/test_browser_smoke.py for the set-up)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import delete, select
-from werkzeug.serving import make_server
+from sqlalchemy import select
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
-from schulden.demo import seed_demo
 from schulden.referrals.models import Referral
-from schulden.users.models import LoginAttempt
-from tests.conftest import SmtpServer, make_settings
+from tests.conftest import SmtpServer
+from tests.web.live import Live, demo_server, log_in, log_out
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 
 
-@dataclass
-class Live:
-    url: str
-    app: Flask
-    today: date
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-
 @pytest.fixture
-def live(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Live]:
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="live-server-w2", daemon=True)
-    thread.start()
-    try:
-        yield Live(f"http://127.0.0.1:{server.server_port}", app, today)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        with app.extensions["schuldroute.runtime"].database.session() as session:
-            session.execute(delete(LoginAttempt))
-            session.commit()
-        runtime_module._current = None
-
-
-def _log_in(page: Any, live: Live, username: str) -> None:
-    page.goto(f"{live.url}/aanmelden")
-    page.get_by_label("Gebruikersnaam").fill(username)
-    page.get_by_label("Wachtwoord").fill("demo")
-    page.get_by_role("button", name="Aanmelden").click()
-    page.wait_for_url(f"{live.url}/")
-
-
-def _log_out(page: Any, live: Live) -> None:
-    page.get_by_role("button", name="Afmelden").click()
-    page.wait_for_url(f"{live.url}/aanmelden")
+def live(database: object, committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Live]:
+    """The demo world on a real HTTP server; letters render in-process, mail goes to `smtp_server`."""
+    with demo_server(committed_url, tmp_path, smtp_port=smtp_server.port) as server:
+        yield server
 
 
 def _submit(page: Any, name: str) -> None:
@@ -98,7 +49,7 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             visit = Visit(page, AXE.read_text(encoding="utf-8"))
 
             # The casemanager's intake, with an error at each step on the way.
-            _log_in(page, live, "pi.demo")
+            log_in(page, live, "pi.demo")
             page.get_by_role("link", name="Nieuwe intake").click()
             page.wait_for_load_state()
             assert page.get_by_role("link", name="Nieuwe intake").get_attribute("aria-current") == "page"
@@ -143,26 +94,26 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             page.wait_for_load_state()
             assert page.get_by_text("De printbatch van PI Zwolle is gemaakt").is_visible()
             visit.check("w2-10-printbatch-gemaakt")
-            _log_out(page, live)
+            log_out(page, live)
 
             # A volunteer sees why the consent is not theirs.
-            _log_in(page, live, "vrijwilliger.demo")
+            log_in(page, live, "vrijwilliger.demo")
             with live.db() as s:
                 waiting = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "IJsselstein"))
             page.goto(f"{live.url}/intake/{waiting}/toestemming")
             assert page.get_by_text("Uw rol mag deze actie niet uitvoeren").is_visible()
             visit.check("w2-11-intake-toestemming-vrijwilliger")
-            _log_out(page, live)
+            log_out(page, live)
 
             # The counsellor's referral page: not yet possible, and why.
-            _log_in(page, live, "schuldhulp.demo")
+            log_in(page, live, "schuldhulp.demo")
             page.goto(f"{live.url}/dossiers/{demir}/verwijzing")
             assert page.get_by_text("Versturen kan nu niet").is_visible()
             visit.check("w2-12-verwijzing")
-            _log_out(page, live)
+            log_out(page, live)
 
             # The municipality: inbox, referral, a wrong refusal, then the acceptance.
-            _log_in(page, live, "gemeente.demo")
+            log_in(page, live, "gemeente.demo")
             page.get_by_role("link", name="Inbox gemeente").click()
             page.wait_for_load_state()
             visit.check("w2-13-gemeente-inbox")
