@@ -160,14 +160,16 @@ class Cases(MethodView):
         require_role(actor, {Role.PI_STAFF, Role.VOLUNTEER, Role.COUNSELLOR}, "een dossier openen")
         session = db_session()
         detainee, detention = data["detainee"], data["detention"]
-        pi = _pi_for(session, actor, detention.get("pi_id"))
+        pi = pi_for(session, actor, detention.get("pi_id"))
         if detainee.get("bsn") and actor.role is Role.VOLUNTEER:
             raise ValidationFailed(
                 {"detainee.bsn": ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]}
             )
-        registration = _municipality(session, data.get("registration_municipality_id"), "registration_municipality_id")
+        registration = municipality_for(
+            session, data.get("registration_municipality_id"), "registration_municipality_id"
+        )
         try:
-            case = _open(session, actor, detainee, detention, pi, registration, data)
+            case = open_from_intake(session, actor, detainee, detention, pi, registration, data)
         except ValidationFailed as exc:
             raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
         _read(session, actor, case, "case.create")
@@ -179,7 +181,7 @@ class Cases(MethodView):
         )
 
 
-def _open(
+def open_from_intake(
     session: Any,
     actor: UserActor,
     detainee: dict[str, Any],
@@ -245,7 +247,7 @@ class CaseSearch(MethodView):
         return _case_page(args)
 
 
-def _pi_for(session: Any, actor: UserActor, pi_id: int | None) -> Organisation:
+def pi_for(session: Any, actor: UserActor, pi_id: int | None) -> Organisation:
     if actor.role in (Role.PI_STAFF, Role.VOLUNTEER):
         # PI staff open cases in their own PI only: a pi_id naming another PI is refused, not silently ignored.
         if pi_id is not None and pi_id != actor.organisation_id:
@@ -261,7 +263,7 @@ def _pi_for(session: Any, actor: UserActor, pi_id: int | None) -> Organisation:
     return pi
 
 
-def _municipality(session: Any, org_id: int | None, field: str) -> Organisation | None:
+def municipality_for(session: Any, org_id: int | None, field: str) -> Organisation | None:
     if org_id is None:
         return None
     org: Organisation | None = session.get(Organisation, org_id)

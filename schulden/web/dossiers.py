@@ -39,7 +39,7 @@ from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.replies.models import CreditorReply
 from schulden.web.auth import current_actor, login_required
-from schulden.web.errors import _record_denied
+from schulden.web.errors import record_denied
 from schulden.web.requests import db_session
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
 from workflows.definition import START_EVENT
@@ -127,7 +127,7 @@ def _case_or_404(session: Session, actor: UserActor, case_id: int) -> Any:
     try:
         return case_detail(session, actor, case_id)
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
 
 
@@ -489,7 +489,7 @@ def fire_event(case_id: int) -> ResponseReturnValue:
     try:
         case: Case = get_case(session, actor, case_id)
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
     if args["event"] in SERVICE_EVENTS:
         # As the API: these change data of their own and have their own pages; fired bare they would lie.
@@ -534,7 +534,7 @@ def fire_debt_action(case_id: int, debt_id: int) -> ResponseReturnValue:
     try:
         get_case(session, actor, case_id)  # the case's scope is the debt's
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
     debt = session.scalar(select(Debt).where(Debt.id == debt_id, Debt.case_id == case_id))
     if debt is None or args["event"] in DEBT_EVENTS_WITHOUT_BUTTON:
@@ -573,7 +573,7 @@ def letter_pdf(letter_id: int) -> ResponseReturnValue:
         select(Letter).join(Case, Case.id == Letter.case_id).where(Letter.id == letter_id, case_scope(actor))
     )
     if letter is None:
-        _record_denied(NotFound("letter", letter_id))
+        record_denied(NotFound("letter", letter_id))
         abort(404)
     if letter.storage_key is None or letter.status not in PDF_READY:
         abort(409, "Deze brief is nog niet klaar (of is gestopt).")

@@ -59,18 +59,18 @@ def problem(status: int, detail: str | None = None, **extra: Any) -> Response:
     return response
 
 
-def _field_errors(messages: Any) -> dict[str, list[str]]:
+def field_errors(messages: Any) -> dict[str, list[str]]:
     """webargs nests errors by location ({"json": {"field": [...]}}); callers want field -> messages."""
     if isinstance(messages, dict) and set(messages) <= {"json", "query", "headers", "form", "files", "path"}:
         flat: dict[str, list[str]] = {}
         for location_errors in messages.values():
-            flat.update(_field_errors(location_errors))
+            flat.update(field_errors(location_errors))
         return flat
     if isinstance(messages, dict):
         out: dict[str, list[str]] = {}
         for key, value in messages.items():
             if isinstance(value, dict):
-                for sub, sub_msgs in _field_errors(value).items():
+                for sub, sub_msgs in field_errors(value).items():
                     out[f"{key}.{sub}"] = sub_msgs
             else:
                 out[str(key)] = [str(v) for v in (value if isinstance(value, list) else [value])]
@@ -85,13 +85,13 @@ def init_app(app: Flask) -> None:
         data = getattr(exc, "data", None)
         if wants_problem_json():
             if status == 422 and data and "messages" in data:
-                return problem(422, "Controleer de invoer.", errors=_field_errors(data["messages"]))
+                return problem(422, "Controleer de invoer.", errors=field_errors(data["messages"]))
             if status == 400 and data and "messages" in data:
-                return problem(400, "Het verzoek is geen geldige JSON.", errors=_field_errors(data["messages"]))
+                return problem(400, "Het verzoek is geen geldige JSON.", errors=field_errors(data["messages"]))
             detail = DUTCH_DETAILS.get(status) or (exc.description if status in (401, 403, 412, 428, 429) else None)
             if status == 403:
                 # A function-level refusal (the role may never do this), logged apart from the 404s of scope.
-                _record_denied(NotFound(request.endpoint or "endpoint", None), action="authz_forbidden")
+                record_denied(NotFound(request.endpoint or "endpoint", None), action="authz_forbidden")
             response = problem(status, detail)
             if status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"
@@ -104,7 +104,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(NotFound)
     def _not_found(exc: NotFound) -> Response | tuple[str, int]:
-        _record_denied(exc)
+        record_denied(exc)
         if wants_problem_json():
             return problem(404)
         # A page gets the Dutch 404 page, the same for absent and out of scope.
@@ -130,7 +130,7 @@ def init_app(app: Flask) -> None:
         return render_template("error.html", status=500, title=DUTCH_TITLES[500]), 500
 
 
-def _record_denied(exc: NotFound, action: str = "authz_denied") -> None:
+def record_denied(exc: NotFound, action: str = "authz_denied") -> None:
     """An out-of-scope (or absent) object was asked for: log it. The request's own transaction is rolled back
     first (nothing else of the request may be kept) and the audit row is committed on its own."""
     actor = g.get("actor")

@@ -28,7 +28,7 @@ from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
 from schulden.referrals.services import accept_referral, get_referral, refuse_referral
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.errors import _field_errors, _record_denied
+from schulden.web.errors import field_errors, record_denied
 from schulden.web.requests import db_session
 from schulden.web.verwijzing import REFUSAL_LABELS, STATUS_LABELS, detainee_name
 from workflows import TransitionRefused
@@ -71,7 +71,7 @@ def _load(session: Session, actor: UserActor, referral_id: int) -> tuple[Referra
         if referral.municipality_id != actor.organisation_id:
             raise NotFound("referral", referral_id)
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
     return referral, session.get_one(Case, referral.case_id)
 
@@ -110,7 +110,7 @@ def referral(referral_id: int) -> ResponseReturnValue:
 
 def _form_errors(exc: ValidationError | ValidationFailed | TransitionRefused) -> dict[str, list[str]]:
     if isinstance(exc, ValidationError):
-        return _field_errors(exc.messages)
+        return field_errors(exc.messages)
     if isinstance(exc, ValidationFailed):
         return exc.errors
     return {"_form": [exc.reason]}

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.access import CASE_WRITERS
 from schulden.actors import UserActor
-from schulden.cases.api import REQUEST_FIELD, _municipality, _open, _pi_for
+from schulden.cases.api import REQUEST_FIELD, municipality_for, open_from_intake, pi_for
 from schulden.cases.models import Case, ConsentPurpose, Detainee, DetentionType
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
@@ -36,8 +36,8 @@ from schulden.extensions import workflow
 from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.errors import _field_errors, _record_denied
-from schulden.web.reply import _cents
+from schulden.web.errors import field_errors, record_denied
+from schulden.web.reply import euro_to_cents
 from schulden.web.requests import db_session
 from workflows import TransitionRefused, WorkflowInstance
 
@@ -97,7 +97,7 @@ def _case_input(values: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _messages(exc: ValidationError) -> dict[str, list[str]]:
-    return _field_errors(exc.messages)
+    return field_errors(exc.messages)
 
 
 def _step(number: int, values: dict[str, str], errors: dict[str, list[str]]) -> ResponseReturnValue:
@@ -153,14 +153,16 @@ def _open_from_form(actor: UserActor, values: dict[str, str]) -> ResponseReturnV
     detainee, detention = data["detainee"], data["detention"]
     try:
         # The same checks, in the same order, as POST /api/v1/cases.
-        pi = _pi_for(session, actor, None)
+        pi = pi_for(session, actor, None)
         if detainee.get("bsn") and actor.role is Role.VOLUNTEER:
             raise ValidationFailed(
                 {"detainee.bsn": ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]}
             )
-        registration = _municipality(session, data.get("registration_municipality_id"), "registration_municipality_id")
+        registration = municipality_for(
+            session, data.get("registration_municipality_id"), "registration_municipality_id"
+        )
         try:
-            case = _open(session, actor, detainee, detention, pi, registration, data)
+            case = open_from_intake(session, actor, detainee, detention, pi, registration, data)
         except ValidationFailed as exc:
             raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
     except ValidationFailed as exc:
@@ -178,7 +180,7 @@ def scoped_case(session: Session, actor: UserActor, case_id: int) -> Case:
     try:
         return get_case(session, actor, case_id)
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
 
 
@@ -276,7 +278,7 @@ def debts(case_id: int) -> ResponseReturnValue:
                 body[name] = int(values[name]) if name == "creditor_id" and values[name].isdigit() else values[name]
         if values.get("principal_cents"):
             try:
-                body["principal_cents"] = _cents(values["principal_cents"])
+                body["principal_cents"] = euro_to_cents(values["principal_cents"])
             except ValueError as exc:
                 errors["principal_cents"] = [str(exc)]
         try:

@@ -27,7 +27,7 @@ from schulden.letters.models import Letter, PrintBatch
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.errors import _field_errors, _record_denied
+from schulden.web.errors import field_errors, record_denied
 from schulden.web.requests import db_session
 
 blp = Blueprint("printbatch", __name__, url_prefix="/printbatch")
@@ -89,7 +89,7 @@ def _make(session: Session, actor: UserActor) -> dict[str, list[str]] | Response
     try:
         data = PrintBatchIn().load({"pi_id": int(raw)} if raw.isdigit() else {"pi_id": raw or None})
     except ValidationError as exc:
-        return _field_errors(exc.messages)
+        return field_errors(exc.messages)
     pi = session.get(Organisation, data["pi_id"])
     if pi is None or pi.kind != OrganisationKind.PI.value:
         return {"pi_id": [f"Geen PI met id {data['pi_id']}."]}
@@ -120,7 +120,7 @@ def download(batch_id: int) -> ResponseReturnValue:
     batch = session.get(PrintBatch, batch_id)
     pi = session.get(Organisation, batch.pi_id) if batch else None
     if batch is None or not _allowed(actor, pi):
-        _record_denied(NotFound("print_batch", batch_id))
+        record_denied(NotFound("print_batch", batch_id))
         abort(404)
     data = current_app.extensions["schuldroute.runtime"].store.get(batch.storage_key)
     audit.record(session, actor=actor, action="print_batch.download", object_type="print_batch",

@@ -170,7 +170,7 @@ def _context(db: Session, letter: Letter) -> dict[str, Any]:
     }
 
 
-def _cents(text: str) -> int:
+def euro_to_cents(text: str) -> int:
     text = text.replace("€", "").replace("\xa0", "").replace(" ", "")
     try:
         amount = Decimal(text) if _DOT_DECIMAL.match(text) else parse_decimal(text, locale="nl_NL", strict=False)
@@ -191,7 +191,7 @@ def _form_to_answer(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
             continue
         if name in _AMOUNTS:
             try:
-                raw[name] = _cents(value)
+                raw[name] = euro_to_cents(value)
             except ValueError as exc:
                 errors[name] = [str(exc)]
         elif name in _BOOLEANS:

@@ -30,7 +30,7 @@ from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
 from schulden.referrals.services import get_referral, send_referral
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
-from schulden.web.errors import _field_errors, _record_denied
+from schulden.web.errors import field_errors, record_denied
 from schulden.web.intake import scoped_case
 from schulden.web.printbatch import pdf_response
 from schulden.web.requests import db_session
@@ -84,7 +84,7 @@ def form(case_id: int) -> ResponseReturnValue:
         try:
             data = ReferralIn().load({"include_district_team": values.get("include_district_team") == "ja"})
         except ValidationError as exc:
-            errors = _field_errors(exc.messages)
+            errors = field_errors(exc.messages)
         if not errors:
             # As the API: the case row is locked, so two clicks cannot send two referrals.
             case = scoped_case_for_update(session, actor, case_id)
@@ -148,7 +148,7 @@ def municipality(case_id: int) -> ResponseReturnValue:
     try:
         data = MunicipalityChoiceIn().load(body)
     except ValidationError as exc:
-        errors = _field_errors(exc.messages)
+        errors = field_errors(exc.messages)
     if not errors and values["version"] != str(case.row_version):
         errors = {"_form": ["Dit dossier is intussen gewijzigd; bekijk de gegevens hieronder en kies opnieuw."]}
         values["version"] = str(case.row_version)
@@ -176,7 +176,7 @@ def scoped_case_for_update(session: Session, actor: UserActor, case_id: int) -> 
     try:
         return get_case(session, actor, case_id, for_update=True)
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
 
 
@@ -236,7 +236,7 @@ def _pdf(referral_id: int, which: str) -> ResponseReturnValue:
     try:
         referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
     except NotFound as exc:
-        _record_denied(exc)
+        record_denied(exc)
         abort(404)
     key = referral.handover_key if which == "handover" else referral.summary_key
     if key is None:
