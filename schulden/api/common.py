@@ -77,3 +77,12 @@ class PageArgs(DutchSchema):
 
 def origin() -> str | None:
     return request.remote_addr
+
+
+def pdf_response(data: bytes, filename: str) -> Response:
+    """A PDF download. The name is ours (ids and references), never a person's name or BSN (security.md 14)."""
+    response = Response(data, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

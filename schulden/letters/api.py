@@ -20,7 +20,7 @@ from schulden.access import case_scope
 from schulden.api.auth import current_actor
 from schulden.api.base import DutchSchema, Id
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import origin, require_role
+from schulden.api.common import origin, pdf_response, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.errors import NotFound, ValidationFailed
@@ -84,15 +84,6 @@ def _store() -> Any:
     return current_app.extensions["schuldroute.runtime"].store
 
 
-def _pdf_response(data: bytes, filename: str) -> Response:
-    response = Response(data, mimetype="application/pdf")
-    # The name is ours (an id), never a person's name or BSN (security.md scenario 14).
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @blp.route("/cases/<id:case_id>/letters")
 class CaseLetters(MethodView):
     @blp.response(200, LetterOut(many=True))
@@ -122,7 +113,7 @@ class LetterPdf(MethodView):
         audit.record(session, actor=actor, action="letter.download", object_type="letter", object_id=letter.id,
                      case_id=letter.case_id, origin=origin())  # fmt: skip
         session.commit()
-        return _pdf_response(data, f"brief-{letter.id}.pdf")
+        return pdf_response(data, f"brief-{letter.id}.pdf")
 
 
 @blp.route("/letters/<id:letter_id>/retry")
@@ -212,4 +203,4 @@ class PrintBatchPdf(MethodView):
         audit.record(session, actor=actor, action="print_batch.download", object_type="print_batch",
                      object_id=batch.id, origin=origin())  # fmt: skip
         session.commit()
-        return _pdf_response(data, f"printbatch-{batch.id}-{date.isoformat(batch.batch_date)}.pdf")
+        return pdf_response(data, f"printbatch-{batch.id}-{date.isoformat(batch.batch_date)}.pdf")

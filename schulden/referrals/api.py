@@ -20,7 +20,7 @@ from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.base import DutchSchema, Name, PlainText, one_of
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import origin, require_role
+from schulden.api.common import origin, pdf_response, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.errors import NotFound
@@ -305,13 +305,8 @@ def _pdf(referral_id: int, which: str) -> Response:
     data = current_app.extensions["schuldroute.runtime"].store.get(key)
     _log(session, actor, f"referral.{which}", referral)
     session.commit()
-    response = Response(data, mimetype="application/pdf")
     name = "overdrachtsdossier" if which == "handover" else "samenvatting"
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{name}-{referral.case_id}-{referral.sequence}.pdf"'
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return pdf_response(data, f"{name}-{referral.case_id}-{referral.sequence}.pdf")
 
 
 @blp.route("/referrals/<id:referral_id>/handover.pdf")

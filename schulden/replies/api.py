@@ -17,7 +17,7 @@ from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import origin, require_role
+from schulden.api.common import origin, pdf_response, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.debts.api import get_debt
@@ -149,10 +149,7 @@ class ReplyAttachment(MethodView):
         audit.record(session, actor=actor, action="reply.attachment", object_type="reply", object_id=reply.id,
                      case_id=reply.case_id, origin=origin())  # fmt: skip
         session.commit()
-        response = Response(data, mimetype="application/pdf")
-        response.headers["Content-Disposition"] = f'attachment; filename="bijlage-antwoord-{reply.id}.pdf"'
-        response.headers["Cache-Control"] = "no-store"
-        return response
+        return pdf_response(data, f"bijlage-antwoord-{reply.id}.pdf")
 
 
 @blp.route("/letters/<id:letter_id>/reply-code/revoke")
