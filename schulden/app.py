@@ -79,6 +79,7 @@ def _register_web(app: Flask) -> None:
         health,
         home,
         intake,
+        letter_texts,
         printbatch,
         reply,
         requests,
@@ -94,5 +95,7 @@ def _register_web(app: Flask) -> None:
     auth.init_app(app)
     filters.init_app(app)
     assets.init_app(app)
-    for pages in (health, home, dossiers, reply, beheer, cijfers, intake, printbatch, verwijzing, gemeente):
+    for pages in (
+        health, home, dossiers, reply, beheer, letter_texts, cijfers, intake, printbatch, verwijzing, gemeente,
+    ):  # fmt: skip
         app.register_blueprint(pages.blp)

@@ -8,12 +8,16 @@ per render job and per template page), so no restart is needed.
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schulden.errors import ValidationFailed
 from schulden.letters.models import LetterTextVersion
 from schulden.letters.templates import (
+    TEXTS_DIR,
     LetterTextError,
     load_template,
     parse_template_text,
@@ -21,6 +25,8 @@ from schulden.letters.templates import (
     use_stored_texts,
 )
 from workflows import Actor
+
+_VERSION_LINE = re.compile(r"^versie:.*$", re.MULTILINE)
 
 
 def sync_stored_texts(session: Session) -> None:
@@ -64,3 +70,39 @@ def save_text_version(session: Session, *, actor: Actor, letter_type: str, text:
     session.add(row)
     session.flush()
     return row
+
+
+def restore_text_version(session: Session, *, actor: Actor, letter_type: str, version: int | None) -> LetterTextVersion:
+    """Use an earlier text again: stored version `version`, or the shipped file when None, saved as a new version.
+
+    The way back is a step forward: the old words get the next version number, so every letter still names exactly
+    the text it was made from, and the history shows who went back when.
+    """
+    sync_stored_texts(session)
+    if version is None:
+        source = (TEXTS_DIR / f"{letter_type}.txt").read_text(encoding="utf-8-sig")
+    else:
+        row = session.scalar(
+            select(LetterTextVersion).where(
+                LetterTextVersion.letter_type == letter_type, LetterTextVersion.version == version
+            )
+        )
+        if row is None:
+            raise ValidationFailed({"version": [f"Versie {version} van {letter_type} bestaat niet."]})
+        source = row.text
+    next_version = int(load_template(letter_type).version) + 1
+    text = _VERSION_LINE.sub(f"versie: {next_version}", source.replace("\r\n", "\n"), count=1)
+    return save_text_version(session, actor=actor, letter_type=letter_type, text=text)
+
+
+def text_differences(before: str, after: str) -> list[tuple[str, str]]:
+    """The changed lines between two texts, as (kind, line) with kind "-", "+" or " " (context), for the page."""
+    lines = difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=1)
+    out: list[tuple[str, str]] = []
+    for line in lines:
+        if line.startswith(("---", "+++", "@@")):
+            if line.startswith("@@"):
+                out.append(("…", ""))
+            continue
+        out.append((line[:1] or " ", line[1:]))
+    return out

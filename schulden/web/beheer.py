@@ -3,8 +3,7 @@
 Administrators only. The pages call the services the API and the CLI use (schulden.users.services,
 schulden.creditors.services, schulden.letters.templates) and validate creditor edits with the API's marshmallow
 schema, so the rules (who may change where BSN letters go, duplicate names, e-mail needed for takes_email) are
-the API's. Letter templates are read-only here: they are files in the repository (schulden/letters/texts), and
-editing them in the browser would need a table and a migration (see docs/web.md).
+the API's. Letter texts have their own pages (schulden/web/letter_texts.py).
 """
 
 from __future__ import annotations
@@ -23,9 +22,6 @@ from schulden.creditors.services import MAX_ID, Position, get_creditor, search_c
 from schulden.debts.models import Creditor, CreditorKind
 from schulden.errors import NotFound, ValidationFailed
 from schulden.letters.content import LETTER_TYPES
-from schulden.letters.models import LetterTextVersion
-from schulden.letters.templates import TEXTS_DIR, LetterTextError, file_template, load_template
-from schulden.letters.text_versions import save_text_version, sync_stored_texts
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.users.models import User
@@ -349,72 +345,3 @@ def creditor(creditor_id: int) -> ResponseReturnValue:
     session.commit()
     flash("De schuldeiser is opgeslagen.", "ok")
     return redirect(url_for("beheer.creditor", creditor_id=creditor_id), 303)
-
-
-# -- letter templates -------------------------------------------------------------------------------------------------
-
-
-@blp.get("/sjablonen")
-@roles_required(Role.ADMIN)
-def templates() -> ResponseReturnValue:
-    sync_stored_texts(db_session())
-    rows = []
-    for letter_type in LETTER_TYPES:
-        try:
-            template = load_template(letter_type)
-            rows.append({"type": letter_type, "title": template.title, "version": template.version, "error": None})
-        except (LetterTextError, OSError) as exc:
-            rows.append({"type": letter_type, "title": "", "version": "", "error": str(exc)})
-    return render_template("beheer/templates.html", rows=rows)
-
-
-def _template_page(
-    letter_type: str, values: dict[str, str], errors: dict[str, list[str]], status: int
-) -> tuple[str, int]:
-    session = db_session()
-    sync_stored_texts(session)
-    history = session.scalars(
-        select(LetterTextVersion)
-        .where(LetterTextVersion.letter_type == letter_type)
-        .order_by(LetterTextVersion.version.desc())
-    ).all()
-    template = load_template(letter_type)
-    if "text" not in values:
-        # The text in use, as it would be stored: the header lines, ---, the body.
-        current = next((row.text for row in history if str(row.version) == template.version), None)
-        values = {"text": current or (TEXTS_DIR / f"{letter_type}.txt").read_text(encoding="utf-8-sig")}
-    page = render_template(
-        "beheer/template.html", template=template, values=values, errors=errors, history=history,
-        shipped=file_template(letter_type),
-    )  # fmt: skip
-    return page, status
-
-
-@blp.get("/sjablonen/<letter_type>")
-@roles_required(Role.ADMIN)
-def template(letter_type: str) -> ResponseReturnValue:
-    if letter_type not in LETTER_TYPES:
-        abort(404)
-    return _template_page(letter_type, {}, {}, 200)
-
-
-@blp.post("/sjablonen/<letter_type>")
-@roles_required(Role.ADMIN)
-def template_save(letter_type: str) -> ResponseReturnValue:
-    """Store a changed text as a new version; letters rendered from the next job on use it."""
-    if letter_type not in LETTER_TYPES:
-        abort(404)
-    text = (request.form.get("text") or "").replace("\r\n", "\n")
-    session = db_session()
-    actor = current_actor()
-    try:
-        row = save_text_version(session, actor=actor, letter_type=letter_type, text=text)
-    except ValidationFailed as exc:
-        session.rollback()
-        return _template_page(letter_type, {"text": text}, exc.errors, 422)
-    record(session, actor=actor, action="letter_text.store", object_type="letter_text", object_id=row.id,
-           origin=request.remote_addr, details={"letter_type": letter_type, "version": row.version})  # fmt: skip
-    session.commit()
-    sync_stored_texts(session)
-    flash(f"Versie {row.version} van {letter_type} is opgeslagen en wordt vanaf nu gebruikt.", "ok")
-    return redirect(url_for("beheer.template", letter_type=letter_type), 303)

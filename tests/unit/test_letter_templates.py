@@ -283,10 +283,10 @@ def test_printing_an_empty_optional_field_outside_a_condition_fails(tmp_path: Pa
     ("header", "message"),
     [
         ("titel: Test\nonderwerp: Test\n", "versie"),
-        ("titel: Test\nversie: 1.2a\nonderwerp: Test\n", "whole number"),
+        ("titel: Test\nversie: 1.2a\nonderwerp: Test\n", "heel getal"),
         ("titel: Test\nversie: 1\n", "onderwerp"),
         ("titel: Test\nversie: 1\nonderwerp: Test\nverplicht: shoe_size\n", "shoe_size"),
-        ("titel: Test\nversie: 1\nonderwerp: Test\nkleur: rood\n", "line 4"),
+        ("titel: Test\nversie: 1\nonderwerp: Test\nkleur: rood\n", "regel 4"),
     ],
 )
 def test_a_broken_header_is_reported(tmp_path: Path, header: str, message: str) -> None:

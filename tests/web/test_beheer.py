@@ -47,6 +47,11 @@ def csrf(client: FlaskClient, path: str = "/aanmelden") -> str:
 
 @pytest.fixture
 def world(committed_url: str) -> World:
+    return demo_world(committed_url)
+
+
+def demo_world(committed_url: str) -> World:
+    """The app on the committed database with the demo seeded (also used by tests/web/test_letter_texts.py)."""
     app = create_app(make_settings(committed_url))
     app.config["TESTING"] = True
     engine = app.extensions["schuldroute.runtime"].engine
