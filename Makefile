@@ -3,18 +3,24 @@ PYTHON ?= python3
 VENV := .venv
 PORT ?= 5000
 
-.PHONY: run test lint format bench bench-api bench-letters bench-pages clean
+.PHONY: run test lock lint format bench bench-api bench-letters bench-pages clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet -e .
+# Every third-party package, pip and the build backend included, comes from a lock file with its sha256 (make lock,
+# README "Dependencies"); the project itself is the checkout, built with the locked setuptools (no build isolation,
+# which would fetch setuptools unhashed). pip check: the lock has everything that pyproject.toml asks for.
+$(VENV)/.installed: requirements/run.txt pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/run.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	$(VENV)/bin/pip check
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: requirements/test.txt pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r requirements/test.txt
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	$(VENV)/bin/pip check
 	touch $@ $(VENV)/.installed
 
 # The NL Design System CSS the pages link (and axe-core for the browser tests), exactly as package-lock.json pins
@@ -34,6 +40,10 @@ run: $(VENV)/.installed node_modules/.installed
 ## make test: install with test extras, start PostgreSQL + Redis, run ruff, mypy and pytest, stop the servers
 test: $(VENV)/.installed-dev node_modules/.installed
 	scripts/test.sh
+
+## make lock: rewrite requirements/*.txt from pyproject.toml, keeping existing pins (scripts/lock.sh; CPython 3.11)
+lock:
+	PYTHON=$(PYTHON) scripts/lock.sh
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
