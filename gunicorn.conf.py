@@ -4,7 +4,40 @@ root (docs/operations.md) uses it; the command line still sets workers, bind and
 from __future__ import annotations
 
 import gc
+import json
+import logging
 from typing import Any
+
+from gunicorn.glogging import Logger
+
+from schulden.logs import exception_summary, redact
+
+
+class _Redact(logging.Filter):
+    """Format the record here and redact the result: a reply link's token never reaches a log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = ()
+        if record.exc_info and record.exc_info[0] is not None:
+            # As in our own logs: the exception's type and frames, not its message (schulden/logs.py).
+            record.exc_text = redact(json.dumps(exception_summary(*record.exc_info)))
+            record.exc_info = None
+        return True
+
+
+class RedactingLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, with reply tokens (`/antwoord/<token>`, valid 60 days) and nine-digit numbers masked in
+    its access log (the request line, the Referer) and its error log (e.g. "Error handling request <uri>")."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            if not any(isinstance(f, _Redact) for f in log.filters):
+                log.addFilter(_Redact())
+
+
+logger_class = RedactingLogger
 
 
 def post_worker_init(worker: Any) -> None:

@@ -709,7 +709,7 @@ def contents_without_reply(url: str, letter_ids: Sequence[int]) -> list[LetterCo
     from schulden.letters.compose import Sender, compose
     from schulden.settings import Settings
 
-    settings = Settings.from_env({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url})
+    settings = Settings.from_env({"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url, "SCHULDROUTE_ENV": "development"})
     sender = Sender(
         settings.sender_name, settings.sender_address, settings.sender_phone, settings.sender_email, settings.public_url
     )

@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from integrations import runtime as runtime_module
 from schulden.db import Database
 from schulden.settings import Settings
+from schulden.startup_checks import refuse_demo_accounts
 
 _pooled: Engine | None = None
 
@@ -43,10 +44,21 @@ def _drop_inherited_pool() -> None:
 
 
 def prepare() -> None:
-    """Build this process's runtime and warm up the letter renderer before any job runs."""
+    """Build this process's runtime and warm up the letter renderer before any job runs.
+
+    SCHULDROUTE_ENV must be named (Settings.from_env refuses otherwise), and in production the worker refuses a
+    database that holds the demo accounts, as the web app does.
+    """
     settings = Settings.from_env()
     database = Database()
     database.configure(settings.database_url)
+    if settings.is_production:
+        assert database.engine is not None
+        try:
+            refuse_demo_accounts(database.engine)
+        except Exception:
+            database.engine.dispose()  # close the checked connection: this worker does not start
+            raise
     global _pooled
     if _pooled is None:
         os.register_at_fork(after_in_child=_drop_inherited_pool)

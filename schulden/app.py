@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from schulden.extensions import database, workflow
 from schulden.logs import configure_logging
@@ -12,14 +13,22 @@ from schulden.processes import build_engine
 from schulden.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build a configured app. Tests pass their own Settings; otherwise they come from the environment."""
+def create_app(settings: Settings | None = None, *, check_database: bool = True) -> Flask:
+    """Build a configured app. Tests pass their own Settings; otherwise they come from the environment, which
+    must name its SCHULDROUTE_ENV (gunicorn's wsgi.py). In production the database is checked before anything is
+    served (schulden/startup_checks.py); the CLI's maintenance commands pass check_database=False."""
     # The composition root may import integrations; the domain modules never do.
     from integrations import runtime
 
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    if settings.trusted_proxies:
+        # Behind the load balancer every TCP peer is the balancer. Each trusted proxy appends the address it saw
+        # to X-Forwarded-For; take the one the outermost trusted proxy saw, so that a client cannot pick its own
+        # address by sending the header itself (security.md 20). With 0, the headers are ignored.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         # Bigger bodies are refused with 413 before they are parsed (security.md scenario 41).
@@ -29,6 +38,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["schuldroute.settings"] = settings
     database.configure(settings.database_url)
+    if settings.is_production and check_database:
+        from schulden.startup_checks import refuse_demo_accounts
+
+        assert database.engine is not None
+        try:
+            refuse_demo_accounts(database.engine)
+        except Exception:
+            database.engine.dispose()  # close the checked connection: this app does not start
+            raise
     workflow.engine = build_engine(settings)
     # Jobs of this process (the in-process queue of the embedded default, or enqueueing to Redis) use the app's
     # database and engine; letters asked for in a request are enqueued when its transaction commits.
@@ -39,7 +57,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     _wire_letters(app, rt)
 
     _register_web(app)
-    from schulden.api import make_api
+    from schulden.api import jsonbody, make_api
+
+    jsonbody.init_app(app)  # duplicate keys in a JSON body are refused (security.md 41)
 
     app.extensions["schuldroute.api"] = make_api(app)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import sys
@@ -325,6 +326,7 @@ def users_create(
                 role=Role(role),
                 password=password,
                 organisation=organisation,
+                set_by_administrator=True,  # the password rule; changed at first login (docs/accounts.md)
             )
         except ValidationFailed as exc:
             raise click.ClickException("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())) from exc
@@ -367,10 +369,48 @@ COMMANDS = (
 )
 
 
+#: Commands that only a deployment runs (a worker, the scheduler): never without a named SCHULDROUTE_ENV.
+DEPLOYMENT_COMMANDS = (worker_command, tick_command)
+
+
+def unnamed_development_allowed(command: click.Command | None, params: dict[str, object]) -> bool:
+    """May this command run without SCHULDROUTE_ENV, as development on the embedded default?
+
+    Yes for the development server bound to a loopback address (`make run`) and for the maintenance commands
+    `make run` and a developer use (db upgrade, reference load, seed-demo, users create, ...). No for `run` on any
+    other address, and no for the worker and the tick: whatever serves others or works for them names its
+    environment, so a forgotten variable cannot turn production into development (docs/operations.md).
+    """
+    if command is None or command in DEPLOYMENT_COMMANDS:
+        return False
+    if command is run_command:
+        return is_loopback(str(params.get("host") or ""))
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def _create_app() -> Flask:
     from schulden.app import create_app
+    from schulden.settings import ConfigurationError
 
-    return create_app()
+    # FlaskGroup builds the app when a command asks for it (with_appcontext), inside that command's context.
+    ctx = click.get_current_context(silent=True)
+    allowed = ctx is not None and unnamed_development_allowed(ctx.command, ctx.params)
+    try:
+        settings = Settings.from_env(allow_unnamed_development=allowed)
+        # The production database checks belong to what serves and works (wsgi.py, the worker's start-up),
+        # not to maintenance: `db upgrade` must run on an empty database.
+        return create_app(settings, check_database=False)
+    except ConfigurationError as exc:
+        raise click.ClickException(f"Configuratie geweigerd: {exc}") from exc
 
 
 main = FlaskGroup(create_app=_create_app, add_default_commands=False, help="Schuldroute.")

@@ -2,6 +2,7 @@
 
 from schulden import audit  # noqa: F401
 from schulden.cases import models as cases  # noqa: F401
+from schulden.creditors import models as creditors  # noqa: F401
 from schulden.debts import models as debts  # noqa: F401
 from schulden.letters import models as letters  # noqa: F401
 from schulden.organisations import models as organisations  # noqa: F401

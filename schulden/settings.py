@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import math
 import os
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from pathlib import Path
 
 #: The secret key of the embedded default. Production refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "schuldroute-development-only-not-secret"  # noqa: S105 - refused in production
+#: Keys that are public because they are in this repository (the embedded default, the tests' key) or in every
+#: tutorial. Production refuses them whatever their length.
+KNOWN_SECRET_KEYS = frozenset(
+    {
+        DEVELOPMENT_SECRET_KEY,
+        "test-secret-key-that-is-long-enough-0123456789",
+        "changeme",
+        "change-me",
+        "secret",
+        "dev",
+        "development",
+    }
+)
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_BITS = 128
+#: How an SMTP connection is protected: `starttls` upgrades port 25/587, `implicit` is TLS from the first byte (465).
+SMTP_TLS_MODES = ("none", "starttls", "implicit")
 
 
 class ConfigurationError(Exception):
@@ -39,25 +59,44 @@ class Settings:
     smtp_port: int = 25
     smtp_user: str | None = None
     smtp_password: str | None = None
-    smtp_starttls: bool = False
+    # none, starttls or implicit (SMTP_TLS_MODES); production refuses none, since referral mails carry the BSN.
+    smtp_tls: str = "none"
     mail_from: str = "brieven@schuldroute.example"
     # Staff sessions in the browser (security.md 13, ASVS 7.3.1/7.3.2): ended after this long without a request,
     # and this long after login whatever happens. Seconds here; the environment gives minutes and hours.
     session_idle_seconds: float = 30 * 60
     session_lifetime_seconds: float = 12 * 60 * 60
+    # Roles that must sign in with TOTP (docs/accounts.md); production adds "admin" whatever is listed here.
+    totp_required_roles: tuple[str, ...] = ()
     # Where `npm ci` put the NL Design System CSS (node_modules); None = the checkout's own node_modules.
     assets_path: Path | None = None
+    # How many proxies in front of the app append to X-Forwarded-For/-Proto (the load balancer: 1). 0 trusts
+    # nobody: the headers are ignored and the client address is the TCP peer's.
+    trusted_proxies: int = 0
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read the settings from environment variables (see docs/operations.md for the list)."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unnamed_development: bool = False) -> Settings:
+        """Read the settings from environment variables (see docs/operations.md for the list).
+
+        SCHULDROUTE_ENV must be set: a process that forgot it must not quietly run as development with the key
+        written above. Only callers that can only be a developer's machine pass `allow_unnamed_development`
+        (`schuldroute run` on a loopback address and the maintenance commands of `make run`, schulden/cli.py).
+        """
         env = os.environ if environ is None else environ
+        environment = env.get("SCHULDROUTE_ENV") or None
+        if environment is None:
+            if not allow_unnamed_development:
+                raise ConfigurationError(
+                    "SCHULDROUTE_ENV is not set: set it to production, test or development "
+                    "(only `schuldroute run --host 127.0.0.1`, i.e. `make run`, assumes development)"
+                )
+            environment = "development"
         instance = Path(env.get("SCHULDROUTE_INSTANCE", "instance")).resolve()
         settings = cls(
             database_url=env.get("DATABASE_URL") or f"sqlite:///{instance / 'schuldroute.db'}",
             redis_url=env.get("REDIS_URL") or None,
             secret_key=env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
-            environment=env.get("SCHULDROUTE_ENV", "development"),
+            environment=environment,
             instance_path=instance,
             tick_interval_seconds=float(env.get("TICK_INTERVAL", "30")),
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
@@ -74,11 +113,14 @@ class Settings:
             smtp_port=int(env.get("SMTP_PORT", "25")),
             smtp_user=env.get("SMTP_USER") or None,
             smtp_password=env.get("SMTP_PASSWORD") or None,
-            smtp_starttls=env.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+            # SMTP_STARTTLS=true is the older spelling of SMTP_TLS=starttls.
+            smtp_tls=(env.get("SMTP_TLS") or ("starttls" if _true(env.get("SMTP_STARTTLS")) else "none")).lower(),
             mail_from=env.get("MAIL_FROM", "brieven@schuldroute.example"),
             session_idle_seconds=float(env.get("SESSION_IDLE_MINUTES", "30")) * 60,
             session_lifetime_seconds=float(env.get("SESSION_LIFETIME_HOURS", "12")) * 3600,
+            totp_required_roles=tuple(r.strip() for r in env.get("TOTP_REQUIRED_ROLES", "").split(",") if r.strip()),
             assets_path=Path(env["ASSETS_DIR"]).resolve() if env.get("ASSETS_DIR") else None,
+            trusted_proxies=_integer(env, "TRUSTED_PROXIES", "0"),
         )
         settings.validate()
         return settings
@@ -89,13 +131,23 @@ class Settings:
             raise ConfigurationError(
                 f"SCHULDROUTE_ENV must be development, test or production, not {self.environment!r}"
             )
+        if self.smtp_tls not in SMTP_TLS_MODES:
+            raise ConfigurationError(f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, not {self.smtp_tls!r}")
+        if not 0 <= self.trusted_proxies <= 5:
+            raise ConfigurationError("TRUSTED_PROXIES must be the number of proxies in front of the app (0 to 5)")
         if self.is_production:
-            if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
-                raise ConfigurationError("SECRET_KEY must be set to a random value of at least 32 characters")
+            problem = secret_key_problem(self.secret_key)
+            if problem:
+                raise ConfigurationError(f"SECRET_KEY {problem}; generate one with: python -c "
+                                         "'import secrets; print(secrets.token_urlsafe(32))'")  # fmt: skip
             if self.database_url.startswith("sqlite"):
                 raise ConfigurationError("DATABASE_URL must point to PostgreSQL in production")
             if not self.redis_url:
                 raise ConfigurationError("REDIS_URL must be set in production (jobs run on rq workers)")
+            if self.smtp_host and self.smtp_tls == "none":
+                raise ConfigurationError(
+                    "SMTP_TLS must be starttls or implicit in production: referral mails carry the BSN"
+                )
         if self.referral_window_weeks < 1:
             raise ConfigurationError("REFERRAL_WINDOW_WEEKS must be at least 1")
         if not 0 < self.session_idle_seconds <= self.session_lifetime_seconds:
@@ -124,3 +176,38 @@ class Settings:
     def with_changes(self, **changes: object) -> Settings:
         """A copy with some fields changed (tests)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` is not fit to sign production sessions, or None.
+
+    The estimate is deliberately crude and errs towards refusing human-made keys: length times log2 of the
+    alphabet the key's distinct characters suggest (rounded up to a power of two, so 32 hex digits count as 128
+    bits), counting only one period of a repeated key, and refusing keys that mostly step by one fixed amount
+    ("aaaa…", "abcd…"). Anything from `secrets.token_urlsafe(32)` or `token_hex(32)` passes by a wide margin.
+    """
+    if key in KNOWN_SECRET_KEYS:
+        return "is a published default (it is in the repository or in every tutorial)"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"must be at least {MIN_SECRET_KEY_LENGTH} random characters"
+    steps = Counter(ord(b) - ord(a) for a, b in pairwise(key))
+    if steps.most_common(1)[0][1] * 2 > len(key) - 1:
+        return "is a run of one repeated step (e.g. one character repeated, or abcd…), not random"
+    # The shortest piece that, repeated at least twice, makes the key ("Tr0ub4dor&3" * 3); the key itself if none.
+    period = next((p for p in range(1, len(key) // 2 + 1) if key[p:] == key[: len(key) - p]), len(key))
+    distinct = len(set(key[:period]))
+    bits = period * math.log2(1 << max(distinct - 1, 0).bit_length())
+    if bits < MIN_SECRET_KEY_BITS:
+        return f"holds about {bits:.0f} bits, fewer than {MIN_SECRET_KEY_BITS}: too short a pattern or alphabet"
+    return None
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+def _integer(env: Mapping[str, str], name: str, default: str) -> int:
+    try:
+        return int(env.get(name) or default)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number") from None

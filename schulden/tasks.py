@@ -59,7 +59,7 @@ def tasks_for(session: Session, actor: UserActor, *, today: date) -> list[Task]:
             select(CreditorReply, Case, Detainee)
             .join(Case, Case.id == CreditorReply.case_id)
             .join(Detainee, Detainee.id == Case.detainee_id)
-            .where(scope, CreditorReply.reviewed_at.is_(None))
+            .where(scope, CreditorReply.reviewed_at.is_(None), CreditorReply.superseded_at.is_(None))
             .order_by(CreditorReply.id)
             .limit(LIMIT)
         ):

@@ -482,12 +482,10 @@ def send_letter_email(letter_id: int) -> str:
 
 
 def _email_target(session: Session, letter: Letter) -> str | None:
-    from schulden.debts.models import Creditor
     from schulden.organisations.models import Organisation
 
     if letter.creditor_id is not None:
-        creditor = session.get(Creditor, letter.creditor_id)
-        return creditor.email if creditor else None
+        return letter.recipient_email  # fixed when the letter was made: a directory change cannot redirect it
     if letter.organisation_id is not None:
         org = session.get(Organisation, letter.organisation_id)
         return org.email if org else None

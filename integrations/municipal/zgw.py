@@ -64,6 +64,22 @@ CRS = "EPSG:4326"
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
+#: A municipality's delivery settings name the environment variable with its client secret; only variables with
+#: this prefix may be named, so a setting cannot make the client sign its tokens with SECRET_KEY or send
+#: DATABASE_URL's password anywhere.
+SECRET_PREFIX = "ZGW_SECRET_"  # noqa: S105 - a variable name prefix, not a secret
+
+
+def read_secret(variable: str | None, environ: Mapping[str, str]) -> str:
+    """The client secret in `variable` of `environ`. Raises ZgwInvalidInput (field `zgw_secret_setting`) when the
+    name lacks the ZGW_SECRET_ prefix or the variable is empty; the message names the variable, never its value."""
+    if not variable or not variable.startswith(SECRET_PREFIX) or len(variable) == len(SECRET_PREFIX):
+        raise ZgwInvalidInput({"zgw_secret_setting": f"Alleen een omgevingsvariabele {SECRET_PREFIX}… is toegestaan."})
+    secret = environ.get(variable, "")
+    if not secret:
+        raise ZgwInvalidInput({"zgw_secret_setting": f"De omgevingsvariabele {variable} is leeg of ontbreekt."})
+    return secret
+
 
 class ZgwStep(StrEnum):
     """The five calls, in the order they are made."""
@@ -156,7 +172,7 @@ class ZgwConfig:
 
     The four type URLs point into the municipality's Catalogi API; we never call it, the Zaken and Documenten APIs
     resolve them. `verantwoordelijke_organisatie` defaults to `bronorganisatie` (both RSINs). `timeout` is in
-    seconds, per connect and per read.
+    seconds, per connect and per read. `https_only` (production) refuses plain http even to this machine.
     """
 
     zaken_api_url: str
@@ -172,11 +188,12 @@ class ZgwConfig:
     vertrouwelijkheidaanduiding: str = "vertrouwelijk"
     auteur: str = "Schuldroute"
     timeout: float = 30.0
+    https_only: bool = False
 
     def __post_init__(self) -> None:
         errors: dict[str, str] = {}
         for name in ("zaken_api_url", "documenten_api_url"):
-            _check_api_root(errors, name, getattr(self, name))
+            _check_api_root(errors, name, getattr(self, name), https_only=self.https_only)
         for name, limit in (
             ("zaaktype_url", 1000),
             ("statustype_url", 1000),
@@ -522,12 +539,14 @@ def _check_rsin(errors: dict[str, str], name: str, value: str) -> None:
         errors[name] = "Geen geldig RSIN (9 cijfers, elfproef)."
 
 
-def _check_api_root(errors: dict[str, str], name: str, value: str) -> None:
+def _check_api_root(errors: dict[str, str], name: str, value: str, *, https_only: bool = False) -> None:
     parts = urlsplit(value)
-    # The token travels with every call: plain http only to this machine (tests, a local tunnel).
+    # The token travels with every call: plain http only to this machine (tests, a local tunnel), and in
+    # production not even there.
+    loopback_http = parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS and not https_only
     if not parts.hostname or parts.query or parts.fragment:
         errors[name] = "Geen geldig adres."
-    elif parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS):
+    elif parts.scheme != "https" and not loopback_http:
         errors[name] = "Moet een https-adres zijn."
 
 

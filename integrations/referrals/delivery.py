@@ -232,9 +232,12 @@ def _deliver_zgw(
 
     if settings is None or not (settings.zaken_api_url and settings.documenten_api_url and settings.zgw_client_id):
         raise DeliveryNotPossible("de ZGW-koppeling van de gemeente is niet volledig ingesteld")
-    secret = os.environ.get(settings.zgw_secret_setting or "", "")
-    if not secret:
-        raise DeliveryNotPossible(f"het ZGW-geheim ontbreekt (omgevingsvariabele {settings.zgw_secret_setting})")
+    from integrations.municipal.zgw import ZgwInvalidInput, read_secret
+
+    try:  # only a ZGW_SECRET_… variable, never e.g. SECRET_KEY (docs/zgw.md)
+        secret = read_secret(settings.zgw_secret_setting, os.environ)
+    except ZgwInvalidInput as exc:
+        raise DeliveryNotPossible(f"ZGW-geheim: {exc.errors['zgw_secret_setting']}") from exc
     if not person["bsn"]:
         raise DeliveryNotPossible("zonder BSN kan geen zaak met een rol worden aangemaakt")
     config = ZgwConfig(
@@ -248,6 +251,7 @@ def _deliver_zgw(
         statustype_url=settings.statustype_url or "",
         roltype_url=settings.roltype_url or "",
         informatieobjecttype_url=settings.informatieobjecttype_url or "",
+        https_only=runtime().settings.is_production,
     )
     try:
         result = create_referral_case(

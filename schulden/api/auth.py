@@ -1,21 +1,25 @@
-"""Bearer tokens for machines: POST /api/v1/auth/token (username + password), DELETE to revoke.
+"""Bearer tokens for machines: POST /api/v1/auth/token (username + password, and `totp` for an account with
+a second factor), DELETE to revoke.
 
 Tokens are 256-bit random strings shown once; only their SHA-256 is stored (ASVS 6.5.2 permits a fast hash for
-secrets of that strength). Logins are rate limited per username and per address across all processes, through
-the login_attempt table.
+secrets of that strength). Logins are rate limited per account and per address across all processes, through
+the login_attempt table (schulden/users/logins.py, shared with the web login). An account that must first change
+its password, or must first enrol a second factor, gets no token: that is done on the website (docs/accounts.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, NoReturn
 
-from flask import g, request
+from flask import abort, current_app, g, request
 from flask.views import MethodView
 from marshmallow import fields
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
@@ -23,23 +27,37 @@ from schulden.actors import UserActor
 from schulden.api.base import DutchSchema, length
 from schulden.api.blueprint import Blueprint
 from schulden.roles import Role
-from schulden.users.models import ApiToken, LoginAttempt, User
-from schulden.users.services import authenticate
+from schulden.settings import Settings
+from schulden.users.logins import LoginFailed, TooManyFailures, check_password, check_second_factor, signed_in
+from schulden.users.models import ApiToken, User
+from schulden.users.services import totp_required
+from schulden.web.errors import problem
 from schulden.web.requests import db_session
 from workflows.store import utcnow
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Tokens voor machines")
 
 TOKEN_LIFETIME = timedelta(hours=8)
-#: At most this many failed logins per username, and per client address, within the window.
-MAX_FAILURES = 5
-MAX_FAILURES_PER_ADDRESS = 20
-FAILURE_WINDOW = timedelta(minutes=15)
+CHANGE_FIRST = (
+    "Dit account moet eerst een nieuw wachtwoord kiezen: meld u aan op de website en volg de stappen. "
+    "Daarna kunt u een token aanvragen."
+)
+MUST_ENROL = (
+    "Dit account moet zich aanmelden met tweestapsverificatie: stel die eerst in op de website. "
+    "Daarna vraagt u een token aan met het veld totp."
+)
+TOTP_MISSING = "Dit account gebruikt tweestapsverificatie: stuur de code uit de authenticator-app mee in het veld totp."
 
 
 class TokenRequest(DutchSchema):
     username = fields.String(required=True, validate=length(1, 64))
     password = fields.String(required=True, validate=length(1, 1024), load_only=True)
+    totp = fields.String(
+        load_default=None,
+        validate=length(1, 32),
+        load_only=True,
+        metadata={"description": "De code uit de authenticator-app (of een herstelcode), als het account die heeft."},
+    )
 
 
 class TokenResponse(DutchSchema):
@@ -57,55 +75,97 @@ def client_address() -> str | None:
     return request.remote_addr
 
 
-def _too_many_failures(session: Session, username: str, address: str | None, now: datetime) -> bool:
-    since = now - FAILURE_WINDOW
-    by_user = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.username == username, LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+def settings() -> Settings:
+    found: Settings = current_app.extensions["schuldroute.settings"]
+    return found
+
+
+def must_enrol(role: str, *, enrolled: bool) -> bool:
+    """Whether an account of this role without a second factor must enrol before it may do anything."""
+    config = settings()
+    return not enrolled and totp_required(
+        role, required_roles=config.totp_required_roles, production=config.is_production
     )
-    by_address = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.remote_addr == address,
-            LoginAttempt.at >= since,
-            LoginAttempt.success.is_(False),
-            # Reply-code attempts of creditors share the table but have their own limits (schulden/replies/codes.py).
-            LoginAttempt.username.not_like("reply:%"),
+
+
+@contextmanager
+def _limited_attempt(session: Session) -> Iterator[None]:
+    """A failed or refused attempt is recorded by the check: keep it (commit), then answer 429 or 401."""
+    try:
+        yield
+    except TooManyFailures as exc:
+        session.commit()
+        raise TooManyRequests(exc.message) from None
+    except LoginFailed as exc:
+        session.commit()
+        raise Unauthorized(exc.message) from None
+
+
+def login(session: Session, username: str, password: str, *, channel: str = "api") -> User:
+    """Check the password under the login limits; the attempt is recorded and committed when it fails.
+    Raises 429 or 401 (the same text for any cause). The caller commits on success."""
+    with _limited_attempt(session):
+        return check_password(
+            session,
+            username=username,
+            password=password,
+            address=client_address(),
+            now=utcnow(),
+            secret_key=settings().secret_key,
+            channel=channel,
         )
-    )
-    return (by_user or 0) >= MAX_FAILURES or (by_address or 0) >= MAX_FAILURES_PER_ADDRESS
 
 
-def login(session: Session, username: str, password: str) -> User:
-    """Check the password under the rate limit; records the attempt. Raises 429 or 401 (same text for any cause)."""
-    now = utcnow()
-    address = client_address()
-    if _too_many_failures(session, username, address, now):
-        session.add(LoginAttempt(username=username[:64], remote_addr=address, at=now, success=False))
-        session.commit()
-        raise TooManyRequests("Te veel mislukte pogingen; probeer het over 15 minuten opnieuw.")
-    user = authenticate(session, username=username, password=password)
-    session.add(LoginAttempt(username=username[:64], remote_addr=address, at=now, success=user is not None))
-    if user is None:
-        session.commit()
-        raise Unauthorized("Gebruikersnaam of wachtwoord onjuist.")
-    user.last_login_at = now
-    return user
+def second_factor(session: Session, user: User, code: str, *, channel: str) -> str:
+    """Check a TOTP or recovery code under the login limits; "totp" or "recovery_code". Raises 429 or 401."""
+    with _limited_attempt(session):
+        return check_second_factor(
+            session,
+            user=user,
+            code=code,
+            address=client_address(),
+            now=utcnow(),
+            secret_key=settings().secret_key,
+            channel=channel,
+        )
+
+
+def _refuse(session: Session, status: int, detail: str, **extra: Any) -> NoReturn:
+    session.commit()  # the recorded attempts stay
+    response = problem(status, detail, **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    abort(response)
 
 
 @blp.route("/token")
 class Token(MethodView):
     @blp.arguments(TokenRequest)
     @blp.response(201, TokenResponse)
+    @blp.alt_response(401, description="Gebruikersnaam, wachtwoord of code onjuist, of de code (totp) ontbreekt.")
+    @blp.alt_response(403, description="Eerst op de website het wachtwoord wijzigen of tweestapsverificatie instellen.")
+    @blp.alt_response(429, description="Te veel mislukte pogingen voor dit account of dit adres; 15 minuten wachten.")
     @blp.doc(security=[])
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Exchange a username and password for a bearer token (valid 8 hours)."""
+        """Exchange a username and password (and the TOTP code, for an account with a second factor) for a bearer
+        token (valid 8 hours)."""
         session = db_session()
         user = login(session, data["username"], data["password"])
+        method = "password"
+        if user.totp_enabled:
+            if not data.get("totp"):
+                _refuse(session, 401, TOTP_MISSING, errors={"totp": ["Vul de code uit uw authenticator-app in."]})
+            method = "password+" + second_factor(session, user, data["totp"], channel="api")
+        elif totp_required(
+            user.role, required_roles=settings().totp_required_roles, production=settings().is_production
+        ):
+            _refuse(session, 403, MUST_ENROL)
+        if user.must_change_password:
+            _refuse(session, 403, CHANGE_FIRST)
+        now = utcnow()
+        signed_in(session, user=user, method=method, channel="api", address=client_address(), now=now)
         token = secrets.token_urlsafe(32)
-        expires_at = utcnow() + TOKEN_LIFETIME
+        expires_at = now + TOKEN_LIFETIME
         session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at))
         session.commit()
         return {"access_token": token, "token_type": "Bearer", "expires_at": expires_at}

@@ -15,6 +15,8 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.nl import bsn as stdnum_bsn
 from stdnum.nl import postcode as stdnum_postcode
 
+from schulden.amounts import MAX_CENTS
+
 DUTCH_FIELD_MESSAGES = {
     "required": "Dit veld is verplicht.",
     "null": "Dit veld mag niet leeg (null) zijn.",
@@ -185,10 +187,6 @@ class Id(fields.Integer):
             validate=validate.Range(min=1, max=MAX_ID, error=f"Een id is een geheel getal van 1 tot en met {MAX_ID}."),
             **kwargs,
         )
-
-
-#: The largest amount we accept: ten million euro, far above any detainee's debt, far below 2^63 cents.
-MAX_CENTS = 1_000_000_000
 
 
 class Cents(fields.Integer):

@@ -1,8 +1,12 @@
-"""/api/v1/creditors: the creditor directory (search, add, correct).
+"""/api/v1/creditors: the creditor directory (search, add, correct, propose a change of contact data).
 
 Any signed-in user may read it (creditor data is not personal data). Counsellors, PI staff and administrators
-may add and correct creditors; whether a creditor may receive the BSN is for administrators only. A correction
-names the version it was based on (If-Match with the ETag of the last GET); a stale one is refused with 412.
+may add creditors and correct a creditor's kind, category and KvK number. The contact data (where letters go,
+whether they may carry the BSN, how sure the address is: `CONTACT_FIELDS`) is shared by every organisation, so
+only an administrator changes it; the others propose a change (POST .../change-proposals), which an administrator
+approves or rejects. A PATCH of contact fields by anyone else is refused with 403 before the creditor is read,
+so nothing is written. A correction names the version it was based on (If-Match with the ETag of the last
+GET); a stale one is refused with 412.
 """
 
 from __future__ import annotations
@@ -11,16 +15,34 @@ from typing import Any
 
 from flask import request, url_for
 from flask.views import MethodView
+from werkzeug.exceptions import Conflict, Forbidden
 
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, decode_cursor, encode_cursor, etag_for, origin, require_role
-from schulden.creditors.schemas import CreditorCreate, CreditorPage, CreditorSchema, CreditorSearchArgs, CreditorUpdate
+from schulden.creditors.models import CreditorChangeProposal, ProposalStatus
+from schulden.creditors.schemas import (
+    ChangeProposalArgs,
+    ChangeProposalCreate,
+    ChangeProposalPage,
+    ChangeProposalSchema,
+    CreditorCreate,
+    CreditorPage,
+    CreditorSchema,
+    CreditorSearchArgs,
+    CreditorUpdate,
+)
 from schulden.creditors.services import (
+    CONTACT_FIELDS,
     MAX_ID,
     Position,
+    approve_proposal,
     create_creditor,
     get_creditor,
+    get_proposal,
+    list_proposals,
+    propose_change,
+    reject_proposal,
     search_creditors,
     update_creditor,
 )
@@ -35,13 +57,24 @@ blp = Blueprint(
 #: Roles that may add and correct creditors.
 CREDITOR_WRITERS = frozenset({Role.COUNSELLOR, Role.PI_STAFF, Role.ADMIN})
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: The administrator's side of the proposals: the queue and the decisions.
+_ADMIN_ENDPOINTS = frozenset(
+    {
+        "creditors.ChangeProposals",
+        "creditors.ChangeProposalById",
+        "creditors.ApproveChangeProposal",
+        "creditors.RejectChangeProposal",
+    }
+)
 
 
 @blp.before_request
 def _signed_in_and_allowed() -> None:
     """Sign-in (401) and role (403) come before the body is read, so neither leaks what a valid body looks like."""
     actor = current_actor()
-    if request.method in _WRITES:
+    if request.endpoint in _ADMIN_ENDPOINTS:
+        require_role(actor, {Role.ADMIN}, "voorstellen voor schuldeisers beoordelen")
+    elif request.method in _WRITES:
         require_role(actor, CREDITOR_WRITERS, "schuldeisers toevoegen of wijzigen")
 
 
@@ -99,13 +132,111 @@ class CreditorById(MethodView):
 
     @blp.arguments(CreditorUpdate)
     @blp.response(200, CreditorSchema)
+    @blp.alt_response(403, description="Contactgegevens wijzigt alleen een beheerder: stel de wijziging voor.")
     @blp.alt_response(412, description="If-Match is niet de huidige versie: haal opnieuw op.")
     @blp.alt_response(428, description="If-Match ontbreekt.")
     def patch(self, data: dict[str, Any], creditor_id: int) -> tuple[Any, dict[str, str]]:
-        """Correct a creditor: only the fields sent change. Requires `If-Match: "<row_version>"`."""
+        """Correct a creditor: only the fields sent change. Requires `If-Match: "<row_version>"`.
+
+        Contact fields (name, department, may_receive_bsn, takes_email, email, address_line, postcode, city,
+        grade, source_url) only for an administrator; others get 403 and propose the change with
+        `POST /api/v1/creditors/{creditor_id}/change-proposals`. Kind, category and KvK number: any writer.
+        """
+        actor = current_actor()
+        contact = sorted(field for field in data if field in CONTACT_FIELDS)
+        if contact and actor.role is not Role.ADMIN:
+            # Before the row is read: the answer is the same whether or not the creditor exists.
+            raise Forbidden(
+                f"Contactgegevens ({', '.join(contact)}) wijzigt alleen een beheerder. Stel de wijziging voor met "
+                f"POST /api/v1/creditors/{creditor_id}/change-proposals; een beheerder beoordeelt het voorstel."
+            )
         session = db_session()
         creditor = get_creditor(session, creditor_id, for_update=True)
         check_if_match(creditor.row_version)
         update_creditor(session, creditor, actor=current_actor(), data=data, origin=origin())
         session.commit()
         return creditor, _headers(creditor.row_version)
+
+
+def _proposal_headers(proposal: CreditorChangeProposal) -> dict[str, str]:
+    return {
+        "Location": url_for("creditors.ChangeProposalById", proposal_id=proposal.id),
+        "Cache-Control": "no-store",
+    }
+
+
+# Endpoint names stay within 32 characters: a 403 is audited with the endpoint as its object_type (String(32)).
+@blp.route("/<id:creditor_id>/change-proposals")
+class CreditorProposals(MethodView):
+    @blp.arguments(ChangeProposalCreate)
+    @blp.response(201, ChangeProposalSchema)
+    def post(self, data: dict[str, Any], creditor_id: int) -> tuple[Any, dict[str, str]]:
+        """Propose a change of a creditor's contact data (counsellor, PI staff, administrator).
+
+        Nothing changes until an administrator approves it. Only the fields that differ from the directory are
+        kept; a proposal that changes nothing is refused (422). The answer is the stored proposal.
+        """
+        session = db_session()
+        creditor = get_creditor(session, creditor_id)
+        proposal = propose_change(session, creditor, actor=current_actor(), data=data, origin=origin())
+        session.commit()
+        return proposal, _proposal_headers(proposal)
+
+
+@blp.route("/change-proposals")
+class ChangeProposals(MethodView):
+    @blp.arguments(ChangeProposalArgs, location="query")
+    @blp.response(200, ChangeProposalPage)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Proposals, oldest first (administrator). By default those waiting for a decision."""
+        after = None
+        if args["after"] is not None:
+            (after,) = decode_cursor(args["after"], 1)
+            if not isinstance(after, int) or not 0 < after <= MAX_ID:
+                raise ValidationFailed({"after": ["Ongeldige cursor; gebruik de waarde van 'next'."]})
+        items, last = list_proposals(
+            db_session(), status=args["status"], creditor_id=args["creditor_id"], limit=args["limit"], after=after
+        )
+        return {"items": items, "next": encode_cursor([last]) if last is not None else None}
+
+
+@blp.route("/change-proposals/<id:proposal_id>")
+class ChangeProposalById(MethodView):
+    @blp.response(200, ChangeProposalSchema)
+    def get(self, proposal_id: int) -> Any:
+        """One proposal (administrator)."""
+        return get_proposal(db_session(), proposal_id)
+
+
+def _decide(proposal_id: int, approve: bool) -> CreditorChangeProposal:
+    session = db_session()
+    proposal = get_proposal(session, proposal_id, for_update=True)
+    if proposal.status != ProposalStatus.PROPOSED.value:
+        raise Conflict(f"Dit voorstel is al beoordeeld ({proposal.status}).")
+    if approve:
+        approve_proposal(session, proposal, actor=current_actor(), origin=origin())
+    else:
+        reject_proposal(session, proposal, actor=current_actor(), origin=origin())
+    session.commit()
+    return proposal
+
+
+@blp.route("/change-proposals/<id:proposal_id>/approve")
+class ApproveChangeProposal(MethodView):
+    @blp.response(200, ChangeProposalSchema)
+    @blp.alt_response(409, description="Het voorstel is al beoordeeld.")
+    def post(self, proposal_id: int) -> Any:
+        """Approve (administrator): the proposed values are written to the creditor, audited as its change.
+
+        Letters already made keep the address they were made with; only new letters use the new one.
+        """
+        return _decide(proposal_id, approve=True)
+
+
+@blp.route("/change-proposals/<id:proposal_id>/reject")
+class RejectChangeProposal(MethodView):
+    @blp.response(200, ChangeProposalSchema)
+    @blp.alt_response(409, description="Het voorstel is al beoordeeld.")
+    def post(self, proposal_id: int) -> Any:
+        """Reject (administrator): the creditor stays as it is."""
+        return _decide(proposal_id, approve=False)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import fields, pre_load, validate
 
-from schulden.api.base import DutchSchema, Name, PlainText, Postcode, length, one_of
+from schulden.api.base import MAX_ID, DutchSchema, Name, PlainText, Postcode, length, one_of
 from schulden.api.common import PageArgs
 from schulden.debts.models import CreditorKind, DebtCategory
 
@@ -102,3 +102,55 @@ class CreditorUpdate(DutchSchema):
     kvk = fields.String(allow_none=True, validate=KVK)
     grade = fields.String(allow_none=True, validate=one_of(GRADES))
     source_url = fields.String(allow_none=True, validate=[length(None, 500), URL])
+
+
+class ChangeProposalCreate(DutchSchema):
+    """A proposed change of a creditor's contact data: only the fields sent are proposed; null clears a field."""
+
+    name = Name(maximum=200)
+    department = PlainText(maximum=200, allow_none=True)
+    may_receive_bsn = fields.Boolean()
+    takes_email = fields.Boolean()
+    email = fields.String(allow_none=True, validate=[length(None, 254), EMAIL])
+    address_line = PlainText(maximum=200, allow_none=True)
+    postcode = Postcode(allow_none=True)
+    city = PlainText(maximum=100, allow_none=True)
+    grade = fields.String(allow_none=True, validate=one_of(GRADES))
+    source_url = fields.String(allow_none=True, validate=[length(None, 500), URL])
+
+
+class ChangeProposalSchema(DutchSchema):
+    """A proposal as the API shows it. `changes` holds the proposed values of the fields proposed only."""
+
+    id = fields.Integer()
+    creditor_id = fields.Integer()
+    status = fields.String(metadata={"description": "proposed, approved of rejected."})
+    changes = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    base_version = fields.Integer(metadata={"description": "De versie (row_version) waarop het voorstel is gebaseerd."})
+    proposed_by = fields.String()
+    organisation_id = fields.Integer(allow_none=True)
+    proposed_at = fields.DateTime()
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ChangeProposalPage(DutchSchema):
+    items = fields.List(fields.Nested(ChangeProposalSchema))
+    next = fields.String(
+        allow_none=True, metadata={"description": "Cursor voor de volgende pagina (`after`); null op de laatste."}
+    )
+
+
+class ChangeProposalArgs(PageArgs):
+    status = fields.String(
+        load_default="proposed",
+        validate=one_of(["proposed", "approved", "rejected"]),
+        metadata={"description": "Standaard: proposed (wachten op een beheerder)."},
+    )
+    creditor_id = fields.Integer(
+        load_default=None, validate=validate.Range(min=1, max=MAX_ID, error="Geen geldig id van een schuldeiser.")
+    )
+
+    @pre_load
+    def _drop_empty(self, data: Any, **_kwargs: Any) -> Any:
+        return drop_empty_query_values(data)

@@ -2,21 +2,29 @@
 
 Creditor data is about organisations, not people, so any signed-in user may read it. Every change is written to
 the audit log in the caller's transaction, naming the fields that changed (never their values).
+
+The directory is shared by every PI and every counsellor, and a letter goes where its creditor's contact data
+says. So the contact data (CONTACT_FIELDS) is changed by an administrator only; anyone else who may write to the
+directory proposes a change (`propose_change`), which changes nothing until an administrator approves it. A
+letter keeps the address it was made with (schulden/letters/services.py), so even an approved change reaches only
+new letters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
 from schulden.audit import record
+from schulden.creditors.models import CreditorChangeProposal, ProposalStatus
 from schulden.debts.models import Creditor, CreditorKind
 from schulden.errors import NotFound, ValidationFailed
 from schulden.roles import Role
+from workflows.store import utcnow
 
 #: Fields a user may write; everything else (id, grade history, row_version, timestamps) is the system's.
 WRITABLE = (
@@ -31,6 +39,20 @@ WRITABLE = (
     "postcode",
     "city",
     "kvk",
+    "grade",
+    "source_url",
+)
+#: Where a creditor's letters go and what they may carry, and how sure that is: an administrator changes these;
+#: others propose. The rest (kind, category, KvK number) describes the creditor and may be corrected directly.
+CONTACT_FIELDS = (
+    "name",
+    "department",
+    "may_receive_bsn",
+    "takes_email",
+    "email",
+    "address_line",
+    "postcode",
+    "city",
     "grade",
     "source_url",
 )
@@ -72,16 +94,24 @@ def search_creditors(
     return rows, (rows[-1].name, rows[-1].id)
 
 
-def get_creditor(session: Session, creditor_id: int, *, for_update: bool = False) -> Creditor:
-    if not 0 < creditor_id <= MAX_ID:
-        raise NotFound("creditor", creditor_id)
-    query = select(Creditor).where(Creditor.id == creditor_id)
+_Row = TypeVar("_Row", Creditor, CreditorChangeProposal)
+
+
+def _get_row(session: Session, model: type[_Row], kind: str, row_id: int, *, for_update: bool) -> _Row:
+    """One row by id, optionally locked; NotFound (404) for an id out of range or absent."""
+    if not 0 < row_id <= MAX_ID:
+        raise NotFound(kind, row_id)
+    query = select(model).where(model.id == row_id)
     if for_update:
         query = query.with_for_update().execution_options(populate_existing=True)
-    creditor = session.scalar(query)
-    if creditor is None:
-        raise NotFound("creditor", creditor_id)
-    return creditor
+    row = session.scalar(query)
+    if row is None:
+        raise NotFound(kind, row_id)
+    return row
+
+
+def get_creditor(session: Session, creditor_id: int, *, for_update: bool = False) -> Creditor:
+    return _get_row(session, Creditor, "creditor", creditor_id, for_update=for_update)
 
 
 def create_creditor(
@@ -108,9 +138,17 @@ def create_creditor(
 
 
 def update_creditor(
-    session: Session, creditor: Creditor, *, actor: UserActor, data: Mapping[str, Any], origin: str | None = None
+    session: Session,
+    creditor: Creditor,
+    *,
+    actor: UserActor,
+    data: Mapping[str, Any],
+    origin: str | None = None,
+    proposal_id: int | None = None,
 ) -> list[str]:
-    """Apply a correction; returns the names of the fields that changed (nothing changed: no write, no audit)."""
+    """Apply a correction; returns the names of the fields that changed (nothing changed: no write, no audit).
+
+    Contact fields change only for an administrator (directly, or by approving a proposal: `proposal_id`)."""
     values = _clean(data)
     _check_bsn_permission(actor, values, current=creditor.may_receive_bsn)
     result = {field: getattr(creditor, field) for field in WRITABLE} | values
@@ -118,21 +156,20 @@ def update_creditor(
     changed = sorted(field for field, value in values.items() if getattr(creditor, field) != value)
     if not changed:
         return []
+    contact = [field for field in changed if field in CONTACT_FIELDS]
+    if contact and actor.role is not Role.ADMIN:
+        # The directory is shared: whoever changes where a creditor's letters go, redirects every organisation's.
+        raise ValidationFailed({field: [CONTACT_ADMIN_ONLY] for field in contact})
     moved = [field for field in changed if field in _WHERE_LETTERS_GO]
-    if moved and creditor.may_receive_bsn and actor.role is not Role.ADMIN:
-        # Letters to this creditor carry the BSN: redirecting them is a beheerder's decision.
-        raise ValidationFailed(
-            {
-                field: ["Deze schuldeiser ontvangt het BSN: alleen een beheerder wijzigt naam of adres."]
-                for field in moved
-            }
-        )
     if moved and "grade" not in values and creditor.grade is not None:
         changed.append("grade")
         values["grade"] = None  # the confirmed address (grade A/B) no longer stands once someone changes it
     for field in changed:
         setattr(creditor, field, values[field])
     session.flush()  # row_version guards the UPDATE: a concurrent change raises StaleDataError (409)
+    details: dict[str, Any] = {"fields": sorted(changed)}
+    if proposal_id is not None:
+        details["proposal_id"] = proposal_id
     record(
         session,
         actor=actor,
@@ -140,9 +177,132 @@ def update_creditor(
         object_type="creditor",
         object_id=creditor.id,
         origin=origin,
-        details={"fields": changed},
+        details=details,
     )
+    return sorted(changed)
+
+
+CONTACT_ADMIN_ONLY = (
+    "Contactgegevens van een schuldeiser wijzigt alleen een beheerder; stel de wijziging voor, "
+    "dan beoordeelt een beheerder het voorstel."
+)
+
+
+# -- proposals --------------------------------------------------------------------------------------------------------
+
+
+def propose_change(
+    session: Session, creditor: Creditor, *, actor: UserActor, data: Mapping[str, Any], origin: str | None = None
+) -> CreditorChangeProposal:
+    """Store a proposed change of contact fields; the creditor itself does not change. Only the fields that differ
+    from the directory are kept; a proposal that changes nothing, or that the directory's rules would refuse
+    (takes_email without e-mail, a duplicate name), is refused now rather than at approval."""
+    values = {field: value for field, value in _clean(data).items() if field in CONTACT_FIELDS}
+    changes = {field: value for field, value in values.items() if getattr(creditor, field) != value}
+    if not changes:
+        raise ValidationFailed({"_schema": ["Dit voorstel verandert niets aan de schuldeiser."]})
+    _check_consistency(
+        session, {field: getattr(creditor, field) for field in WRITABLE} | changes, creditor_id=creditor.id
+    )
+    proposal = CreditorChangeProposal(
+        creditor_id=creditor.id,
+        proposed_by=actor.actor_id,
+        organisation_id=actor.organisation_id,
+        proposed_at=utcnow(),
+        base_version=creditor.row_version,
+        changes=changes,
+        status=ProposalStatus.PROPOSED.value,
+    )
+    session.add(proposal)
+    session.flush()
+    _record_proposal(session, proposal, actor=actor, action="creditor.change_proposed", origin=origin)
+    return proposal
+
+
+def get_proposal(session: Session, proposal_id: int, *, for_update: bool = False) -> CreditorChangeProposal:
+    return _get_row(session, CreditorChangeProposal, "creditor_change_proposal", proposal_id, for_update=for_update)
+
+
+def list_proposals(
+    session: Session,
+    *,
+    status: str | None = ProposalStatus.PROPOSED.value,
+    creditor_id: int | None = None,
+    limit: int = 50,
+    after: int | None = None,
+) -> tuple[list[CreditorChangeProposal], int | None]:
+    """Proposals, oldest first (the queue an administrator works through); the last id for the next page."""
+    query = select(CreditorChangeProposal)
+    if status:
+        query = query.where(CreditorChangeProposal.status == status)
+    if creditor_id is not None:
+        query = query.where(CreditorChangeProposal.creditor_id == creditor_id)
+    if after is not None:
+        query = query.where(CreditorChangeProposal.id > after)
+    rows = list(session.scalars(query.order_by(CreditorChangeProposal.id).limit(limit + 1)))
+    if len(rows) <= limit:
+        return rows, None
+    return rows[:limit], rows[limit - 1].id
+
+
+def approve_proposal(
+    session: Session, proposal: CreditorChangeProposal, *, actor: UserActor, origin: str | None = None
+) -> list[str]:
+    """An administrator approves: the proposed values are written to the creditor (audited as a change naming the
+    proposal) and the proposal is closed. Returns the fields that changed."""
+    _check_decision(actor, proposal)
+    creditor = get_creditor(session, proposal.creditor_id, for_update=True)
+    changed = update_creditor(
+        session, creditor, actor=actor, data=dict(proposal.changes), origin=origin, proposal_id=proposal.id
+    )
+    _decide(session, proposal, actor=actor, status=ProposalStatus.APPROVED, origin=origin)
     return changed
+
+
+def reject_proposal(
+    session: Session, proposal: CreditorChangeProposal, *, actor: UserActor, origin: str | None = None
+) -> None:
+    """An administrator rejects: the creditor stays as it is."""
+    _check_decision(actor, proposal)
+    _decide(session, proposal, actor=actor, status=ProposalStatus.REJECTED, origin=origin)
+
+
+def _check_decision(actor: UserActor, proposal: CreditorChangeProposal) -> None:
+    if actor.role is not Role.ADMIN:
+        raise ValidationFailed({"_schema": ["Alleen een beheerder beoordeelt een voorstel."]})
+    if proposal.status != ProposalStatus.PROPOSED.value:
+        raise ValidationFailed({"status": ["Dit voorstel is al beoordeeld."]})
+
+
+def _decide(
+    session: Session,
+    proposal: CreditorChangeProposal,
+    *,
+    actor: UserActor,
+    status: ProposalStatus,
+    origin: str | None,
+) -> None:
+    proposal.status = status.value
+    proposal.decided_by = actor.actor_id
+    proposal.decided_at = utcnow()
+    session.flush()
+    action = "creditor.change_approved" if status is ProposalStatus.APPROVED else "creditor.change_rejected"
+    _record_proposal(session, proposal, actor=actor, action=action, origin=origin)
+
+
+def _record_proposal(
+    session: Session, proposal: CreditorChangeProposal, *, actor: UserActor, action: str, origin: str | None
+) -> None:
+    # Field names only: a value (an e-mail address, a contact's name in a department) may be personal data.
+    record(
+        session,
+        actor=actor,
+        action=action,
+        object_type="creditor_change_proposal",
+        object_id=proposal.id,
+        origin=origin,
+        details={"creditor_id": proposal.creditor_id, "fields": sorted(proposal.changes)},
+    )
 
 
 #: The fields that decide where a letter to the creditor goes.

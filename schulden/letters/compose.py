@@ -74,9 +74,21 @@ def _postcode_city(postcode: str | None, city: str | None) -> str | None:
     return f"{postcode or ''}  {(city or '').upper()}".strip()
 
 
-def creditor_address(creditor: Creditor) -> Address:
-    lines = [creditor.name, f"t.a.v. {creditor.department}" if creditor.department else None, creditor.address_line]
-    lines.append(_postcode_city(creditor.postcode, creditor.city))
+def letter_recipient_address(letter: Letter) -> Address:
+    """The address fixed on the letter when it was made (schulden/letters/services.py `recipient_copy`)."""
+    return _address_block(
+        letter.recipient_name or "",
+        letter.recipient_department,
+        letter.recipient_address_line,
+        letter.recipient_postcode,
+        letter.recipient_city,
+    )
+
+
+def _address_block(
+    name: str, department: str | None, address_line: str | None, postcode: str | None, city: str | None
+) -> Address:
+    lines = [name, f"t.a.v. {department}" if department else None, address_line, _postcode_city(postcode, city)]
     return Address(tuple(line for line in lines if line))
 
 
@@ -103,14 +115,18 @@ def compose(
     detainee = session.get_one(Detainee, case.detainee_id)
     pi = session.get_one(Organisation, case.pi_id)
     debt = session.get(Debt, letter.debt_id) if letter.debt_id else None
-    creditor = session.get(Creditor, letter.creditor_id) if letter.creditor_id else None
     original = session.get(Creditor, debt.creditor_id) if debt is not None else None
     municipality = session.get(Organisation, case.municipality_id) if case.municipality_id else None
     kind = letter.letter_type
 
-    if kind in TO_CREDITOR and creditor is not None:
-        recipient = creditor_address(creditor)
-        may_see_bsn = creditor.may_receive_bsn
+    if kind in TO_CREDITOR and letter.creditor_id is not None:
+        # The letter's own copy, never the live directory: a directory change after the letter was made (and
+        # every re-render of it) must not change who it is addressed to or whether it may carry the BSN.
+        recipient = letter_recipient_address(letter)
+        # The BSN only if the creditor might receive it when the letter was made and still may: a legal basis
+        # withdrawn since stops it on a re-render, a basis granted since does not add it to an old letter.
+        current = session.get(Creditor, letter.creditor_id)
+        may_see_bsn = letter.recipient_may_receive_bsn and current is not None and current.may_receive_bsn
     elif kind == "L8" and municipality is not None:
         recipient = organisation_address(municipality)
         may_see_bsn = True  # the municipality needs it to match the person (Wgs, domain.md 1.4)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -39,6 +39,15 @@ class Letter(Base):
     # The recipient: a creditor (or collecting party), a municipality (L8), or the detainee in the PI (L9, L10).
     creditor_id: Mapped[int | None] = mapped_column(ForeignKey("creditor.id", ondelete="RESTRICT"))
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    # A creditor's address as it was when the letter was asked for. Rendering and e-mail use this copy, never the
+    # directory: a later change there (or a forged one) cannot redirect a letter already made, nor its retries.
+    recipient_name: Mapped[str | None] = mapped_column(String(200))
+    recipient_department: Mapped[str | None] = mapped_column(String(200))
+    recipient_address_line: Mapped[str | None] = mapped_column(String(200))
+    recipient_postcode: Mapped[str | None] = mapped_column(String(7))
+    recipient_city: Mapped[str | None] = mapped_column(String(100))
+    recipient_email: Mapped[str | None] = mapped_column(String(254))
+    recipient_may_receive_bsn: Mapped[bool] = mapped_column(default=False, server_default=false())
     letter_type: Mapped[str] = mapped_column(String(4))
     round: Mapped[int] = mapped_column(Integer, default=1)
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
@@ -77,6 +86,7 @@ class Letter(Base):
             "status IN ('queued', 'rendering', 'rendered', 'sent', 'failed', 'cancelled')", name="status_known"
         ),
         CheckConstraint("channel IN ('post', 'email')", name="channel_known"),
+        CheckConstraint("creditor_id IS NULL OR recipient_name IS NOT NULL", name="creditor_address_fixed"),
         CheckConstraint(
             "letter_type IN ('L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9', 'L10')", name="type_known"
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,6 +32,20 @@ def recipient_of(session: Session, debt: Debt | None) -> Creditor | None:
     if debt is None:
         return None
     return session.get(Creditor, debt.collecting_party_id or debt.creditor_id)
+
+
+def recipient_copy(creditor: Creditor) -> dict[str, Any]:
+    """The creditor's address as the letter keeps it: fixed when the letter is made, so a later change in the
+    shared directory (a correction, or someone redirecting another organisation's post) only reaches new letters."""
+    return {
+        "recipient_name": creditor.name,
+        "recipient_department": creditor.department,
+        "recipient_address_line": creditor.address_line,
+        "recipient_postcode": creditor.postcode,
+        "recipient_city": creditor.city,
+        "recipient_email": creditor.email,
+        "recipient_may_receive_bsn": creditor.may_receive_bsn,
+    }
 
 
 def request_letter(
@@ -60,6 +75,7 @@ def request_letter(
         debt_id=debt.id if debt else None,
         creditor_id=creditor.id if creditor else None,
         organisation_id=organisation_id,
+        **(recipient_copy(creditor) if creditor is not None else {}),
         letter_type=letter_type,
         round=round_,
         idempotency_key=key,

@@ -15,7 +15,8 @@ target_metadata = Base.metadata
 
 def _url() -> str:
     url = config.attributes.get("database_url")
-    return str(url) if url else Settings.from_env().database_url
+    # `alembic upgrade` by hand (README) is maintenance, like `schuldroute db upgrade`: no SCHULDROUTE_ENV needed.
+    return str(url) if url else Settings.from_env(allow_unnamed_development=True).database_url
 
 
 def run_migrations_offline() -> None:

@@ -93,7 +93,8 @@ class DeliveryIn(DutchSchema):
         load_default=None,
         allow_none=True,
         validate=validate.Regexp(
-            r"^[A-Z][A-Z0-9_]{2,99}$", error="De naam van een omgevingsvariabele, bijv. ZGW_SECRET_GM0363."
+            r"^ZGW_SECRET_[A-Z0-9_]{1,89}$",
+            error="De naam van een omgevingsvariabele die met ZGW_SECRET_ begint, bijv. ZGW_SECRET_GM0363.",
         ),
     )
     zaaktype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})

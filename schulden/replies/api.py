@@ -56,7 +56,8 @@ def _get_reply(session: Session, actor: UserActor, reply_id: int) -> CreditorRep
 class CaseReplies(MethodView):
     @blp.response(200, ReplyOut(many=True))
     def get(self, case_id: int) -> list[dict[str, Any]]:
-        """Every creditor answer of the case, in the order received."""
+        """Every creditor answer of the case, in the order received: a creditor who answered again has several
+        versions for one debt, the newest without `superseded_at`."""
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
@@ -166,7 +167,7 @@ class RevokeCode(MethodView):
         )
         if letter is None:
             raise NotFound("letter", letter_id)
-        codes.revoke(letter, now=utcnow())
+        codes.revoke(session, letter, now=utcnow())
         audit.record(session, actor=actor, action="letter.reply_revoked", object_type="letter", object_id=letter.id,
                      case_id=letter.case_id, origin=origin())  # fmt: skip
         session.commit()

@@ -4,6 +4,10 @@ Unknown, expired, revoked and altered codes get the same answer (None) after the
 part matches no letter is still checked against a dummy scrypt hash, so the time taken does not tell an attacker
 that the first five characters were right. Typed codes are rate limited per letter and per address; the token in
 the QR link has 256 bits and needs no limit beyond the address limit of the web layer.
+
+Submitted answers are limited per letter (= per code and link) too: at most MAX_ANSWERS_PER_LETTER accepted and
+MAX_SUBMITS_PER_LETTER attempts in all (a PDF is parsed on every attempt) per WINDOW, counted in the same table,
+so a leaked code cannot be used to bury the counsellor in versions or the server in PDF checks.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from schulden.letters.compose import TO_CREDITOR
 from schulden.letters.models import Letter, LetterStatus
 from schulden.letters.reply import LOOKUP_LENGTH, SECRET_LENGTH, hash_secret, normalise_code, token_hash, verify_secret
+from schulden.replies.models import ReplySession, ReplySessionEnd
 from schulden.users.models import LoginAttempt
 
 log = logging.getLogger(__name__)
@@ -27,6 +32,10 @@ MAX_FAILURES_PER_ADDRESS = 20
 WINDOW = timedelta(hours=1)
 #: The attempt rows share the login_attempt table (same expiry, same index); this prefix keeps them apart.
 _PREFIX = "reply:"
+#: Submissions of answers per letter; under _PREFIX too, so the staff login limits leave them out.
+_SUBMIT_PREFIX = f"{_PREFIX}submit:"
+MAX_ANSWERS_PER_LETTER = 5
+MAX_SUBMITS_PER_LETTER = 20
 _DUMMY_HASH = hash_secret("X" * SECRET_LENGTH)
 
 
@@ -34,7 +43,11 @@ class TooManyAttempts(Exception):
     """The rate limit for typed codes is reached (for this letter or this address)."""
 
 
-def _usable(letter: Letter | None, now: datetime) -> Letter | None:
+class TooManySubmissions(Exception):
+    """The letter's answers for this hour are used up."""
+
+
+def usable_letter(letter: Letter | None, now: datetime) -> Letter | None:
     if letter is None or letter.letter_type not in TO_CREDITOR:
         return None
     if letter.status not in (LetterStatus.RENDERED.value, LetterStatus.SENT.value):
@@ -58,7 +71,7 @@ def letter_for_token(session: Session, token: str, *, now: datetime) -> Letter |
     if not token or len(token) > 100:
         return None
     letter = session.scalar(select(Letter).where(Letter.reply_token_hash == token_hash(token)))
-    return _usable(letter, now)
+    return usable_letter(letter, now)
 
 
 def _failures(session: Session, *, key: str | None, address: str | None, since: datetime) -> tuple[int, int]:
@@ -77,6 +90,7 @@ def _failures(session: Session, *, key: str | None, address: str | None, since: 
             .where(
                 LoginAttempt.remote_addr == address,
                 LoginAttempt.username.like(f"{_PREFIX}%"),
+                LoginAttempt.username.not_like(f"{_SUBMIT_PREFIX}%"),  # a refused answer is no wrong code
                 LoginAttempt.at >= since,
                 LoginAttempt.success.is_(False),
             )
@@ -99,16 +113,11 @@ def letter_for_code(session: Session, typed: str, *, now: datetime, address: str
     letter = session.scalar(select(Letter).where(Letter.reply_code_lookup == lookup)) if key else None
     stored = letter.reply_code_hash if letter is not None and letter.reply_code_hash else _DUMMY_HASH
     ok = verify_secret(secret, stored) and letter is not None
-    found = _usable(letter, now) if ok else None
+    found = usable_letter(letter, now) if ok else None
     session.add(
         LoginAttempt(username=(key or f"{_PREFIX}?")[:64], remote_addr=address, at=now, success=found is not None)
     )
     return found
-
-
-def letter_in_reply_session(session: Session, letter_id: int, *, now: datetime) -> Letter | None:
-    """The letter of an open reply session, checked again on every request: a revoked code ends it at once."""
-    return _usable(session.get(Letter, letter_id), now)
 
 
 def note_use(letter: Letter, *, now: datetime) -> None:
@@ -117,7 +126,33 @@ def note_use(letter: Letter, *, now: datetime) -> None:
     letter.reply_last_used_at = now
 
 
-def revoke(letter: Letter, *, now: datetime) -> None:
-    """Staff revoke the code and link of a letter (lost, sent to the wrong address, answered by phone)."""
+def revoke(session: Session, letter: Letter, *, now: datetime) -> None:
+    """Staff revoke the code and link of a letter (lost, sent to the wrong address, answered by phone); its open
+    reply sessions end with it."""
     if letter.reply_revoked_at is None:
         letter.reply_revoked_at = now
+    session.execute(
+        update(ReplySession)
+        .where(ReplySession.letter_id == letter.id, ReplySession.ended_at.is_(None))
+        .values(ended_at=now, ended_reason=ReplySessionEnd.REVOKED.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def check_submission_limit(session: Session, letter: Letter, *, now: datetime) -> None:
+    """Raise TooManySubmissions when the letter has used up its answers or its attempts for the window."""
+    key = f"{_SUBMIT_PREFIX}{letter.id}"
+    total, accepted = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((LoginAttempt.success.is_(True), 1), else_=0)), 0))
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.username == key, LoginAttempt.at >= now - WINDOW)
+    ).one()
+    if int(accepted) >= MAX_ANSWERS_PER_LETTER or int(total) >= MAX_SUBMITS_PER_LETTER:
+        log.warning("reply submission limit reached", extra={"letter_id": letter.id, "accepted": int(accepted)})
+        raise TooManySubmissions
+
+
+def note_submission(session: Session, letter: Letter, *, now: datetime, address: str | None, accepted: bool) -> None:
+    """Count one submission of the reply form (in the caller's transaction, which must commit either way)."""
+    session.add(LoginAttempt(username=f"{_SUBMIT_PREFIX}{letter.id}"[:64], remote_addr=address, at=now,
+                             success=accepted))  # fmt: skip

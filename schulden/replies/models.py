@@ -1,7 +1,8 @@
-"""A creditor's answer to a letter, or to a debt when it came on paper or by phone.
+"""A creditor's answer to a letter, or to a debt when it came on paper or by phone; the creditor's reply session.
 
-One row per submission: a creditor who corrects an earlier answer adds a row; nothing is overwritten, so the
-case shows what each creditor said and when (domain.md 9.2; security.md 2.2 "a reply is write-once").
+One row per submission: a creditor who corrects an earlier answer adds a row with the next `version` of that debt
+and the earlier row gets `superseded_at`; nothing is overwritten, so the case shows what each creditor said and
+when (domain.md 9.2; security.md 2.2 "a reply is write-once"), while the debt and the task list follow the newest.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -84,6 +85,9 @@ class CreditorReply(Base):
     attachment_bytes: Mapped[int | None]
     # What the reply did to the debt: the workflow events it fired, for the counsellor's review.
     events: Mapped[str | None] = mapped_column(String(200))
+    # 1 for the first answer about the debt, n+1 for the next (from any channel); the newest has no superseded_at.
+    version: Mapped[int] = mapped_column(default=1)
+    superseded_at: Mapped[datetime | None]
     reviewed_at: Mapped[datetime | None]
     reviewed_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -98,6 +102,8 @@ class CreditorReply(Base):
         Index("ix_creditor_reply_case_id", "case_id"),
         Index("ix_creditor_reply_debt_id", "debt_id"),
         Index("ix_creditor_reply_letter_id", "letter_id"),
+        # Two answers racing for the same version: one of them fails instead of both claiming it.
+        UniqueConstraint("debt_id", "version"),
     )
 
     @property
@@ -106,3 +112,36 @@ class CreditorReply(Base):
         if all(p is None for p in parts):
             return None
         return sum(p or 0 for p in parts)
+
+
+class ReplySessionEnd(StrEnum):
+    SUBMITTED = "submitted"  # the answer was sent: the form is gone, the thank-you page stays
+    REVOKED = "revoked"  # the counsellor revoked the letter's code and link
+    EXPIRED = "expired"  # its 45 minutes ran out (or the letter's code expired meanwhile)
+    REPLACED = "replaced"  # the same browser opened a reply session again
+
+
+class ReplySession(Base):
+    """A creditor's reply session: the cookie holds only a random 256-bit id, this row says which letter it opens.
+
+    Like the staff sessions (schulden/web/auth.py) it lives on the server, so ending it (submit, revoke) takes
+    effect at the next request, and a cookie signed with the right key but naming a letter opens nothing.
+    """
+
+    __tablename__ = "reply_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    letter_id: Mapped[int] = mapped_column(ForeignKey("letter.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_reason: Mapped[str | None] = mapped_column(String(16))
+
+    __table_args__ = (
+        CheckConstraint(
+            "ended_reason IS NULL OR ended_reason IN ('submitted', 'revoked', 'expired', 'replaced')",
+            name="ended_reason_known",
+        ),
+        Index("ix_reply_session_letter_id", "letter_id"),
+    )

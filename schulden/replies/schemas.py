@@ -77,5 +77,7 @@ class ReplyOut(DutchSchema):
     attachment_name = fields.String(allow_none=True)
     attachment_bytes = fields.Integer(allow_none=True)
     events = fields.String(allow_none=True)
+    version = fields.Integer()
+    superseded_at = fields.DateTime(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()

@@ -5,6 +5,10 @@ both land the same way: a reply row, the debt's amounts when a balance was given
 where the answer allows (balance confirmed, no cooperation, suspension granted or refused). Every reply also
 fires the internal `reply_received` event, so the history and the outcome figures see it even when the state
 stays as it is (a correction of an earlier balance, say).
+
+Answering again adds the next version of the debt's answer and marks the earlier one superseded; the earlier rows
+stay as they were (the history lists them all), the debt takes the newest balance, and only the newest waits on
+the counsellor's task list.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from schulden.debts.models import AmountStatus, Debt
@@ -117,6 +121,17 @@ def record_reply(
 ) -> CreditorReply:
     """Store the answer and apply it to the debt. Raises ValidationFailed (nothing written) on bad input."""
     check_answer(data, today=today)
+    moment = now or engine.clock()
+    # The debt's row is the lock: two answers at once get versions n+1 and n+2, not both n+1.
+    session.execute(select(Debt.id).where(Debt.id == debt.id).with_for_update())
+    latest = session.scalar(select(func.max(CreditorReply.version)).where(CreditorReply.debt_id == debt.id)) or 0
+    if latest:
+        session.execute(
+            update(CreditorReply)
+            .where(CreditorReply.debt_id == debt.id, CreditorReply.superseded_at.is_(None))
+            .values(superseded_at=moment)
+            .execution_options(synchronize_session="fetch")
+        )
     reply = CreditorReply(
         case_id=debt.case_id,
         debt_id=debt.id,
@@ -124,6 +139,7 @@ def record_reply(
         channel=channel.value,
         received_on=received_on,
         entered_by=actor.actor_id,
+        version=latest + 1,
         **{name: data.get(name) for name in FIELDS},
     )
     if attachment is not None:
@@ -169,10 +185,12 @@ def record_reply(
     return reply
 
 
-def replies_of_case(session: Session, case_id: int) -> list[CreditorReply]:
-    return list(
-        session.scalars(select(CreditorReply).where(CreditorReply.case_id == case_id).order_by(CreditorReply.id))
-    )
+def replies_of_case(session: Session, case_id: int, *, latest_only: bool = False) -> list[CreditorReply]:
+    """Every answer of the case in the order received (the history), or only the newest version per debt."""
+    query = select(CreditorReply).where(CreditorReply.case_id == case_id).order_by(CreditorReply.id)
+    if latest_only:
+        query = query.where(CreditorReply.superseded_at.is_(None))
+    return list(session.scalars(query))
 
 
 def mark_reviewed(reply: CreditorReply, *, actor: Actor, now: datetime) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -14,7 +14,8 @@ from schulden.audit import record
 from schulden.errors import ValidationFailed
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
-from schulden.users.models import ApiToken, User
+from schulden.users.models import ApiToken, RecoveryCode, User
+from schulden.users.passwords import password_problems
 from workflows.store import utcnow
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -44,8 +45,14 @@ def create_user(
     role: Role,
     password: str,
     organisation: Organisation | None,
+    set_by_administrator: bool = False,
 ) -> User:
-    """Create an account; raises ValidationFailed naming the field and the rule. Does not commit."""
+    """Create an account; raises ValidationFailed naming the field and the rule. Does not commit.
+
+    `set_by_administrator` (the CLI and Beheer): the password must meet the rule (schulden/users/passwords.py) and
+    its user must change it at the first login, as only they should know it. Without it (the demo seed, tests)
+    any password of 4 characters or more is taken and not forced to change: the demo's "demo" stays usable.
+    """
     errors: dict[str, list[str]] = {}
     if not USERNAME.match(username):
         errors["username"] = [
@@ -55,8 +62,11 @@ def create_user(
         errors["username"] = ["Deze gebruikersnaam bestaat al."]
     if not display_name.strip():
         errors["display_name"] = ["Naam is verplicht."]
-    if len(password) < 4:
-        errors["password"] = ["Wachtwoord: minimaal 4 tekens (demo); in productie minimaal 12."]
+    if set_by_administrator:
+        if problems := password_problems(password, username=username):
+            errors["password"] = problems
+    elif len(password) < 4:
+        errors["password"] = ["Wachtwoord: minimaal 4 tekens."]
     expected = ROLE_ORGANISATION[role]
     if role is Role.PARTNER:
         if organisation is None or organisation.kind not in (
@@ -74,6 +84,7 @@ def create_user(
         role=role.value,
         organisation_id=organisation.id if organisation else None,
         password_hash=hash_password(password),
+        must_change_password=set_by_administrator,
     )
     session.add(user)
     session.flush()
@@ -97,6 +108,34 @@ def disable_user(session: Session, *, actor: UserActor, user: User, origin: str 
     )
     record(session, actor=actor, action="user.disable", object_type="user", object_id=user.id, origin=origin)
     return True
+
+
+def revoke_sessions(session: Session, *, user_id: int, keep_token_id: int | None = None) -> None:
+    """End every web session and API token of this user (but `keep_token_id`, the session doing the change)."""
+    query = update(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+    if keep_token_id is not None:
+        query = query.where(ApiToken.id != keep_token_id)
+    session.execute(query.values(revoked_at=utcnow()))
+
+
+def reset_totp(session: Session, *, actor: UserActor, user: User, origin: str | None = None) -> bool:
+    """An administrator removes a user's second factor (a lost phone): secret and recovery codes go, the user's
+    sessions and tokens end, and the next login asks to enrol again where that is required. False if the user
+    had no second factor. Does not commit."""
+    if user.totp_secret is None:
+        return False
+    user.totp_secret = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    revoke_sessions(session, user_id=user.id)
+    record(session, actor=actor, action="user.totp_reset", object_type="user", object_id=user.id, origin=origin)
+    return True
+
+
+def totp_required(role: str, *, required_roles: tuple[str, ...], production: bool) -> bool:
+    """Whether this role must sign in with a second factor: the configured roles, and admin in production always."""
+    return role in required_roles or (production and role == Role.ADMIN.value)
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User | None:

@@ -3,6 +3,12 @@
 The password check and its rate limit are the API's (`schulden.api.auth.login`: failed attempts per username and
 per address in the login_attempt table), so the browser and the token endpoint share one limit.
 
+Signing in takes up to three steps (docs/accounts.md): the password; then, for an account with a second factor,
+the TOTP or recovery code at /aanmelden/code (until then the browser holds only a signed note of who passed the
+password, for PENDING_SECONDS, and no session: nothing is reachable); then, inside the new session, a forced
+password change (`must_change_password`) and a forced enrolment (a role in TOTP_REQUIRED_ROLES without a second
+factor). While one of those is due, every page but that step and logout redirects to it.
+
 A session is a row on the server, so logging out, disabling an account or changing its role ends it at once
 (ASVS 7.4.1/7.4.2), not only when a cookie runs out. The row lives in the api_token table: a 256-bit random token,
 stored only as a SHA-256 (here over a "web-session:" prefix, so a session token is never accepted as an API bearer
@@ -20,6 +26,7 @@ import functools
 import hashlib
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -31,9 +38,11 @@ from sqlalchemy import bindparam, select, update
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from schulden.actors import UserActor
+from schulden.api.auth import client_address, must_enrol, second_factor
 from schulden.api.auth import login as check_login
 from schulden.roles import Role
 from schulden.settings import Settings
+from schulden.users.logins import signed_in
 from schulden.users.models import ApiToken, User
 from schulden.web.requests import db_session
 from schulden.web.security import CACHEABLE_ENDPOINTS, CSRF_EXEMPT_PREFIXES
@@ -54,6 +63,11 @@ ENDED_IDLE = "U was te lang niet actief. Meld u opnieuw aan."
 ENDED_LIFETIME = "Uw sessie is verlopen. Meld u opnieuw aan."
 ENDED_CHANGED = "Uw sessie is beëindigd. Meld u opnieuw aan."
 WRONG_CREDENTIALS = "Gebruikersnaam of wachtwoord onjuist."
+#: How long the note "this browser passed the password" waits for the second-factor code.
+PENDING_SECONDS = 5 * 60
+#: The steps a new session may have to take first, and the only endpoints open meanwhile.
+STEP_ENDPOINTS = {"password": "web_account.change_password", "totp": "web_account.enrol"}
+_OPEN_DURING_STEPS = frozenset({*STEP_ENDPOINTS.values(), "web_auth.logout", "web_auth.login"})
 
 # Built once: it runs on every page request (compare _TOKEN_LOOKUP in schulden.api.auth).
 _SESSION_LOOKUP = (
@@ -67,6 +81,8 @@ _SESSION_LOOKUP = (
         User.organisation_id,
         User.active,
         User.display_name,
+        User.must_change_password,
+        User.totp_confirmed_at,
     )
     .join(User, User.id == ApiToken.user_id)
     .where(ApiToken.token_hash == bindparam("token_hash"))
@@ -100,15 +116,24 @@ def _why_ended(row: Any, now: datetime, settings: Settings) -> str | None:
     return None
 
 
-def _load_session() -> None:
+def pending_step(role: str, *, must_change_password: bool, enrolled: bool) -> str | None:
+    """The step a session must take before anything else: "password", "totp" or None."""
+    if must_change_password:
+        return "password"
+    if must_enrol(role, enrolled=enrolled):
+        return "totp"
+    return None
+
+
+def _load_session() -> ResponseReturnValue | None:
     """Find the signed-in user of this request, or end a session that may not go on."""
     if request.path.startswith(CSRF_EXEMPT_PREFIXES) or request.endpoint in _NO_USER_ENDPOINTS:
         # The API authenticates by bearer token only; static files and the health check need no user (and the
         # health check opens a session of its own, which on SQLite would wait for this request's write lock).
-        return
+        return None
     token = session.get("sid")
     if not isinstance(token, str):
-        return
+        return None
     db = db_session()
     row = db.execute(_SESSION_LOOKUP, {"token_hash": session_hash(token)}).first()
     now = utcnow()
@@ -120,7 +145,7 @@ def _load_session() -> None:
             db.commit()
         session.clear()
         flash(reason, "warning")
-        return
+        return None
     assert row is not None
     throttle = min(THROTTLE, timedelta(seconds=settings.session_idle_seconds / 10))
     if row.last_used_at is None or now - row.last_used_at >= throttle:
@@ -132,6 +157,13 @@ def _load_session() -> None:
     g.actor = actor
     g.web_user_name = row.display_name
     g.web_session_id = row.id
+    step = pending_step(
+        row.role, must_change_password=row.must_change_password, enrolled=row.totp_confirmed_at is not None
+    )
+    g.web_pending_step = step
+    if step is not None and request.endpoint not in _OPEN_DURING_STEPS:
+        return redirect(url_for(STEP_ENDPOINTS[step]))
+    return None
 
 
 def current_actor() -> UserActor:
@@ -179,7 +211,7 @@ def safe_next(target: str | None) -> str | None:
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or parts.path in ("/aanmelden", "/afmelden"):
+    if parts.scheme or parts.netloc or parts.path in ("/aanmelden", "/afmelden", "/aanmelden/code"):
         return None
     return target
 
@@ -215,20 +247,27 @@ def login() -> ResponseReturnValue:
 
     db = db_session()
     try:
-        user = check_login(db, username, password)
+        user = check_login(db, username, password, channel="web")
     except TooManyRequests as exc:
         return _login_form(values, {"_form": [str(exc.description)]}, next_url, 429)
     except Unauthorized:
         return _login_form(values, {"_form": [WRONG_CREDENTIALS]}, next_url, 422)
 
-    old = session.get("sid")
-    if isinstance(old, str):
-        # Signing in again (perhaps as someone else) ends the session this browser had.
-        db.execute(
-            update(ApiToken)
-            .where(ApiToken.token_hash == session_hash(old), ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+    if user.totp_enabled:
+        _end_browser_session()
+        db.commit()  # the recorded attempt
+        # Not signed in yet: only a signed note that the password passed, read by the code page.
+        session.clear()
+        session.update(mfa_uid=user.id, mfa_at=time.time(), mfa_next=next_url)
+        return redirect(url_for("web_auth.second_factor_step"))
+    start_session(user, method="password")
+    return redirect(next_url or url_for("home.index"))
+
+
+def start_session(user: User, *, method: str) -> None:
+    """A new server-side session for this user and a new cookie; records the sign-in. Commits."""
+    db = db_session()
+    _end_browser_session()
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.add(
@@ -239,11 +278,62 @@ def login() -> ResponseReturnValue:
             last_used_at=now,
         )
     )
+    signed_in(db, user=user, method=method, channel="web", address=client_address(), now=now)
     db.commit()
     # A new cookie: nothing from before the login (an old CSRF token, a planted value) carries over.
     session.clear()
     session.update(sid=token, uid=user.id, role=user.role, org=user.organisation_id)
     log.info("web login", extra={"user_id": user.id})
+
+
+def _end_browser_session() -> None:
+    """Signing in again (perhaps as someone else) ends the session this browser had (in the caller's commit)."""
+    old = session.get("sid")
+    if isinstance(old, str):
+        db_session().execute(
+            update(ApiToken)
+            .where(ApiToken.token_hash == session_hash(old), ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+
+
+def _pending_user() -> tuple[User | None, str | None]:
+    """The user who passed the password in this browser a moment ago, and where they were going."""
+    uid, at = session.get("mfa_uid"), session.get("mfa_at")
+    if not isinstance(uid, int) or not isinstance(at, int | float) or time.time() - at > PENDING_SECONDS:
+        return None, None
+    user = db_session().get(User, uid)
+    if user is None or not user.active or not user.totp_enabled:
+        return None, None
+    return user, safe_next(session.get("mfa_next"))
+
+
+@blp.route("/aanmelden/code", methods=["GET", "POST"])
+def second_factor_step() -> ResponseReturnValue:
+    user, next_url = _pending_user()
+    if user is None:
+        session.pop("mfa_uid", None)
+        flash("Meld u opnieuw aan met uw gebruikersnaam en wachtwoord.", "warning")
+        return redirect(url_for("web_auth.login"))
+    if request.method == "GET":
+        return render_template("auth/code.html", values={}, errors={})
+    code = request.form.get("code", "").strip()
+    if not code or len(code) > 32:
+        errors = {"code": ["Vul de code uit uw app in, of een herstelcode."]}
+        return render_template("auth/code.html", values={}, errors=errors), 422
+    db = db_session()
+    try:
+        method = second_factor(db, user, code, channel="web")
+    except TooManyRequests as exc:
+        session.clear()
+        flash(str(exc.description), "error")
+        return redirect(url_for("web_auth.login"))
+    except Unauthorized as exc:
+        return render_template("auth/code.html", values={}, errors={"code": [str(exc.description)]}), 422
+    start_session(user, method=f"password+{method}")
+    if method == "recovery_code":
+        flash("U bent aangemeld met een herstelcode; die code is nu gebruikt. Zijn ze bijna op, stel dan "
+              "tweestapsverificatie opnieuw in via Mijn account.", "warning")  # fmt: skip
     return redirect(next_url or url_for("home.index"))
 
 
@@ -283,3 +373,6 @@ def init_app(app: Flask) -> None:
     app.before_request(_load_session)
     app.context_processor(_layout_context)
     app.register_blueprint(blp)
+    from schulden.web.account import blp as account_pages  # imports this module
+
+    app.register_blueprint(account_pages)

@@ -17,15 +17,27 @@ from sqlalchemy import func, select
 
 from schulden.api.common import decode_cursor, encode_cursor
 from schulden.audit import record
+from schulden.creditors.models import CreditorChangeProposal
 from schulden.creditors.schemas import CATEGORIES, GRADES, CreditorSearchArgs, CreditorUpdate
-from schulden.creditors.services import MAX_ID, Position, get_creditor, search_creditors, update_creditor
+from schulden.creditors.services import (
+    MAX_ID,
+    Position,
+    approve_proposal,
+    get_creditor,
+    get_proposal,
+    list_proposals,
+    reject_proposal,
+    search_creditors,
+    update_creditor,
+)
 from schulden.debts.models import Creditor, CreditorKind
 from schulden.errors import NotFound, ValidationFailed
 from schulden.letters.content import LETTER_TYPES
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.users.models import User
-from schulden.users.services import create_user, disable_user
+from schulden.users.passwords import PASSWORD_RULE
+from schulden.users.services import create_user, disable_user, reset_totp
 from schulden.web.auth import current_actor, roles_required
 from schulden.web.cijfers import field_messages
 from schulden.web.requests import db_session
@@ -113,7 +125,17 @@ def _organisation_options() -> list[tuple[str, str]]:
 def _users_page(values: dict[str, str], errors: dict[str, list[str]], status: int = 200) -> ResponseReturnValue:
     session = db_session()
     users = session.execute(
-        select(User.id, User.username, User.display_name, User.role, User.active, User.last_login_at, Organisation.name)
+        select(
+            User.id,
+            User.username,
+            User.display_name,
+            User.role,
+            User.active,
+            User.last_login_at,
+            Organisation.name,
+            User.totp_confirmed_at,
+            User.must_change_password,
+        )
         .outerjoin(Organisation, Organisation.id == User.organisation_id)
         .order_by(User.active.desc(), User.username)
     ).all()
@@ -128,6 +150,7 @@ def _users_page(values: dict[str, str], errors: dict[str, list[str]], status: in
             values=values,
             errors=errors,
             me=current_actor().user_id,
+            password_rule=PASSWORD_RULE,
         ),
         status,
     )
@@ -172,6 +195,7 @@ def create_user_view() -> ResponseReturnValue:
                     role=Role.ADMIN,
                     password=password,
                     organisation=None,
+                    set_by_administrator=True,
                 )
             except ValidationFailed as exc:
                 errors = {**exc.errors, **errors}
@@ -187,6 +211,7 @@ def create_user_view() -> ResponseReturnValue:
             role=role,
             password=password,
             organisation=organisation,
+            set_by_administrator=True,
         )
     except ValidationFailed as exc:
         session.rollback()
@@ -201,7 +226,7 @@ def create_user_view() -> ResponseReturnValue:
         details={"role": role.value},
     )
     session.commit()
-    flash(f"Gebruiker {user.username} is aangemaakt.", "ok")
+    flash(f"Gebruiker {user.username} is aangemaakt. Bij de eerste aanmelding kiest die een eigen wachtwoord.", "ok")
     return redirect(url_for("beheer.users"), 303)
 
 
@@ -223,6 +248,21 @@ def disable(user_id: int) -> ResponseReturnValue:
     session.commit()
     if changed:
         flash(f"Gebruiker {user.username} is uitgeschakeld; de sessies van dit account zijn beëindigd.", "ok")
+    return redirect(url_for("beheer.users"), 303)
+
+
+@blp.post("/gebruikers/<int:user_id>/tweestaps-opnieuw")
+@roles_required(Role.ADMIN)
+def reset_second_factor(user_id: int) -> ResponseReturnValue:
+    """Remove a user's TOTP and recovery codes (a lost phone); audited, and the user's sessions end."""
+    session = db_session()
+    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+    if user is None:
+        abort(404)
+    if reset_totp(session, actor=current_actor(), user=user, origin=request.remote_addr):
+        session.commit()
+        flash(f"Tweestapsverificatie van {user.username} is verwijderd en de sessies van dit account zijn beëindigd. "
+              "Bij de volgende aanmelding stelt de gebruiker die opnieuw in.", "ok")  # fmt: skip
     return redirect(url_for("beheer.users"), 303)
 
 
@@ -267,6 +307,7 @@ def creditors() -> ResponseReturnValue:
         render_template(
             "beheer/creditors.html",
             creditors=rows,
+            proposals=_pending_proposals(None),
             values=values,
             errors=errors,
             next_url=next_url,
@@ -309,9 +350,65 @@ def _creditor_page(
             kinds=list(KIND_LABELS.items()),
             categories=[(c, CATEGORY_LABELS.get(c, c)) for c in CATEGORIES],
             grades=[(g, g) for g in GRADES],
+            proposals=_pending_proposals(creditor.id),
+            shown=_shown_value,
         ),
         status,
     )
+
+
+def _pending_proposals(creditor_id: int | None) -> list[tuple[CreditorChangeProposal, str, str]]:
+    """Proposals waiting for a decision (of one creditor, or all), oldest first, with the proposer's organisation
+    and the creditor's name."""
+    session = db_session()
+    rows, _next = list_proposals(session, creditor_id=creditor_id, limit=200)
+    if not rows:
+        return []
+    org_ids = {row.organisation_id for row in rows if row.organisation_id is not None}
+    orgs = select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
+    org_names: dict[int | None, str] = dict(session.execute(orgs).all()) if org_ids else {}
+    creditors = select(Creditor.id, Creditor.name).where(Creditor.id.in_({row.creditor_id for row in rows}))
+    creditor_names = dict(session.execute(creditors).all())
+    return [(row, org_names.get(row.organisation_id, "onbekend"), creditor_names[row.creditor_id]) for row in rows]
+
+
+def _shown_value(field: str, value: Any) -> str:
+    """A proposed or current value as the page shows it."""
+    if field in _CREDITOR_FLAGS:
+        return "Ja" if value else "Nee"
+    return "(leeg)" if value in (None, "") else str(value)
+
+
+@blp.post("/schuldeisers/<int:creditor_id>/voorstellen/<int:proposal_id>/<decision>")
+@roles_required(Role.ADMIN)
+def creditor_proposal(creditor_id: int, proposal_id: int, decision: str) -> ResponseReturnValue:
+    """Approve (goedkeuren) or reject (afwijzen) a proposed change of the creditor's contact data."""
+    if decision not in ("goedkeuren", "afwijzen"):
+        abort(404)
+    session = db_session()
+    try:
+        proposal = get_proposal(session, proposal_id, for_update=True)
+    except NotFound:
+        abort(404)
+    if proposal.creditor_id != creditor_id:
+        abort(404)
+    try:
+        if decision == "goedkeuren":
+            approve_proposal(session, proposal, actor=current_actor(), origin=request.remote_addr)
+        else:
+            reject_proposal(session, proposal, actor=current_actor(), origin=request.remote_addr)
+    except ValidationFailed as exc:
+        session.rollback()
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for("beheer.creditor", creditor_id=creditor_id), 303)
+    session.commit()
+    if decision == "goedkeuren":
+        flash("Het voorstel is goedgekeurd; nieuwe brieven gaan naar het nieuwe adres.", "ok")
+    else:
+        flash("Het voorstel is afgewezen; de schuldeiser is niet gewijzigd.", "ok")
+    return redirect(url_for("beheer.creditor", creditor_id=creditor_id), 303)
 
 
 @blp.route("/schuldeisers/<int:creditor_id>", methods=["GET", "POST"])

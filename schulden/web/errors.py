@@ -91,7 +91,7 @@ def init_app(app: Flask) -> None:
             detail = DUTCH_DETAILS.get(status) or (exc.description if status in (401, 403, 412, 428, 429) else None)
             if status == 403:
                 # A function-level refusal (the role may never do this), logged apart from the 404s of scope.
-                record_denied(NotFound(request.endpoint or "endpoint", None), action="authz_forbidden")
+                record_denied(NotFound("route", None), action="authz_forbidden")  # the endpoint is in details
             response = problem(status, detail)
             if status == 401:
                 response.headers["WWW-Authenticate"] = "Bearer"
@@ -124,7 +124,9 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
-        log.error("unhandled error", extra={"error": type(exc).__name__, "path": request.path})
+        # With the traceback's frames but not the exception's message, and without anything from the request but
+        # its method and path (reply tokens in the path are redacted): schulden/logs.py, security.md 13 and 17.
+        log.error("unhandled error", exc_info=exc, extra={"method": request.method, "path": request.path})
         if wants_problem_json():
             return problem(500)
         return render_template("error.html", status=500, title=DUTCH_TITLES[500]), 500

@@ -9,6 +9,7 @@ the case is opened after the detention step, and the later steps work on that ca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.access import CASE_WRITERS
 from schulden.actors import UserActor
+from schulden.amounts import euro_to_cents
 from schulden.cases.api import REQUEST_FIELD, municipality_for, open_from_intake, pi_for
 from schulden.cases.models import Case, ConsentPurpose, Detainee, DetentionType
 from schulden.cases.queries import get_case
@@ -37,7 +39,6 @@ from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
 from schulden.web.errors import field_errors, record_denied
-from schulden.web.reply import euro_to_cents
 from schulden.web.requests import db_session
 from workflows import TransitionRefused, WorkflowInstance
 
@@ -275,7 +276,9 @@ def debts(case_id: int) -> ResponseReturnValue:
         body: dict[str, Any] = {}
         for name in ("creditor_id", "debt_type", "creditor_reference"):
             if values.get(name):
-                body[name] = int(values[name]) if name == "creditor_id" and values[name].isdigit() else values[name]
+                # Only 0-9 is a number here: str.isdigit() also passes '²', on which int() fails (a 500).
+                is_number = name == "creditor_id" and re.fullmatch(r"[0-9]{1,18}", values[name])
+                body[name] = int(values[name]) if is_number else values[name]
         if values.get("principal_cents"):
             try:
                 body["principal_cents"] = euro_to_cents(values["principal_cents"])

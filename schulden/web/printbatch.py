@@ -87,7 +87,7 @@ def _make(session: Session, actor: UserActor) -> dict[str, list[str]] | Response
     """As POST /api/v1/print-batches: the same schema, the same checks, the same callable."""
     raw = (request.form.get("pi_id") or "").strip()
     try:
-        data = PrintBatchIn().load({"pi_id": int(raw)} if raw.isdigit() else {"pi_id": raw or None})
+        data = PrintBatchIn().load({"pi_id": int(raw)} if raw.isascii() and raw.isdigit() else {"pi_id": raw or None})
     except ValidationError as exc:
         return field_errors(exc.messages)
     pi = session.get(Organisation, data["pi_id"])

@@ -1,50 +1,65 @@
 """The reply page for creditors (security.md 2.2, scenarios 4-6): no account, one letter.
 
 A creditor arrives with the QR link (/antwoord/<token>, 256 bits) or types the code printed on the letter at
-/antwoord. Either is exchanged at once for a short session that names only the letter, and the browser is sent on
-to /antwoord/brief: from the first response on the address no longer holds the token (the Referrer-Policy of
-every page is no-referrer, so it leaks nowhere before that either). Unknown, expired, revoked and altered codes all
-get the same page. The answer is validated by the same schema and service as a counsellor's paper entry.
+/antwoord. Either is exchanged at once for a reply session on the server (schulden/replies/sessions.py: the cookie
+holds only a random id, the row names the letter), and the browser is sent on to /antwoord/brief: from the first
+response on the address no longer holds the token (the Referrer-Policy of every page is no-referrer, so it leaks
+nowhere before that either). Neither the token nor the session id is ever logged or audited. Unknown, expired,
+revoked and altered codes all get the same page. The answer is validated by the same schema and service as a
+counsellor's paper entry; submitting ends the session, and answering again (with the code) adds a new version.
+
+The answer form takes a PDF of up to 4 MB, more than the app's 1 MB limit: `body_limit` raises the limit for
+that one view before the CSRF check reads the form, and a bigger body gets the form again with a Dutch message
+(413) instead of a bare error. Submissions are limited per letter (schulden/replies/codes.py).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import re
-from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
-from babel.numbers import NumberFormatError, parse_decimal
 from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from schulden import audit
 from schulden.actors import CreditorActor
+from schulden.amounts import euro_to_cents
 from schulden.cases.models import Case, Detainee
-from schulden.debts.models import Creditor, Debt
+from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
 from schulden.extensions import workflow
 from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
 from schulden.letters.models import Letter
-from schulden.replies import codes
-from schulden.replies.models import NO_COOPERATION_LABELS, ReplyChannel
+from schulden.replies import codes, sessions
+from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused, check_pdf
+from schulden.replies.models import NO_COOPERATION_LABELS, ReplyChannel, ReplySessionEnd
 from schulden.replies.schemas import ReplyAnswer
 from schulden.replies.services import StoredAttachment, record_reply
 from schulden.web.requests import db_session
+from schulden.web.security import body_limit
 from workflows.store import utcnow
 
 blp = Blueprint("reply", __name__, url_prefix="/antwoord")
 
-#: How long a reply session lasts after the code or link was used: long enough to look up a balance.
-SESSION_LIFETIME = timedelta(minutes=45)
-MAX_ATTACHMENT = 4 * 1024 * 1024
+MAX_ATTACHMENT = MAX_BYTES
+#: The answer's text fields next to the PDF: notes of up to 5 000 characters, multipart framing.
+_FORM_ALLOWANCE = 128 * 1024
 _SESSION_KEY = "reply"
 UNKNOWN = "Deze code of link is onbekend, verlopen of ingetrokken. Controleer de code op de brief."
 TOO_MANY = "Te veel pogingen met een verkeerde code. Probeer het over een uur opnieuw, of bel ons (zie de brief)."
+TOO_MANY_ANSWERS = (
+    "U hebt op deze brief het afgelopen uur al vaak geantwoord. Probeer het over een uur opnieuw, of bel ons "
+    "(zie de brief)."
+)
+BODY_TOO_BIG = (
+    f"Uw antwoord is niet verstuurd: de bijlage is groter dan {MAX_LABEL}. Kies een kleiner PDF-bestand en vul "
+    "het formulier opnieuw in."
+)
 
 LABELS = {
     "code": "Antwoordcode",
@@ -72,34 +87,27 @@ LABELS = {
 }
 _AMOUNTS = ("principal_cents", "interest_cents", "costs_cents", "arrangement_monthly_cents")
 _BOOLEANS = ("collection_suspended", "interest_suspended", "has_judgment", "has_attachment", "arrangement_offered")
-_DOT_DECIMAL = re.compile(r"^\d+\.\d{2}$")
 
 
 def _now() -> datetime:
     return utcnow()
 
 
-def _open_session(letter: Letter) -> None:
-    # A fresh cookie content: nothing of an earlier visit carries over into this letter's session.
-    session.pop(_SESSION_KEY, None)
-    session[_SESSION_KEY] = {"letter": letter.id, "until": (_now() + SESSION_LIFETIME).isoformat()}
+def _open_session(db: Session, letter: Letter) -> None:
+    """A new reply session row for the letter (the caller commits); the cookie gets only its random id. An
+    earlier session of this browser ends: nothing of an earlier visit carries over into this letter's."""
+    session[_SESSION_KEY] = sessions.open_session(db, letter, now=_now(), replaces=session.pop(_SESSION_KEY, None))
 
 
 def _letter_of_session(db: Session) -> Letter | None:
-    data = session.get(_SESSION_KEY)
-    if not isinstance(data, dict):
+    """The letter of this browser's open reply session, looked up on the server on every request."""
+    if _SESSION_KEY not in session:
         return None
-    try:
-        until = datetime.fromisoformat(str(data["until"]))
-        letter_id = int(data["letter"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if until <= _now():
-        session.pop(_SESSION_KEY, None)
-        return None
-    letter = codes.letter_in_reply_session(db, letter_id, now=_now())
+    letter = sessions.letter_of_session(db, session[_SESSION_KEY], now=_now())
     if letter is None:
-        session.pop(_SESSION_KEY, None)  # revoked or expired meanwhile: the session ends at once
+        # Unknown, ended, expired, or the code revoked meanwhile: the session ends at once, whatever the cookie says.
+        session.pop(_SESSION_KEY, None)
+        db.commit()
     return letter
 
 
@@ -131,8 +139,8 @@ def code_submit() -> ResponseReturnValue:
         return render_template("antwoord/code.html", values={}, errors={"code": [UNKNOWN]}, labels=LABELS), 404
     codes.note_use(letter, now=_now())
     _audit(db, letter, "reply.open", via="code")
+    _open_session(db, letter)
     db.commit()
-    _open_session(letter)
     return redirect(url_for("reply.answer_form"), code=303)
 
 
@@ -144,8 +152,8 @@ def token_link(token: str) -> ResponseReturnValue:
         return render_template("antwoord/code.html", values={}, errors={"code": [UNKNOWN]}, labels=LABELS), 404
     codes.note_use(letter, now=_now())
     _audit(db, letter, "reply.open", via="link")
+    _open_session(db, letter)
     db.commit()
-    _open_session(letter)
     return redirect(url_for("reply.answer_form"), code=303)
 
 
@@ -154,13 +162,13 @@ def _context(db: Session, letter: Letter) -> dict[str, Any]:
     debt = db.get_one(Debt, letter.debt_id) if letter.debt_id is not None else None
     case = db.get_one(Case, letter.case_id)
     detainee = db.get_one(Detainee, case.detainee_id)
-    creditor = db.get(Creditor, letter.creditor_id) if letter.creditor_id else None
     initials = "".join(f"{part[0]}." for part in detainee.given_names.split() if part)
     surname = f"{detainee.surname_prefix} {detainee.surname}" if detainee.surname_prefix else detainee.surname
     return {
         "letter": letter,
         "reference": our_reference(letter),
-        "creditor_name": creditor.name if creditor else None,
+        # The name the letter was addressed to (fixed when it was made), not today's directory entry.
+        "creditor_name": letter.recipient_name,
         "client": f"{initials} {surname}",
         "date_of_birth": detainee.date_of_birth,
         "debt": debt,
@@ -168,17 +176,6 @@ def _context(db: Session, letter: Letter) -> dict[str, Any]:
         "no_cooperation_options": list(NO_COOPERATION_LABELS.items()),
         "labels": LABELS,
     }
-
-
-def euro_to_cents(text: str) -> int:
-    text = text.replace("€", "").replace("\xa0", "").replace(" ", "")
-    try:
-        amount = Decimal(text) if _DOT_DECIMAL.match(text) else parse_decimal(text, locale="nl_NL", strict=False)
-    except (NumberFormatError, InvalidOperation, ValueError) as exc:
-        raise ValueError("Vul een bedrag in euro in, bijvoorbeeld 1.234,50.") from exc
-    if amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError("Vul een bedrag in euro in, met hooguit twee cijfers achter de komma.")
-    return int(amount * 100)
 
 
 def _form_to_answer(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -206,17 +203,10 @@ def _attachment(letter: Letter) -> tuple[StoredAttachment | None, dict[str, list
     if upload is None or not upload.filename:
         return None, {}
     data = upload.read(MAX_ATTACHMENT + 1)
-    if len(data) > MAX_ATTACHMENT:
-        return None, {"attachment": ["De bijlage is groter dan 4 MB."]}
-    if not data.startswith(b"%PDF-"):
-        return None, {"attachment": ["Alleen een PDF-bestand kan als bijlage mee."]}
     try:
-        from pypdf import PdfReader
-
-        if len(PdfReader(io.BytesIO(data)).pages) < 1:
-            raise ValueError("geen pagina's")
-    except Exception:
-        return None, {"attachment": ["Dit PDF-bestand kan niet worden gelezen."]}
+        check_pdf(data)
+    except AttachmentRefused as refused:
+        return None, {"attachment": [refused.message]}
     sha = hashlib.sha256(data).hexdigest()
     key = f"replies/{letter.case_id}/{letter.id}-{sha[:16]}.pdf"
     # Stored before the commit: a failed commit leaves an unreferenced file, never a reply without its file.
@@ -237,13 +227,17 @@ def answer_form() -> ResponseReturnValue:
 
 
 @blp.post("/brief")
+@body_limit(MAX_ATTACHMENT + _FORM_ALLOWANCE)
 def answer_submit() -> ResponseReturnValue:
-    # A PDF may be attached: this form may be bigger than the API's 1 MB (request bodies are read after this).
-    request.max_content_length = MAX_ATTACHMENT + 64 * 1024
     db = db_session()
     letter = _letter_of_session(db)
     if letter is None:
         return redirect(url_for("reply.code_form"), code=303)
+    try:
+        codes.check_submission_limit(db, letter, now=_now())
+    except codes.TooManySubmissions:
+        errors = {"_form": [TOO_MANY_ANSWERS]}
+        return render_template("antwoord/form.html", values={}, errors=errors, **_context(db, letter)), 429
     raw, errors = _form_to_answer(request.form)
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     data: dict[str, Any] = {}
@@ -276,12 +270,31 @@ def answer_submit() -> ResponseReturnValue:
             db.rollback()
             errors = exc.errors
         else:
-            _audit(db, letter, "reply.submit", reply_id=reply.id, events=reply.events)
+            _audit(db, letter, "reply.submit", reply_id=reply.id, version=reply.version, events=reply.events)
+            codes.note_submission(db, letter, now=_now(), address=request.remote_addr, accepted=True)
+            # The form is gone once answered; the thank-you page needs no session. Another answer needs the code.
+            sessions.end_session(db, session.pop(_SESSION_KEY, None), now=_now(), reason=ReplySessionEnd.SUBMITTED)
             db.commit()
-            session.pop(_SESSION_KEY, None)
             return redirect(url_for("reply.thanks"), code=303)
+    # A refused attempt counts too (every attempt may parse a PDF); committed on its own.
+    codes.note_submission(db, letter, now=_now(), address=request.remote_addr, accepted=False)
+    db.commit()
     context = _context(db, letter)
     return render_template("antwoord/form.html", values=values, errors=errors, **context), 422
+
+
+@blp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
+    """A body over the limit was refused before it was read (so neither the form nor its CSRF token is known, and
+    nothing is stored): the answer form again, with the limit named at the attachment field."""
+    if request.endpoint != "reply.answer_submit":
+        return render_template("error.html", status=413, title="Verzoek te groot"), 413
+    db = db_session()
+    letter = _letter_of_session(db)
+    if letter is None:
+        return redirect(url_for("reply.code_form"), code=303)
+    errors = {"attachment": [BODY_TOO_BIG]}
+    return render_template("antwoord/form.html", values={}, errors=errors, **_context(db, letter)), 413
 
 
 @blp.get("/brief.pdf")

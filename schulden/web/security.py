@@ -6,12 +6,18 @@ hour by default, which loses a long intake form typed in a PI. Ours is 256 rando
 cookie, replaced at every login (the session is cleared then), compared in constant time, and checked on every
 unsafe method outside the JSON API. The API is exempt: it authenticates with bearer tokens only, never with the
 cookie, so a cross-site request cannot borrow a user's rights there.
+
+The CSRF check reads the form, so the size limit of a request must be known before it runs: the app-wide
+MAX_CONTENT_LENGTH (1 MB) holds for every view except those marked with `body_limit` (the creditor's PDF
+upload), whose own limit is set on the request before anything touches the body.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, Response, current_app, render_template, request, session
 from flask.typing import ResponseReturnValue
@@ -41,6 +47,28 @@ CONTENT_SECURITY_POLICY = "; ".join(
 HSTS = "max-age=31536000; includeSubDomains"
 #: Endpoints whose answers are the same for everyone (CSS): these may be cached, everything else is no-store.
 CACHEABLE_ENDPOINTS = frozenset({"static", "vendor.file"})
+_BODY_LIMIT_ATTRIBUTE = "schuldroute_body_limit"
+
+View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
+
+
+def body_limit(max_bytes: int) -> Callable[[View], View]:
+    """Let this view take a request body of up to `max_bytes` instead of MAX_CONTENT_LENGTH (put it under the
+    route decorator). Werkzeug then refuses a bigger body with 413 when the form is first read, before it is
+    read into memory; the view's blueprint may turn that 413 into a page of its own."""
+
+    def mark(view: View) -> View:
+        setattr(view, _BODY_LIMIT_ATTRIBUTE, max_bytes)
+        return view
+
+    return mark
+
+
+def _apply_body_limit() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    limit = getattr(view, _BODY_LIMIT_ATTRIBUTE, None)
+    if isinstance(limit, int):
+        request.max_content_length = limit
 
 
 class CsrfRefused(BadRequest):
@@ -89,6 +117,8 @@ def _set_headers(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     """Check CSRF before any view (and before the session is loaded), set the headers after every response."""
+    # First of all: the CSRF check reads the form, which must already be under the view's own size limit.
+    app.before_request_funcs.setdefault(None, []).insert(0, _apply_body_limit)
     app.before_request(_check_csrf)
     app.after_request(_set_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

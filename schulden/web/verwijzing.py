@@ -7,6 +7,7 @@ the downloads use the API's scope (get_referral over case_scope) and write the A
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -141,7 +142,8 @@ def municipality(case_id: int) -> ResponseReturnValue:
     body: dict[str, Any] = {}
     if values["municipality_id"]:
         raw = values["municipality_id"]
-        body["municipality_id"] = int(raw) if raw.isdigit() else raw
+        # Only 0-9 is a number here: str.isdigit() also passes '²', on which int() fails (a 500).
+        body["municipality_id"] = int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else raw
     if values["reason"]:
         body["reason"] = values["reason"]
     errors: dict[str, list[str]] = {}

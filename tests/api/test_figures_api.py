@@ -438,7 +438,9 @@ def test_every_read_is_logged(client: FlaskClient, world: FigureWorld, committed
 
     with committed() as session:
         rows = session.scalars(
-            select(AuditEntry).where(AuditEntry.actor_id == f"user:{world.user_ids['pi_a']}").order_by(AuditEntry.id)
+            select(AuditEntry)
+            .where(AuditEntry.actor_id == f"user:{world.user_ids['pi_a']}", AuditEntry.action.like("figures.%"))
+            .order_by(AuditEntry.id)
         ).all()
     logged = [(row.action, row.object_type, row.organisation_id, row.details) for row in rows]
     details = {"from": "2026-01-01", "to": "2026-06-30", "group_by": "pi"}

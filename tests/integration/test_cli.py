@@ -20,6 +20,8 @@ from schulden.users.services import authenticate
 from workflows import TimerRow, WorkflowInstance
 
 ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+STRONG_KEY = "kV3q9ZtR0w-L7mYpX2cF_8sNbJ4hGdE1uAoTiWe6"
 
 
 def _env(database_url: str, **extra: str) -> dict[str, str]:
@@ -67,7 +69,7 @@ def test_production_refuses_the_demo_seed(committed_url: str) -> None:
             "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
             "REDIS_URL": "redis://127.0.0.1:1/0",
             "SCHULDROUTE_ENV": "production",
-            "SECRET_KEY": "p" * 40,
+            "SECRET_KEY": STRONG_KEY,
         },
     )
     assert result.exit_code != 0
@@ -216,3 +218,99 @@ def test_every_queue_has_a_worker_in_the_operations_guide(queue_name: str) -> No
     assert queue_name in QUEUE_NAMES
     assert "schuldroute worker" in guide
     assert queue_name in guide
+
+
+# -- SCHULDROUTE_ENV must be named, except for `make run` -----------------------------------------------------------
+
+
+def _unnamed(tmp_path: Path) -> dict[str, str | None]:
+    """An environment that names no SCHULDROUTE_ENV (None removes a variable in CliRunner and below)."""
+    return {"SCHULDROUTE_ENV": None, "DATABASE_URL": f"sqlite:///{tmp_path}/dev.db", "REDIS_URL": None,
+            "SCHULDROUTE_INSTANCE": str(tmp_path), "LOG_LEVEL": "WARNING", "SECRET_KEY": None}  # fmt: skip
+
+
+def _process_env(changes: dict[str, str | None]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in changes}
+    env.update({k: v for k, v in changes.items() if v is not None})
+    return env
+
+
+def test_the_maintenance_commands_of_make_run_need_no_environment_name(tmp_path: Path) -> None:
+    runner = CliRunner()
+    upgraded = runner.invoke(main, ["db", "upgrade"], env=_unnamed(tmp_path), catch_exceptions=False)
+    seeded = runner.invoke(main, ["seed-demo", "--if-empty"], env=_unnamed(tmp_path), catch_exceptions=False)
+
+    assert upgraded.exit_code == 0, upgraded.output
+    assert seeded.exit_code == 0, seeded.output
+    assert "demo seeded" in seeded.output
+
+
+@pytest.mark.parametrize("args", [["tick"], ["worker", "--burst"]])
+def test_the_worker_and_the_ticker_refuse_an_unnamed_environment(tmp_path: Path, args: list[str]) -> None:
+    result = CliRunner().invoke(main, args, env=_unnamed(tmp_path))
+
+    assert result.exit_code != 0
+    assert "SCHULDROUTE_ENV is not set" in result.output
+
+
+def test_the_development_server_needs_a_name_unless_it_listens_on_loopback_only(tmp_path: Path) -> None:
+    # In a subprocess with a time limit: if the refusal were missing, the server would start and serve.
+    completed = subprocess.run(
+        [str(BIN / "schuldroute"), "run", "--host", "0.0.0.0", "--port", "1"],
+        env=_process_env(_unnamed(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode != 0
+    assert "SCHULDROUTE_ENV is not set" in completed.stderr
+
+
+@pytest.mark.parametrize("module", ["wsgi", "integrations.cron"])
+def test_gunicorn_and_rq_cron_refuse_an_unnamed_environment(tmp_path: Path, module: str) -> None:
+    # `gunicorn wsgi:app` and `rq cron integrations.cron` import these modules first.
+    completed = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=ROOT,
+        env=_process_env(_unnamed(tmp_path)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.returncode != 0
+    assert "ConfigurationError: SCHULDROUTE_ENV is not set" in completed.stderr
+
+
+def test_a_production_web_app_refuses_a_database_with_the_demo_accounts(committed_url: str) -> None:
+    from schulden.app import create_app
+    from schulden.settings import ConfigurationError
+    from tests.conftest import make_settings
+
+    production = make_settings(committed_url, environment="production", secret_key=STRONG_KEY)
+    create_app(production)  # an empty database is fine
+    assert _run(["seed-demo"], committed_url).exit_code == 0
+
+    with pytest.raises(ConfigurationError, match=r"demo accounts \(admin\.demo, gemeente\.demo"):
+        create_app(production)
+    # Maintenance on that database still works, e.g. to see what is in it (and development serves it).
+    assert create_app(production, check_database=False)
+    assert create_app(make_settings(committed_url))
+
+
+def test_a_production_worker_refuses_a_database_with_the_demo_accounts(
+    pg_database: object, committed_url: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from integrations.worker import prepare
+    from schulden.settings import ConfigurationError
+
+    assert _run(["seed-demo"], committed_url).exit_code == 0
+    for key, value in {"DATABASE_URL": committed_url, "REDIS_URL": redis_url, "SCHULDROUTE_ENV": "production",
+                       "SECRET_KEY": STRONG_KEY}.items():  # fmt: skip
+        monkeypatch.setenv(key, value)
+
+    with pytest.raises(ConfigurationError, match="demo accounts"):
+        prepare()

@@ -281,11 +281,13 @@ def test_the_idle_timeout_is_a_setting(database: object, committed_url: str, sta
 
 
 def test_session_timeouts_come_from_the_environment(tmp_path: Path) -> None:
-    env = {"SCHULDROUTE_INSTANCE": str(tmp_path), "SESSION_IDLE_MINUTES": "10", "SESSION_LIFETIME_HOURS": "8"}
+    env = {"SCHULDROUTE_ENV": "development", "SCHULDROUTE_INSTANCE": str(tmp_path), "SESSION_IDLE_MINUTES": "10",
+           "SESSION_LIFETIME_HOURS": "8"}  # fmt: skip
     settings = Settings.from_env(env)
     assert settings.session_idle_seconds == 600
     assert settings.session_lifetime_seconds == 8 * 3600
-    assert Settings.from_env({"SCHULDROUTE_INSTANCE": str(tmp_path)}).session_idle_seconds == 30 * 60
+    default = {"SCHULDROUTE_ENV": "development", "SCHULDROUTE_INSTANCE": str(tmp_path)}
+    assert Settings.from_env(default).session_idle_seconds == 30 * 60
     with pytest.raises(ConfigurationError, match="SESSION_IDLE_MINUTES"):
         Settings.from_env({**env, "SESSION_IDLE_MINUTES": "600"})
 

@@ -1,0 +1,356 @@
+"""Bad amounts (and their neighbours) on the forms that take money: the intake's debt step and the creditors' reply
+page, on the demo world (SQLite and PostgreSQL). Security review item 7 / security.md scenario 41: every bad value
+is refused with 422 and a Dutch message at the field, what was typed is kept, nothing is stored, and nothing
+answers 500 (`NaN`, `Infinity`, `1e400`, `1E+30`, `sNaN` and 40 digits did); `1,5e3` is not € 1.500."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from pypdf import PdfReader
+from sqlalchemy import delete, func, select
+from werkzeug.test import TestResponse
+
+from integrations import runtime as runtime_module
+from schulden.app import create_app
+from schulden.cases.models import Case, Detainee
+from schulden.debts.models import Debt
+from schulden.demo import seed_demo
+from schulden.letters.models import Letter
+from schulden.replies.models import CreditorReply
+from schulden.users.models import LoginAttempt
+from tests.conftest import SmtpServer, make_settings
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\b")
+
+#: Amounts that must be refused: the review's list, scenario 41's and their relatives.
+BAD_AMOUNTS = [
+    "NaN",
+    "nan",
+    "Infinity",
+    "-Infinity",
+    "sNaN",
+    "1e400",
+    "1E+30",
+    "1e308",
+    "1,5e3",
+    "9" * 40,
+    "9" * 5000,
+    "10.000.000,01",
+    "-1",
+    "-0,01",
+    "0,001",
+    "1,505",
+    "1,234.50",
+    "0.500",
+    "\uff11\uff12",  # full-width digits
+    "\u0663",  # Arabic-Indic three
+    "12\x00",
+    "<script>alert(1)</script>",
+    "{{7*7}}",
+    "twaalf",
+]
+
+#: Amounts that must be read, and as what.
+GOOD_AMOUNTS = [("1.500", 150_000), ("1,50", 150), ("€ 12", 1200), ("1.500,00", 150_000), ("12.50", 1250)]
+
+
+@dataclass
+class World:
+    app: Flask
+    today: date
+
+    def db(self) -> Any:
+        return self.app.extensions["schuldroute.runtime"].database.session()
+
+    def signed_in(self, username: str) -> FlaskClient:
+        client = self.app.test_client()
+        response = client.post(
+            "/aanmelden", data={"username": username, "password": "demo", "csrf_token": csrf(client, "/aanmelden")}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    def demir(self) -> int:
+        """Demo case 2 (Demir, PI Zwolle): in inventory, three debts, L2 letters to the CJIB and the landlord."""
+        with self.db() as s:
+            found: int | None = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "Demir"))
+            assert found is not None
+            return found
+
+    def debts(self, case_id: int) -> list[tuple[int, int]]:
+        with self.db() as s:
+            rows = s.execute(select(Debt.id, Debt.principal_cents).where(Debt.case_id == case_id).order_by(Debt.id))
+            return [(row.id, row.principal_cents) for row in rows]
+
+
+@pytest.fixture
+def world(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[World]:
+    settings = make_settings(
+        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
+    )
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    engine = app.extensions["schuldroute.runtime"].engine
+    today = engine.clock().astimezone(engine.timezone).date()
+    with app.extensions["schuldroute.runtime"].database.session() as session:
+        seed_demo(session, engine, today=today)
+        session.commit()  # the demo's letters are rendered by the in-process queue after this commit
+    yield World(app, today)
+    runtime_module._current = None
+
+
+def csrf(client: FlaskClient, path: str) -> str:
+    match = CSRF.search(client.get(path, follow_redirects=True).get_data(as_text=True))
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+def _refused_at(response: TestResponse, typed: str, message: str = "Vul een bedrag in euro in") -> None:
+    """422 with the Dutch message on the page and (for short input) what was typed kept in its box."""
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422, (typed[:50], response.status_code, page[:300])
+    assert message in page
+    if len(typed) < 100 and "\x00" not in typed:
+        assert f'value="{escape(typed)}"' in page
+
+
+# -- the intake's debt step ----------------------------------------------------------------------------------------
+
+
+def _add_debt(client: FlaskClient, case_id: int, **fields: str) -> TestResponse:
+    path = f"/intake/{case_id}/schulden"
+    body = {"creditor_id": fields.pop("creditor_id", ""), "debt_type": "cjib_boete", **fields}
+    return client.post(path, data={**body, "csrf_token": csrf(client, path)})
+
+
+def _cjib(world: World) -> str:
+    from schulden.debts.models import Creditor
+
+    with world.db() as s:
+        return str(s.scalar(select(Creditor.id).where(Creditor.name.like("%CJIB%"))))
+
+
+def test_the_intake_refuses_every_bad_amount_and_stores_nothing(world: World, subtests: Any) -> None:
+    client = world.signed_in("pi.demo")
+    case_id = world.demir()
+    creditor = _cjib(world)
+    before = world.debts(case_id)
+    for typed in BAD_AMOUNTS:
+        with subtests.test(amount=typed[:40]):
+            response = _add_debt(client, case_id, creditor_id=creditor, principal_cents=typed)
+            _refused_at(response, typed)
+    assert world.debts(case_id) == before
+
+
+def test_the_intake_reads_dutch_amounts_and_not_1_5e3_as_1500(world: World) -> None:
+    client = world.signed_in("pi.demo")
+    case_id = world.demir()
+    creditor = _cjib(world)
+    stored = []
+    for typed, cents in GOOD_AMOUNTS:
+        response = _add_debt(client, case_id, creditor_id=creditor, principal_cents=typed)
+        assert response.status_code == 303, response.get_data(as_text=True)[:1000]
+        stored.append(cents)
+    assert [c for _id, c in world.debts(case_id)][-len(stored) :] == stored
+    _refused_at(_add_debt(client, case_id, creditor_id=creditor, principal_cents="1,5e3"), "1,5e3")
+    assert [c for _id, c in world.debts(case_id)][-1] == stored[-1]
+
+
+def test_the_intake_refuses_odd_creditor_numbers_without_a_500(world: World, subtests: Any) -> None:
+    """'²' passed str.isdigit() and then failed int(): a 500 before the fix."""
+    client = world.signed_in("pi.demo")
+    case_id = world.demir()
+    before = world.debts(case_id)
+    for creditor_id in ["\u00b2", "\u0663", "9" * 40, "-1", "0", "1e3", "NaN", "1\x00"]:
+        with subtests.test(creditor_id=creditor_id):
+            response = _add_debt(client, case_id, creditor_id=creditor_id, principal_cents="12,50")
+            assert response.status_code == 422, (response.status_code, response.get_data(as_text=True)[:300])
+            assert world.debts(case_id) == before
+
+
+# -- the creditors' reply page -------------------------------------------------------------------------------------
+
+
+def _reply_client(world: World) -> tuple[FlaskClient, Letter]:
+    """A creditor with the code printed on the CJIB's L2 letter, signed in to its reply session."""
+    with world.db() as s:
+        letter = s.scalars(
+            select(Letter).where(Letter.case_id == world.demir(), Letter.letter_type == "L2").order_by(Letter.id)
+        ).first()
+        assert letter is not None
+        assert letter.storage_key is not None
+        s.expunge(letter)
+    data = world.app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+    code = CODE.search("\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages))
+    assert code, "the letter prints a reply code"
+    client = world.app.test_client()
+    opened = client.post("/antwoord", data={"code": code.group(1), "csrf_token": csrf(client, "/antwoord")})
+    assert opened.status_code == 303, opened.get_data(as_text=True)[:500]
+    return client, letter
+
+
+def _answer(world: World, client: FlaskClient, **fields: str) -> TestResponse:
+    # The reply form counts submissions per letter and refuses more than a handful in an hour (that limit has its
+    # own tests); here every value of the corpus is a fresh attempt, so the count is cleared first.
+    with world.db() as s:
+        s.execute(delete(LoginAttempt))
+        s.commit()
+    return client.post("/antwoord/brief", data={**fields, "csrf_token": csrf(client, "/antwoord/brief")})
+
+
+def _replies(world: World) -> int:
+    with world.db() as s:
+        return s.scalar(select(func.count()).select_from(CreditorReply)) or 0
+
+
+def test_the_reply_page_refuses_every_bad_amount_in_every_amount_field(world: World, subtests: Any) -> None:
+    client, _letter = _reply_client(world)
+    yesterday = (world.today - timedelta(days=1)).isoformat()
+    for field in ("principal_cents", "interest_cents", "costs_cents", "arrangement_monthly_cents"):
+        # The whole corpus on one field, the review's values on the others (each is the same parser).
+        corpus = BAD_AMOUNTS if field == "principal_cents" else ["NaN", "1e400", "sNaN", "9" * 40, "1,5e3", "-1"]
+        for typed in corpus:
+            with subtests.test(field=field, amount=typed[:40]):
+                extra = {"arrangement_offered": "ja"} if field == "arrangement_monthly_cents" else {}
+                response = _answer(
+                    world, client, **{"principal_cents": "100", "peildatum": yesterday, **extra, field: typed}
+                )
+                _refused_at(response, typed)
+    assert _replies(world) == 0
+
+
+def test_the_reply_page_refuses_odd_dates_and_flags_without_a_500(world: World, subtests: Any) -> None:
+    client, _letter = _reply_client(world)
+    answers: list[dict[str, str]] = [
+        {"peildatum": "0000-01-01"},
+        {"peildatum": "2023-02-29"},
+        {"peildatum": "31-12-2024"},
+        {"peildatum": "9" * 40},
+        {"peildatum": "2024-01-01\x00"},
+        {"collection_suspended": "ja", "collection_suspended_until": "1e400"},
+        {"interest_suspended": "ja", "interest_suspended_until": "NaN"},
+        {"contact_email": "a\x00@b.nl"},
+        {"no_cooperation": "\u202e"},
+        {"note": "x" * 100_000},
+    ]
+    for answer in answers:
+        with subtests.test(answer=str(answer)[:60]):
+            response = _answer(world, client, principal_cents="100", **answer)
+            assert response.status_code == 422, (answer, response.status_code, response.get_data(as_text=True)[:300])
+    assert _replies(world) == 0
+
+
+def test_the_reply_page_reads_12_500_as_twelve_thousand_five_hundred_euro(world: World) -> None:
+    client, letter = _reply_client(world)
+    _refused_at(_answer(world, client, principal_cents="1,5e3", peildatum=world.today.isoformat()), "1,5e3")
+    done = _answer(world, client, principal_cents="12.500", costs_cents="€ 1.234,56", peildatum=world.today.isoformat())
+    assert done.status_code == 303, done.get_data(as_text=True)[:2000]
+    with world.db() as s:
+        reply = s.scalars(select(CreditorReply)).one()
+        assert (reply.principal_cents, reply.costs_cents) == (1_250_000, 123_456)
+        assert s.get_one(Debt, letter.debt_id).principal_cents == 1_250_000
+
+
+# -- the rest of the intake wizard: scenario 41's identifier corpus, never a 500 ------------------------------------
+
+DETAINEE = {
+    "detainee.given_names": "Fatima",
+    "detainee.surname": "El Amrani",
+    "detainee.date_of_birth": "1990-05-17",
+    "detainee.bsn": "000009878",
+}
+DETENTION = {"detention.type": "pre_trial", "detention.start": "2026-01-05"}
+BAD_DATES = ["0000-01-01", "2023-02-29", "31-12-2024", "9" * 40, "1e400", "NaN", "2024-01-01\x00", "\uff12024-01-01"]
+BAD_TEXT = ["\x00", "a\x00b", "\u202eabc", "x" * 10_000, "\U0001f600"]
+#: (field, bad values); the step that takes the field follows from its name.
+WIZARD_CORPUS: list[tuple[str, list[str]]] = [
+    ("detainee.given_names", BAD_TEXT),
+    ("detainee.surname", BAD_TEXT),
+    ("detainee.date_of_birth", BAD_DATES),
+    (
+        "detainee.bsn",
+        [
+            "123456789",
+            "\uff11" * 9,  # full-width digits
+            "\u0660\u0660\u0660\u0660\u0660\u0669\u0668\u0667\u0668",  # Arabic-Indic 000009878
+            "9" * 40,
+            "-1",
+            "1.11222333e8",
+            "\x00",
+            "+31111222333",
+        ],
+    ),
+    ("detainee.dji_number", ["\x00", "x" * 100, "<script>"]),
+    ("detention.type", ["\x00", "NaN", "x" * 10_000]),
+    ("detention.start", BAD_DATES),
+    ("detention.expected_release", BAD_DATES),
+    ("intended_postcode", ["\uff11234 AB", "0123 AB", "1234 SS", "\x00", "9" * 40]),
+]
+
+
+def test_the_intake_wizard_refuses_the_identifier_corpus_without_a_500(world: World, subtests: Any) -> None:
+    client = world.signed_in("pi.demo")
+    with world.db() as s:
+        cases_before = s.scalar(select(func.count()).select_from(Case))
+    for field, values in WIZARD_CORPUS:
+        for typed in values:
+            with subtests.test(field=field, value=typed[:40]):
+                if field.startswith("detainee."):
+                    form = {"stap": "1", **DETAINEE, field: typed}
+                else:
+                    form = {"stap": "2", **DETAINEE, **DETENTION, field: typed}
+                response = client.post("/intake", data={**form, "csrf_token": csrf(client, "/intake")})
+                assert response.status_code == 422, (field, typed[:40], response.status_code)
+                assert "Controleer de invoer" in response.get_data(as_text=True)
+    with world.db() as s:
+        assert s.scalar(select(func.count()).select_from(Case)) == cases_before
+
+
+def test_the_consent_step_refuses_odd_dates_and_text_without_a_500(world: World, subtests: Any) -> None:
+    client = world.signed_in("pi.demo")
+    with world.db() as s:
+        case_id = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "IJsselstein"))
+    path = f"/intake/{case_id}/toestemming"
+    for field, values in (("signed_on", BAD_DATES), ("valid_until", BAD_DATES), ("witness", BAD_TEXT)):
+        for typed in values:
+            with subtests.test(field=field, value=typed[:40]):
+                form = {"purpose.contact_creditors": "on", "signed_on": "2026-01-05", field: typed}
+                response = client.post(path, data={**form, "csrf_token": csrf(client, path)})
+                assert response.status_code == 422, (field, typed[:40], response.status_code)
+
+
+def test_the_print_batch_form_refuses_odd_pi_numbers_without_a_500(world: World, subtests: Any) -> None:
+    """'²' passed str.isdigit() and then failed int(): a 500 before the fix."""
+    client = world.signed_in("pi.demo")
+    for pi_id in ["\u00b2", "\u0663", "9" * 40, "-1", "1e3", "\x00"]:
+        with subtests.test(pi_id=pi_id):
+            response = client.post("/printbatch", data={"pi_id": pi_id, "csrf_token": csrf(client, "/printbatch")})
+            assert response.status_code == 422, (response.status_code, response.get_data(as_text=True)[:300])
+
+
+def test_choosing_a_municipality_refuses_odd_numbers_without_a_500(world: World, subtests: Any) -> None:
+    """The referral page's municipality choice: '²' passed str.isdigit() and then failed int() (a 500)."""
+    client = world.signed_in("schuldhulp.demo")
+    case_id = world.demir()
+    page = f"/dossiers/{case_id}/verwijzing"
+    with world.db() as s:
+        version = str(s.get_one(Case, case_id).row_version)
+    for municipality_id in ["\u00b2", "9" * 40, "-1", "1e3", "NaN", "\x00"]:
+        with subtests.test(municipality_id=municipality_id):
+            form = {"municipality_id": municipality_id, "reason": "Verhuist na vrijlating.", "version": version}
+            response = client.post(f"{page}/gemeente", data={**form, "csrf_token": csrf(client, page)})
+            assert response.status_code == 422, (response.status_code, response.get_data(as_text=True)[:300])
+    with world.db() as s:
+        assert str(s.get_one(Case, case_id).row_version) == version
