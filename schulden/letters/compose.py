@@ -147,7 +147,10 @@ def compose(
         )
         may_see_bsn = True
 
-    pre_trial = case.detention_type == DetentionType.PRE_TRIAL.value or case.expected_release is None
+    # The detention type alone says whether this is pre-trial detention: a sentence whose end date is not yet
+    # recorded is still a sentence ("nog onbekend" in the letter). Writing "voorlopige hechtenis" for it told a
+    # landlord a false fact about the client's criminal procedure (issue 12).
+    pre_trial = case.detention_type == DetentionType.PRE_TRIAL.value
     states_detention = kind in STATES_DETENTION
     fields: dict[str, Any] = {
         "client_name": _full_name(detainee),
