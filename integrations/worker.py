@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 from integrations import runtime as runtime_module
 from schulden.db import Database
 from schulden.settings import Settings
-from schulden.startup_checks import refuse_demo_accounts
+from schulden.startup_checks import check_production_database
 
 _pooled: Engine | None = None
 
@@ -53,12 +53,7 @@ def prepare() -> None:
     database = Database()
     database.configure(settings.database_url)
     if settings.is_production:
-        assert database.engine is not None
-        try:
-            refuse_demo_accounts(database.engine)
-        except Exception:
-            database.engine.dispose()  # close the checked connection: this worker does not start
-            raise
+        check_production_database(database.engine)
     global _pooled
     if _pooled is None:
         os.register_at_fork(after_in_child=_drop_inherited_pool)

@@ -39,14 +39,9 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     app.extensions["schuldroute.settings"] = settings
     database.configure(settings.database_url)
     if settings.is_production and check_database:
-        from schulden.startup_checks import refuse_demo_accounts
+        from schulden.startup_checks import check_production_database
 
-        assert database.engine is not None
-        try:
-            refuse_demo_accounts(database.engine)
-        except Exception:
-            database.engine.dispose()  # close the checked connection: this app does not start
-            raise
+        check_production_database(database.engine)
     workflow.engine = build_engine(settings)
     # Jobs of this process (the in-process queue of the embedded default, or enqueueing to Redis) use the app's
     # database and engine; letters asked for in a request are enqueued when its transaction commits.

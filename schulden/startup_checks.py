@@ -12,6 +12,16 @@ from sqlalchemy import Engine, inspect, select
 from schulden.settings import ConfigurationError
 
 
+def check_production_database(engine: Engine | None) -> None:
+    """The checks a production web app or worker makes before it starts; on refusal its connections are closed."""
+    assert engine is not None, "configure the database first"
+    try:
+        refuse_demo_accounts(engine)
+    except Exception:
+        engine.dispose()  # close the checked connection: this process does not start
+        raise
+
+
 def refuse_demo_accounts(engine: Engine) -> None:
     """Refuse a database that holds the demo's accounts: anyone who read the README knows their password.
 

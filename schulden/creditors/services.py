@@ -26,22 +26,6 @@ from schulden.errors import NotFound, ValidationFailed
 from schulden.roles import Role
 from workflows.store import utcnow
 
-#: Fields a user may write; everything else (id, grade history, row_version, timestamps) is the system's.
-WRITABLE = (
-    "name",
-    "department",
-    "kind",
-    "category",
-    "may_receive_bsn",
-    "takes_email",
-    "email",
-    "address_line",
-    "postcode",
-    "city",
-    "kvk",
-    "grade",
-    "source_url",
-)
 #: Where a creditor's letters go and what they may carry, and how sure that is: an administrator changes these;
 #: others propose. The rest (kind, category, KvK number) describes the creditor and may be corrected directly.
 CONTACT_FIELDS = (
@@ -56,6 +40,8 @@ CONTACT_FIELDS = (
     "grade",
     "source_url",
 )
+#: Fields a user may write; everything else (id, grade history, row_version, timestamps) is the system's.
+WRITABLE = (*CONTACT_FIELDS, "kind", "category", "kvk")
 #: Optional text fields: an empty string is stored as "not known" (NULL).
 _OPTIONAL_TEXT = ("department", "email", "address_line", "postcode", "city", "kvk", "grade", "source_url")
 
