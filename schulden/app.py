@@ -83,6 +83,7 @@ def _wire_letters(app: Flask, rt: Any) -> None:
 
 def _register_web(app: Flask) -> None:
     from schulden.web import (
+        account,
         assets,
         auth,
         beheer,
@@ -111,6 +112,7 @@ def _register_web(app: Flask) -> None:
     filters.init_app(app)
     assets.init_app(app)
     for pages in (
-        health, home, dossiers, reply, beheer, letter_texts, cijfers, intake, printbatch, verwijzing, gemeente,
+        health, home, account, dossiers, reply, beheer, letter_texts, cijfers, intake, printbatch, verwijzing,
+        gemeente,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)

@@ -373,6 +373,3 @@ def init_app(app: Flask) -> None:
     app.before_request(_load_session)
     app.context_processor(_layout_context)
     app.register_blueprint(blp)
-    from schulden.web.account import blp as account_pages  # imports this module
-
-    app.register_blueprint(account_pages)
