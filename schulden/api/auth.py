@@ -156,9 +156,7 @@ class Token(MethodView):
             if not data.get("totp"):
                 _refuse(session, 401, TOTP_MISSING, errors={"totp": ["Vul de code uit uw authenticator-app in."]})
             method = "password+" + second_factor(session, user, data["totp"], channel="api")
-        elif totp_required(
-            user.role, required_roles=settings().totp_required_roles, production=settings().is_production
-        ):
+        elif must_enrol(user.role, enrolled=False):
             _refuse(session, 403, MUST_ENROL)
         if user.must_change_password:
             _refuse(session, 403, CHANGE_FIRST)
