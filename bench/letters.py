@@ -653,7 +653,7 @@ def run_pipeline(
     return run
 
 
-#: Reply-code lookups: 5 characters of a 23-symbol alphabet (schulden/letters/reply.py), unique over all letters.
+#: Reply-code lookups: 5 characters of a 23-symbol alphabet (schulden/letters/reply_codes.py), unique over all letters.
 LOOKUP_SPACE = 23**5
 REDRAW = "reply code lookup taken"
 

@@ -6,7 +6,7 @@ Running two cron schedulers by mistake is harmless: the tick claims timers with 
 
 from rq import cron
 
-from integrations.jobs import tick
+from integrations.tick import tick
 from schulden.settings import Settings
 
 # The scheduler builds nothing from the settings, but it runs in the deployment's environment: refuse to schedule

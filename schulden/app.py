@@ -72,7 +72,7 @@ def _wire_letters(app: Flask, rt: Any) -> None:
             return None
 
     app.extensions["schuldroute.print_batch"] = make_batch
-    # The print batch page lists what the next batch would hold (schulden/web/printbatch.py).
+    # The print batch page lists what the next batch would hold (schulden/web/letters.py).
     app.extensions["schuldroute.pending_post"] = pending_post
     app.extensions["schuldroute.enqueue_render"] = lambda letter_id: enqueue_render(rt.queue, letter_id)
 
@@ -82,25 +82,25 @@ def _wire_letters(app: Flask, rt: Any) -> None:
 
 
 def _register_web(app: Flask) -> None:
+    from schulden.http import requests
     from schulden.web import (
         account,
+        admin,
         assets,
         auth,
-        beheer,
-        cijfers,
-        dossiers,
+        cases,
         errors,
+        figures,
         filters,
-        gemeente,
         health,
         home,
         intake,
         letter_texts,
-        printbatch,
-        reply,
-        requests,
+        letters,
+        referral_inbox,
+        referrals,
+        replies,
         security,
-        verwijzing,
     )
 
     requests.init_app(app)
@@ -112,7 +112,7 @@ def _register_web(app: Flask) -> None:
     filters.init_app(app)
     assets.init_app(app)
     for pages in (
-        health, home, account, dossiers, reply, beheer, letter_texts, cijfers, intake, printbatch, verwijzing,
-        gemeente,
+        health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
+        referral_inbox,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)

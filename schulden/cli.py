@@ -55,7 +55,7 @@ def start_ticker(app: Flask, interval: float) -> threading.Event:
     stop = threading.Event()
 
     def loop() -> None:
-        from integrations.jobs import tick
+        from integrations.tick import tick
 
         while not stop.wait(interval):
             try:
@@ -267,7 +267,7 @@ def worker_command(
 @with_appcontext
 def tick_command(every: float | None) -> None:
     """Fire every due workflow timer once; with --every, keep doing so."""
-    from integrations.jobs import tick
+    from integrations.tick import tick
 
     stop = threading.Event()
     while True:

@@ -37,7 +37,7 @@ from schulden.audit import AuditEntry
 from schulden.letters.compose import REPLY_VALID_DAYS, TO_CREDITOR, Sender, compose, our_reference
 from schulden.letters.content import LetterContent
 from schulden.letters.models import Channel, Letter, LetterStatus
-from schulden.letters.reply import ReplySecrets, new_reply_secrets
+from schulden.letters.reply_codes import ReplySecrets, new_reply_secrets
 from schulden.letters.services import mark_sent
 from schulden.letters.text_versions import sync_stored_texts
 from workflows import SYSTEM

@@ -8,7 +8,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.routing import IntegerConverter, Map
 
-from schulden.api.base import MAX_ID
+from schulden.fields import MAX_ID
 
 
 class IdConverter(IntegerConverter):
@@ -32,15 +32,15 @@ class SchuldrouteApi(Api):  # type: ignore[misc]
 def make_api(app: Flask) -> Any:
     """Bind a new Api to `app` and register every API blueprint."""
     from schulden.api.auth import blp as auth
+    from schulden.api.cases import blp as cases
+    from schulden.api.creditors import blp as creditors
+    from schulden.api.debts import blp as debts
     from schulden.api.docs import blp as docs
-    from schulden.cases.api import blp as cases
-    from schulden.creditors.api import blp as creditors
-    from schulden.debts.api import blp as debts
-    from schulden.letters.api import blp as letters
-    from schulden.organisations.api import blp as municipalities
-    from schulden.referrals.api import blp as referrals
-    from schulden.replies.api import blp as replies
-    from schulden.reports.api import blp as figures
+    from schulden.api.figures import blp as figures
+    from schulden.api.letters import blp as letters
+    from schulden.api.organisations import blp as municipalities
+    from schulden.api.referrals import blp as referrals
+    from schulden.api.replies import blp as replies
 
     app.config.update(
         API_TITLE="Schuldroute API",

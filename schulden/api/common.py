@@ -13,8 +13,8 @@ from marshmallow import fields, validate
 from werkzeug.exceptions import Forbidden, PreconditionFailed, PreconditionRequired
 
 from schulden.actors import UserActor
-from schulden.api.base import DutchSchema
 from schulden.errors import ValidationFailed
+from schulden.fields import DutchSchema
 from schulden.roles import Role
 
 

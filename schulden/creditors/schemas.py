@@ -6,9 +6,9 @@ from typing import Any
 
 from marshmallow import fields, pre_load, validate
 
-from schulden.api.base import MAX_ID, DutchSchema, Name, PlainText, Postcode, length, one_of
 from schulden.api.common import PageArgs
 from schulden.debts.models import CreditorKind, DebtCategory
+from schulden.fields import MAX_ID, DutchSchema, Name, PlainText, Postcode, length, one_of
 
 KINDS = [kind.value for kind in CreditorKind]
 CATEGORIES = [category.value for category in DebtCategory]

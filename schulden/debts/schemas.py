@@ -5,9 +5,9 @@ from __future__ import annotations
 from marshmallow import fields, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from schulden.api.base import Cents, Day, DutchSchema, Id, PlainText, length, one_of
 from schulden.cases.models import Threat
 from schulden.debts.models import DEBT_TYPES, AmountStatus, DebtCategory
+from schulden.fields import Cents, Day, DutchSchema, Id, PlainText, length, one_of
 
 CATEGORIES = [c.value for c in DebtCategory]
 AMOUNT_STATUSES = [s.value for s in AmountStatus]

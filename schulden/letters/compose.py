@@ -19,7 +19,7 @@ from schulden.consents import PURPOSE_LABELS
 from schulden.debts.models import Creditor, Debt
 from schulden.letters.content import Address, DebtLine, LetterContent
 from schulden.letters.models import Letter
-from schulden.letters.reply import ReplySecrets
+from schulden.letters.reply_codes import ReplySecrets
 from schulden.organisations.models import Organisation
 from workflows import BusinessCalendar
 

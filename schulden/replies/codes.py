@@ -20,7 +20,14 @@ from sqlalchemy.orm import Session
 
 from schulden.letters.compose import TO_CREDITOR
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply import LOOKUP_LENGTH, SECRET_LENGTH, hash_secret, normalise_code, token_hash, verify_secret
+from schulden.letters.reply_codes import (
+    LOOKUP_LENGTH,
+    SECRET_LENGTH,
+    hash_secret,
+    normalise_code,
+    token_hash,
+    verify_secret,
+)
 from schulden.replies.models import ReplySession, ReplySessionEnd
 from schulden.users.models import LoginAttempt
 

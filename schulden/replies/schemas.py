@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from schulden.api.base import Cents, Day, DutchSchema, Name, PlainText, one_of
+from schulden.fields import Cents, Day, DutchSchema, Name, PlainText, one_of
 from schulden.replies.models import NoCooperation, ReplyChannel
 
 NO_COOPERATION = [n.value for n in NoCooperation]

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from schulden.api.auth import client_address, settings
 from schulden.errors import ValidationFailed
+from schulden.http.requests import db_session
 from schulden.users import totp
 from schulden.users.account import change_password as change_password_service
 from schulden.users.account import confirm_enrolment, enrolment_secret
@@ -21,7 +22,6 @@ from schulden.users.logins import TooManyFailures
 from schulden.users.models import RecoveryCode, User
 from schulden.users.passwords import PASSWORD_RULE
 from schulden.web.auth import STEP_ENDPOINTS, current_actor, login_required, pending_step
-from schulden.web.requests import db_session
 from workflows.store import utcnow
 
 blp = Blueprint("web_account", __name__, url_prefix="/account")

@@ -40,11 +40,11 @@ from werkzeug.exceptions import TooManyRequests, Unauthorized
 from schulden.actors import UserActor
 from schulden.api.auth import client_address, must_enrol, second_factor
 from schulden.api.auth import login as check_login
+from schulden.http.requests import db_session
 from schulden.roles import Role
 from schulden.settings import Settings
 from schulden.users.logins import signed_in
 from schulden.users.models import ApiToken, User
-from schulden.web.requests import db_session
 from schulden.web.security import CACHEABLE_ENDPOINTS, CSRF_EXEMPT_PREFIXES
 from workflows.store import utcnow
 

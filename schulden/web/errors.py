@@ -139,7 +139,7 @@ def record_denied(exc: NotFound, action: str = "authz_denied") -> None:
     if actor is None:
         return
     from schulden.audit import record
-    from schulden.web.requests import db_session
+    from schulden.http.requests import db_session
 
     # The request's session, not a second one: on SQLite a second writer would wait for this one's lock.
     session = db_session()

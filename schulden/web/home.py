@@ -1,4 +1,4 @@
-"""Mijn werk: the start page after login, the user's tasks from `schulden.tasks.tasks_for` grouped by kind.
+"""Mijn werk: the start page after login, the user's tasks from `schulden.worklist.tasks_for` grouped by kind.
 
 The list is the API's GET /api/v1/tasks (same query, same scope, same `tasks.list` audit row); the page only
 groups it. Groups holding an urgent task come first, and within a group the order of `tasks_for` is kept
@@ -14,9 +14,9 @@ from flask.typing import ResponseReturnValue
 
 from schulden import audit
 from schulden.extensions import workflow
-from schulden.tasks import Task, tasks_for
+from schulden.http.requests import db_session
 from schulden.web.auth import current_actor, login_required
-from schulden.web.requests import db_session
+from schulden.worklist import Task, tasks_for
 
 blp = Blueprint("home", __name__)
 

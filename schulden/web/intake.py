@@ -1,7 +1,7 @@
 """The intake wizard for PI staff and volunteers: detainee, detention, consent, known debts.
 
 Each step validates with the API's marshmallow schemas and opens or changes the case through the same services and
-checks as POST /api/v1/cases, /consents and /debts (schulden/cases/api.py, schulden/debts/api.py), so the browser and
+checks as POST /api/v1/cases, /consents and /debts (schulden/api/cases.py, schulden/api/debts.py), so the browser and
 the API cannot drift apart. The first two steps carry what was typed in hidden fields of the next form (a POST
 body, never a URL, and never the session cookie: Flask's cookie is signed, not encrypted, and would hold the BSN);
 the case is opened after the detention step, and the later steps work on that case under the actor's scope.
@@ -24,7 +24,7 @@ from schulden import audit
 from schulden.access import CASE_WRITERS
 from schulden.actors import UserActor
 from schulden.amounts import euro_to_cents
-from schulden.cases.api import REQUEST_FIELD, municipality_for, open_from_intake, pi_for
+from schulden.api.cases import REQUEST_FIELD, municipality_for, open_from_intake, pi_for
 from schulden.cases.models import Case, ConsentPurpose, Detainee, DetentionType
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
@@ -35,11 +35,11 @@ from schulden.debts.schemas import DebtCreate
 from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.requests import db_session
 from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
 from schulden.web.errors import field_errors, record_denied
-from schulden.web.requests import db_session
 from workflows import TransitionRefused, WorkflowInstance
 
 blp = Blueprint("intake", __name__, url_prefix="/intake")

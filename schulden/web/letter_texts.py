@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from schulden.audit import record
 from schulden.errors import ValidationFailed
+from schulden.http.requests import db_session
 from schulden.letters.content import LETTER_TYPES
 from schulden.letters.field_guide import FIELD_GUIDE, FORMAT_GUIDE, sample_content
 from schulden.letters.models import LetterTextVersion
@@ -34,7 +35,6 @@ from schulden.letters.text_versions import (
 )
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.requests import db_session
 
 blp = Blueprint("letter_texts", __name__, url_prefix="/beheer/sjablonen")
 

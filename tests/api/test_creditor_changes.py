@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from integrations import runtime as runtime_module
-from integrations.jobs import tick
+from integrations.tick import tick
 from schulden.actors import UserActor
 from schulden.app import create_app
 from schulden.audit import AuditEntry

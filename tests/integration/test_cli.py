@@ -185,8 +185,8 @@ def test_an_rq_worker_process_runs_the_tick_job(
 ) -> None:
     from datetime import UTC, datetime
 
-    from integrations.jobs import tick
     from integrations.queue import RedisQueue
+    from integrations.tick import tick
     from tests.conftest import actor
 
     with committed() as s:

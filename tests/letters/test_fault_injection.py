@@ -60,7 +60,7 @@ from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply import new_reply_secrets
+from schulden.letters.reply_codes import new_reply_secrets
 from tests.conftest import NOW, REDIS_URL, DatabaseUnderTest, actor, make_settings
 from tests.factories import make_case, make_creditor, make_debt
 from workflows.store import utcnow

@@ -24,7 +24,7 @@ from integrations.queue import InProcessQueue, RedisQueue
 from schulden.debts.models import Debt
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, PrintBatch
-from schulden.letters.reply import verify_secret
+from schulden.letters.reply_codes import verify_secret
 from schulden.processes import build_engine
 from tests.conftest import NOW, actor, make_settings
 from tests.factories import make_case, make_creditor, make_debt

@@ -106,7 +106,7 @@ def test_the_message_names_the_rule_that_was_broken() -> None:
 def test_the_forms_and_the_api_share_the_bound_and_it_fits_the_column() -> None:
     from marshmallow import ValidationError
 
-    from schulden.api.base import Cents
+    from schulden.fields import Cents
 
     assert Cents().deserialize(MAX_CENTS) == MAX_CENTS
     with pytest.raises(ValidationError):

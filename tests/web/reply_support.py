@@ -26,7 +26,7 @@ from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
 from schulden.demo import seed_demo
 from schulden.letters.models import Letter
-from schulden.letters.reply import new_reply_secrets
+from schulden.letters.reply_codes import new_reply_secrets
 from tests.conftest import make_settings
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

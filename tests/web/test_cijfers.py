@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from schulden.audit import AuditEntry
-from schulden.web.cijfers import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
+from schulden.web.figures import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
 from tests.web.test_beheer import World, text
 from tests.web.test_beheer import world as world
 

@@ -104,8 +104,8 @@ def test_mijn_werk_of_another_pi_shows_nothing_of_zwolle(world: World) -> None:
 
 
 def test_mijn_werk_puts_groups_with_urgent_tasks_first() -> None:
-    from schulden.tasks import Task
     from schulden.web.home import group_tasks
+    from schulden.worklist import Task
 
     tasks = [
         Task("reply_to_review", "Antwoord lezen", 1, "A"),
@@ -176,7 +176,7 @@ def test_surname_search_is_a_post_and_the_name_never_reaches_a_url(world: World)
 
 
 def test_case_list_pages_with_the_keyset_cursor(world: World) -> None:
-    from schulden.web import dossiers
+    from schulden.web import cases as dossiers
 
     client = world.client("pi.demo")
     original = dossiers.PAGE_SIZE

@@ -1,6 +1,6 @@
 """REST for creditor replies on the staff side: list them, type in a paper or phone answer, mark one as read,
 download its attachment, revoke a letter's reply code. Creditors themselves answer on the reply page
-(schulden/web/reply.py), not through this API."""
+(schulden/web/replies.py), not through this API."""
 
 from __future__ import annotations
 
@@ -18,18 +18,18 @@ from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response, require_role
+from schulden.api.debts import get_debt
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
-from schulden.debts.api import get_debt
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.requests import db_session
 from schulden.letters.models import Letter
 from schulden.replies import codes
 from schulden.replies.models import CreditorReply, ReplyChannel
 from schulden.replies.schemas import ReplyCreate, ReplyOut
 from schulden.replies.services import mark_reviewed, record_reply, replies_of_case
 from schulden.roles import Role
-from schulden.web.requests import db_session
 from workflows.store import utcnow
 
 blp = Blueprint("replies", __name__, url_prefix="/api/v1", description="Antwoorden van schuldeisers")

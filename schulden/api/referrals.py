@@ -18,19 +18,19 @@ from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
-from schulden.api.base import DutchSchema, Name, PlainText, one_of
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.errors import NotFound
 from schulden.extensions import workflow
+from schulden.fields import DutchSchema, Name, PlainText, one_of
+from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus, RefusalKind
 from schulden.referrals.services import accept_referral, get_referral, refuse_referral, send_referral
 from schulden.roles import Role
-from schulden.tasks import tasks_for
-from schulden.web.requests import db_session
+from schulden.worklist import tasks_for
 from workflows.store import utcnow
 
 blp = Blueprint("referrals", __name__, url_prefix="/api/v1", description="Verwijzing naar de gemeente")

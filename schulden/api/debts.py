@@ -24,7 +24,7 @@ from schulden.debts.models import AmountStatus, Creditor, Debt
 from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
 from schulden.errors import NotFound
 from schulden.extensions import workflow
-from schulden.web.requests import db_session
+from schulden.http.requests import db_session
 from workflows import WorkflowInstance
 
 blp = Blueprint("debts", __name__, url_prefix="/api/v1", description="Schulden per dossier")

@@ -53,9 +53,9 @@ from schulden.cases.services import (
 )
 from schulden.errors import ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
-from schulden.web.requests import db_session
 from workflows import WorkflowInstance
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Dossiers: intake, inventaris, verwijzing")

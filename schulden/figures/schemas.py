@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import fields
 
-from schulden.api.base import Day, DutchSchema, one_of
-from schulden.reports.figures import Grouping
+from schulden.fields import Day, DutchSchema, one_of
+from schulden.figures.queries import Grouping
 
 
 class FiguresArgs(DutchSchema):

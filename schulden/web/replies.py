@@ -33,6 +33,7 @@ from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.requests import db_session
 from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
 from schulden.letters.models import Letter
 from schulden.replies import codes, sessions
@@ -40,7 +41,6 @@ from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused
 from schulden.replies.models import NO_COOPERATION_LABELS, ReplyChannel, ReplySessionEnd
 from schulden.replies.schemas import ReplyAnswer
 from schulden.replies.services import StoredAttachment, record_reply
-from schulden.web.requests import db_session
 from schulden.web.security import body_limit
 from workflows.store import utcnow
 

@@ -32,6 +32,7 @@ from schulden.creditors.services import (
 )
 from schulden.debts.models import Creditor, CreditorKind
 from schulden.errors import NotFound, ValidationFailed
+from schulden.http.requests import db_session
 from schulden.letters.content import LETTER_TYPES
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
@@ -39,8 +40,7 @@ from schulden.users.models import User
 from schulden.users.passwords import PASSWORD_RULE
 from schulden.users.services import create_user, disable_user, reset_totp
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.cijfers import field_messages
-from schulden.web.requests import db_session
+from schulden.web.figures import field_messages
 
 blp = Blueprint("beheer", __name__, url_prefix="/beheer")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from schulden.reports.figures import FigureRow, Figures, Grouping
+from schulden.figures.queries import FigureRow, Figures, Grouping
 
 GROUP_HEADER = {Grouping.PI: "PI", Grouping.MUNICIPALITY: "Gemeente"}
 HEADERS = (

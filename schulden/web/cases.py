@@ -25,9 +25,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
+from schulden.api.cases import SERVICE_EVENTS, detail_view
 from schulden.api.common import decode_cursor, encode_cursor
 from schulden.cases import schemas
-from schulden.cases.api import SERVICE_EVENTS, detail_view
 from schulden.cases.models import Case
 from schulden.cases.queries import CaseFilters, case_detail, get_case, list_cases
 from schulden.cases.services import fire_case_event
@@ -35,12 +35,12 @@ from schulden.debts.models import Creditor, Debt
 from schulden.debts.services import fire_debt_event
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.requests import db_session
 from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.replies.models import CreditorReply
 from schulden.web.auth import current_actor, login_required
 from schulden.web.errors import record_denied
-from schulden.web.requests import db_session
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
 from workflows.definition import START_EVENT
 from workflows.store import HistoryEntry

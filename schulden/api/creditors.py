@@ -47,8 +47,8 @@ from schulden.creditors.services import (
     update_creditor,
 )
 from schulden.errors import ValidationFailed
+from schulden.http.requests import db_session
 from schulden.roles import Role
-from schulden.web.requests import db_session
 
 blp = Blueprint(
     "creditors", __name__, url_prefix="/api/v1/creditors", description="Schuldeisers: het adressenoverzicht"

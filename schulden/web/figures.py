@@ -1,4 +1,4 @@
-"""Cijfers: the outcome figures of schulden.reports as tables and server-side SVG bar charts, and their CSV.
+"""Cijfers: the outcome figures of schulden.figures as tables and server-side SVG bar charts, and their CSV.
 
 The same query as GET /api/v1/figures (period and grouping, validated by the API's FiguresArgs schema), the same
 scope (outcome_figures counts only the cases the user may see), the same roles and the same audit rows
@@ -19,11 +19,11 @@ from marshmallow import ValidationError
 from schulden import audit
 from schulden.errors import ValidationFailed
 from schulden.extensions import workflow
-from schulden.reports.export import GROUP_HEADER, csv_filename, figures_csv
-from schulden.reports.figures import FIGURE_READERS, FigureRow, Figures, Grouping, check_period, outcome_figures
-from schulden.reports.schemas import FiguresArgs
+from schulden.figures.export import GROUP_HEADER, csv_filename, figures_csv
+from schulden.figures.queries import FIGURE_READERS, FigureRow, Figures, Grouping, check_period, outcome_figures
+from schulden.figures.schemas import FiguresArgs
+from schulden.http.requests import db_session
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.requests import db_session
 
 blp = Blueprint("cijfers", __name__, url_prefix="/cijfers")
 

@@ -2,7 +2,7 @@
 conversation) and refuse (kind and reason).
 
 The inbox is GET /api/v1/referrals's query, and the decisions go through schulden.referrals.services with the API's
-schemas and checks (schulden/referrals/api.py), so the two cannot disagree; out of scope is a 404 page with the
+schemas and checks (schulden/api/referrals.py), so the two cannot disagree; out of scope is a 404 page with the
 API's authz_denied audit row.
 """
 
@@ -19,18 +19,18 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
+from schulden.api.referrals import AcceptIn, RefuseIn
 from schulden.cases.models import Case
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation
-from schulden.referrals.api import AcceptIn, RefuseIn
 from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
 from schulden.referrals.services import accept_referral, get_referral, refuse_referral
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
 from schulden.web.errors import field_errors, record_denied
-from schulden.web.requests import db_session
-from schulden.web.verwijzing import REFUSAL_LABELS, STATUS_LABELS, detainee_name
+from schulden.web.referrals import REFUSAL_LABELS, STATUS_LABELS, detainee_name
 from workflows import TransitionRefused
 
 blp = Blueprint("gemeente", __name__, url_prefix="/gemeente")

@@ -23,6 +23,7 @@ from schulden.api.common import decode_cursor, encode_cursor, origin
 from schulden.audit import record
 from schulden.cases.models import RoutingRule
 from schulden.errors import NotFound, ValidationFailed
+from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind, PostcodeArea
 from schulden.organisations.schemas import (
     MAX_ID,
@@ -35,7 +36,6 @@ from schulden.organisations.schemas import (
 )
 from schulden.roles import Role
 from schulden.routing import propose_municipality
-from schulden.web.requests import db_session
 
 blp = Blueprint(
     "municipalities",

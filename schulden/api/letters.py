@@ -18,18 +18,18 @@ from werkzeug.exceptions import Conflict
 from schulden import audit
 from schulden.access import case_scope
 from schulden.api.auth import current_actor
-from schulden.api.base import DutchSchema, Id
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.fields import DutchSchema, Id
+from schulden.http.requests import db_session
 from schulden.letters.compose import our_reference
 from schulden.letters.models import Letter, LetterStatus, PrintBatch
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
-from schulden.web.requests import db_session
 
 blp = Blueprint("letters", __name__, url_prefix="/api/v1", description="Brieven, printbatches")
 

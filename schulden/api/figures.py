@@ -16,10 +16,10 @@ from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, require_role
 from schulden.extensions import workflow
-from schulden.reports import schemas
-from schulden.reports.export import csv_filename, figures_csv
-from schulden.reports.figures import FIGURE_READERS, Figures, Grouping, check_period, outcome_figures
-from schulden.web.requests import db_session
+from schulden.figures import schemas
+from schulden.figures.export import csv_filename, figures_csv
+from schulden.figures.queries import FIGURE_READERS, Figures, Grouping, check_period, outcome_figures
+from schulden.http.requests import db_session
 
 blp = Blueprint("figures", __name__, url_prefix="/api/v1", description="Kengetallen per PI en per gemeente")
 

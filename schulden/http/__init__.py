@@ -1,0 +1,1 @@
+"""What the two front doors (pages in schulden.web, JSON in schulden.api) share: the request's database session."""
