@@ -95,8 +95,9 @@ from schulden.api.auth import hash_token
 from schulden.audit import AuditEntry
 from schulden.cases.models import Case, Detainee
 from schulden.cli import upgrade_database
+from schulden.creditors.models import Creditor
 from schulden.db import make_engine
-from schulden.debts.models import DEBT_TYPES, Creditor, Debt
+from schulden.debts.models import DEBT_TYPES, Debt
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.reference import load_reference_data
 from schulden.roles import Role

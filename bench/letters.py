@@ -97,8 +97,9 @@ from integrations.letters.jobs import render_letter, render_letters  # noqa: E40
 from schulden.cases.models import Consent, ConsentPurpose, DetentionType  # noqa: E402
 from schulden.cases.services import open_case  # noqa: E402
 from schulden.cli import upgrade_database  # noqa: E402
+from schulden.creditors.models import Creditor  # noqa: E402
 from schulden.db import make_engine  # noqa: E402
-from schulden.debts.models import AmountStatus, Creditor, DebtCategory  # noqa: E402
+from schulden.debts.models import AmountStatus, DebtCategory  # noqa: E402
 from schulden.debts.services import add_debt, fire_debt_event  # noqa: E402
 from schulden.letters.content import LetterContent  # noqa: E402
 from schulden.letters.models import Letter, LetterStatus  # noqa: E402

@@ -82,14 +82,13 @@ def _wire_letters(app: Flask, rt: Any) -> None:
 
 
 def _register_web(app: Flask) -> None:
-    from schulden.http import requests
+    from schulden.http import errors, requests
     from schulden.web import (
         account,
         admin,
         assets,
         auth,
         cases,
-        errors,
         figures,
         filters,
         health,

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from schulden.actors import UserActor
 from schulden.cases.models import Case, ConsentPurpose, DetentionType
 from schulden.cases.services import ConsentItem, fire_case_event, link_partner, open_case, record_consents
-from schulden.debts.models import Creditor, DebtCategory
+from schulden.creditors.models import Creditor
+from schulden.debts.models import DebtCategory
 from schulden.debts.services import add_debt, fire_debt_event
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.referrals.services import send_referral

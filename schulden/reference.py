@@ -19,7 +19,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 from stdnum.nl import postcode as stdnum_postcode
 
-from schulden.debts.models import Creditor, CreditorKind, DebtCategory
+from schulden.creditors.models import Creditor, CreditorKind
+from schulden.debts.models import DebtCategory
 from schulden.organisations.models import Organisation, OrganisationKind, PostcodeArea
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from schulden.cases.models import Case, Consent, ConsentPurpose, DetentionType
 from schulden.cases.services import open_case
-from schulden.debts.models import AmountStatus, Creditor, Debt, DebtCategory
+from schulden.creditors.models import Creditor
+from schulden.debts.models import AmountStatus, Debt, DebtCategory
 from schulden.debts.services import add_debt
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role

@@ -321,7 +321,8 @@ def _preload(session: Session, letters: Sequence[Letter]) -> list[Any]:
     if len(letters) < 2:
         return []
     from schulden.cases.models import Case, Detainee
-    from schulden.debts.models import Creditor, Debt
+    from schulden.creditors.models import Creditor
+    from schulden.debts.models import Debt
     from schulden.organisations.models import Organisation
 
     cases = session.scalars(select(Case).where(Case.id.in_({lt.case_id for lt in letters}))).all()

@@ -23,10 +23,10 @@ def _id_schema(converter: IdConverter) -> dict[str, Any]:
 
 
 class SchuldrouteApi(Api):  # type: ignore[misc]
-    """flask-smorest's Api, but errors are answered by our RFC 9457 handlers (schulden.web.errors)."""
+    """flask-smorest's Api, but errors are answered by our RFC 9457 handlers (schulden.http.errors)."""
 
     def _register_error_handlers(self) -> None:
-        """Leave error handling to schulden.web.errors, which answers problem+json in Dutch."""
+        """Leave error handling to schulden.http.errors, which answers problem+json in Dutch."""
 
 
 def make_api(app: Flask) -> Any:

@@ -26,13 +26,13 @@ from werkzeug.exceptions import TooManyRequests, Unauthorized
 from schulden.actors import UserActor
 from schulden.api.blueprint import Blueprint
 from schulden.fields import DutchSchema, length
+from schulden.http.errors import problem
 from schulden.http.requests import db_session
 from schulden.roles import Role
 from schulden.settings import Settings
 from schulden.users.logins import LoginFailed, TooManyFailures, check_password, check_second_factor, signed_in
 from schulden.users.models import ApiToken, User
 from schulden.users.services import totp_required
-from schulden.web.errors import problem
 from workflows.store import utcnow
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Tokens voor machines")

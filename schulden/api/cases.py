@@ -15,7 +15,7 @@ from schulden.access import BSN_READERS, CASE_WRITERS
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import PageArgs, check_if_match, decode_cursor, encode_cursor, etag_for, origin, require_role
+from schulden.api.common import check_if_match, etag_for, origin, require_role
 from schulden.cases import schemas
 from schulden.cases.models import (
     Case,
@@ -55,6 +55,7 @@ from schulden.errors import ValidationFailed
 from schulden.extensions import workflow
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.paging import PageArgs, decode_cursor, encode_cursor
 from schulden.roles import Role
 from workflows import WorkflowInstance
 

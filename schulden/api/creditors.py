@@ -19,7 +19,7 @@ from werkzeug.exceptions import Conflict, Forbidden
 
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import check_if_match, decode_cursor, encode_cursor, etag_for, origin, require_role
+from schulden.api.common import check_if_match, etag_for, origin, require_role
 from schulden.creditors.models import CreditorChangeProposal, ProposalStatus
 from schulden.creditors.schemas import (
     ChangeProposalArgs,
@@ -48,6 +48,7 @@ from schulden.creditors.services import (
 )
 from schulden.errors import ValidationFailed
 from schulden.http.requests import db_session
+from schulden.paging import decode_cursor, encode_cursor
 from schulden.roles import Role
 
 blp = Blueprint(

@@ -19,8 +19,9 @@ from schulden.api.common import check_if_match, etag_for, origin, require_role
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import ActionOut, EventIn, EventResult
+from schulden.creditors.models import Creditor
 from schulden.debts import schemas
-from schulden.debts.models import AmountStatus, Creditor, Debt
+from schulden.debts.models import AmountStatus, Debt
 from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
 from schulden.errors import NotFound
 from schulden.extensions import workflow

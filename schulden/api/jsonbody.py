@@ -96,7 +96,7 @@ def refuse_duplicate_keys() -> Response | None:
         return None  # not JSON at all: the view's parser answers 400 for it
     if path is None:
         return None
-    from schulden.web.errors import problem, wants_problem_json
+    from schulden.http.errors import problem, wants_problem_json
 
     if wants_problem_json():
         return problem(400, message(path), errors={path: ["Dit veld staat meer dan eens in het verzoek."]})

@@ -19,7 +19,7 @@ from werkzeug.exceptions import Forbidden, PreconditionFailed, PreconditionRequi
 
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import decode_cursor, encode_cursor, origin
+from schulden.api.common import origin
 from schulden.audit import record
 from schulden.cases.models import RoutingRule
 from schulden.errors import NotFound, ValidationFailed
@@ -34,6 +34,7 @@ from schulden.organisations.schemas import (
     ProposalArgs,
     ProposalSchema,
 )
+from schulden.paging import decode_cursor, encode_cursor
 from schulden.roles import Role
 from schulden.routing import propose_municipality
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from schulden.api.common import PageArgs
 from schulden.cases.models import ClosureReason, ConsentPurpose, DetentionType, HouseholdRelation, Threat
 from schulden.fields import Bsn, Cents, Day, DjiNumber, DutchSchema, Id, Name, PlainText, Postcode, length, one_of
+from schulden.paging import PageArgs
 
 DETENTION_TYPES = [t.value for t in DetentionType]
 PURPOSES = [p.value for p in ConsentPurpose]

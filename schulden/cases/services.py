@@ -30,7 +30,7 @@ from schulden.cases.models import (
     RoutingRule,
     Transfer,
 )
-from schulden.debts.models import Creditor
+from schulden.creditors.models import Creditor
 from schulden.errors import ValidationFailed
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role

@@ -6,9 +6,10 @@ from typing import Any
 
 from marshmallow import fields, pre_load, validate
 
-from schulden.api.common import PageArgs
-from schulden.debts.models import CreditorKind, DebtCategory
+from schulden.creditors.models import CreditorKind
+from schulden.debts.models import DebtCategory
 from schulden.fields import MAX_ID, DutchSchema, Name, PlainText, Postcode, length, one_of
+from schulden.paging import PageArgs
 
 KINDS = [kind.value for kind in CreditorKind]
 CATEGORIES = [category.value for category in DebtCategory]

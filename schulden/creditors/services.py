@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
 from schulden.audit import record
-from schulden.creditors.models import CreditorChangeProposal, ProposalStatus
-from schulden.debts.models import Creditor, CreditorKind
+from schulden.creditors.models import Creditor, CreditorChangeProposal, CreditorKind, ProposalStatus
 from schulden.errors import NotFound, ValidationFailed
 from schulden.roles import Role
 from workflows.store import utcnow

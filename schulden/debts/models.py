@@ -1,4 +1,4 @@
-"""Creditors and debts. Money is integer cents, never float."""
+"""Debts. Money is integer cents, never float. The creditor directory is schulden.creditors.models."""
 
 from __future__ import annotations
 
@@ -46,61 +46,6 @@ class AmountStatus(StrEnum):
     ESTIMATED = "estimated"
     CONFIRMED = "confirmed"
     DISPUTED = "disputed"
-
-
-class CreditorKind(StrEnum):
-    GOVERNMENT = "government"  # CJIB, Belastingdienst/Toeslagen, UWV, SVB, DUO, CAK, municipality
-    HEALTH_INSURER = "health_insurer"
-    LANDLORD = "landlord"
-    UTILITY = "utility"  # energy, water
-    TELECOM = "telecom"
-    BANK = "bank"
-    COLLECTION_AGENCY = "collection_agency"  # incassobureau
-    BAILIFF = "bailiff"  # gerechtsdeurwaarder
-    OTHER = "other"
-
-
-class Creditor(Base):
-    """A creditor or collecting party in the directory users extend and correct.
-
-    `may_receive_bsn`: a government body with a legal basis to process the BSN; letters to others never carry it.
-    `grade`: how sure the address is (A official page, B other public page, C unverified; shared/data README).
-    """
-
-    __tablename__ = "creditor"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    department: Mapped[str | None] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(20), default=CreditorKind.OTHER.value)
-    category: Mapped[str] = mapped_column(String(16))
-    may_receive_bsn: Mapped[bool] = mapped_column(default=False)
-    takes_email: Mapped[bool] = mapped_column(default=False)
-    email: Mapped[str | None] = mapped_column(String(254))
-    address_line: Mapped[str | None] = mapped_column(String(200))
-    postcode: Mapped[str | None] = mapped_column(String(7))
-    city: Mapped[str | None] = mapped_column(String(100))
-    kvk: Mapped[str | None] = mapped_column(String(8))
-    grade: Mapped[str | None] = mapped_column(String(1))
-    source_url: Mapped[str | None] = mapped_column(String(500))
-    active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    row_version: Mapped[int] = mapped_column(Integer, nullable=False)
-
-    __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - mapper configuration
-
-    __table_args__ = (
-        CheckConstraint("category IN ('zorg', 'publiek', 'nuts', 'overig')", name="category_known"),
-        CheckConstraint(
-            "kind IN ('government', 'health_insurer', 'landlord', 'utility', 'telecom', 'bank', "
-            "'collection_agency', 'bailiff', 'other')",
-            name="kind_known",
-        ),
-        CheckConstraint("grade IS NULL OR grade IN ('A', 'B', 'C')", name="grade_known"),
-        CheckConstraint("takes_email = false OR email IS NOT NULL", name="email_when_taken"),
-        CheckConstraint("kvk IS NULL OR (length(kvk) = 8 AND ltrim(kvk, '0123456789') = '')", name="kvk_digits"),
-    )
 
 
 class Debt(Base):

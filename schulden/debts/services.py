@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from schulden.cases.models import Case, Threat
-from schulden.debts.models import DEBT_TYPES, AmountStatus, Creditor, Debt, DebtCategory
+from schulden.creditors.models import Creditor
+from schulden.debts.models import DEBT_TYPES, AmountStatus, Debt, DebtCategory
 from schulden.errors import ValidationFailed
 from workflows import Actor, Engine, HistoryEntry, WorkflowInstance
 

@@ -51,7 +51,8 @@ def _arrangement_given(ctx: Context) -> str | None:
 
 
 ARRANGEMENT_GIVEN = Guard("het voorstel is compleet", _arrangement_given, needs_input=True)
-# A creditor may answer before our letter is even posted (it knew of the detention from the client).
+# A creditor may answer before our letter is even posted (it knew of the detention from the client). Exported:
+# a reply with a balance confirms the debt in these states (schulden.replies.services).
 ANSWERABLE = ("letters_requested", *CONTACTED, "no_response")
 
 

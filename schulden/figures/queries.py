@@ -43,7 +43,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
 from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation

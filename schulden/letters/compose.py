@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from schulden.cases.models import Case, Consent, Detainee, DetentionType, HouseholdMember
 from schulden.consents import PURPOSE_LABELS
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from schulden.letters.content import Address, DebtLine, LetterContent
 from schulden.letters.models import Letter
 from schulden.letters.reply_codes import ReplySecrets

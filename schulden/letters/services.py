@@ -16,7 +16,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schulden.cases.models import Case
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from schulden.letters.models import Channel, Letter, LetterStatus
 from workflows import SYSTEM, Engine, TransitionRefused, WorkflowInstance
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from marshmallow import fields, pre_load, validate
 
-from schulden.api.common import PageArgs
 from schulden.fields import DutchSchema, PlainText, Postcode, length
+from schulden.paging import PageArgs
 
 EMAIL = validate.Email(error="Geen geldig e-mailadres.")
 #: The largest id a row can have (32-bit INTEGER): a larger one is refused here instead of by the database.

@@ -36,7 +36,8 @@ from schulden.cases.models import (
     RoutingRule,
 )
 from schulden.consents import PURPOSE_LABELS
-from schulden.debts.models import AmountStatus, Creditor, Debt, DebtCategory
+from schulden.creditors.models import Creditor
+from schulden.debts.models import AmountStatus, Debt, DebtCategory
 from schulden.letters.compose import DEBT_TYPE_LABELS, Sender, organisation_address
 from schulden.letters.content import AMOUNT_STATUS_NL
 from schulden.letters.templates import THREAT_NL, WGS_URGENT_THREATS

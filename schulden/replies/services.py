@@ -23,6 +23,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from schulden.debts.models import AmountStatus, Debt
+
+# The states in which an answer with a balance confirms the debt: the debt process says which they are.
+from schulden.debts.workflow import ANSWERABLE
 from schulden.errors import ValidationFailed
 from schulden.replies.models import CreditorReply, NoCooperation, ReplyChannel
 from workflows import Actor, Engine, TransitionRefused, WorkflowInstance
@@ -51,8 +54,6 @@ FIELDS = (
     "note",
 )
 _BALANCE = ("principal_cents", "interest_cents", "costs_cents")
-#: Debt states in which an answer with a balance confirms it (the debt process's ANSWERABLE).
-_CONFIRMABLE = {"letters_requested", "notified", "reminded", "reminded_again", "no_response"}
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def record_reply(
                 setattr(debt, name, data.get(name) or 0)
             debt.peildatum = data.get("peildatum")
             debt.amount_status = AmountStatus.CONFIRMED.value
-            if state in _CONFIRMABLE and _fire(
+            if state in ANSWERABLE and _fire(
                 session, engine, instance, "confirm_balance", actor=actor, payload={"reply_id": reply.id}, now=now
             ):
                 fired.append("confirm_balance")

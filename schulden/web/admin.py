@@ -15,9 +15,8 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy import func, select
 
-from schulden.api.common import decode_cursor, encode_cursor
 from schulden.audit import record
-from schulden.creditors.models import CreditorChangeProposal
+from schulden.creditors.models import Creditor, CreditorChangeProposal, CreditorKind
 from schulden.creditors.schemas import CATEGORIES, GRADES, CreditorSearchArgs, CreditorUpdate
 from schulden.creditors.services import (
     MAX_ID,
@@ -30,11 +29,11 @@ from schulden.creditors.services import (
     search_creditors,
     update_creditor,
 )
-from schulden.debts.models import Creditor, CreditorKind
 from schulden.errors import NotFound, ValidationFailed
 from schulden.http.requests import db_session
 from schulden.letters.content import LETTER_TYPES
 from schulden.organisations.models import Organisation
+from schulden.paging import decode_cursor, encode_cursor
 from schulden.roles import Role
 from schulden.users.models import User
 from schulden.users.passwords import PASSWORD_RULE

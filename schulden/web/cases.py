@@ -26,21 +26,22 @@ from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.api.cases import SERVICE_EVENTS, detail_view
-from schulden.api.common import decode_cursor, encode_cursor
 from schulden.cases import schemas
 from schulden.cases.models import Case
 from schulden.cases.queries import CaseFilters, case_detail, get_case, list_cases
 from schulden.cases.services import fire_case_event
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from schulden.debts.services import fire_debt_event
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.errors import record_denied
 from schulden.http.requests import db_session
 from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.paging import decode_cursor, encode_cursor
 from schulden.replies.models import CreditorReply
 from schulden.web.auth import current_actor, login_required
-from schulden.web.errors import record_denied
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
 from workflows.definition import START_EVENT
 from workflows.store import HistoryEntry

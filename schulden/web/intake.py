@@ -30,16 +30,17 @@ from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
 from schulden.cases.services import ConsentItem, record_consents
 from schulden.consents import PURPOSE_LABELS
-from schulden.debts.models import AmountStatus, Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import AmountStatus, Debt
 from schulden.debts.schemas import DebtCreate
 from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.errors import field_errors, record_denied
 from schulden.http.requests import db_session
 from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.errors import field_errors, record_denied
 from workflows import TransitionRefused, WorkflowInstance
 
 blp = Blueprint("intake", __name__, url_prefix="/intake")

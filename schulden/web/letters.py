@@ -22,13 +22,13 @@ from schulden.api.letters import PrintBatchIn
 from schulden.effects import LETTER_TITLES
 from schulden.errors import NotFound
 from schulden.extensions import workflow
+from schulden.http.errors import field_errors, record_denied
 from schulden.http.requests import db_session
 from schulden.letters.compose import our_reference
 from schulden.letters.models import Letter, PrintBatch
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.errors import field_errors, record_denied
 
 blp = Blueprint("printbatch", __name__, url_prefix="/printbatch")
 

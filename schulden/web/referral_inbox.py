@@ -23,13 +23,13 @@ from schulden.api.referrals import AcceptIn, RefuseIn
 from schulden.cases.models import Case
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.errors import field_errors, record_denied
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation
 from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
 from schulden.referrals.services import accept_referral, get_referral, refuse_referral
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.errors import field_errors, record_denied
 from schulden.web.referrals import REFUSAL_LABELS, STATUS_LABELS, detainee_name
 from workflows import TransitionRefused
 

@@ -26,13 +26,13 @@ from schulden.cases.services import override_municipality
 from schulden.consents import PURPOSE_LABELS, has_valid_consent
 from schulden.errors import NotFound, ValidationFailed
 from schulden.extensions import workflow
+from schulden.http.errors import field_errors, record_denied
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
 from schulden.referrals.services import get_referral, send_referral
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
-from schulden.web.errors import field_errors, record_denied
 from schulden.web.intake import scoped_case
 from schulden.web.letters import pdf_response
 from workflows import TransitionRefused, WorkflowInstance

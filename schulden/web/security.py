@@ -126,7 +126,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CsrfRefused)
     def _csrf_refused(exc: CsrfRefused) -> ResponseReturnValue:
-        from schulden.web.errors import problem, wants_problem_json
+        from schulden.http.errors import problem, wants_problem_json
 
         if wants_problem_json():
             return problem(400, exc.description)

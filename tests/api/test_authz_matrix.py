@@ -31,8 +31,9 @@ from schulden.cases.models import (
     HouseholdMember,
     Transfer,
 )
+from schulden.creditors.models import Creditor
 from schulden.db import Base
-from schulden.debts.models import Creditor, Debt
+from schulden.debts.models import Debt
 from schulden.roles import Role
 from tests.api.world import (
     BSN_ROLES,

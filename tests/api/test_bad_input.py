@@ -24,7 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from schulden.cases.models import Case, Consent, Detainee
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from tests.api.world import World, build_world
 from tests.conftest import DatabaseUnderTest
 from workflows import WorkflowInstance

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from schulden.actors import SYSTEM
 from schulden.audit import AuditEntry
-from schulden.debts.models import Creditor
+from schulden.creditors.models import Creditor
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
 from schulden.users.services import create_user

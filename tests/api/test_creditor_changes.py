@@ -25,9 +25,8 @@ from schulden.actors import UserActor
 from schulden.app import create_app
 from schulden.audit import AuditEntry
 from schulden.cases.models import Case, Detainee
-from schulden.creditors.models import CreditorChangeProposal
+from schulden.creditors.models import Creditor, CreditorChangeProposal
 from schulden.creditors.services import get_creditor, update_creditor
-from schulden.debts.models import Creditor
 from schulden.demo import DEMO_PASSWORD, seed_demo
 from schulden.errors import ValidationFailed
 from schulden.letters.models import Letter

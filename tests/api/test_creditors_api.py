@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from schulden.actors import SYSTEM
 from schulden.audit import AuditEntry
-from schulden.debts.models import Creditor
+from schulden.creditors.models import Creditor
 from schulden.organisations.models import Organisation
 from schulden.reference import load_reference_data
 from schulden.roles import Role

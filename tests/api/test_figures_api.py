@@ -24,7 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from schulden.audit import AuditEntry
 from schulden.cases.models import Case
 from schulden.cases.services import fire_case_event
-from schulden.debts.models import Creditor, Debt, DebtCategory
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt, DebtCategory
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, LetterStatus
 from schulden.letters.services import mark_sent

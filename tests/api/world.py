@@ -32,8 +32,9 @@ from schulden.cases.services import (
     record_consents,
     transfer_case,
 )
+from schulden.creditors.models import Creditor
 from schulden.db import Base
-from schulden.debts.models import AmountStatus, Creditor, Debt, DebtCategory
+from schulden.debts.models import AmountStatus, Debt, DebtCategory
 from schulden.debts.services import add_debt, fire_debt_event
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_engine

@@ -8,7 +8,8 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schulden.debts.models import Creditor, CreditorKind, DebtCategory
+from schulden.creditors.models import Creditor, CreditorKind
+from schulden.debts.models import DebtCategory
 from schulden.organisations.models import Organisation, OrganisationKind, PostcodeArea
 from schulden.reference import CREDITORS_CSV, load_reference_data
 from schulden.routing import propose_municipality

@@ -23,9 +23,9 @@ from integrations.queue import InProcessQueue
 from schulden.actors import UserActor
 from schulden.cases.models import Detainee
 from schulden.cli import alembic_config, upgrade_database
+from schulden.creditors.models import Creditor
 from schulden.creditors.services import approve_proposal, get_creditor, propose_change, update_creditor
 from schulden.db import Database
-from schulden.debts.models import Creditor
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter
 from schulden.processes import build_engine

@@ -136,7 +136,7 @@ def _add_debt(client: FlaskClient, case_id: int, **fields: str) -> TestResponse:
 
 
 def _cjib(world: World) -> str:
-    from schulden.debts.models import Creditor
+    from schulden.creditors.models import Creditor
 
     with world.db() as s:
         return str(s.scalar(select(Creditor.id).where(Creditor.name.like("%CJIB%"))))

@@ -14,7 +14,7 @@ from werkzeug.test import TestResponse
 
 from schulden.app import create_app
 from schulden.audit import AuditEntry
-from schulden.debts.models import Creditor
+from schulden.creditors.models import Creditor
 from schulden.demo import DEMO_PASSWORD, seed_demo
 from schulden.organisations.models import Organisation
 from schulden.users.models import User

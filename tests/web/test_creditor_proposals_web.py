@@ -7,9 +7,8 @@ from sqlalchemy import select
 
 from schulden.actors import UserActor
 from schulden.audit import AuditEntry
-from schulden.creditors.models import CreditorChangeProposal
+from schulden.creditors.models import Creditor, CreditorChangeProposal
 from schulden.creditors.services import get_creditor, propose_change
-from schulden.debts.models import Creditor
 from schulden.roles import Role
 from schulden.users.models import User
 from tests.web.test_beheer import World, csrf, demo_world, text

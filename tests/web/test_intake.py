@@ -21,7 +21,8 @@ from integrations import runtime as runtime_module
 from schulden.app import create_app
 from schulden.audit import AuditEntry
 from schulden.cases.models import Case, Consent, Detainee
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from schulden.demo import seed_demo
 from schulden.users.models import LoginAttempt
 from tests.conftest import make_settings

@@ -19,7 +19,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from schulden.cases.models import Case, Detainee
-from schulden.debts.models import Creditor, Debt
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
 from schulden.letters.models import Letter
 from schulden.referrals.models import Referral
 from tests.conftest import SmtpServer
