@@ -7,14 +7,13 @@ PI or a referral to another municipality changes access at the next request.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, and_, false, select
+from sqlalchemy import ColumnElement, and_, false, select
 
 from schulden.actors import UserActor
 from schulden.cases.models import Case, CasePartner
+from schulden.organisations.models import Organisation
 from schulden.roles import Role
 
-#: Roles that may read case content at all (the administrator manages users and reference data, not cases).
-CASE_READERS = frozenset({Role.PI_STAFF, Role.VOLUNTEER, Role.COUNSELLOR, Role.MUNICIPALITY, Role.PARTNER})
 #: Roles that may see the BSN (masked, or revealed with a logged request). Volunteers and partners never do.
 BSN_READERS = frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY})
 #: Roles that may change a case's data (events have their own role rules in the process definitions).
@@ -41,6 +40,25 @@ def case_scope(actor: UserActor) -> ColumnElement[bool]:
             return false()
 
 
-def visible_cases(actor: UserActor) -> Select[Case]:
-    """SELECT of the cases `actor` may see."""
-    return select(Case).where(case_scope(actor))
+def may_act_for_pi(actor: UserActor, pi: Organisation) -> bool:
+    """May `actor` act on behalf of this PI: open its cases, make and download its print batches?
+
+    PI staff (and volunteers, whose own limits are separate rules) for their own PI; counsellors for the PIs their
+    team works for (the PI's counselling team). Nobody else.
+    """
+    match actor.role:
+        case Role.PI_STAFF | Role.VOLUNTEER:
+            return actor.organisation_id == pi.id
+        case Role.COUNSELLOR:
+            return actor.organisation_id is not None and pi.counselling_team_id == actor.organisation_id
+        case _:
+            return False
+
+
+def pi_refusal(actor: UserActor, pi: Organisation) -> str | None:
+    """The Dutch reason `actor` may not act for `pi` (for the field that names the PI), or None when it may."""
+    if may_act_for_pi(actor, pi):
+        return None
+    if actor.role is Role.COUNSELLOR:
+        return "Uw team werkt niet voor deze PI."
+    return "U werkt alleen voor uw eigen PI."
