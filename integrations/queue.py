@@ -10,13 +10,15 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
+
+from schulden.ports import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +37,9 @@ class QueueUnavailable(Exception):
     """The queue could not be reached: nothing was enqueued."""
 
 
-class JobQueue(Protocol):
-    """What the application needs from a queue."""
-
-    mode: str
-
-    def enqueue(
-        self,
-        func: Callable[..., Any],
-        *args: Any,
-        queue: str = "default",
-        job_id: str | None = None,
-        replace_started_before: datetime | None = None,
-    ) -> bool: ...
-
-    def waiting_job_ids(self, queue: str, *, started_after: datetime) -> set[str]: ...
-
-    def ping(self) -> bool: ...
-
-
 class InProcessQueue:
-    """Runs a job at once, in the calling thread, right after the commit that asked for it.
+    """Runs a job at once, in the calling thread, right after the commit that asked for it (a JobQueue of
+    schulden/ports.py).
 
     The embedded default has no Redis: a request that asks for letters renders them before it answers (tens of
     milliseconds each), and the ticker thread does the same for reminders. A failing job is logged, never raised
@@ -103,7 +87,7 @@ class InProcessQueue:
 
 
 class RedisQueue:
-    """RQ queues on one Redis connection."""
+    """A JobQueue (schulden/ports.py) of RQ queues on one Redis connection."""
 
     mode = "rq"
 

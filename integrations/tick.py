@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from integrations.letters.jobs import sweep_letters
+from integrations.referrals.delivery import sweep_referrals
 from integrations.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -12,9 +14,6 @@ log = logging.getLogger(__name__)
 def tick() -> dict[str, int]:
     """Fire every due workflow timer, then sweep up letters and referrals whose job got lost. Safe to run from
     several places at once: timers and letters are claimed with row locks and conditional updates."""
-    from integrations.letters.jobs import sweep_letters
-    from integrations.referrals.delivery import sweep_referrals
-
     rt = runtime()
     report = rt.engine.tick(rt.database.session)
     swept = sweep_letters()

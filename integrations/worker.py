@@ -29,6 +29,7 @@ from rq.worker import WorkerStatus
 from sqlalchemy import Engine
 
 from integrations import runtime as runtime_module
+from integrations.assembly import build_runtime
 from schulden.db import Database
 from schulden.settings import Settings
 from schulden.startup_checks import check_production_database
@@ -58,7 +59,8 @@ def prepare() -> None:
     if _pooled is None:
         os.register_at_fork(after_in_child=_drop_inherited_pool)
     _pooled = database.engine
-    runtime_module.configure(runtime_module.build(settings, database=database))
+    # The worker's ports, database and engine, bound once; the jobs (and forked horses) find them there.
+    runtime_module.configure(build_runtime(settings, database=database))
     from integrations.letters.render import warm_up
 
     warm_up()

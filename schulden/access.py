@@ -16,6 +16,18 @@ from schulden.roles import Role
 
 #: Roles that may see the BSN (masked, or revealed with a logged request). Volunteers and partners never do.
 BSN_READERS = frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY})
+
+
+def bsn_recording_refusal(actor: UserActor) -> str | None:
+    """Why `actor` may not record a detainee's BSN (the field's Dutch message), or None when it may.
+
+    Volunteers never handle a BSN: they do not see one (BSN_READERS), so they do not type one in either.
+    """
+    if actor.role is Role.VOLUNTEER:
+        return "Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."
+    return None
+
+
 #: Roles that may change a case's data (events have their own role rules in the process definitions).
 CASE_WRITERS = frozenset({Role.PI_STAFF, Role.VOLUNTEER, Role.COUNSELLOR})
 

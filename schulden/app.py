@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from schulden.extensions import database, workflow
+# The composition root may import integrations; the domain modules never do.
+from integrations import runtime
+from integrations.assembly import build_runtime
+from schulden.extensions import database
+from schulden.http import ports
 from schulden.logs import configure_logging
 from schulden.processes import build_engine
 from schulden.settings import Settings
@@ -17,9 +19,6 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     """Build a configured app. Tests pass their own Settings; otherwise they come from the environment, which
     must name its SCHULDROUTE_ENV (gunicorn's wsgi.py). In production the database is checked before anything is
     served (schulden/startup_checks.py); the CLI's maintenance commands pass check_database=False."""
-    # The composition root may import integrations; the domain modules never do.
-    from integrations import runtime
-
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
@@ -36,49 +35,25 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     )
     # Keep the order of the schemas (id first, then the fields as documented), not alphabetical order.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["schuldroute.settings"] = settings
     database.configure(settings.database_url)
     if settings.is_production and check_database:
         from schulden.startup_checks import check_production_database
 
         check_production_database(database.engine)
-    workflow.engine = build_engine(settings)
-    # Jobs of this process (the in-process queue of the embedded default, or enqueueing to Redis) use the app's
-    # database and engine; letters asked for in a request are enqueued when its transaction commits.
-    rt = runtime.build(settings, database=database, engine=workflow.engine)
+    # The app's ports, database and engine, bound once: the pages and the API read them through
+    # schulden/http/ports.py. Jobs of this process (the in-process queue of the embedded default, or enqueueing to
+    # Redis) use the same runtime; letters asked for in a request are enqueued when its transaction commits.
+    rt = build_runtime(settings, database=database, engine=build_engine(settings))
+    ports.bind(app, rt)
     runtime.configure(rt)
-    app.extensions["schuldroute.queue"] = rt.queue
-    app.extensions["schuldroute.runtime"] = rt
-    _wire_letters(app, rt)
 
     _register_web(app)
     from schulden.api import jsonbody, make_api
 
     jsonbody.init_app(app)  # duplicate keys in a JSON body are refused (security.md 41)
 
-    app.extensions["schuldroute.api"] = make_api(app)
+    make_api(app)
     return app
-
-
-def _wire_letters(app: Flask, rt: Any) -> None:
-    """Hand the letter API what it needs from the integrations, as plain callables."""
-    from integrations.letters.batch import NothingToPrint, create_print_batch, pending_post
-    from integrations.letters.dispatch import enqueue_render
-
-    def make_batch(session: Any, **kwargs: Any) -> Any:
-        try:
-            return create_print_batch(session, rt.engine, rt.store, **kwargs)
-        except NothingToPrint:
-            return None
-
-    app.extensions["schuldroute.print_batch"] = make_batch
-    # The print batch page lists what the next batch would hold (schulden/web/letters.py).
-    app.extensions["schuldroute.pending_post"] = pending_post
-    app.extensions["schuldroute.enqueue_render"] = lambda letter_id: enqueue_render(rt.queue, letter_id)
-
-    from integrations.referrals.delivery import enqueue_delivery
-
-    app.extensions["schuldroute.enqueue_referral"] = lambda referral_id: enqueue_delivery(rt.queue, referral_id)
 
 
 def _register_web(app: Flask) -> None:

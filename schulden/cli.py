@@ -14,7 +14,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command, with_appcontext
 
-from schulden.extensions import database, workflow
+from schulden.extensions import database
+from schulden.http.ports import runtime
 from schulden.settings import Settings
 from workflows import SYSTEM as SYSTEM_ACTOR
 
@@ -24,8 +25,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _settings() -> Settings:
-    settings: Settings = current_app.extensions["schuldroute.settings"]
-    return settings
+    return runtime().settings
 
 
 def alembic_config(database_url: str) -> object:
@@ -137,7 +137,8 @@ def seed_demo_command(if_empty: bool) -> None:
             raise click.ClickException(
                 "De database bevat al gebruikers; de demo wordt alleen in een lege database gezet."
             )
-        counts = seed_demo(session, workflow.engine, today=datetime.now(workflow.engine.timezone).date())
+        engine = runtime().engine
+        counts = seed_demo(session, engine, today=datetime.now(engine.timezone).date())
     click.echo("demo seeded: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
@@ -192,8 +193,8 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
     """Merge the PI's rendered post into today's print batch and mark those letters sent."""
     from sqlalchemy import select
 
-    from integrations.letters.batch import NothingToPrint, create_print_batch, pending_post
-    from integrations.runtime import runtime
+    from schulden.letters.queries import pending_post
+    from schulden.letters.services import record_print_batch
     from schulden.organisations.models import Organisation, OrganisationKind
 
     rt = runtime()
@@ -206,13 +207,12 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
         waiting = len(pending_post(session, pi.id))
         now = rt.engine.clock()
         with click.progressbar(length=waiting, label=f"{waiting} brieven samenvoegen") as bar:
-            try:
-                batch = create_print_batch(
-                    session, rt.engine, rt.store, pi_id=pi.id, actor=SYSTEM_ACTOR,
-                    today=now.astimezone(rt.engine.timezone).date(), now=now,
-                )  # fmt: skip
-            except NothingToPrint:
-                raise click.ClickException(f"Geen brieven voor de post klaar voor {pi.name}.") from None
+            batch = rt.print_batch(
+                session, pi_id=pi.id, actor=SYSTEM_ACTOR, today=now.astimezone(rt.engine.timezone).date(), now=now
+            )
+            if batch is None:
+                raise click.ClickException(f"Geen brieven voor de post klaar voor {pi.name}.")
+            record_print_batch(session, SYSTEM_ACTOR, batch)
             bar.update(waiting)
         key, count = batch.storage_key, batch.letter_count
     if output is not None:
@@ -348,7 +348,7 @@ def workflows_docs(write_path: Path | None) -> None:
     """Print (or write) docs/workflows.md generated from the definitions."""
     from schulden.workflow_docs import render_workflows_markdown
 
-    text = render_workflows_markdown(workflow.engine.registry)
+    text = render_workflows_markdown(runtime().engine.registry)
     if write_path is None:
         click.echo(text, nl=False)
     else:

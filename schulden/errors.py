@@ -17,6 +17,10 @@ class ValidationFailed(DomainError):
         self.errors = {k: list(v) for k, v in errors.items()}
 
 
+class NotPermitted(DomainError):
+    """The actor's role may never do this (function level: 403); an object out of scope is NotFound instead."""
+
+
 class NotFound(DomainError):
     """The object does not exist, or is outside the actor's scope (the same answer for both)."""
 

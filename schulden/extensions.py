@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from schulden.db import Database
-from schulden.processes import build_engine
-from workflows import Engine
 
+#: The process's database. One object for every app the process builds: create_app configures it again, which
+#: disposes of the previous app's connection pool instead of leaving it open. Reach it through the app's Runtime
+#: (schulden/http/ports.py); the engine and the other ports live only there.
 database = Database()
-
-
-@dataclass
-class WorkflowHolder:
-    """Holds the engine configured from the app's settings (the referral window is a setting)."""
-
-    engine: Engine = field(default_factory=build_engine)
-
-
-workflow = WorkflowHolder()

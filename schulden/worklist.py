@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
+from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case, Detainee
@@ -47,120 +48,201 @@ def _name(detainee: Detainee) -> str:
     return f"{detainee.given_names} {prefix}{detainee.surname}"
 
 
+def list_tasks(session: Session, actor: UserActor, *, today: date, origin: str | None = None) -> list[Task]:
+    """`tasks_for` as a person reads it ("Mijn werk", GET /api/v1/tasks): with the `tasks.list` audit row.
+
+    The list names detainees, so the row names their cases (NEN 7513: every read of a dossier). Does not commit.
+    """
+    tasks = tasks_for(session, actor, today=today)
+    audit.record(session, actor=actor, action="tasks.list", object_type="case", object_id=None, origin=origin,
+                 details={"case_ids": sorted({t.case_id for t in tasks})})  # fmt: skip
+    return tasks
+
+
 def tasks_for(session: Session, actor: UserActor, *, today: date) -> list[Task]:
     """The actor's tasks, the urgent ones and the earliest deadlines first."""
     scope = case_scope(actor)
     tasks: list[Task] = []
-    base = select(Case, Detainee, WorkflowInstance).join(Detainee, Detainee.id == Case.detainee_id)
-    base = base.join(WorkflowInstance, WorkflowInstance.id == Case.instance_id).where(scope)
-
     if actor.role is Role.COUNSELLOR:
-        for reply, case, detainee in session.execute(
-            select(CreditorReply, Case, Detainee)
-            .join(Case, Case.id == CreditorReply.case_id)
-            .join(Detainee, Detainee.id == Case.detainee_id)
-            .where(scope, CreditorReply.reviewed_at.is_(None), CreditorReply.superseded_at.is_(None))
-            .order_by(CreditorReply.id)
-            .limit(LIMIT)
-        ):
-            tasks.append(Task("reply_to_review", "Antwoord van schuldeiser lezen", case.id, _name(detainee),
-                              object_id=reply.id))  # fmt: skip
-        for case, detainee, _instance in session.execute(
-            base.where(WorkflowInstance.state.in_(("referral_due", "rerouting")))
-            .order_by(Case.expected_release.nulls_last(), Case.id)
-            .limit(LIMIT)
-        ):
-            tasks.append(Task("referral_due", "Verwijzing versturen", case.id, _name(detainee),
-                              due_on=case.expected_release, urgent=True))  # fmt: skip
-        for letter, case, detainee in session.execute(
-            select(Letter, Case, Detainee)
-            .join(Case, Case.id == Letter.case_id)
-            .join(Detainee, Detainee.id == Case.detainee_id)
-            .where(scope, Letter.status == LetterStatus.FAILED.value)
-            .limit(LIMIT)
-        ):
-            tasks.append(Task("letter_failed", f"Brief {letter.letter_type} mislukt", case.id, _name(detainee),
-                              urgent=True, object_id=letter.id))  # fmt: skip
-
-        # Creditors past their answer term: the debt was reminded once or twice and still no answer.
-        for debt, case, detainee, instance in session.execute(
-            select(Debt, Case, Detainee, WorkflowInstance)
-            .join(Case, Case.id == Debt.case_id)
-            .join(Detainee, Detainee.id == Case.detainee_id)
-            .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
-            .where(scope, WorkflowInstance.state.in_(OVERDUE_DEBT_STATES))
-            .order_by(Debt.updated_at, Debt.id)
-            .limit(LIMIT)
-        ):
-            again = " (tweede herinnering verstuurd)" if instance.state == "reminded_again" else ""
-            tasks.append(Task("answer_overdue", f"Antwoord schuldeiser te laat{again}", case.id, _name(detainee),
-                              object_id=debt.id))  # fmt: skip
-        # Deadlines of the case or its debts that fall today or passed without firing yet (the tick runs at night).
-        case_timers = select(TimerRow.id, TimerRow.deadline, TimerRow.rule, Case.id.label("case_id")).join(
-            Case, Case.instance_id == TimerRow.instance_id
-        )
-        debt_timers = (
-            select(TimerRow.id, TimerRow.deadline, TimerRow.rule, Debt.case_id.label("case_id"))
-            .join(Debt, Debt.instance_id == TimerRow.instance_id)
-            .join(Case, Case.id == Debt.case_id)
-        )
-        for query in (case_timers, debt_timers):
-            for _timer_id, deadline, rule, case_id in session.execute(
-                query.where(
-                    scope,
-                    TimerRow.status == TimerStatus.PENDING,
-                    TimerRow.deadline.is_not(None),
-                    TimerRow.deadline <= today,
-                )
-                .order_by(TimerRow.deadline)
-                .limit(LIMIT)
-            ):
-                tasks.append(Task("due_today", "Termijn verloopt vandaag", case_id, rule, due_on=deadline,
-                                  urgent=deadline is not None and deadline < today))  # fmt: skip
-
+        tasks += _replies_to_review(session, scope)
+        tasks += _referrals_due(session, scope)
+        tasks += _failed_letters(session, scope)
+        tasks += _answers_overdue(session, scope)
+        tasks += _deadlines_due(session, scope, today)
     if actor.role in (Role.COUNSELLOR, Role.PI_STAFF):
-        horizon = today + RELEASE_HORIZON
-        for case, detainee, _instance in session.execute(
-            base.where(
-                Case.referred_at.is_(None),
-                Case.expected_release.is_not(None),
-                Case.expected_release <= horizon,
-                WorkflowInstance.state.in_(("inventory", "inventory_complete", "awaiting_consent", "on_hold")),
+        tasks += _releases_near(session, scope, today)
+    if actor.role is Role.MUNICIPALITY:
+        tasks += _referrals_to_decide(session, scope, actor)
+    if actor.role in (Role.COUNSELLOR, Role.MUNICIPALITY):
+        tasks += _wgs_breaches(session, scope, actor)
+    if actor.role is Role.COUNSELLOR:
+        tasks += _failed_referrals(session, scope, actor)
+    return sorted(tasks, key=lambda t: (not t.urgent, t.due_on or date.max, t.case_id))
+
+
+def _cases(scope: ColumnElement[bool]) -> Select[Case, Detainee, WorkflowInstance]:
+    """Cases in scope with their detainee and process instance."""
+    return (
+        select(Case, Detainee, WorkflowInstance)
+        .join(Detainee, Detainee.id == Case.detainee_id)
+        .join(WorkflowInstance, WorkflowInstance.id == Case.instance_id)
+        .where(scope)
+    )
+
+
+def _replies_to_review(session: Session, scope: ColumnElement[bool]) -> list[Task]:
+    rows = session.execute(
+        select(CreditorReply, Case, Detainee)
+        .join(Case, Case.id == CreditorReply.case_id)
+        .join(Detainee, Detainee.id == Case.detainee_id)
+        .where(scope, CreditorReply.reviewed_at.is_(None), CreditorReply.superseded_at.is_(None))
+        .order_by(CreditorReply.id)
+        .limit(LIMIT)
+    )
+    return [
+        Task("reply_to_review", "Antwoord van schuldeiser lezen", case.id, _name(detainee), object_id=reply.id)
+        for reply, case, detainee in rows
+    ]
+
+
+def _referrals_due(session: Session, scope: ColumnElement[bool]) -> list[Task]:
+    rows = session.execute(
+        _cases(scope)
+        .where(WorkflowInstance.state.in_(("referral_due", "rerouting")))
+        .order_by(Case.expected_release.nulls_last(), Case.id)
+        .limit(LIMIT)
+    )
+    return [
+        Task("referral_due", "Verwijzing versturen", case.id, _name(detainee), due_on=case.expected_release,
+             urgent=True)
+        for case, detainee, _instance in rows
+    ]  # fmt: skip
+
+
+def _failed_letters(session: Session, scope: ColumnElement[bool]) -> list[Task]:
+    rows = session.execute(
+        select(Letter, Case, Detainee)
+        .join(Case, Case.id == Letter.case_id)
+        .join(Detainee, Detainee.id == Case.detainee_id)
+        .where(scope, Letter.status == LetterStatus.FAILED.value)
+        .limit(LIMIT)
+    )
+    return [
+        Task("letter_failed", f"Brief {letter.letter_type} mislukt", case.id, _name(detainee), urgent=True,
+             object_id=letter.id)
+        for letter, case, detainee in rows
+    ]  # fmt: skip
+
+
+def _answers_overdue(session: Session, scope: ColumnElement[bool]) -> list[Task]:
+    """Creditors past their answer term: the debt was reminded once or twice and still no answer."""
+    rows = session.execute(
+        select(Debt, Case, Detainee, WorkflowInstance)
+        .join(Case, Case.id == Debt.case_id)
+        .join(Detainee, Detainee.id == Case.detainee_id)
+        .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
+        .where(scope, WorkflowInstance.state.in_(OVERDUE_DEBT_STATES))
+        .order_by(Debt.updated_at, Debt.id)
+        .limit(LIMIT)
+    )
+    tasks = []
+    for debt, case, detainee, instance in rows:
+        again = " (tweede herinnering verstuurd)" if instance.state == "reminded_again" else ""
+        tasks.append(Task("answer_overdue", f"Antwoord schuldeiser te laat{again}", case.id, _name(detainee),
+                          object_id=debt.id))  # fmt: skip
+    return tasks
+
+
+def _deadlines_due(session: Session, scope: ColumnElement[bool], today: date) -> list[Task]:
+    """Deadlines of the case or its debts that fall today or passed without firing yet (the tick runs at night)."""
+    case_timers = select(TimerRow.id, TimerRow.deadline, TimerRow.rule, Case.id.label("case_id")).join(
+        Case, Case.instance_id == TimerRow.instance_id
+    )
+    debt_timers = (
+        select(TimerRow.id, TimerRow.deadline, TimerRow.rule, Debt.case_id.label("case_id"))
+        .join(Debt, Debt.instance_id == TimerRow.instance_id)
+        .join(Case, Case.id == Debt.case_id)
+    )
+    tasks = []
+    for query in (case_timers, debt_timers):
+        for _timer_id, deadline, rule, case_id in session.execute(
+            query.where(
+                scope,
+                TimerRow.status == TimerStatus.PENDING,
+                TimerRow.deadline.is_not(None),
+                TimerRow.deadline <= today,
             )
-            .order_by(Case.expected_release, Case.id)
+            .order_by(TimerRow.deadline)
             .limit(LIMIT)
         ):
-            tasks.append(Task("release_near", "Vrijlating binnen 6 weken, nog niet verwezen", case.id,
-                              _name(detainee), due_on=case.expected_release, urgent=True))  # fmt: skip
+            tasks.append(Task("due_today", "Termijn verloopt vandaag", case_id, rule, due_on=deadline,
+                              urgent=deadline is not None and deadline < today))  # fmt: skip
+    return tasks
 
-    referrals = (
+
+def _releases_near(session: Session, scope: ColumnElement[bool], today: date) -> list[Task]:
+    rows = session.execute(
+        _cases(scope)
+        .where(
+            Case.referred_at.is_(None),
+            Case.expected_release.is_not(None),
+            Case.expected_release <= today + RELEASE_HORIZON,
+            WorkflowInstance.state.in_(("inventory", "inventory_complete", "awaiting_consent", "on_hold")),
+        )
+        .order_by(Case.expected_release, Case.id)
+        .limit(LIMIT)
+    )
+    return [
+        Task("release_near", "Vrijlating binnen 6 weken, nog niet verwezen", case.id, _name(detainee),
+             due_on=case.expected_release, urgent=True)
+        for case, detainee, _instance in rows
+    ]  # fmt: skip
+
+
+def _referrals(scope: ColumnElement[bool], actor: UserActor) -> Select[Referral, Case, Detainee]:
+    """Referrals of cases in scope; a municipality's only those addressed to it."""
+    query = (
         select(Referral, Case, Detainee)
         .join(Case, Case.id == Referral.case_id)
         .join(Detainee, Detainee.id == Case.detainee_id)
         .where(scope)
     )
     if actor.role is Role.MUNICIPALITY:
-        referrals = referrals.where(Referral.municipality_id == actor.organisation_id)
-        for referral, case, detainee in session.execute(
-            referrals.where(Referral.status == ReferralStatus.DELIVERED.value).limit(LIMIT)
-        ):
-            tasks.append(Task("referral_to_decide", "Verwijzing beoordelen en eerste gesprek plannen", case.id,
-                              _name(detainee), due_on=referral.wgs_due_on, urgent=referral.urgent,
-                              object_id=referral.id))  # fmt: skip
-    if actor.role in (Role.COUNSELLOR, Role.MUNICIPALITY):
-        for referral, case, detainee in session.execute(
-            referrals.where(
-                Referral.wgs_breached_at.is_not(None),
-                Referral.status.in_((ReferralStatus.DELIVERED.value, ReferralStatus.ACCEPTED.value)),
-            ).limit(LIMIT)
-        ):
-            tasks.append(Task("wgs_breach", "Termijn eerste gesprek (Wgs) overschreden", case.id, _name(detainee),
-                              due_on=referral.wgs_due_on, urgent=True, object_id=referral.id))  # fmt: skip
-    if actor.role is Role.COUNSELLOR:
-        for referral, case, detainee in session.execute(
-            referrals.where(Referral.status == ReferralStatus.FAILED.value).limit(LIMIT)
-        ):
-            tasks.append(Task("referral_failed", "Verwijzing kon niet worden afgeleverd", case.id, _name(detainee),
-                              urgent=True, object_id=referral.id))  # fmt: skip
+        query = query.where(Referral.municipality_id == actor.organisation_id)
+    return query
 
-    return sorted(tasks, key=lambda t: (not t.urgent, t.due_on or date.max, t.case_id))
+
+def _referrals_to_decide(session: Session, scope: ColumnElement[bool], actor: UserActor) -> list[Task]:
+    rows = session.execute(
+        _referrals(scope, actor).where(Referral.status == ReferralStatus.DELIVERED.value).limit(LIMIT)
+    )
+    return [
+        Task("referral_to_decide", "Verwijzing beoordelen en eerste gesprek plannen", case.id, _name(detainee),
+             due_on=referral.wgs_due_on, urgent=referral.urgent, object_id=referral.id)
+        for referral, case, detainee in rows
+    ]  # fmt: skip
+
+
+def _wgs_breaches(session: Session, scope: ColumnElement[bool], actor: UserActor) -> list[Task]:
+    rows = session.execute(
+        _referrals(scope, actor)
+        .where(
+            Referral.wgs_breached_at.is_not(None),
+            Referral.status.in_((ReferralStatus.DELIVERED.value, ReferralStatus.ACCEPTED.value)),
+        )
+        .limit(LIMIT)
+    )
+    return [
+        Task("wgs_breach", "Termijn eerste gesprek (Wgs) overschreden", case.id, _name(detainee),
+             due_on=referral.wgs_due_on, urgent=True, object_id=referral.id)
+        for referral, case, detainee in rows
+    ]  # fmt: skip
+
+
+def _failed_referrals(session: Session, scope: ColumnElement[bool], actor: UserActor) -> list[Task]:
+    rows = session.execute(_referrals(scope, actor).where(Referral.status == ReferralStatus.FAILED.value).limit(LIMIT))
+    return [
+        Task("referral_failed", "Verwijzing kon niet worden afgeleverd", case.id, _name(detainee), urgent=True,
+             object_id=referral.id)
+        for referral, case, detainee in rows
+    ]  # fmt: skip

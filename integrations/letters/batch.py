@@ -14,40 +14,16 @@ from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.letters.storage import FileStore
-from schulden import audit
-from schulden.cases.models import Case
+from schulden.letters import lifecycle
 from schulden.letters.compose import our_reference
-from schulden.letters.models import Channel, Letter, LetterStatus, PrintBatch
-from schulden.letters.services import mark_sent
+from schulden.letters.models import Letter, PrintBatch
+from schulden.letters.queries import pending_post
+from schulden.letters.services import NothingToPrint
 from schulden.organisations.models import Organisation
+from schulden.ports import FileStore
 from workflows import Actor, Engine
-
-
-class NothingToPrint(Exception):
-    """No rendered post letters are waiting for this PI."""
-
-
-def pending_post(session: Session, pi_id: int, *, lock: bool = False) -> list[Letter]:
-    """Rendered letters for the post of cases in this PI, not yet in a batch, oldest first."""
-    query = (
-        select(Letter)
-        .join(Case, Case.id == Letter.case_id)
-        .where(
-            Case.pi_id == pi_id,
-            Letter.status == LetterStatus.RENDERED.value,
-            Letter.channel == Channel.POST.value,
-            Letter.print_batch_id.is_(None),
-        )
-        .order_by(Letter.id)
-    )
-    if lock:
-        # Two people pressing "print batch" at once: the second waits and then finds nothing left to print.
-        query = query.with_for_update(of=Letter)
-    return list(session.scalars(query))
 
 
 def _cover(pi: Organisation, letters: list[Letter], batch_date: date) -> bytes:
@@ -85,11 +61,12 @@ def _cover(pi: Organisation, letters: list[Letter], batch_date: date) -> bytes:
 def create_print_batch(
     session: Session, engine: Engine, store: FileStore, *, pi_id: int, actor: Actor, today: date, now: datetime
 ) -> PrintBatch:
-    """Merge the PI's waiting post into one PDF, store it, and mark those letters sent. Does not commit."""
+    """Merge the PI's waiting post into one PDF, store it, and mark those letters sent. Does not commit; the
+    operation that calls it (`schulden.letters.services.make_print_batch`) checks who may and audits."""
     pi = session.get_one(Organisation, pi_id)
     letters = pending_post(session, pi_id, lock=True)
     if not letters:
-        raise NothingToPrint(pi_id)
+        raise NothingToPrint("Er staan geen brieven voor de post klaar voor deze PI.")
     writer = PdfWriter()
     for part in [_cover(pi, letters, today), *(store.get(letter.storage_key or "") for letter in letters)]:
         for page in PdfReader(io.BytesIO(part)).pages:
@@ -112,7 +89,5 @@ def create_print_batch(
     session.flush()
     for letter in letters:
         letter.print_batch_id = batch.id
-    mark_sent(session, engine, letters, at=now)
-    audit.record(session, actor=actor, action="print_batch.create", object_type="print_batch", object_id=batch.id,
-                 details={"letters": [letter.id for letter in letters]})  # fmt: skip
+    lifecycle.sent(session, engine, letters, at=now)
     return batch

@@ -24,22 +24,27 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, bindparam, case, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from integrations.letters.dispatch import chunks, enqueue_email, letters_of_job, queue_email, queue_render_many
-from integrations.letters.storage import FileStore
+from integrations.letters.job_ids import chunks, letters_of_job, render_job_id
 from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime, runtime
 from schulden import audit
 from schulden.audit import AuditEntry
+from schulden.cases.models import Case, Detainee
+from schulden.creditors.models import Creditor
+from schulden.debts.models import Debt
+from schulden.letters import lifecycle
 from schulden.letters.compose import REPLY_VALID_DAYS, TO_CREDITOR, Sender, compose, our_reference
 from schulden.letters.content import LetterContent
 from schulden.letters.models import Channel, Letter, LetterStatus
 from schulden.letters.reply_codes import ReplySecrets, new_reply_secrets
-from schulden.letters.services import mark_sent
+from schulden.letters.templates import load_template
 from schulden.letters.text_versions import sync_stored_texts
+from schulden.organisations.models import Organisation
+from schulden.ports import FileStore, JobQueue
 from workflows import SYSTEM
 from workflows.store import utcnow
 
@@ -124,11 +129,26 @@ def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> di
     claimed = _claim(rt, conn, letter_ids, me)
     if not claimed:
         return outcomes
+    failures: dict[int, Exception] = {}
+    rendered = _render_pdfs(rt, claimed, failures)
+    kept = _record_rendered(rt, conn, me, rendered, failures, outcomes)
+    _remove_other_files(rt.store, [(d.claimed.case_id, d.claimed.letter_id, d.key) for d in kept])
+    for done in kept:
+        if done.claimed.channel == Channel.EMAIL.value:
+            enqueue_email(rt.queue, done.claimed.letter_id)
+    retry = _record_failures(me, failures, outcomes)
+    if retry is not None:
+        raise retry  # RQ retries the job; the in-process queue leaves it to the sweeper
+    return outcomes
+
+
+def _render_pdfs(rt: Runtime, claimed: list[_Claimed], failures: dict[int, Exception]) -> list[_Rendered]:
+    """Render and store each claimed letter's PDF under a name of its own; a letter that fails goes to `failures`."""
+    # The renderer (reportlab and its fonts) is loaded by a job that renders, never by the web process that only
+    # imports this module to enqueue.
     from integrations.letters.render import render_pdf
-    from schulden.letters.templates import load_template
 
     rendered: list[_Rendered] = []
-    failures: dict[int, Exception] = {}
     for letter in claimed:
         key = None
         try:
@@ -144,6 +164,19 @@ def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> di
             if key is not None:
                 rt.store.delete(key)
             failures[letter.letter_id] = exc
+    return rendered
+
+
+def _record_rendered(
+    rt: Runtime,
+    conn: Connection,
+    me: str,
+    rendered: list[_Rendered],
+    failures: dict[int, Exception],
+    outcomes: dict[int, str],
+) -> list[_Rendered]:
+    """Record the stored PDFs; returns those recorded as ours. A file whose claim was taken over meanwhile is
+    removed; when the record itself fails, every letter of the chunk fails this attempt."""
     recorded: set[int] = set()
     try:
         if rendered:
@@ -152,7 +185,7 @@ def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> di
         for done in rendered:
             rt.store.delete(done.key)
             failures[done.claimed.letter_id] = exc
-        rendered = []
+        return []
     # Recorded and committed: from here on nothing may undo those letters, so a failure below is only logged.
     kept = []
     for done in rendered:
@@ -164,10 +197,12 @@ def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> di
             continue
         outcomes[letter_id] = done.key
         kept.append(done)
-    _remove_other_files(rt.store, [(d.claimed.case_id, d.claimed.letter_id, d.key) for d in kept])
-    for done in kept:
-        if done.claimed.channel == Channel.EMAIL.value:
-            enqueue_email(rt.queue, done.claimed.letter_id)
+    return kept
+
+
+def _record_failures(me: str, failures: dict[int, Exception], outcomes: dict[int, str]) -> Exception | None:
+    """Record each failed letter (another try, or failed after the last); returns the first error with attempts
+    left, for the job to raise so that RQ retries it."""
     retry: Exception | None = None
     for letter_id, error in failures.items():
         final = _record_failure(letter_id, me, error)
@@ -177,60 +212,9 @@ def _render(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> di
         outcomes[letter_id] = "failed" if final else "retry"
         if not final and retry is None:
             retry = error
-    if retry is not None:
-        raise retry  # RQ retries the job; the in-process queue leaves it to the sweeper
-    return outcomes
+    return retry
 
 
-_CLAIMABLE = or_(
-    Letter.status == LetterStatus.QUEUED.value,
-    and_(Letter.status == LetterStatus.RENDERING.value, Letter.claimed_at < bindparam("stale_before")),
-)
-
-
-def _claim_statement(lookups: dict[int, str]) -> Any:
-    """The claim of a chunk: one UPDATE ... RETURNING for all its letters that are free to take. Each creditor
-    letter's drawn lookup is reserved by the unique column in the same statement, before anything is rendered.
-    Built per chunk (a CASE with one branch per letter); SQLAlchemy caches it per chunk size."""
-    return (
-        update(Letter)
-        .where(Letter.id.in_(sorted(lookups)), _CLAIMABLE)
-        .values(
-            status=LetterStatus.RENDERING.value,
-            claimed_at=bindparam("now"),
-            claimed_by=bindparam("me"),
-            attempts=Letter.attempts + 1,
-            reply_code_lookup=case(
-                (Letter.letter_type.in_(sorted(TO_CREDITOR)), case(lookups, value=Letter.id)), else_=None
-            ),
-        )
-        .returning(Letter)
-        .execution_options(synchronize_session=False)
-    )
-
-
-# Run on a Connection, so Core statements: no ORM session for a single UPDATE and INSERT.
-_RECORD = (
-    update(Letter)
-    .where(
-        Letter.id == bindparam("letter_id"),
-        Letter.status == LetterStatus.RENDERING.value,
-        Letter.claimed_by == bindparam("me"),
-    )
-    .values(
-        status=LetterStatus.RENDERED.value,
-        storage_key=bindparam("key"),
-        sha256=bindparam("sha"),
-        size_bytes=bindparam("size"),
-        rendered_at=bindparam("at"),
-        template_version=bindparam("version"),
-        last_error=None,
-        reply_code_hash=bindparam("code_hash", type_=String),
-        reply_token_hash=bindparam("token_hash", type_=String),
-        reply_expires_at=bindparam("expires", type_=Letter.reply_expires_at.type),
-    )
-    .returning(Letter.id)
-)
 # audit.record's row, written with Core in the record's transaction (the ORM unit of work for one row cost ~1 ms).
 _AUDIT = insert(AuditEntry).values(
     actor_id=SYSTEM.actor_id,
@@ -270,15 +254,18 @@ def _free_draws(session: Session, letter_ids: list[int]) -> dict[int, ReplySecre
 def _claim(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> list[_Claimed]:
     """Claim the letters that are free and compose them, in one transaction; [] when none is ours to render."""
     now = utcnow()
-    params = {"stale_before": now - STALE_CLAIM, "now": now, "me": me}
     assert rt.database.sessionmaker is not None
     for _ in range(LOOKUP_DRAWS):
         with rt.database.sessionmaker(bind=conn) as session:
             replies = _free_draws(session, letter_ids)
             try:
-                letters = session.scalars(
-                    _claim_statement({i: reply.lookup for i, reply in replies.items()}), params
-                ).all()
+                letters = lifecycle.claim(
+                    session,
+                    {i: reply.lookup for i, reply in replies.items()},
+                    now=now,
+                    me=me,
+                    stale_before=now - STALE_CLAIM,
+                )
             except IntegrityError as exc:
                 if not any(name in str(exc.orig) for name in _LOOKUP_TAKEN):
                     raise
@@ -320,11 +307,6 @@ def _preload(session: Session, letters: Sequence[Letter]) -> list[Any]:
     `session.get` calls are hits in the session. For one letter it costs more than the gets, so only for several."""
     if len(letters) < 2:
         return []
-    from schulden.cases.models import Case, Detainee
-    from schulden.creditors.models import Creditor
-    from schulden.debts.models import Debt
-    from schulden.organisations.models import Organisation
-
     cases = session.scalars(select(Case).where(Case.id.in_({lt.case_id for lt in letters}))).all()
     debt_ids = {lt.debt_id for lt in letters if lt.debt_id is not None}
     debts = session.scalars(select(Debt).where(Debt.id.in_(debt_ids))).all() if debt_ids else []
@@ -348,22 +330,19 @@ def _record(rt: Runtime, conn: Connection, me: str, rendered: list[_Rendered]) -
             expires = datetime.combine(
                 claimed.letter_date + timedelta(days=REPLY_VALID_DAYS), datetime.min.time(), rt.engine.timezone
             )
-            row = conn.execute(
-                _RECORD,
-                {
-                    "letter_id": claimed.letter_id,
-                    "me": me,
-                    "key": done.key,
-                    "sha": done.sha,
-                    "size": done.size,
-                    "at": utcnow(),
-                    "version": done.version,
-                    "code_hash": claimed.reply.code_hash if to_creditor else None,
-                    "token_hash": claimed.reply.token_hash if to_creditor else None,
-                    "expires": expires if to_creditor else None,
-                },
-            ).first()
-            if row is None:
+            if not lifecycle.rendered(
+                conn,
+                letter_id=claimed.letter_id,
+                me=me,
+                key=done.key,
+                sha=done.sha,
+                size=done.size,
+                at=utcnow(),
+                version=done.version,
+                code_hash=claimed.reply.code_hash if to_creditor else None,
+                token_hash=claimed.reply.token_hash if to_creditor else None,
+                expires=expires if to_creditor else None,
+            ):
                 continue
             recorded.add(claimed.letter_id)
             audit_rows.append(
@@ -383,13 +362,11 @@ def _record_failure(letter_id: int, me: str, exc: Exception) -> bool:
     rt = runtime()
     with rt.database.session_scope() as session:
         letter = session.get(Letter, letter_id)
-        if letter is None or letter.status != LetterStatus.RENDERING.value or letter.claimed_by != me:
+        if letter is None or not lifecycle.holds_claim(letter, me):
             return True
-        final = letter.attempts >= MAX_ATTEMPTS
-        letter.status = LetterStatus.FAILED.value if final else LetterStatus.QUEUED.value
-        letter.reply_code_lookup = None  # reserved by the claim, printed nowhere
         # The error's type and a short text; never the letter's content.
-        letter.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        final = lifecycle.render_failed(letter, error=error, max_attempts=MAX_ATTEMPTS)
         if final:
             audit.record(session, actor=SYSTEM, action="letter.failed", object_type="letter", object_id=letter_id,
                          case_id=letter.case_id, result="error", details={"error": type(exc).__name__})  # fmt: skip
@@ -430,25 +407,10 @@ def _remove_other_files(store: FileStore, letters: Sequence[tuple[int, int, str]
 def send_letter_email(letter_id: int) -> str:
     """E-mail one rendered letter to a creditor that takes e-mail. A crash halfway is detectable: the message id
     is fixed per letter, so a resend is recognisable as the same message."""
-    from integrations.mail.client import send_pdf
-
     rt = runtime()
     now = utcnow()
     with rt.database.session_scope() as session:
-        claimed = session.execute(
-            update(Letter)
-            .where(
-                Letter.id == letter_id,
-                Letter.status == LetterStatus.RENDERED.value,
-                Letter.channel == Channel.EMAIL.value,
-                # L8 goes out with its referral's handover file (integrations/referrals/delivery.py), never alone.
-                Letter.letter_type != "L8",
-                or_(Letter.delivery_started_at.is_(None), Letter.delivery_started_at < now - STALE_CLAIM),
-            )
-            .values(delivery_started_at=now)
-            .returning(Letter.id)
-        ).first()
-        if claimed is None:
+        if not lifecycle.claim_email(session, letter_id, now=now, stale_before=now - STALE_CLAIM):
             return "not-claimed"
         letter = session.get_one(Letter, letter_id)
         letter.email_message_id = (
@@ -462,8 +424,7 @@ def send_letter_email(letter_id: int) -> str:
         _email_failed(letter_id, "geen e-mailadres bekend")
         return "no-address"
     try:
-        send_pdf(
-            rt.settings,
+        rt.mailer.send_pdf(
             to=address,
             subject=subject,
             body="Bijgaand onze brief. Antwoorden kan met de code of QR-code in de brief.",
@@ -476,15 +437,13 @@ def send_letter_email(letter_id: int) -> str:
         raise
     with rt.database.session_scope() as session:
         letter = session.get_one(Letter, letter_id)
-        mark_sent(session, rt.engine, [letter], at=utcnow())
+        lifecycle.sent(session, rt.engine, [letter], at=utcnow())
         audit.record(session, actor=SYSTEM, action="letter.emailed", object_type="letter", object_id=letter_id,
                      case_id=letter.case_id)  # fmt: skip
     return "sent"
 
 
 def _email_target(session: Session, letter: Letter) -> str | None:
-    from schulden.organisations.models import Organisation
-
     if letter.creditor_id is not None:
         return letter.recipient_email  # fixed when the letter was made: a directory change cannot redirect it
     if letter.organisation_id is not None:
@@ -495,9 +454,7 @@ def _email_target(session: Session, letter: Letter) -> str | None:
 
 def _email_failed(letter_id: int, reason: str) -> None:
     with runtime().database.session_scope() as session:
-        letter = session.get_one(Letter, letter_id)
-        letter.delivery_started_at = None
-        letter.last_error = f"e-mail: {reason}"
+        lifecycle.email_failed(session.get_one(Letter, letter_id), reason)
 
 
 def sweep_letters(now: datetime | None = None) -> dict[str, int]:
@@ -584,3 +541,50 @@ def _sweep_files(store: FileStore, letters: Any, *, older_than: datetime) -> int
         except OSError as exc:
             log.warning("letter files not tidied", extra={"letter_id": letter_id, "error": type(exc).__name__})
     return removed
+
+
+# -- enqueueing (the outbox in dispatch.py, the sweeper and a rendered e-mail letter) ---------------------------
+
+
+def queue_render(queue: JobQueue, letter_id: int, *, replace_started_before: datetime | None = None) -> bool:
+    """Enqueue one letter's render job; whether a new job was queued. Raises QueueUnavailable."""
+    return queue_render_many(queue, [letter_id], replace_started_before=replace_started_before)
+
+
+def queue_render_many(
+    queue: JobQueue, letter_ids: Sequence[int], *, replace_started_before: datetime | None = None
+) -> bool:
+    """Enqueue one job for these letters (at most CHUNK); whether a new job was queued. Raises QueueUnavailable."""
+    ids = sorted(set(letter_ids))
+    return queue.enqueue(
+        render_letters,
+        ids,
+        queue="letters",
+        job_id=render_job_id(ids),
+        replace_started_before=replace_started_before,
+    )
+
+
+def queue_email(queue: JobQueue, letter_id: int, *, replace_started_before: datetime | None = None) -> bool:
+    """Enqueue the letter's e-mail job; whether a new job was queued. Raises QueueUnavailable."""
+    return queue.enqueue(
+        send_letter_email,
+        letter_id,
+        queue="mail",
+        job_id=f"email-letter-{letter_id}",
+        replace_started_before=replace_started_before,
+    )
+
+
+def enqueue_email(queue: JobQueue, letter_id: int) -> bool:
+    """Enqueue the e-mail job of a rendered letter; an unreachable queue is logged, not raised."""
+    try:
+        return queue_email(queue, letter_id)
+    except QueueUnavailable as exc:
+        log.warning("e-mail not enqueued; the sweeper will", extra={"letter_id": letter_id, "error": _error(exc)})
+        return False
+
+
+def _error(exc: QueueUnavailable) -> str:
+    """The underlying error's type: the message may hold a host name, never anything of a case."""
+    return type(exc.__cause__).__name__ if exc.__cause__ is not None else type(exc).__name__

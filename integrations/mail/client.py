@@ -35,6 +35,16 @@ def send_pdf(
         smtp.send_message(message)
 
 
+class SmtpMailer:
+    """The mailer port (schulden.ports.Mailer) over the SMTP relay that `settings` name."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def send_pdf(self, *, to: str, subject: str, body: str, pdf: bytes, filename: str, message_id: str) -> None:
+        send_pdf(self.settings, to=to, subject=subject, body=body, pdf=pdf, filename=filename, message_id=message_id)
+
+
 def _connect(settings: Settings) -> smtplib.SMTP:
     """A connection protected as SMTP_TLS says, with the relay's certificate and host name verified.
 

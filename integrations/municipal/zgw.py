@@ -337,6 +337,20 @@ def create_referral_case(
 # -- request bodies ----------------------------------------------------------------------------------------------
 
 
+class ZgwClient:
+    """The municipal port (schulden.ports.MunicipalClient) over the ZGW APIs (Zaken, Documenten)."""
+
+    def create_referral_case(
+        self,
+        config: ZgwConfig,
+        referral: ZgwReferral,
+        *,
+        resume: ZgwProgress | None = None,
+        now: datetime | None = None,
+    ) -> ZgwResult:
+        return create_referral_case(config, referral, resume=resume, now=now)
+
+
 def _zaak_body(config: ZgwConfig, referral: ZgwReferral) -> dict[str, Any]:
     body: dict[str, Any] = {
         "bronorganisatie": config.bronorganisatie,

@@ -13,23 +13,28 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
+from pypdf import PdfWriter
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.letters.jobs import render_letter, sender_from_settings
 from integrations.mail.client import MailNotConfigured
-from integrations.queue import JobQueue
+from integrations.municipal.zgw import ZgwConfig, ZgwError, ZgwInvalidInput, ZgwReferral, read_secret
 from integrations.runtime import runtime
 from schulden import audit
 from schulden.cases.models import Case, Detainee
+from schulden.letters import lifecycle as letter_lifecycle
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.services import mark_sent
 from schulden.organisations.models import Organisation
+from schulden.ports import JobQueue
+from schulden.referrals import lifecycle
 from schulden.referrals.handover import build_handover, detainee_summary
 from schulden.referrals.models import DeliveryChannel, Referral, ReferralStatus
-from schulden.referrals.services import delivery_settings, mark_delivered, still_covered
+from schulden.referrals.services import delivery_settings, still_covered
 from workflows import SYSTEM
 from workflows.store import utcnow
 
@@ -46,16 +51,17 @@ class DeliveryNotPossible(Exception):
 
 
 def install(factory: sessionmaker[Session], queue: JobQueue) -> None:
-    """New referrals are enqueued for delivery when their transaction commits (never before: see dispatch.py
-    of the letters for why)."""
+    """Referrals put in `queued` (new, or retried) are enqueued for delivery when their transaction commits (never
+    before: see dispatch.py of the letters for why)."""
     if getattr(factory, "_referrals_dispatch", None) is queue:
         return
 
     @event.listens_for(factory, "after_flush")
     def _collect(session: Session, _context: Any) -> None:
-        for obj in session.new:
-            if isinstance(obj, Referral) and obj.status == ReferralStatus.QUEUED.value:
-                session.info.setdefault(_KEY, set()).add(obj.id)
+        # New referrals and a person's retries alike: whatever entered `queued` in this transaction.
+        queued = lifecycle.entered_queue(session)
+        if queued:
+            session.info.setdefault(_KEY, set()).update(queued)
 
     @event.listens_for(factory, "after_commit")
     def _dispatch(session: Session) -> None:
@@ -78,8 +84,6 @@ def enqueue_delivery(queue: JobQueue, referral_id: int) -> None:
 
 
 def _merge(*pdfs: bytes) -> bytes:
-    from pypdf import PdfWriter
-
     writer = PdfWriter()
     for pdf in pdfs:
         writer.append(io.BytesIO(pdf))
@@ -105,12 +109,11 @@ def deliver_referral(referral_id: int) -> str:
         if referral is None or referral.status != ReferralStatus.QUEUED.value:
             return "not-queued"
         if not still_covered(session, referral, today=today):
-            referral.status = ReferralStatus.CANCELLED.value
-            referral.last_error = "geen geldige toestemming meer voor deze gemeente"
+            lifecycle.cancel(referral, "geen geldige toestemming meer voor deze gemeente")
             audit.record(session, actor=SYSTEM, action="referral.cancelled", object_type="referral",
                          object_id=referral.id, case_id=referral.case_id)  # fmt: skip
             return "cancelled"
-        referral.attempts += 1
+        lifecycle.start_attempt(referral)
         letter_id = referral.letter_id
     try:
         return _deliver(referral_id, letter_id, now=now)
@@ -118,21 +121,19 @@ def deliver_referral(referral_id: int) -> str:
         # Not a failed attempt: the referral waits until SMTP is set up, and the sweeper tries it again.
         with rt.database.session_scope() as session:
             referral = session.get_one(Referral, referral_id)
-            referral.attempts -= 1
-            referral.last_error = "wacht op de e-mailinstellingen (SMTP_HOST)"
+            lifecycle.attempt_on_hold(referral, "wacht op de e-mailinstellingen (SMTP_HOST)")
         log.warning("referral waits for SMTP settings", extra={"referral_id": referral_id})
         return "waiting"
     except Exception as exc:
         final = isinstance(exc, DeliveryNotPossible)
         with rt.database.session_scope() as session:
             referral = session.get_one(Referral, referral_id)
-            referral.last_error = f"{type(exc).__name__}: {str(exc)[:300]}"
-            if final or referral.attempts >= MAX_ATTEMPTS:
-                referral.status = ReferralStatus.FAILED.value
+            final = final or referral.attempts >= MAX_ATTEMPTS
+            lifecycle.delivery_failed(referral, f"{type(exc).__name__}: {str(exc)[:300]}", final=final)
+            if final:
                 audit.record(session, actor=SYSTEM, action="referral.failed", object_type="referral",
                              object_id=referral.id, case_id=referral.case_id, result="error",
                              details={"error": type(exc).__name__})  # fmt: skip
-                final = True
         log.warning("referral delivery failed", extra={"referral_id": referral_id, "error": type(exc).__name__})
         if not final:
             raise  # RQ retries; the in-process queue leaves it to the sweeper
@@ -140,7 +141,6 @@ def deliver_referral(referral_id: int) -> str:
 
 
 def _deliver(referral_id: int, letter_id: int | None, *, now: datetime) -> str:
-    from integrations.letters.jobs import render_letter, sender_from_settings
     from integrations.referrals.render import render_detainee_summary_pdf, render_handover_pdf
 
     rt = runtime()
@@ -193,11 +193,11 @@ def _deliver(referral_id: int, letter_id: int | None, *, now: datetime) -> str:
         referral = session.get_one(Referral, referral_id)
         referral.handover_key, referral.handover_sha256 = handover_key, handover_sha
         referral.summary_key, referral.summary_sha256 = summary_key, summary_sha
-        mark_delivered(referral, at=utcnow(), **result)
+        lifecycle.delivered(referral, at=utcnow(), **result)
         if letter_id is not None:
             letter = session.get_one(Letter, letter_id)
             if letter.status == LetterStatus.RENDERED.value:
-                mark_sent(session, rt.engine, [letter], at=utcnow())
+                letter_lifecycle.sent(session, rt.engine, [letter], at=utcnow())
         details = {"channel": channel, "sha256": handover_sha, "district_team": include_district}
         audit.record(session, actor=SYSTEM, action="referral.delivered", object_type="referral",
                      object_id=referral_id, case_id=case_id, details=details)  # fmt: skip
@@ -205,10 +205,7 @@ def _deliver(referral_id: int, letter_id: int | None, *, now: datetime) -> str:
 
 
 def _mail(to: str, pdf: bytes, filename: str, message_id: str, reference: str) -> str:
-    from integrations.mail.client import send_pdf
-
-    send_pdf(
-        runtime().settings,
+    runtime().mailer.send_pdf(
         to=to,
         subject=f"Aanmelding schuldhulpverlening (warme overdracht) - {reference}",
         body=(
@@ -226,14 +223,8 @@ def _mail(to: str, pdf: bytes, filename: str, message_id: str, reference: str) -
 def _deliver_zgw(
     settings: Any, person: dict[str, str | None], pdf: bytes, filename: str, reference: str, now: datetime
 ) -> dict[str, str | None]:
-    import os
-
-    from integrations.municipal.zgw import ZgwConfig, ZgwError, ZgwReferral, create_referral_case
-
     if settings is None or not (settings.zaken_api_url and settings.documenten_api_url and settings.zgw_client_id):
         raise DeliveryNotPossible("de ZGW-koppeling van de gemeente is niet volledig ingesteld")
-    from integrations.municipal.zgw import ZgwInvalidInput, read_secret
-
     try:  # only a ZGW_SECRET_… variable, never e.g. SECRET_KEY (docs/zgw.md)
         secret = read_secret(settings.zgw_secret_setting, os.environ)
     except ZgwInvalidInput as exc:
@@ -254,7 +245,7 @@ def _deliver_zgw(
         https_only=runtime().settings.is_production,
     )
     try:
-        result = create_referral_case(
+        result = runtime().municipal.create_referral_case(
             config,
             ZgwReferral(
                 omschrijving=f"Aanmelding schuldhulpverlening {reference}",

@@ -16,23 +16,23 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from flask import abort, current_app, g, request
+from flask import abort, g, request
 from flask.views import MethodView
 from marshmallow import fields
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from schulden.actors import UserActor
 from schulden.api.blueprint import Blueprint
 from schulden.fields import DutchSchema, length
+from schulden.http.clients import client_address
 from schulden.http.errors import problem
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.roles import Role
-from schulden.settings import Settings
-from schulden.users.logins import LoginFailed, TooManyFailures, check_password, check_second_factor, signed_in
+from schulden.users.logins import LoginFailed, SignIn, TooManyFailures, must_enrol
 from schulden.users.models import ApiToken, User
-from schulden.users.services import totp_required
+from schulden.users.tokens import token_lookup
 from workflows.store import utcnow
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Tokens voor machines")
@@ -70,22 +70,9 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def client_address() -> str | None:
-    # Behind a proxy, ProxyFix (configured by the deployment) puts the client's address here.
-    return request.remote_addr
-
-
-def settings() -> Settings:
-    found: Settings = current_app.extensions["schuldroute.settings"]
-    return found
-
-
-def must_enrol(role: str, *, enrolled: bool) -> bool:
-    """Whether an account of this role without a second factor must enrol before it may do anything."""
-    config = settings()
-    return not enrolled and totp_required(
-        role, required_roles=config.totp_required_roles, production=config.is_production
-    )
+def _sign_in(session: Session) -> SignIn:
+    secret_key = runtime().settings.secret_key
+    return SignIn(session, address=client_address(), now=utcnow(), secret_key=secret_key, channel="api")
 
 
 @contextmanager
@@ -99,35 +86,6 @@ def _limited_attempt(session: Session) -> Iterator[None]:
     except LoginFailed as exc:
         session.commit()
         raise Unauthorized(exc.message) from None
-
-
-def login(session: Session, username: str, password: str, *, channel: str = "api") -> User:
-    """Check the password under the login limits; the attempt is recorded and committed when it fails.
-    Raises 429 or 401 (the same text for any cause). The caller commits on success."""
-    with _limited_attempt(session):
-        return check_password(
-            session,
-            username=username,
-            password=password,
-            address=client_address(),
-            now=utcnow(),
-            secret_key=settings().secret_key,
-            channel=channel,
-        )
-
-
-def second_factor(session: Session, user: User, code: str, *, channel: str) -> str:
-    """Check a TOTP or recovery code under the login limits; "totp" or "recovery_code". Raises 429 or 401."""
-    with _limited_attempt(session):
-        return check_second_factor(
-            session,
-            user=user,
-            code=code,
-            address=client_address(),
-            now=utcnow(),
-            secret_key=settings().secret_key,
-            channel=channel,
-        )
 
 
 def _refuse(session: Session, status: int, detail: str, **extra: Any) -> NoReturn:
@@ -150,20 +108,22 @@ class Token(MethodView):
         """Exchange a username and password (and the TOTP code, for an account with a second factor) for a bearer
         token (valid 8 hours)."""
         session = db_session()
-        user = login(session, data["username"], data["password"])
+        sign_in = _sign_in(session)
+        with _limited_attempt(session):
+            user = sign_in.password(data["username"], data["password"])
         method = "password"
         if user.totp_enabled:
             if not data.get("totp"):
                 _refuse(session, 401, TOTP_MISSING, errors={"totp": ["Vul de code uit uw authenticator-app in."]})
-            method = "password+" + second_factor(session, user, data["totp"], channel="api")
-        elif must_enrol(user.role, enrolled=False):
+            with _limited_attempt(session):
+                method = "password+" + sign_in.second_factor(user, data["totp"])
+        elif must_enrol(user.role, enrolled=False, settings=runtime().settings):
             _refuse(session, 403, MUST_ENROL)
         if user.must_change_password:
             _refuse(session, 403, CHANGE_FIRST)
-        now = utcnow()
-        signed_in(session, user=user, method=method, channel="api", address=client_address(), now=now)
+        sign_in.done(user, method=method)
         token = secrets.token_urlsafe(32)
-        expires_at = now + TOKEN_LIFETIME
+        expires_at = sign_in.now + TOKEN_LIFETIME
         session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at))
         session.commit()
         return {"access_token": token, "token_type": "Bearer", "expires_at": expires_at}
@@ -178,21 +138,8 @@ class Token(MethodView):
         session.commit()
 
 
-# Built once: every API request runs it, and building a SELECT with its cache key anew costs more CPU than
-# executing a ready one (docs/benchmarks.md, API). Columns, not entities: the check needs no ORM objects.
-_TOKEN_LOOKUP = (
-    select(
-        ApiToken.id,
-        ApiToken.revoked_at,
-        ApiToken.expires_at,
-        User.id,
-        User.role,
-        User.organisation_id,
-        User.active,
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"))
-)
+#: Built once (see token_lookup); unpacked in this order below.
+_TOKEN_LOOKUP = token_lookup(User.id, User.role, User.organisation_id, User.active)
 
 
 def current_actor() -> UserActor:

@@ -1,12 +1,13 @@
 """REST for cases: intake in one call, list, detail, changes, history, available actions and events, consent,
-household, notes, transfers and the municipality. Views are thin: authenticate, call the service or query under
-the actor's scope, record the audit row, commit once."""
+household, notes, transfers and the municipality. Views are thin: authenticate, call the operation the case page
+calls too (open_from_intake, take_case_step, record_signed_consent, choose_municipality, case_page, detail_view:
+each with its rules and audit row), or a query under the actor's scope with its read row, and commit once."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from sqlalchemy import or_, select
 
@@ -17,45 +18,30 @@ from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
 from schulden.cases import schemas
-from schulden.cases.models import (
-    Case,
-    CaseNote,
-    Consent,
-    ConsentPurpose,
-    Detainee,
-    DetentionType,
-    HouseholdMember,
-    HouseholdRelation,
-)
-from schulden.cases.queries import (
-    CaseDetailRow,
-    CaseFilters,
-    OrganisationRef,
-    case_detail,
-    case_detail_of,
-    get_case,
-    list_cases,
-)
+from schulden.cases.intake import open_from_intake
+from schulden.cases.models import Case, CaseNote, Consent, Detainee, HouseholdMember, HouseholdRelation
+from schulden.cases.queries import case_detail, get_case
 from schulden.cases.services import (
+    SERVICE_EVENTS,
     CaseChanges,
-    ConsentItem,
+    EventHasOwnOperation,
     HouseholdInput,
     add_note,
-    fire_case_event,
+    choose_municipality,
     link_partner,
-    open_case,
-    override_municipality,
-    record_consents,
+    record_signed_consent,
     set_household,
+    take_case_step,
     transfer_case,
     update_case,
     withdraw_consents,
 )
+from schulden.cases.views import case_page, case_view, detail_view
 from schulden.errors import ValidationFailed
-from schulden.extensions import workflow
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
-from schulden.organisations.models import Organisation, OrganisationKind
-from schulden.paging import PageArgs, decode_cursor, encode_cursor
+from schulden.organisations.models import Organisation
+from schulden.paging import PageArgs
 from schulden.roles import Role
 from workflows import WorkflowInstance
 
@@ -63,8 +49,8 @@ blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Doss
 
 Headers = dict[str, str]
 
-#: Events that only the services fire, each with the endpoint to use instead.
-SERVICE_EVENTS = {
+#: Where to go instead of firing one of the case's SERVICE_EVENTS bare: the endpoint of its own operation.
+OWN_ENDPOINT = {
     "set_municipality": "Kies de gemeente met PUT /api/v1/cases/{id}/municipality.",
     "record_transfer": "Leg een overplaatsing vast met POST /api/v1/cases/{id}/transfers.",
     "change_release_date": "Wijzig de verwachte vrijlating met PATCH /api/v1/cases/{id}.",
@@ -73,69 +59,10 @@ SERVICE_EVENTS = {
     "refuse_referral": "Weiger met POST /api/v1/referrals/{id}/refuse.",
     "refuse_referral_not_resident": "Weiger met POST /api/v1/referrals/{id}/refuse (kind: not_resident).",
 }
-#: The services name fields as the domain does; the API names them as the request does.
-REQUEST_FIELD = {
-    "given_names": "detainee.given_names",
-    "surname": "detainee.surname",
-    "date_of_birth": "detainee.date_of_birth",
-    "detention_start": "detention.start",
-    "expected_release": "detention.expected_release",
-}
 
 
-def _today() -> date:
-    engine = workflow.engine
-    return engine.clock().astimezone(engine.timezone).date()
-
-
-def _ref(org: OrganisationRef | None) -> dict[str, Any] | None:
-    return None if org is None else {"id": org.id, "name": org.name, "code": org.code}
-
-
-def case_view(session: Any, actor: UserActor, case: Case) -> dict[str, Any]:
-    """The view of a case the caller already holds under the actor's scope (the answer after a change)."""
-    return detail_view(actor, case_detail_of(session, case))
-
-
-def detail_view(actor: UserActor, detail: CaseDetailRow) -> dict[str, Any]:
-    """The case as this actor may see it (no BSN field at all for volunteers and partners)."""
-    case, detainee = detail.case, detail.detainee
-    process = workflow.engine.registry.get(detail.process, detail.process_version)
-    detainee_out: dict[str, Any] = {
-        "given_names": detainee.given_names,
-        "surname_prefix": detainee.surname_prefix,
-        "surname": detainee.surname,
-        "date_of_birth": detainee.date_of_birth,
-        "dji_number": detainee.dji_number,
-    }
-    if actor.role in BSN_READERS:
-        detainee_out["bsn_masked"] = f"*****{detainee.bsn[-4:]}" if detainee.bsn else None
-    return {
-        "id": case.id,
-        "version": case.row_version,
-        "state": detail.state,
-        "state_label": process.state(detail.state).label,
-        "urgent": case.urgent,
-        "threat": case.threat,
-        "closure_reason": case.closure_reason,
-        "detainee": detainee_out,
-        "detention": {
-            "pi": _ref(detail.pi),
-            "type": case.detention_type,
-            "start": case.detention_start,
-            "expected_release": case.expected_release,
-            "actual_release": case.actual_release,
-        },
-        "intended_postcode": case.intended_postcode,
-        "registration_municipality": _ref(detail.registration_municipality),
-        "municipality": _ref(detail.municipality),
-        "municipality_rule": case.municipality_rule,
-        "municipality_reason": case.municipality_reason,
-        "referred_at": case.referred_at,
-        "debts": detail.debts,
-        "created_at": case.created_at,
-        "updated_at": case.updated_at,
-    }
+def _view(session: Any, actor: UserActor, case: Case) -> dict[str, Any]:
+    return case_view(session, runtime().engine, actor, case)
 
 
 def _read(session: Any, actor: UserActor, case: Case, action: str, **details: Any) -> None:
@@ -160,83 +87,21 @@ class Cases(MethodView):
         actor = current_actor()
         require_role(actor, {Role.PI_STAFF, Role.VOLUNTEER, Role.COUNSELLOR}, "een dossier openen")
         session = db_session()
-        detainee, detention = data["detainee"], data["detention"]
-        pi = pi_for(session, actor, detention.get("pi_id"))
-        if detainee.get("bsn") and actor.role is Role.VOLUNTEER:
-            raise ValidationFailed(
-                {"detainee.bsn": ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]}
-            )
-        registration = municipality_for(
-            session, data.get("registration_municipality_id"), "registration_municipality_id"
-        )
-        try:
-            case = open_from_intake(session, actor, detainee, detention, pi, registration, data)
-        except ValidationFailed as exc:
-            raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
-        _read(session, actor, case, "case.create")
+        case = open_from_intake(session, runtime().engine, actor=actor, data=data, origin=origin())
         session.commit()
         return (
-            case_view(session, actor, case),
+            _view(session, actor, case),
             201,
             {"ETag": etag_for(case.row_version), "Location": f"/api/v1/cases/{case.id}"},
         )
 
 
-def open_from_intake(
-    session: Any,
-    actor: UserActor,
-    detainee: dict[str, Any],
-    detention: dict[str, Any],
-    pi: Organisation,
-    registration: Organisation | None,
-    data: dict[str, Any],
-) -> Case:
-    return open_case(
-        session,
-        workflow.engine,
-        actor=actor,
-        given_names=detainee["given_names"],
-        surname_prefix=detainee.get("surname_prefix"),
-        surname=detainee["surname"],
-        date_of_birth=detainee["date_of_birth"],
-        bsn=detainee.get("bsn"),
-        dji_number=detainee.get("dji_number"),
-        pi=pi,
-        detention_type=DetentionType(detention["type"]),
-        detention_start=detention["start"],
-        expected_release=detention.get("expected_release"),
-        intended_postcode=data.get("intended_postcode"),
-        registration_municipality=registration,
-    )
-
-
 def _case_page(args: dict[str, Any]) -> dict[str, Any]:
     actor = current_actor()
     session = db_session()
-    after = decode_cursor(args["after"], 2) if args.get("after") else None
-    filters = CaseFilters(
-        states=args.get("state"),
-        pi_id=args.get("pi_id"),
-        municipality_id=args.get("municipality_id"),
-        urgent=args.get("urgent"),
-        release_before=args.get("release_before"),
-        release_after=args.get("release_after"),
-        surname_prefix=args.get("surname"),
-        sort=args["sort"],
-    )
-    items, next_key = list_cases(session, actor, filters, limit=args["limit"], after=after)
-    # One row for the whole page: which cases this user was shown (NEN 7513: every read of a dossier).
-    audit.record(
-        session,
-        actor=actor,
-        action="case.list",
-        object_type="case",
-        object_id=None,
-        origin=origin(),
-        details={"case_ids": [item["id"] for item in items]},
-    )
+    items, next_cursor = case_page(session, actor, args, limit=args["limit"], origin=origin())
     session.commit()
-    return {"items": items, "next": encode_cursor(next_key) if next_key else None}
+    return {"items": items, "next": next_cursor}
 
 
 @blp.route("/search")
@@ -246,31 +111,6 @@ class CaseSearch(MethodView):
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search by the start of the surname (and the list's filters). POST, so the name stays out of URLs."""
         return _case_page(args)
-
-
-def pi_for(session: Any, actor: UserActor, pi_id: int | None) -> Organisation:
-    if actor.role in (Role.PI_STAFF, Role.VOLUNTEER):
-        # PI staff open cases in their own PI only: a pi_id naming another PI is refused, not silently ignored.
-        if pi_id is not None and pi_id != actor.organisation_id:
-            raise ValidationFailed({"detention.pi_id": ["U kunt alleen dossiers openen in uw eigen PI."]})
-        pi_id = actor.organisation_id
-    if pi_id is None:
-        raise ValidationFailed({"detention.pi_id": ["Kies de PI waar de gedetineerde verblijft."]})
-    pi: Organisation | None = session.get(Organisation, pi_id)
-    if pi is None or pi.kind != OrganisationKind.PI.value:
-        raise ValidationFailed({"detention.pi_id": [f"Geen PI met id {pi_id}."]})
-    if actor.role is Role.COUNSELLOR and pi.counselling_team_id != actor.organisation_id:
-        raise ValidationFailed({"detention.pi_id": ["Uw team werkt niet voor deze PI."]})
-    return pi
-
-
-def municipality_for(session: Any, org_id: int | None, field: str) -> Organisation | None:
-    if org_id is None:
-        return None
-    org: Organisation | None = session.get(Organisation, org_id)
-    if org is None or org.kind != OrganisationKind.MUNICIPALITY.value:
-        raise ValidationFailed({field: [f"Geen gemeente met id {org_id}."]})
-    return org
 
 
 @blp.route("/<id:case_id>")
@@ -284,7 +124,7 @@ class CaseDetail(MethodView):
         detail = case_detail(session, actor, case_id)
         case = detail.case
         # Read everything first, then one commit: after a commit the next query would need a new transaction.
-        view = detail_view(actor, detail)
+        view = detail_view(runtime().engine, actor, detail)
         _read(session, actor, case, "case.read")
         session.commit()
         return view, 200, {"ETag": etag_for(case.row_version), "Cache-Control": "no-store"}
@@ -301,7 +141,7 @@ class CaseDetail(MethodView):
         clear = frozenset(k for k, v in data.items() if v is None)
         changed = update_case(
             session,
-            workflow.engine,
+            runtime().engine,
             case,
             CaseChanges(
                 expected_release=data.get("expected_release"),
@@ -314,7 +154,7 @@ class CaseDetail(MethodView):
         )
         _read(session, actor, case, "case.update", fields=changed)
         session.commit()
-        return case_view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
+        return _view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
 
 
 @blp.route("/<id:case_id>/bsn")
@@ -341,7 +181,7 @@ class CaseHistory(MethodView):
         session = db_session()
         case = get_case(session, actor, case_id)
         instance = session.get_one(WorkflowInstance, case.instance_id)
-        history = workflow.engine.history(session, instance)
+        history = runtime().engine.history(session, instance)
         _read(session, actor, case, "case.history")
         session.commit()
         return history
@@ -357,7 +197,7 @@ class CaseActions(MethodView):
         case = get_case(session, actor, case_id)
         instance = session.get_one(WorkflowInstance, case.instance_id)
         options = [
-            o for o in workflow.engine.available_events(session, instance, actor) if o.event not in SERVICE_EVENTS
+            o for o in runtime().engine.available_events(session, instance, actor) if o.event not in SERVICE_EVENTS
         ]
         _read(session, actor, case, "case.actions")
         session.commit()
@@ -373,36 +213,30 @@ class CaseEvents(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        if data["event"] in SERVICE_EVENTS:
-            # These record data changed through their own endpoints; fired bare they would write a history
-            # that the case does not have.
-            raise ValidationFailed({"event": [SERVICE_EVENTS[data["event"]]]})
-        if "If-Match" in _headers():
+        if "If-Match" in request.headers:
             check_if_match(case.row_version)
-        entry = fire_case_event(
-            session,
-            workflow.engine,
-            case,
-            data["event"],
-            actor=actor,
-            payload=data["payload"],
-            reason=data.get("reason"),
-        )
-        session.flush()
+        try:
+            entry = take_case_step(
+                session,
+                runtime().engine,
+                case,
+                data["event"],
+                actor=actor,
+                payload=data["payload"],
+                reason=data.get("reason"),
+                origin=origin(),
+            )
+        except EventHasOwnOperation as exc:
+            if exc.event not in OWN_ENDPOINT:
+                raise
+            raise ValidationFailed({"event": [OWN_ENDPOINT[exc.event]]}) from None
         instance = session.get_one(WorkflowInstance, case.instance_id)
-        _read(session, actor, case, "case.event", event=data["event"])
         session.commit()
         return (
             {"history": entry, "state": instance.state, "version": case.row_version},
             201,
             {"ETag": etag_for(case.row_version)},
         )
-
-
-def _headers() -> Any:
-    from flask import request
-
-    return request.headers
 
 
 @blp.route("/<id:case_id>/consents")
@@ -426,24 +260,7 @@ class CaseConsents(MethodView):
         require_role(actor, {Role.PI_STAFF, Role.COUNSELLOR}, "toestemming vastleggen")
         session = db_session()
         case = get_case(session, actor, case_id)
-        rows = record_consents(
-            session,
-            workflow.engine,
-            case,
-            actor=actor,
-            items=[
-                ConsentItem(
-                    ConsentPurpose(item["purpose"]),
-                    item.get("recipient_creditor_id"),
-                    item.get("recipient_organisation_id"),
-                )
-                for item in data["purposes"]
-            ],
-            signed_on=data["signed_on"],
-            valid_until=data["valid_until"],
-            witness=data.get("witness"),
-        )
-        _read(session, actor, case, "consent.create", consent_ids=[r.id for r in rows])
+        rows = record_signed_consent(session, runtime().engine, case, actor=actor, data=data, origin=origin())
         session.commit()
         return rows
 
@@ -459,7 +276,7 @@ class ConsentWithdrawal(MethodView):
         session = db_session()
         case = get_case(session, actor, case_id)
         rows = withdraw_consents(
-            session, workflow.engine, case, actor=actor, consent_ids=data.get("consent_ids"), note=data.get("note")
+            session, runtime().engine, case, actor=actor, consent_ids=data.get("consent_ids"), note=data.get("note")
         )
         _read(session, actor, case, "consent.withdraw", consent_ids=[r.id for r in rows])
         session.commit()
@@ -487,6 +304,7 @@ class CaseHousehold(MethodView):
         require_role(actor, CASE_WRITERS, "het huishouden wijzigen")
         session = db_session()
         case = get_case(session, actor, case_id)
+        engine = runtime().engine
         members = set_household(
             session,
             case,
@@ -500,7 +318,7 @@ class CaseHousehold(MethodView):
                 )
                 for m in data["members"]
             ],
-            today=_today(),
+            today=engine.clock().astimezone(engine.timezone).date(),
         )
         _read(session, actor, case, "household.update")
         session.commit()
@@ -557,7 +375,7 @@ class CaseTransfers(MethodView):
         case = get_case(session, actor, case_id)
         transfer_case(
             session,
-            workflow.engine,
+            runtime().engine,
             case,
             actor=actor,
             to_pi_id=data["to_pi_id"],
@@ -565,7 +383,7 @@ class CaseTransfers(MethodView):
         )
         _read(session, actor, case, "case.transfer", to_pi_id=data["to_pi_id"])
         session.commit()
-        return case_view(session, actor, case)
+        return _view(session, actor, case)
 
 
 @blp.route("/<id:case_id>/municipality")
@@ -579,12 +397,17 @@ class CaseMunicipality(MethodView):
         session = db_session()
         case = get_case(session, actor, case_id)
         check_if_match(case.row_version)
-        override_municipality(
-            session, workflow.engine, case, actor=actor, municipality_id=data["municipality_id"], reason=data["reason"]
+        choose_municipality(
+            session,
+            runtime().engine,
+            case,
+            actor=actor,
+            municipality_id=data["municipality_id"],
+            reason=data["reason"],
+            origin=origin(),
         )
-        _read(session, actor, case, "case.route", municipality_id=data["municipality_id"])
         session.commit()
-        return case_view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
+        return _view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
 
 
 @blp.route("/<id:case_id>/partners")

@@ -8,6 +8,7 @@ from flask import Response, request
 from werkzeug.exceptions import Forbidden, PreconditionFailed, PreconditionRequired
 
 from schulden.actors import UserActor
+from schulden.http.clients import client_address
 from schulden.roles import Role
 
 
@@ -35,7 +36,8 @@ def check_if_match(current_version: int) -> None:
 
 
 def origin() -> str | None:
-    return request.remote_addr
+    """The client's address for the audit row (schulden.http.clients, proxy-aware as the login limits are)."""
+    return client_address()
 
 
 def pdf_response(data: bytes, filename: str) -> Response:

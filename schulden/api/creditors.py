@@ -15,12 +15,13 @@ from typing import Any
 
 from flask import request, url_for
 from flask.views import MethodView
-from werkzeug.exceptions import Conflict, Forbidden
+from werkzeug.exceptions import Conflict
 
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
-from schulden.creditors.models import CreditorChangeProposal, ProposalStatus
+from schulden.api.refusals import http_refusals
+from schulden.creditors.models import CreditorChangeProposal
 from schulden.creditors.schemas import (
     ChangeProposalArgs,
     ChangeProposalCreate,
@@ -33,16 +34,16 @@ from schulden.creditors.schemas import (
     CreditorUpdate,
 )
 from schulden.creditors.services import (
-    CONTACT_FIELDS,
     MAX_ID,
+    AlreadyDecided,
     Position,
-    approve_proposal,
+    check_contact_change,
     create_creditor,
+    decide_proposal,
     get_creditor,
     get_proposal,
     list_proposals,
     propose_change,
-    reject_proposal,
     search_creditors,
     update_creditor,
 )
@@ -144,17 +145,12 @@ class CreditorById(MethodView):
         `POST /api/v1/creditors/{creditor_id}/change-proposals`. Kind, category and KvK number: any writer.
         """
         actor = current_actor()
-        contact = sorted(field for field in data if field in CONTACT_FIELDS)
-        if contact and actor.role is not Role.ADMIN:
-            # Before the row is read: the answer is the same whether or not the creditor exists.
-            raise Forbidden(
-                f"Contactgegevens ({', '.join(contact)}) wijzigt alleen een beheerder. Stel de wijziging voor met "
-                f"POST /api/v1/creditors/{creditor_id}/change-proposals; een beheerder beoordeelt het voorstel."
-            )
+        with http_refusals():  # before the row is read: the same answer whether or not the creditor exists
+            check_contact_change(actor, data, creditor_id)
         session = db_session()
         creditor = get_creditor(session, creditor_id, for_update=True)
         check_if_match(creditor.row_version)
-        update_creditor(session, creditor, actor=current_actor(), data=data, origin=origin())
+        update_creditor(session, creditor, actor=actor, data=data, origin=origin())
         session.commit()
         return creditor, _headers(creditor.row_version)
 
@@ -211,13 +207,10 @@ class ChangeProposalById(MethodView):
 
 def _decide(proposal_id: int, approve: bool) -> CreditorChangeProposal:
     session = db_session()
-    proposal = get_proposal(session, proposal_id, for_update=True)
-    if proposal.status != ProposalStatus.PROPOSED.value:
-        raise Conflict(f"Dit voorstel is al beoordeeld ({proposal.status}).")
-    if approve:
-        approve_proposal(session, proposal, actor=current_actor(), origin=origin())
-    else:
-        reject_proposal(session, proposal, actor=current_actor(), origin=origin())
+    try:
+        proposal = decide_proposal(session, proposal_id, actor=current_actor(), approve=approve, origin=origin())
+    except AlreadyDecided as exc:
+        raise Conflict(f"Dit voorstel is al beoordeeld ({exc.status}).") from exc
     session.commit()
     return proposal
 

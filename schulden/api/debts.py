@@ -11,32 +11,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden import audit
-from schulden.access import CASE_WRITERS, case_scope
+from schulden.access import CASE_WRITERS
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
-from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import ActionOut, EventIn, EventResult
 from schulden.creditors.models import Creditor
 from schulden.debts import schemas
-from schulden.debts.models import AmountStatus, Debt
-from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
-from schulden.errors import NotFound
-from schulden.extensions import workflow
+from schulden.debts.models import Debt
+from schulden.debts.queries import get_debt
+from schulden.debts.services import add_known_debt, take_debt_step, update_debt
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from workflows import WorkflowInstance
 
 blp = Blueprint("debts", __name__, url_prefix="/api/v1", description="Schulden per dossier")
-
-
-def get_debt(session: Session, actor: UserActor, debt_id: int) -> Debt:
-    """The debt if its case is in the actor's scope; NotFound otherwise."""
-    debt = session.scalar(select(Debt).join(Case, Case.id == Debt.case_id).where(Debt.id == debt_id, case_scope(actor)))
-    if debt is None:
-        raise NotFound("debt", debt_id)
-    return debt
 
 
 _PLAIN = (
@@ -63,7 +54,7 @@ def debt_view(session: Session, debt: Debt, state: str | None = None) -> dict[st
     instance = session.get_one(WorkflowInstance, debt.instance_id)
     creditor = session.get_one(Creditor, debt.creditor_id)
     collector = session.get(Creditor, debt.collecting_party_id) if debt.collecting_party_id else None
-    process = workflow.engine.process_of(instance)
+    process = runtime().engine.process_of(instance)
     return {
         **{column: getattr(debt, column) for column in _PLAIN},
         "version": debt.row_version,
@@ -115,34 +106,7 @@ class CaseDebts(MethodView):
         require_role(actor, CASE_WRITERS, "een schuld toevoegen")
         session = db_session()
         case = get_case(session, actor, case_id)
-        creditor = check_creditor(session, data["creditor_id"], "creditor_id")
-        category = category_for(data["debt_type"], data.get("category"))
-        debt = add_debt(
-            session,
-            workflow.engine,
-            case,
-            actor=actor,
-            creditor=creditor,
-            category=category,
-            debt_type=data["debt_type"],
-            principal_cents=data["principal_cents"],
-            interest_cents=data["interest_cents"],
-            costs_cents=data["costs_cents"],
-            amount_status=AmountStatus(data["amount_status"]),
-            creditor_reference=data.get("creditor_reference"),
-            peildatum=data.get("peildatum"),
-        )
-        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
-        extra = {
-            k: data[k]
-            for k in ("collecting_party_id", "threat", "joint_with_partner", "is_business_debt")
-            if data.get(k)
-        }
-        if extra:
-            update_debt(session, debt, extra, today=today)
-        debt.source = data["source"]
-        session.flush()
-        _log(session, actor, "debt.create", debt.id, case.id)
+        debt = add_known_debt(session, runtime().engine, case, actor=actor, data=data, origin=origin())
         session.commit()
         return (
             debt_view(session, debt),
@@ -172,7 +136,7 @@ class DebtDetail(MethodView):
         session = db_session()
         debt = get_debt(session, actor, debt_id)
         check_if_match(debt.row_version)
-        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
+        today = runtime().engine.clock().astimezone(runtime().engine.timezone).date()
         changed = update_debt(session, debt, data, today=today)
         _log(session, actor, "debt.update", debt.id, debt.case_id, fields=changed)
         session.commit()
@@ -188,7 +152,7 @@ class DebtActions(MethodView):
         session = db_session()
         debt = get_debt(session, actor, debt_id)
         instance = session.get_one(WorkflowInstance, debt.instance_id)
-        options = workflow.engine.available_events(session, instance, actor)
+        options = runtime().engine.available_events(session, instance, actor)
         _log(session, actor, "debt.actions", debt.id, debt.case_id)
         session.commit()
         return options
@@ -205,13 +169,17 @@ class DebtEvents(MethodView):
         debt = get_debt(session, actor, debt_id)
         if "If-Match" in request.headers:
             check_if_match(debt.row_version)
-        instance = session.get_one(WorkflowInstance, debt.instance_id)
-        entry = workflow.engine.fire(
-            session, instance, data["event"], actor=actor, payload=data["payload"], reason=data.get("reason")
+        entry = take_debt_step(
+            session,
+            runtime().engine,
+            debt,
+            data["event"],
+            actor=actor,
+            payload=data["payload"],
+            reason=data.get("reason"),
+            origin=origin(),
         )
-        debt.updated_at = entry.at
-        session.flush()
-        _log(session, actor, "debt.event", debt.id, debt.case_id, event=data["event"])
+        instance = session.get_one(WorkflowInstance, debt.instance_id)
         session.commit()
         return (
             {"history": entry, "state": instance.state, "version": debt.row_version},

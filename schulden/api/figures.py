@@ -11,14 +11,13 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from schulden import audit
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, require_role
-from schulden.extensions import workflow
 from schulden.figures import schemas
 from schulden.figures.export import csv_filename, figures_csv
-from schulden.figures.queries import FIGURE_READERS, Figures, Grouping, check_period, outcome_figures
+from schulden.figures.queries import FIGURE_READERS, Figures, read_figures
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 
 blp = Blueprint("figures", __name__, url_prefix="/api/v1", description="Kengetallen per PI en per gemeente")
@@ -30,26 +29,10 @@ def _signed_in_and_allowed() -> None:
     require_role(current_actor(), FIGURE_READERS, "kengetallen inzien")
 
 
-def _figures(args: dict[str, Any], action: str) -> Figures:
-    actor = current_actor()
+def _figures(args: dict[str, Any], *, export: bool) -> Figures:
     session = db_session()
-    period = check_period(args["start"], args["end"])
-    result = outcome_figures(
-        session,
-        actor=actor,
-        period=period,
-        group_by=Grouping(args["group_by"]),
-        timezone=workflow.engine.timezone,
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        object_type="figures",
-        object_id=None,
-        origin=origin(),
-        details={"from": period.start.isoformat(), "to": period.end.isoformat(), "group_by": result.group_by.value},
-    )
+    timezone = runtime().engine.timezone
+    result = read_figures(session, current_actor(), args, timezone=timezone, export=export, origin=origin())
     session.commit()
     return result
 
@@ -60,7 +43,7 @@ class OutcomeFigures(MethodView):
     @blp.response(200, schemas.FiguresOut)
     def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Outcome figures per PI or per municipality over a period of at most two years, and their total."""
-        result = _figures(args, "figures.read")
+        result = _figures(args, export=False)
         body = {
             "period": result.period,
             "group_by": result.group_by.value,
@@ -81,7 +64,7 @@ class OutcomeFiguresCsv(MethodView):
     )
     def get(self, args: dict[str, Any]) -> Response:
         """The same figures as a CSV download with Dutch column headers, one line per group and a total."""
-        result = _figures(args, "figures.export")
+        result = _figures(args, export=True)
         response = Response(figures_csv(result), mimetype="text/csv")
         response.headers["Content-Disposition"] = f'attachment; filename="{csv_filename(result)}"'
         response.headers["Cache-Control"] = "no-store"

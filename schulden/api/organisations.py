@@ -7,24 +7,20 @@ weak: a hash of the editable fields; a correction must name it in If-Match and a
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, or_
 from werkzeug.exceptions import Forbidden, PreconditionFailed, PreconditionRequired
 
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin
-from schulden.audit import record
 from schulden.cases.models import RoutingRule
-from schulden.errors import NotFound, ValidationFailed
+from schulden.errors import ValidationFailed
 from schulden.http.requests import db_session
-from schulden.organisations.models import Organisation, OrganisationKind, PostcodeArea
+from schulden.organisations.models import Organisation, PostcodeArea
 from schulden.organisations.schemas import (
     MAX_ID,
     MunicipalityPage,
@@ -34,8 +30,8 @@ from schulden.organisations.schemas import (
     ProposalArgs,
     ProposalSchema,
 )
+from schulden.organisations.services import correct_team, get_municipality, may_edit_team, municipalities, team_version
 from schulden.paging import decode_cursor, encode_cursor
-from schulden.roles import Role
 from schulden.routing import propose_municipality
 
 blp = Blueprint(
@@ -45,8 +41,6 @@ blp = Blueprint(
     description="Gemeenten: schuldhulpteams en de voorgestelde gemeente",
 )
 
-#: The fields of the debt counselling team a PATCH may change (and the weak ETag covers).
-EDITABLE = ("team_name", "email", "address_line", "postcode", "city")
 _INVALID_CURSOR = "Ongeldige cursor; gebruik de waarde van 'next' uit het vorige antwoord."
 
 
@@ -54,37 +48,14 @@ _INVALID_CURSOR = "Ongeldige cursor; gebruik de waarde van 'next' uit het vorige
 def _signed_in_and_allowed() -> None:
     """Sign-in (401) and the right to edit (403) come before the body is read."""
     actor = current_actor()
-    if request.method in {"POST", "PUT", "PATCH", "DELETE"}:
-        municipality_id = (request.view_args or {}).get("municipality_id")
-        own = actor.role is Role.MUNICIPALITY and actor.organisation_id == municipality_id
-        if actor.role is not Role.ADMIN and not own:
-            raise Forbidden(
-                "Alleen een beheerder, of de gemeente zelf, mag de gegevens van het schuldhulpteam wijzigen."
-            )
-
-
-def _municipalities() -> Select[Organisation]:
-    return select(Organisation).where(Organisation.kind == OrganisationKind.MUNICIPALITY.value)
-
-
-def _get(session: Session, municipality_id: int, *, for_update: bool = False) -> Organisation:
-    if not 0 < municipality_id <= MAX_ID:
-        raise NotFound("municipality", municipality_id)
-    query = _municipalities().where(Organisation.id == municipality_id)
-    if for_update:
-        # PostgreSQL: the row is locked until commit, so two corrections with the same If-Match cannot both pass.
-        # SQLite: every transaction already holds the write lock (BEGIN IMMEDIATE).
-        query = query.with_for_update().execution_options(populate_existing=True)
-    municipality = session.scalar(query)
-    if municipality is None:
-        raise NotFound("municipality", municipality_id)
-    return municipality
+    writes = request.method in {"POST", "PUT", "PATCH", "DELETE"}
+    if writes and not may_edit_team(actor, (request.view_args or {}).get("municipality_id")):
+        raise Forbidden("Alleen een beheerder, of de gemeente zelf, mag de gegevens van het schuldhulpteam wijzigen.")
 
 
 def etag(municipality: Organisation) -> str:
-    """A weak ETag: the hash of the editable fields (the representation may differ in other fields)."""
-    values = json.dumps([getattr(municipality, field) for field in EDITABLE], ensure_ascii=False)
-    return f'W/"{hashlib.sha256(values.encode()).hexdigest()[:20]}"'
+    """A weak ETag: the team's version (the representation may differ in other fields)."""
+    return f'W/"{team_version(municipality)}"'
 
 
 def _check_if_match(current: str) -> None:
@@ -109,7 +80,7 @@ class Municipalities(MethodView):
     @blp.response(200, MunicipalityPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Search municipalities by name (any case) or CBS code; ordered by name, `limit` per page."""
-        query = _municipalities()
+        query = municipalities()
         q = (args["q"] or "").strip()
         if q:
             query = query.where(or_(Organisation.name.icontains(q, autoescape=True), Organisation.code == q.upper()))
@@ -140,7 +111,7 @@ class Proposal(MethodView):
         registration = None
         if args["registration_municipality_id"] is not None:
             registration = session.scalar(
-                _municipalities().where(Organisation.id == args["registration_municipality_id"])
+                municipalities().where(Organisation.id == args["registration_municipality_id"])
             )
             if registration is None:
                 raise ValidationFailed({"registration_municipality_id": ["Onbekende gemeente."]})
@@ -166,7 +137,7 @@ class MunicipalityById(MethodView):
     @blp.response(200, MunicipalitySchema)
     def get(self, municipality_id: int) -> tuple[Any, dict[str, str]]:
         """One municipality; the (weak) ETag is for If-Match on a correction."""
-        municipality = _get(db_session(), municipality_id)
+        municipality = get_municipality(db_session(), municipality_id)
         return municipality, _headers(municipality)
 
     @blp.arguments(MunicipalityUpdate)
@@ -178,21 +149,8 @@ class MunicipalityById(MethodView):
 
         Requires If-Match with the ETag of the last GET."""
         session = db_session()
-        municipality = _get(session, municipality_id, for_update=True)
+        municipality = get_municipality(session, municipality_id, for_update=True)
         _check_if_match(etag(municipality))
-        values = {field: (None if data[field] == "" else data[field]) for field in EDITABLE if field in data}
-        changed = sorted(field for field, value in values.items() if getattr(municipality, field) != value)
-        if changed:
-            for field in changed:
-                setattr(municipality, field, values[field])
-            record(
-                session,
-                actor=current_actor(),
-                action="municipality.update",
-                object_type="municipality",
-                object_id=municipality.id,
-                origin=origin(),
-                details={"fields": changed},
-            )
+        if correct_team(session, municipality, actor=current_actor(), data=data, origin=origin()):
             session.commit()
         return municipality, _headers(municipality)

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 from flask.views import MethodView
 from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
-from werkzeug.exceptions import Conflict
 
 from schulden import audit
 from schulden.access import case_scope
@@ -20,35 +19,25 @@ from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response, require_role
+from schulden.api.refusals import http_refusals
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
 from schulden.errors import NotFound
-from schulden.extensions import workflow
-from schulden.fields import DutchSchema, Name, PlainText, one_of
+from schulden.fields import DutchSchema, Name, one_of
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
-from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus, RefusalKind
-from schulden.referrals.services import accept_referral, get_referral, refuse_referral, send_referral
+from schulden.referrals import services
+from schulden.referrals.lifecycle import ReferralStateError
+from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus
+from schulden.referrals.schemas import AcceptIn, ReferralIn, RefuseIn
 from schulden.roles import Role
-from schulden.worklist import tasks_for
+from schulden.worklist import list_tasks
 from workflows.store import utcnow
 
 blp = Blueprint("referrals", __name__, url_prefix="/api/v1", description="Verwijzing naar de gemeente")
 
 STATUSES = [s.value for s in ReferralStatus]
-
-
-class ReferralIn(DutchSchema):
-    include_district_team = fields.Boolean(load_default=False)
-
-
-class AcceptIn(DutchSchema):
-    first_conversation_on = fields.Date(required=True)
-
-
-class RefuseIn(DutchSchema):
-    kind = fields.String(required=True, validate=one_of([k.value for k in RefusalKind]))
-    reason = PlainText(required=True, maximum=2000)
 
 
 class InboxArgs(DutchSchema):
@@ -152,18 +141,6 @@ def _view(referral: Referral, municipality: Organisation, case: Case) -> dict[st
     }
 
 
-def _scoped(actor: UserActor) -> Any:
-    return select(Case.id).where(case_scope(actor)).scalar_subquery()
-
-
-def _load(referral_id: int) -> tuple[UserActor, Any, Referral, Case]:
-    actor = current_actor()
-    session = db_session()
-    referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
-    case = session.get_one(Case, referral.case_id)
-    return actor, session, referral, case
-
-
 def _log(session: Any, actor: UserActor, action: str, referral: Referral, **details: Any) -> None:
     audit.record(session, actor=actor, action=action, object_type="referral", object_id=referral.id,
                  case_id=referral.case_id, origin=origin(), details=details or None)  # fmt: skip
@@ -196,15 +173,18 @@ class CaseReferrals(MethodView):
     def post(self, data: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Send the referral (L8 with the handover file) to the case's municipality. Refused with 409 and the
         reason when the case is not due for referral, has no municipality, or no consent covers it."""
-        actor = current_actor()
-        require_role(actor, {Role.COUNSELLOR}, "een verwijzing versturen")
         session = db_session()
-        case = get_case(session, actor, case_id, for_update=True)
-        referral = send_referral(
-            session, workflow.engine, case, actor=actor, include_district_team=data["include_district_team"]
-        )
-        _log(session, actor, "referral.send", referral, district_team=referral.include_district_team)
+        with http_refusals(ReferralStateError):
+            referral = services.send(
+                session,
+                current_actor(),
+                case_id,
+                engine=runtime().engine,
+                include_district_team=data["include_district_team"],
+                origin=origin(),
+            )
         session.commit()
+        case = session.get_one(Case, referral.case_id)
         return _out(session, referral, case), 201, {"Location": f"/api/v1/referrals/{referral.id}"}
 
 
@@ -238,16 +218,12 @@ class Inbox(MethodView):
 class ReferralDetail(MethodView):
     @blp.response(200, ReferralOut)
     def get(self, referral_id: int) -> dict[str, Any]:
-        actor, session, referral, case = _load(referral_id)
+        actor = current_actor()
+        session = db_session()
+        referral = services.scoped_referral(session, actor, referral_id)
         _log(session, actor, "referral.read", referral)
         session.commit()
-        return _out(session, referral, case)
-
-
-def _decision_allowed(actor: UserActor, referral: Referral) -> None:
-    require_role(actor, {Role.MUNICIPALITY}, "een verwijzing beantwoorden")
-    if referral.municipality_id != actor.organisation_id:
-        raise NotFound("referral", referral.id)
+        return _out(session, referral, session.get_one(Case, referral.case_id))
 
 
 @blp.route("/referrals/<id:referral_id>/accept")
@@ -257,14 +233,18 @@ class Accept(MethodView):
     def post(self, data: dict[str, Any], referral_id: int) -> dict[str, Any]:
         """The municipality accepts, with the date of the first conversation (Wgs: within 4 weeks, 3 working
         days on a threat; a later date is accepted but marked as a breach)."""
-        actor, session, referral, case = _load(referral_id)
-        _decision_allowed(actor, referral)
-        accept_referral(
-            session, workflow.engine, case, actor=actor, first_conversation_on=data["first_conversation_on"]
-        )
-        _log(session, actor, "referral.accept", referral)
+        session = db_session()
+        with http_refusals(ReferralStateError):
+            referral = services.accept(
+                session,
+                current_actor(),
+                referral_id,
+                engine=runtime().engine,
+                first_conversation_on=data["first_conversation_on"],
+                origin=origin(),
+            )
         session.commit()
-        return _out(session, referral, case)
+        return _out(session, referral, session.get_one(Case, referral.case_id))
 
 
 @blp.route("/referrals/<id:referral_id>/refuse")
@@ -273,12 +253,19 @@ class Refuse(MethodView):
     @blp.response(200, ReferralOut)
     def post(self, data: dict[str, Any], referral_id: int) -> dict[str, Any]:
         """The municipality refuses: 'not_resident' sends the case back for re-routing, 'other' closes it."""
-        actor, session, referral, case = _load(referral_id)
-        _decision_allowed(actor, referral)
-        refuse_referral(session, workflow.engine, case, actor=actor, kind=data["kind"], reason=data["reason"])
-        _log(session, actor, "referral.refuse", referral, kind=data["kind"])
+        session = db_session()
+        with http_refusals(ReferralStateError):
+            referral = services.refuse(
+                session,
+                current_actor(),
+                referral_id,
+                engine=runtime().engine,
+                kind=data["kind"],
+                reason=data["reason"],
+                origin=origin(),
+            )
         session.commit()
-        return _out(session, referral, case)
+        return _out(session, referral, session.get_one(Case, referral.case_id))
 
 
 @blp.route("/referrals/<id:referral_id>/retry")
@@ -286,25 +273,18 @@ class Retry(MethodView):
     @blp.response(200, ReferralOut)
     def post(self, referral_id: int) -> dict[str, Any]:
         """Try a failed delivery again (after fixing the municipality's address or ZGW settings)."""
-        actor, session, referral, case = _load(referral_id)
-        require_role(actor, {Role.COUNSELLOR}, "een verwijzing opnieuw versturen")
-        if referral.status != ReferralStatus.FAILED.value:
-            raise Conflict("Alleen een mislukte verwijzing kan opnieuw worden verstuurd.")
-        referral.status = ReferralStatus.QUEUED.value
-        referral.attempts = 0
-        _log(session, actor, "referral.retry", referral)
-        session.commit()
-        current_app.extensions["schuldroute.enqueue_referral"](referral.id)
-        return _out(session, referral, case)
+        session = db_session()
+        with http_refusals(ReferralStateError):
+            referral = services.retry_delivery(session, current_actor(), referral_id, origin=origin())
+        session.commit()  # the outbox enqueues its delivery job after this commit, as for a new referral
+        return _out(session, referral, session.get_one(Case, referral.case_id))
 
 
 def _pdf(referral_id: int, which: str) -> Response:
-    actor, session, referral, _case = _load(referral_id)
-    key = referral.handover_key if which == "handover" else referral.summary_key
-    if key is None:
-        raise Conflict("Het overdrachtsdossier is nog niet gemaakt.")
-    data = current_app.extensions["schuldroute.runtime"].store.get(key)
-    _log(session, actor, f"referral.{which}", referral)
+    session = db_session()
+    with http_refusals(ReferralStateError):
+        referral, key = services.referral_file(session, current_actor(), referral_id, which, origin=origin())
+    data = runtime().store.get(key)
     session.commit()
     name = "overdrachtsdossier" if which == "handover" else "samenvatting"
     return pdf_response(data, f"{name}-{referral.case_id}-{referral.sequence}.pdf")
@@ -372,9 +352,7 @@ class Tasks(MethodView):
         releases within six weeks without a referral, failed letters. Only cases in your scope."""
         actor = current_actor()
         session = db_session()
-        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
-        items = tasks_for(session, actor, today=today)
-        audit.record(session, actor=actor, action="tasks.list", object_type="case", object_id=None,
-                     origin=origin(), details={"case_ids": sorted({t.case_id for t in items})})  # fmt: skip
+        today = runtime().engine.clock().astimezone(runtime().engine.timezone).date()
+        items = list_tasks(session, actor, today=today, origin=origin())
         session.commit()
         return items

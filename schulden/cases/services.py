@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schulden import audit
 from schulden.actors import UserActor
 from schulden.cases.models import (
     Case,
@@ -171,6 +172,54 @@ def fire_case_event(
     return entry
 
 
+#: Events that only their own operation fires (routing, transfer, release date, referral): they record data of
+#: their own, so fired bare they would write a history that the case does not have.
+SERVICE_EVENTS = frozenset(
+    {
+        "set_municipality",
+        "record_transfer",
+        "change_release_date",
+        "send_referral",
+        "accept_referral",
+        "refuse_referral",
+        "refuse_referral_not_resident",
+    }
+)
+
+
+class EventHasOwnOperation(ValidationFailed):
+    """A person asked for one of SERVICE_EVENTS as a bare step; each front door says where to go instead."""
+
+    def __init__(self, event: str) -> None:
+        super().__init__({"event": ["Deze stap heeft een eigen formulier."]})
+        self.event = event
+
+
+def take_case_step(
+    session: Session,
+    engine: Engine,
+    case: Case,
+    event: str,
+    *,
+    actor: UserActor,
+    payload: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    origin: str | None = None,
+) -> HistoryEntry:
+    """A person fires an event of the case (a button of the case page, POST /cases/{id}/events).
+
+    EventHasOwnOperation for SERVICE_EVENTS; TransitionRefused / ConcurrentUpdate propagate. Writes the
+    `case.event` audit row; does not commit.
+    """
+    if event in SERVICE_EVENTS:
+        raise EventHasOwnOperation(event)
+    entry = fire_case_event(session, engine, case, event, actor=actor, payload=payload, reason=reason)
+    session.flush()
+    audit.record(session, actor=actor, action="case.event", object_type="case", object_id=case.id,
+                 case_id=case.id, origin=origin, details={"event": event})  # fmt: skip
+    return entry
+
+
 @dataclass(frozen=True)
 class CaseChanges:
     """What PATCH /cases/{id} may change; None means 'leave as is' unless named in `clear`."""
@@ -278,6 +327,26 @@ def override_municipality(
     return case
 
 
+def choose_municipality(
+    session: Session,
+    engine: Engine,
+    case: Case,
+    *,
+    actor: UserActor,
+    municipality_id: int,
+    reason: str,
+    origin: str | None = None,
+) -> Case:
+    """A counsellor's choice of municipality (the referral page, PUT /cases/{id}/municipality).
+
+    override_municipality's rules and step, plus the `case.route` audit row. Does not commit.
+    """
+    override_municipality(session, engine, case, actor=actor, municipality_id=municipality_id, reason=reason)
+    audit.record(session, actor=actor, action="case.route", object_type="case", object_id=case.id,
+                 case_id=case.id, origin=origin, details={"municipality_id": municipality_id})  # fmt: skip
+    return case
+
+
 def transfer_case(
     session: Session,
     engine: Engine,
@@ -380,6 +449,41 @@ def record_consents(
             session, engine, case, "record_consent", actor=actor,
             payload={"consent_ids": [r.id for r in rows]}, now=now,
         )  # fmt: skip
+    return rows
+
+
+def record_signed_consent(
+    session: Session,
+    engine: Engine,
+    case: Case,
+    *,
+    actor: UserActor,
+    data: Mapping[str, Any],
+    origin: str | None = None,
+) -> list[Consent]:
+    """The signed authorisation as sent (ConsentIn's output: the intake's consent step, POST /cases/{id}/consents).
+
+    record_consents' rules and step, plus the `consent.create` audit row. Does not commit.
+    """
+    rows = record_consents(
+        session,
+        engine,
+        case,
+        actor=actor,
+        items=[
+            ConsentItem(
+                ConsentPurpose(item["purpose"]),
+                item.get("recipient_creditor_id"),
+                item.get("recipient_organisation_id"),
+            )
+            for item in data["purposes"]
+        ],
+        signed_on=data["signed_on"],
+        valid_until=data["valid_until"],
+        witness=data.get("witness"),
+    )
+    audit.record(session, actor=actor, action="consent.create", object_type="case", object_id=case.id,
+                 case_id=case.id, origin=origin, details={"consent_ids": [r.id for r in rows]})  # fmt: skip
     return rows
 
 

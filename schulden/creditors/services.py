@@ -12,7 +12,7 @@ new letters.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, func, or_, select
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from schulden.actors import UserActor
 from schulden.audit import record
 from schulden.creditors.models import Creditor, CreditorChangeProposal, CreditorKind, ProposalStatus
-from schulden.errors import NotFound, ValidationFailed
+from schulden.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from schulden.roles import Role
 from workflows.store import utcnow
 
@@ -252,11 +252,52 @@ def reject_proposal(
     _decide(session, proposal, actor=actor, status=ProposalStatus.REJECTED, origin=origin)
 
 
+class AlreadyDecided(DomainError):
+    """The proposal was approved or rejected before: it is decided once."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__("Dit voorstel is al beoordeeld.")
+        self.status = status
+
+
+def decide_proposal(
+    session: Session,
+    proposal_id: int,
+    *,
+    actor: UserActor,
+    approve: bool,
+    creditor_id: int | None = None,
+    origin: str | None = None,
+) -> CreditorChangeProposal:
+    """An administrator approves or rejects the proposal (locked while deciding). NotFound also when it is not a
+    proposal for `creditor_id` (a page names both); AlreadyDecided when it was decided before."""
+    proposal = get_proposal(session, proposal_id, for_update=True)
+    if creditor_id is not None and proposal.creditor_id != creditor_id:
+        raise NotFound("creditor_change_proposal", proposal_id)
+    if approve:
+        approve_proposal(session, proposal, actor=actor, origin=origin)
+    else:
+        reject_proposal(session, proposal, actor=actor, origin=origin)
+    return proposal
+
+
+def check_contact_change(actor: UserActor, fields: Iterable[str], creditor_id: int) -> None:
+    """Only an administrator changes where a creditor's letters go: anyone else gets NotPermitted, naming the
+    contact fields and the way to propose them. Asked before the creditor is read, so that the answer is the same
+    whether or not it exists."""
+    contact = sorted(field for field in fields if field in CONTACT_FIELDS)
+    if contact and actor.role is not Role.ADMIN:
+        raise NotPermitted(
+            f"Contactgegevens ({', '.join(contact)}) wijzigt alleen een beheerder. Stel de wijziging voor met "
+            f"POST /api/v1/creditors/{creditor_id}/change-proposals; een beheerder beoordeelt het voorstel."
+        )
+
+
 def _check_decision(actor: UserActor, proposal: CreditorChangeProposal) -> None:
     if actor.role is not Role.ADMIN:
         raise ValidationFailed({"_schema": ["Alleen een beheerder beoordeelt een voorstel."]})
     if proposal.status != ProposalStatus.PROPOSED.value:
-        raise ValidationFailed({"status": ["Dit voorstel is al beoordeeld."]})
+        raise AlreadyDecided(proposal.status)
 
 
 def _decide(

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from schulden import audit
+from schulden.actors import UserActor
 from schulden.cases.models import Case, Threat
 from schulden.creditors.models import Creditor
 from schulden.debts.models import DEBT_TYPES, AmountStatus, Debt, DebtCategory
@@ -66,6 +68,75 @@ def fire_debt_event(
     """Fire a workflow event on the debt. Does not commit."""
     instance = session.get_one(WorkflowInstance, debt.instance_id)
     return engine.fire(session, instance, event, actor=actor, payload=payload, reason=reason, now=now)
+
+
+def take_debt_step(
+    session: Session,
+    engine: Engine,
+    debt: Debt,
+    event: str,
+    *,
+    actor: UserActor,
+    payload: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    origin: str | None = None,
+) -> HistoryEntry:
+    """A person fires an event of the debt (a debt's button on the case page, POST /debts/{id}/events).
+
+    A step is a change of the debt: its version (ETag) moves on with it. TransitionRefused / ConcurrentUpdate
+    propagate. Writes the `debt.event` audit row; does not commit.
+    """
+    entry = fire_debt_event(session, engine, debt, event, actor=actor, payload=payload, reason=reason)
+    debt.updated_at = entry.at
+    session.flush()
+    audit.record(session, actor=actor, action="debt.event", object_type="debt", object_id=debt.id,
+                 case_id=debt.case_id, origin=origin, details={"event": event})  # fmt: skip
+    return entry
+
+
+#: Flags a new debt may carry; they go through update_debt's checks.
+_NEW_DEBT_FLAGS = ("collecting_party_id", "threat", "joint_with_partner", "is_business_debt")
+
+
+def add_known_debt(
+    session: Session,
+    engine: Engine,
+    case: Case,
+    *,
+    actor: UserActor,
+    data: Mapping[str, Any],
+    origin: str | None = None,
+) -> Debt:
+    """A debt as sent (DebtCreate's output: the intake's debt step, POST /cases/{id}/debts), in `identified`.
+
+    Checks the creditor and the type, then the flags as a change would. Writes the `debt.create` audit row; does
+    not commit.
+    """
+    creditor = check_creditor(session, data["creditor_id"], "creditor_id")
+    category = category_for(data["debt_type"], data.get("category"))
+    debt = add_debt(
+        session,
+        engine,
+        case,
+        actor=actor,
+        creditor=creditor,
+        category=category,
+        debt_type=data["debt_type"],
+        principal_cents=data["principal_cents"],
+        interest_cents=data["interest_cents"],
+        costs_cents=data["costs_cents"],
+        amount_status=AmountStatus(data["amount_status"]),
+        creditor_reference=data.get("creditor_reference"),
+        peildatum=data.get("peildatum"),
+    )
+    flags = {k: data[k] for k in _NEW_DEBT_FLAGS if data.get(k)}
+    if flags:
+        update_debt(session, debt, flags, today=engine.clock().astimezone(engine.timezone).date())
+    debt.source = data["source"]
+    session.flush()
+    audit.record(session, actor=actor, action="debt.create", object_type="debt", object_id=debt.id,
+                 case_id=case.id, origin=origin)  # fmt: skip
+    return debt
 
 
 def check_creditor(session: Session, creditor_id: int, field: str) -> Creditor:

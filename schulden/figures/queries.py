@@ -11,7 +11,7 @@ so the conversion runs as a small Python function registered on the connection f
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case
@@ -289,6 +290,33 @@ def outcome_figures(
     ordered = sorted(rows.values(), key=_row_order)
     _add_up(ordered, total)
     return Figures(period=period, group_by=group_by, rows=ordered, total=total)
+
+
+def read_figures(
+    session: Session,
+    actor: UserActor,
+    args: Mapping[str, Any],
+    *,
+    timezone: ZoneInfo,
+    export: bool = False,
+    origin: str | None = None,
+) -> Figures:
+    """The figures a user asks for on the Cijfers page or from the API (`args` as FiguresArgs loads them): the
+    period checked, the actor's scope, and the read logged (`figures.read`, or `figures.export` for a CSV: an
+    export is a read too, NEN 7513). The role check (FIGURE_READERS) comes first, at the door. Does not commit."""
+    period = check_period(args["start"], args["end"])
+    group_by = Grouping(args["group_by"])
+    result = outcome_figures(session, actor=actor, period=period, group_by=group_by, timezone=timezone)
+    audit.record(
+        session,
+        actor=actor,
+        action="figures.export" if export else "figures.read",
+        object_type="figures",
+        object_id=None,
+        origin=origin,
+        details={"from": period.start.isoformat(), "to": period.end.isoformat(), "group_by": result.group_by.value},
+    )
+    return result
 
 
 @dataclass(frozen=True)

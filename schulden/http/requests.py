@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Flask, g
 from sqlalchemy.orm import Session
 
-from schulden.extensions import database
+from schulden.http.ports import runtime
 
 
 def db_session() -> Session:
     """The request's session; a view ends with one commit (the transaction boundary)."""
     if "db_session" not in g:
-        g.db_session = database.session()
+        g.db_session = runtime().database.session()
     session: Session = g.db_session
     return session
 

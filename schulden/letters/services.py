@@ -1,4 +1,4 @@
-"""Asking for letters, cancelling them and recording that they went out. Services never commit.
+"""Asking for letters and retrying a failed one. Services never commit; status changes are lifecycle.py's.
 
 A letter is asked for by a workflow effect, in the transaction of the step that needs it; its idempotency key is
 that step (instance and history sequence) plus the type, so a step can never ask twice. Rendering and delivery
@@ -7,25 +7,29 @@ happen after commit, in jobs that take the letter id only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from contextlib import suppress
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schulden import audit
+from schulden.access import may_act_for_pi, pi_refusal
+from schulden.actors import UserActor
 from schulden.cases.models import Case
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
-from schulden.letters.models import Channel, Letter, LetterStatus
-from workflows import SYSTEM, Engine, TransitionRefused, WorkflowInstance
+from schulden.errors import DomainError, NotFound, NotPermitted, ValidationFailed
+from schulden.letters import lifecycle
+from schulden.letters.models import Channel, Letter, LetterStatus, PrintBatch
+from schulden.letters.queries import scoped_letter
+from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.ports import PrintBatchMaker
+from schulden.roles import Role
+from workflows import Actor, Engine
 
 #: Letters the detainee signs or keeps go to him in the PI (by post through the PI's mailroom).
 TO_DETAINEE = frozenset({"L9", "L10"})
-#: The first contact with a creditor; when one of these is sent, the creditor's answer clock starts.
-FIRST_CONTACT = frozenset({"L1", "L2", "L6", "L7"})
-OPEN = (LetterStatus.QUEUED.value, LetterStatus.RENDERING.value, LetterStatus.RENDERED.value)
 
 
 def recipient_of(session: Session, debt: Debt | None) -> Creditor | None:
@@ -90,29 +94,83 @@ def request_letter(
     return letter
 
 
-def cancel_open_letters(session: Session, case_id: int, *, reason: str) -> int:
-    """Stop every letter of the case that has not gone out yet (consent withdrawn, case closed)."""
-    result = session.execute(
-        update(Letter)
-        .where(Letter.case_id == case_id, Letter.status.in_(OPEN))
-        .values(status=LetterStatus.CANCELLED.value, last_error=reason)
-        .execution_options(synchronize_session="fetch")
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+class NothingToPrint(DomainError):
+    """No rendered post letters are waiting for this PI."""
 
 
-def mark_sent(session: Session, engine: Engine, letters: Iterable[Letter], *, at: datetime) -> None:
-    """Record that letters went out; a first contact starts the creditor's answer clock (the debt's workflow)."""
-    for letter in letters:
-        letter.status = LetterStatus.SENT.value
-        letter.sent_at = at
-        if letter.debt_id is not None and letter.letter_type in FIRST_CONTACT:
-            debt = session.get_one(Debt, letter.debt_id)
-            instance = session.get_one(WorkflowInstance, debt.instance_id)
-            if instance.state == "letters_requested":
-                # Refused (e.g. consent withdrawn meanwhile): the debt stays where it is.
-                with suppress(TransitionRefused):
-                    engine.fire(
-                        session, instance, "letters_sent", actor=SYSTEM, payload={"letter_id": letter.id}, now=at
-                    )
+#: Who makes and downloads print batches (then only for a PI they may act for, `access.may_act_for_pi`).
+PRINT_BATCH_ROLES = frozenset({Role.PI_STAFF, Role.COUNSELLOR})
+#: Who may have a failed letter made again.
+RETRY_ROLES = frozenset({Role.COUNSELLOR})
+#: The print batch's own words for PI staff asking for another PI's batch; others get `access.pi_refusal`'s.
+_OWN_PI_ONLY = "U maakt alleen de printbatch van uw eigen PI."
+
+
+def retry_letter(session: Session, actor: UserActor, letter_id: int, *, origin: str | None = None) -> Letter:
+    """Have a failed letter made again (after a person fixed the cause). It reaches the queue after commit, the
+    way a new letter does."""
+    if actor.role not in RETRY_ROLES:
+        raise NotPermitted("Uw rol mag een brief opnieuw laten maken niet uitvoeren.")
+    letter = scoped_letter(session, actor, letter_id)
+    lifecycle.retry(letter)
+    audit.record(session, actor=actor, action="letter.retry", object_type="letter", object_id=letter.id,
+                 case_id=letter.case_id, origin=origin)  # fmt: skip
     session.flush()
+    return letter
+
+
+def downloadable_letter(session: Session, actor: UserActor, letter_id: int, *, origin: str | None = None) -> Letter:
+    """The letter whose PDF the actor downloads (in scope, rendered or sent), with the download audited."""
+    letter = scoped_letter(session, actor, letter_id)
+    if letter.storage_key is None or letter.status not in lifecycle.PDF_READY:
+        raise lifecycle.LetterStateError("Deze brief is nog niet klaar (of is gestopt).")
+    audit.record(session, actor=actor, action="letter.download", object_type="letter", object_id=letter.id,
+                 case_id=letter.case_id, origin=origin)  # fmt: skip
+    return letter
+
+
+def print_batch_pi(session: Session, actor: UserActor, pi_id: int) -> Organisation:
+    """The PI whose print batch the actor asks for, if the role makes batches and the actor may act for it."""
+    if actor.role not in PRINT_BATCH_ROLES:
+        raise NotPermitted("Uw rol mag een printbatch maken niet uitvoeren.")
+    pi = session.get(Organisation, pi_id)
+    if pi is None or pi.kind != OrganisationKind.PI.value:
+        raise ValidationFailed({"pi_id": [f"Geen PI met id {pi_id}."]})
+    refusal = pi_refusal(actor, pi)
+    if refusal is not None:
+        raise ValidationFailed({"pi_id": [_OWN_PI_ONLY if actor.role is Role.PI_STAFF else refusal]})
+    return pi
+
+
+def make_print_batch(
+    session: Session, actor: UserActor, pi_id: int, *, make: PrintBatchMaker, engine: Engine
+) -> PrintBatch:
+    """Today's print batch of a PI: every rendered letter for its post, merged; they count as sent from now."""
+    pi = print_batch_pi(session, actor, pi_id)
+    now = engine.clock()
+    batch = make(session, pi_id=pi.id, actor=actor, today=now.astimezone(engine.timezone).date(), now=now)
+    if batch is None:
+        raise NothingToPrint("Er staan geen brieven voor de post klaar voor deze PI.")
+    record_print_batch(session, actor, batch)
+    return batch
+
+
+def record_print_batch(session: Session, actor: Actor, batch: PrintBatch) -> None:
+    """The audit row of a print batch made (by a person here, or by the CLI), naming its letters."""
+    letter_ids = session.scalars(select(Letter.id).where(Letter.print_batch_id == batch.id).order_by(Letter.id))
+    audit.record(session, actor=actor, action="print_batch.create", object_type="print_batch", object_id=batch.id,
+                 details={"letters": list(letter_ids)})  # fmt: skip
+
+
+def downloadable_print_batch(
+    session: Session, actor: UserActor, batch_id: int, *, origin: str | None = None
+) -> PrintBatch:
+    """The print batch the actor downloads (PI staff of its PI, counsellors of its team), with the download
+    audited; NotFound for anyone else, as for a batch that does not exist."""
+    batch = session.get(PrintBatch, batch_id)
+    pi = session.get(Organisation, batch.pi_id) if batch else None
+    if batch is None or pi is None or actor.role not in PRINT_BATCH_ROLES or not may_act_for_pi(actor, pi):
+        raise NotFound("print_batch", batch_id)
+    audit.record(session, actor=actor, action="print_batch.download", object_type="print_batch",
+                 object_id=batch.id, origin=origin)  # fmt: skip
+    return batch

@@ -1,7 +1,9 @@
-"""Referral use cases: send, accept, refuse, and what the delivery job records. Services never commit.
+"""Referral use cases: send, accept, refuse, retry a delivery, fetch its files. Services never commit.
 
-The workflow does the state changes and the bookkeeping on the referral row (schulden/effects.py); these
-functions are the entry points the API and the web pages call, so both behave alike.
+The operations (`send`, `accept`, `refuse`, `retry_delivery`, `referral_file`) take a session and an actor, check
+who may, fire the workflow (which does the state changes and the bookkeeping on the referral row through
+schulden/effects.py and schulden/referrals/lifecycle.py) and write the audit row: the API and the pages call them,
+so both behave alike. `send_referral`, `accept_referral` and `refuse_referral` are their workflow steps.
 """
 
 from __future__ import annotations
@@ -12,10 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schulden import audit
+from schulden.access import case_scope
+from schulden.actors import UserActor
 from schulden.cases.models import Case, ConsentPurpose
+from schulden.cases.queries import get_case
 from schulden.consents import has_valid_consent
-from schulden.errors import NotFound
-from schulden.referrals.models import MunicipalDelivery, Referral, ReferralStatus
+from schulden.errors import NotFound, NotPermitted
+from schulden.referrals import lifecycle
+from schulden.referrals.models import MunicipalDelivery, Referral
+from schulden.roles import Role
 from workflows import Actor, Engine, HistoryEntry, WorkflowInstance
 from workflows.store import TimerRow, TimerStatus
 
@@ -119,20 +127,109 @@ def delivery_settings(session: Session, municipality_id: int) -> MunicipalDelive
     return session.get(MunicipalDelivery, municipality_id)
 
 
-def mark_delivered(
-    referral: Referral,
-    *,
-    at: datetime,
-    email_message_id: str | None = None,
-    district_message_id: str | None = None,
-    zaak_url: str | None = None,
-    document_url: str | None = None,
+# -- the operations both front doors call ------------------------------------------------------------------------
+
+
+def _log(
+    session: Session, actor: UserActor, action: str, referral: Referral, origin: str | None, **details: Any
 ) -> None:
-    if referral.status == ReferralStatus.QUEUED.value:
-        referral.status = ReferralStatus.DELIVERED.value
-    referral.delivered_at = at
-    referral.last_error = None
-    referral.email_message_id = email_message_id or referral.email_message_id
-    referral.district_message_id = district_message_id or referral.district_message_id
-    referral.zaak_url = zaak_url or referral.zaak_url
-    referral.document_url = document_url or referral.document_url
+    audit.record(session, actor=actor, action=action, object_type="referral", object_id=referral.id,
+                 case_id=referral.case_id, origin=origin, details=details or None)  # fmt: skip
+
+
+def _require(actor: UserActor, role: Role, what: str) -> None:
+    if actor.role is not role:
+        raise NotPermitted(f"Uw rol mag {what} niet uitvoeren.")
+
+
+def scoped_referral(session: Session, actor: UserActor, referral_id: int) -> Referral:
+    """The referral if its case is in the actor's scope (access.case_scope); NotFound otherwise."""
+    return get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+
+
+def send(
+    session: Session,
+    actor: UserActor,
+    case_id: int,
+    *,
+    engine: Engine,
+    include_district_team: bool,
+    origin: str | None = None,
+) -> Referral:
+    """A counsellor sends the case's referral (L8 with the handover file) to its municipality. The case row is
+    locked, so two clicks cannot send two referrals; the workflow refuses (TransitionRefused, with its reason)
+    when the case is not due, has no municipality, or no consent covers it. Delivery follows after commit."""
+    _require(actor, Role.COUNSELLOR, "een verwijzing versturen")
+    case = get_case(session, actor, case_id, for_update=True)
+    referral = send_referral(session, engine, case, actor=actor, include_district_team=include_district_team)
+    _log(session, actor, "referral.send", referral, origin, district_team=referral.include_district_team)
+    return referral
+
+
+def referral_to_decide(session: Session, actor: UserActor, referral_id: int) -> Referral:
+    """The referral a municipality decides on: in its scope, and addressed to it (NotFound for another's)."""
+    referral = scoped_referral(session, actor, referral_id)
+    _require(actor, Role.MUNICIPALITY, "een verwijzing beantwoorden")
+    if referral.municipality_id != actor.organisation_id:
+        raise NotFound("referral", referral.id)
+    return referral
+
+
+def accept(
+    session: Session,
+    actor: UserActor,
+    referral_id: int,
+    *,
+    engine: Engine,
+    first_conversation_on: date,
+    origin: str | None = None,
+) -> Referral:
+    """The municipality accepts, with the date of the first conversation (Wgs: within 4 weeks, 3 working days on a
+    threat; a later date is accepted but marked as a breach)."""
+    referral = referral_to_decide(session, actor, referral_id)
+    case = session.get_one(Case, referral.case_id)
+    accept_referral(session, engine, case, actor=actor, first_conversation_on=first_conversation_on)
+    _log(session, actor, "referral.accept", referral, origin)
+    return referral
+
+
+def refuse(
+    session: Session,
+    actor: UserActor,
+    referral_id: int,
+    *,
+    engine: Engine,
+    kind: str,
+    reason: str,
+    origin: str | None = None,
+) -> Referral:
+    """The municipality refuses: 'not_resident' sends the case back for re-routing, 'other' closes it."""
+    referral = referral_to_decide(session, actor, referral_id)
+    case = session.get_one(Case, referral.case_id)
+    refuse_referral(session, engine, case, actor=actor, kind=kind, reason=reason)
+    _log(session, actor, "referral.refuse", referral, origin, kind=kind)
+    return referral
+
+
+def retry_delivery(session: Session, actor: UserActor, referral_id: int, *, origin: str | None = None) -> Referral:
+    """A counsellor has a failed delivery tried again (after fixing the municipality's address or ZGW settings);
+    the delivery job is enqueued after commit, as for a new referral."""
+    referral = scoped_referral(session, actor, referral_id)
+    _require(actor, Role.COUNSELLOR, "een verwijzing opnieuw versturen")
+    lifecycle.retry(referral)
+    _log(session, actor, "referral.retry", referral, origin)
+    session.flush()
+    return referral
+
+
+def referral_file(
+    session: Session, actor: UserActor, referral_id: int, which: str, *, origin: str | None = None
+) -> tuple[Referral, str]:
+    """The referral and the key of its handover file (`which` "handover") or the detainee's summary ("summary"),
+    in the case's scope, with the download audited; ReferralStateError while the file is not made yet."""
+    referral = scoped_referral(session, actor, referral_id)
+    key = referral.handover_key if which == "handover" else referral.summary_key
+    if key is None:
+        raise lifecycle.ReferralStateError("Het overdrachtsdossier is nog niet gemaakt.")
+    _log(session, actor, f"referral.{which}", referral, origin)
+    return referral, key

@@ -22,13 +22,24 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from schulden import audit
+from schulden.access import case_scope
+from schulden.actors import CreditorActor, UserActor
+from schulden.cases.models import Case
 from schulden.debts.models import AmountStatus, Debt
+from schulden.debts.queries import get_debt
 
 # The states in which an answer with a balance confirms the debt: the debt process says which they are.
 from schulden.debts.workflow import ANSWERABLE
-from schulden.errors import ValidationFailed
+from schulden.errors import DomainError, NotFound, NotPermitted, ValidationFailed
+from schulden.letters.models import Letter
+from schulden.letters.queries import scoped_letter
+from schulden.ports import FileStore
+from schulden.replies import codes
 from schulden.replies.models import CreditorReply, NoCooperation, ReplyChannel
+from schulden.roles import Role
 from workflows import Actor, Engine, TransitionRefused, WorkflowInstance
+from workflows.store import utcnow
 
 #: The answer fields (the schemas of the API and the reply page both load into these names).
 FIELDS = (
@@ -199,3 +210,142 @@ def mark_reviewed(reply: CreditorReply, *, actor: Actor, now: datetime) -> None:
     if reply.reviewed_at is None:
         reply.reviewed_at = now
         reply.reviewed_by = actor.actor_id
+
+
+# -- the operations of the two front doors -----------------------------------------------------------------------------
+
+NOT_ABOUT_A_DEBT = "Deze brief hoort niet bij een schuld; bel ons (zie de brief)."
+#: Who types in answers that came on paper, by phone or by e-mail, marks answers as read and revokes a reply code.
+REPLY_KEEPERS = frozenset({Role.COUNSELLOR})
+
+
+class NoAttachment(DomainError):
+    """The answer came without a PDF."""
+
+    def __init__(self) -> None:
+        super().__init__("Bij dit antwoord zit geen bijlage.")
+
+
+def today_of(engine: Engine) -> date:
+    """Today in the engine's time zone: the day an answer is received on, and the latest a peildatum may be."""
+    return engine.clock().astimezone(engine.timezone).date()
+
+
+def get_reply(session: Session, actor: UserActor, reply_id: int) -> CreditorReply:
+    """The answer if the actor may read it: its case is in the actor's scope (access.case_scope). NotFound else."""
+    reply = session.scalar(
+        select(CreditorReply)
+        .join(Case, Case.id == CreditorReply.case_id)
+        .where(CreditorReply.id == reply_id, case_scope(actor))
+    )
+    if reply is None:
+        raise NotFound("reply", reply_id)
+    return reply
+
+
+def _require_keeper(actor: UserActor, what: str) -> None:
+    if actor.role not in REPLY_KEEPERS:
+        raise NotPermitted(f"Uw rol mag {what} niet uitvoeren.")
+
+
+def enter_reply(
+    session: Session, engine: Engine, *, actor: UserActor, debt_id: int, data: Mapping[str, Any], origin: str | None
+) -> CreditorReply:
+    """A counsellor types in an answer that came on paper, by phone or by e-mail (`data` as ReplyCreate loads it):
+    the same effect on the debt as the creditor's own answer, and read by definition. Does not commit."""
+    _require_keeper(actor, "een antwoord van een schuldeiser vastleggen")
+    debt = get_debt(session, actor, debt_id)
+    today = today_of(engine)
+    answer = dict(data)
+    if answer["received_on"] > today:
+        raise ValidationFailed({"received_on": ["De ontvangstdatum ligt in de toekomst."]})
+    letter_id = answer.pop("letter_id", None)
+    if (
+        letter_id is not None
+        and session.scalar(select(Letter.id).where(Letter.id == letter_id, Letter.debt_id == debt.id)) is None
+    ):
+        raise ValidationFailed({"letter_id": ["Deze brief hoort niet bij deze schuld."]})
+    reply = record_reply(
+        session,
+        engine,
+        actor=actor,
+        debt=debt,
+        letter_id=letter_id,
+        channel=ReplyChannel(answer.pop("channel")),
+        received_on=answer.pop("received_on"),
+        data=answer,
+        today=today,
+    )
+    mark_reviewed(reply, actor=actor, now=utcnow())
+    audit.record(session, actor=actor, action="reply.create", object_type="reply", object_id=reply.id,
+                 case_id=debt.case_id, origin=origin, details={"events": reply.events})  # fmt: skip
+    return reply
+
+
+def submit_answer(
+    session: Session,
+    engine: Engine,
+    *,
+    letter: Letter,
+    data: Mapping[str, Any],
+    attachment: StoredAttachment | None,
+    origin: str | None,
+) -> CreditorReply:
+    """The creditor answers the letter on the reply page (`data` as ReplyAnswer loads it). The letter must be about
+    a debt; the submission is counted for the per-letter limit (replies/codes.py). Raises ValidationFailed with
+    nothing written. Does not commit."""
+    if letter.debt_id is None:
+        raise ValidationFailed({"_form": [NOT_ABOUT_A_DEBT]})
+    actor = CreditorActor(letter.id)
+    today = today_of(engine)
+    reply = record_reply(
+        session,
+        engine,
+        actor=actor,
+        debt=session.get_one(Debt, letter.debt_id),
+        letter_id=letter.id,
+        channel=ReplyChannel.WEB,
+        data=data,
+        received_on=today,
+        today=today,
+        attachment=attachment,
+    )
+    audit.record(session, actor=actor, action="reply.submit", object_type="letter", object_id=letter.id,
+                 case_id=letter.case_id, origin=origin,
+                 details={"reply_id": reply.id, "version": reply.version, "events": reply.events})  # fmt: skip
+    codes.note_submission(session, letter, now=utcnow(), address=origin, accepted=True)
+    return reply
+
+
+def review_reply(session: Session, *, actor: UserActor, reply_id: int, origin: str | None) -> CreditorReply:
+    """The counsellor has read this answer: it leaves the task list. Does not commit."""
+    _require_keeper(actor, "een antwoord als gelezen markeren")
+    reply = get_reply(session, actor, reply_id)
+    mark_reviewed(reply, actor=actor, now=utcnow())
+    audit.record(session, actor=actor, action="reply.review", object_type="reply", object_id=reply.id,
+                 case_id=reply.case_id, origin=origin)  # fmt: skip
+    return reply
+
+
+def read_attachment(
+    session: Session, store: FileStore, *, actor: UserActor, reply_id: int, origin: str | None
+) -> tuple[CreditorReply, bytes]:
+    """The PDF the creditor attached, with the read audited. Raises NotFound or NoAttachment. Does not commit."""
+    reply = get_reply(session, actor, reply_id)
+    if reply.attachment_key is None:
+        raise NoAttachment
+    data = store.get(reply.attachment_key)
+    audit.record(session, actor=actor, action="reply.attachment", object_type="reply", object_id=reply.id,
+                 case_id=reply.case_id, origin=origin)  # fmt: skip
+    return reply, data
+
+
+def revoke_reply_code(session: Session, *, actor: UserActor, letter_id: int, origin: str | None) -> Letter:
+    """Revoke a letter's reply code and QR link (sent to the wrong address, answered otherwise); an open reply
+    session of that letter ends at its next request. Does not commit."""
+    _require_keeper(actor, "een antwoordcode intrekken")
+    letter = scoped_letter(session, actor, letter_id)
+    codes.revoke(session, letter, now=utcnow())
+    audit.record(session, actor=actor, action="letter.reply_revoked", object_type="letter", object_id=letter.id,
+                 case_id=letter.case_id, origin=origin)  # fmt: skip
+    return letter

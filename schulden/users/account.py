@@ -17,8 +17,9 @@ from schulden.errors import ValidationFailed
 from schulden.users import totp
 from schulden.users.logins import WRONG_CODE, Attempt, LoginFailed, check_password
 from schulden.users.models import RecoveryCode, User
+from schulden.users.password_hashes import hash_password
 from schulden.users.passwords import password_problems
-from schulden.users.services import hash_password, revoke_sessions
+from schulden.users.services import revoke_sessions
 
 
 def change_password(

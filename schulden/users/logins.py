@@ -31,9 +31,10 @@ from sqlalchemy.orm import Session
 from schulden.actors import UserActor
 from schulden.audit import record
 from schulden.roles import Role
+from schulden.settings import Settings
 from schulden.users import totp
 from schulden.users.models import LoginAttempt, RecoveryCode, User
-from schulden.users.services import authenticate
+from schulden.users.services import authenticate, totp_required
 
 log = logging.getLogger(__name__)
 
@@ -279,3 +280,60 @@ def signed_in(session: Session, *, user: User, method: str, channel: str, addres
     """Record a completed sign-in: last_login_at and an audit row (in the caller's transaction)."""
     user.last_login_at = now
     _audit(session, user=user, key=user.username, result="ok", method=method, channel=channel, address=address)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """One request's attempt to sign in, on one channel ("web", "api"): the password and then, for an account
+    with a second factor, the code, both under the login limits. The front doors only say where and when it
+    comes from and turn TooManyFailures and LoginFailed into their own answers (committing the recorded attempt)."""
+
+    session: Session
+    address: str | None
+    now: datetime
+    secret_key: str
+    channel: str
+
+    def password(self, username: str, password: str) -> User:
+        """The active user with this username and password (check_password)."""
+        return check_password(
+            self.session,
+            username=username,
+            password=password,
+            address=self.address,
+            now=self.now,
+            secret_key=self.secret_key,
+            channel=self.channel,
+        )
+
+    def second_factor(self, user: User, code: str) -> str:
+        """The method that passed, "totp" or "recovery_code" (check_second_factor)."""
+        return check_second_factor(
+            self.session,
+            user=user,
+            code=code,
+            address=self.address,
+            now=self.now,
+            secret_key=self.secret_key,
+            channel=self.channel,
+        )
+
+    def done(self, user: User, *, method: str) -> None:
+        """Record the completed sign-in (signed_in)."""
+        signed_in(self.session, user=user, method=method, channel=self.channel, address=self.address, now=self.now)
+
+
+def must_enrol(role: str, *, enrolled: bool, settings: Settings) -> bool:
+    """Whether an account of this role without a second factor must enrol before it may do anything."""
+    return not enrolled and totp_required(
+        role, required_roles=settings.totp_required_roles, production=settings.is_production
+    )
+
+
+def pending_step(role: str, *, must_change_password: bool, enrolled: bool, settings: Settings) -> str | None:
+    """The step a new web session must take before anything else: "password", "totp" or None."""
+    if must_change_password:
+        return "password"
+    if must_enrol(role, enrolled=enrolled, settings=settings):
+        return "totp"
+    return None

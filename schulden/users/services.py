@@ -7,7 +7,6 @@ from functools import cache
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from schulden.actors import SystemActor, UserActor
 from schulden.audit import record
@@ -15,6 +14,7 @@ from schulden.errors import ValidationFailed
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.roles import Role
 from schulden.users.models import ApiToken, RecoveryCode, User
+from schulden.users.password_hashes import hash_password, password_matches
 from schulden.users.passwords import password_problems
 from workflows.store import utcnow
 
@@ -29,11 +29,6 @@ ROLE_ORGANISATION = {
     Role.PARTNER: None,  # probation or care: checked below
     Role.ADMIN: None,
 }
-
-
-def hash_password(password: str) -> str:
-    """A salted scrypt hash (werkzeug's default method)."""
-    return generate_password_hash(password, method="scrypt")
 
 
 def create_user(
@@ -143,11 +138,11 @@ def authenticate(session: Session, *, username: str, password: str) -> User | No
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active:
         # Hash anyway so that a missing account costs as much time as a wrong password.
-        check_password_hash(_dummy_hash(), password)
+        password_matches(_dummy_hash(), password)
         return None
-    return user if check_password_hash(user.password_hash, password) else None
+    return user if password_matches(user.password_hash, password) else None
 
 
 @cache
 def _dummy_hash() -> str:
-    return generate_password_hash("not-a-password", method="scrypt")
+    return hash_password("not-a-password")

@@ -12,16 +12,17 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from schulden.api.auth import client_address, settings
 from schulden.errors import ValidationFailed
+from schulden.http.clients import client_address
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.users import totp
 from schulden.users.account import change_password as change_password_service
 from schulden.users.account import confirm_enrolment, enrolment_secret
-from schulden.users.logins import TooManyFailures
+from schulden.users.logins import TooManyFailures, pending_step
 from schulden.users.models import RecoveryCode, User
 from schulden.users.passwords import PASSWORD_RULE
-from schulden.web.auth import STEP_ENDPOINTS, current_actor, login_required, pending_step
+from schulden.web.auth import STEP_ENDPOINTS, current_actor, login_required
 from workflows.store import utcnow
 
 blp = Blueprint("web_account", __name__, url_prefix="/account")
@@ -40,7 +41,12 @@ def _me() -> User:
 
 def _after_step(user: User) -> ResponseReturnValue:
     """On to the next forced step, or to the start page."""
-    step = pending_step(user.role, must_change_password=user.must_change_password, enrolled=user.totp_enabled)
+    step = pending_step(
+        user.role,
+        must_change_password=user.must_change_password,
+        enrolled=user.totp_enabled,
+        settings=runtime().settings,
+    )
     return redirect(url_for(STEP_ENDPOINTS[step]) if step else url_for("home.index"), 303)
 
 
@@ -85,7 +91,7 @@ def change_password() -> ResponseReturnValue:
             repeat=fields["repeat_password"],
             address=client_address(),
             now=utcnow(),
-            secret_key=settings().secret_key,
+            secret_key=runtime().settings.secret_key,
             keep_token_id=g.get("web_session_id"),
         )
     except ValidationFailed as exc:
@@ -125,7 +131,7 @@ def enrol() -> ResponseReturnValue:
     db = db_session()
     if user.totp_enabled:
         return redirect(url_for("web_account.index"))
-    secret_key = settings().secret_key
+    secret_key = runtime().settings.secret_key
     if request.method == "GET":
         secret = enrolment_secret(db, user=user, secret_key=secret_key)
         db.commit()
@@ -149,5 +155,7 @@ def enrol() -> ResponseReturnValue:
         return _enrol_page(user, enrolment_secret(db, user=user, secret_key=secret_key), {"_form": [exc.message]}, 429)
     db.commit()
     # Shown once, in the answer to this POST (no-store like every page); only their hashes are kept.
-    step = pending_step(user.role, must_change_password=user.must_change_password, enrolled=True)
+    step = pending_step(
+        user.role, must_change_password=user.must_change_password, enrolled=True, settings=runtime().settings
+    )
     return render_template("auth/recovery_codes.html", codes=codes, next_step=STEP_ENDPOINTS.get(step or ""))

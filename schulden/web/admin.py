@@ -1,9 +1,10 @@
 """Beheer: the functional administrator's pages for users, creditors and letter templates (docs/web.md).
 
-Administrators only. The pages call the services the API and the CLI use (schulden.users.services,
-schulden.creditors.services, schulden.letters.templates) and validate creditor edits with the API's marshmallow
-schema, so the rules (who may change where BSN letters go, duplicate names, e-mail needed for takes_email) are
-the API's. Letter texts have their own pages (schulden/web/letter_texts.py).
+Administrators only. The pages call the operations the API and the CLI use (schulden.users.services,
+schulden.creditors.services, schulden.letters.templates) and load creditor edits with the same marshmallow schema
+(schulden.creditors.schemas), so the rules (who may change where BSN letters go, duplicate names, e-mail needed
+for takes_email, a proposal is decided once) are written once, in the domain. Letter texts have their own pages
+(schulden/web/letter_texts.py).
 """
 
 from __future__ import annotations
@@ -20,16 +21,16 @@ from schulden.creditors.models import Creditor, CreditorChangeProposal, Creditor
 from schulden.creditors.schemas import CATEGORIES, GRADES, CreditorSearchArgs, CreditorUpdate
 from schulden.creditors.services import (
     MAX_ID,
+    AlreadyDecided,
     Position,
-    approve_proposal,
+    decide_proposal,
     get_creditor,
-    get_proposal,
     list_proposals,
-    reject_proposal,
     search_creditors,
     update_creditor,
 )
 from schulden.errors import NotFound, ValidationFailed
+from schulden.http.clients import client_address
 from schulden.http.requests import db_session
 from schulden.letters.content import LETTER_TYPES
 from schulden.organisations.models import Organisation
@@ -221,7 +222,7 @@ def create_user_view() -> ResponseReturnValue:
         action="user.create",
         object_type="user",
         object_id=user.id,
-        origin=request.remote_addr,
+        origin=client_address(),
         details={"role": role.value},
     )
     session.commit()
@@ -237,7 +238,7 @@ def disable(user_id: int) -> ResponseReturnValue:
     if user is None:
         abort(404)
     try:
-        changed = disable_user(session, actor=current_actor(), user=user, origin=request.remote_addr)
+        changed = disable_user(session, actor=current_actor(), user=user, origin=client_address())
     except ValidationFailed as exc:
         session.rollback()
         for messages in exc.errors.values():
@@ -258,7 +259,7 @@ def reset_second_factor(user_id: int) -> ResponseReturnValue:
     user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         abort(404)
-    if reset_totp(session, actor=current_actor(), user=user, origin=request.remote_addr):
+    if reset_totp(session, actor=current_actor(), user=user, origin=client_address()):
         session.commit()
         flash(f"Tweestapsverificatie van {user.username} is verwijderd en de sessies van dit account zijn beëindigd. "
               "Bij de volgende aanmelding stelt de gebruiker die opnieuw in.", "ok")  # fmt: skip
@@ -386,21 +387,21 @@ def creditor_proposal(creditor_id: int, proposal_id: int, decision: str) -> Resp
         abort(404)
     session = db_session()
     try:
-        proposal = get_proposal(session, proposal_id, for_update=True)
+        decide_proposal(
+            session,
+            proposal_id,
+            actor=current_actor(),
+            approve=decision == "goedkeuren",
+            creditor_id=creditor_id,
+            origin=client_address(),
+        )
     except NotFound:
         abort(404)
-    if proposal.creditor_id != creditor_id:
-        abort(404)
-    try:
-        if decision == "goedkeuren":
-            approve_proposal(session, proposal, actor=current_actor(), origin=request.remote_addr)
-        else:
-            reject_proposal(session, proposal, actor=current_actor(), origin=request.remote_addr)
-    except ValidationFailed as exc:
+    except (ValidationFailed, AlreadyDecided) as exc:
         session.rollback()
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
+        messages = [m for ms in exc.errors.values() for m in ms] if isinstance(exc, ValidationFailed) else [str(exc)]
+        for message in messages:
+            flash(message, "error")
         return redirect(url_for("beheer.creditor", creditor_id=creditor_id), 303)
     session.commit()
     if decision == "goedkeuren":
@@ -430,7 +431,7 @@ def creditor(creditor_id: int) -> ResponseReturnValue:
         return _creditor_page(found, fresh, {"_form": [message]}, 409)
     try:
         data = CreditorUpdate().load(_creditor_data(form))
-        update_creditor(session, found, actor=current_actor(), data=data, origin=request.remote_addr)
+        update_creditor(session, found, actor=current_actor(), data=data, origin=client_address())
     except ValidationError as exc:
         session.rollback()
         errors = field_messages(exc)

@@ -17,8 +17,8 @@ from pathlib import Path
 from flask import Blueprint, Flask, abort, current_app, g, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 
+from schulden.http.ports import settings
 from schulden.roles import Role
-from schulden.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,7 @@ NAVIGATION: tuple[NavItem, ...] = (
 
 
 def assets_path() -> Path:
-    settings: Settings = current_app.extensions["schuldroute.settings"]
-    return settings.assets_path or DEFAULT_ASSETS_PATH
+    return settings().assets_path or DEFAULT_ASSETS_PATH
 
 
 @cache
@@ -116,8 +115,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(blp)
     app.jinja_env.globals["vendor_url"] = vendor_url
     app.jinja_env.globals["main_navigation"] = main_navigation
-    settings: Settings = app.extensions["schuldroute.settings"]
-    missing = missing_files(settings.assets_path or DEFAULT_ASSETS_PATH)
+    missing = missing_files(settings(app).assets_path or DEFAULT_ASSETS_PATH)
     if missing:
         # The pages still work, unstyled; say how to get the CSS rather than fail the start.
         log.warning("web assets missing: run `npm ci` (make run does)", extra={"missing": missing})

@@ -1,7 +1,7 @@
 """Staff sign-in for the web pages: login and logout, server-side sessions, and `login_required`.
 
-The password check and its rate limit are the API's (`schulden.api.auth.login`: failed attempts per username and
-per address in the login_attempt table), so the browser and the token endpoint share one limit.
+The password check and its rate limit are the domain's (`schulden.users.logins.SignIn`: failed attempts per
+username and per address in the login_attempt table), shared with the token endpoint, so both count one limit.
 
 Signing in takes up to three steps (docs/accounts.md): the password; then, for an account with a second factor,
 the TOTP or recovery code at /aanmelden/code (until then the browser holds only a signed note of who passed the
@@ -32,19 +32,19 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import bindparam, select, update
-from werkzeug.exceptions import TooManyRequests, Unauthorized
+from sqlalchemy import update
 
 from schulden.actors import UserActor
-from schulden.api.auth import client_address, must_enrol, second_factor
-from schulden.api.auth import login as check_login
+from schulden.http.clients import client_address
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.roles import Role
 from schulden.settings import Settings
-from schulden.users.logins import signed_in
+from schulden.users.logins import LoginFailed, SignIn, TooManyFailures, pending_step
 from schulden.users.models import ApiToken, User
+from schulden.users.tokens import token_lookup
 from schulden.web.security import CACHEABLE_ENDPOINTS, CSRF_EXEMPT_PREFIXES
 from workflows.store import utcnow
 
@@ -69,23 +69,16 @@ PENDING_SECONDS = 5 * 60
 STEP_ENDPOINTS = {"password": "web_account.change_password", "totp": "web_account.enrol"}
 _OPEN_DURING_STEPS = frozenset({*STEP_ENDPOINTS.values(), "web_auth.logout", "web_auth.login"})
 
-# Built once: it runs on every page request (compare _TOKEN_LOOKUP in schulden.api.auth).
-_SESSION_LOOKUP = (
-    select(
-        ApiToken.id,
-        ApiToken.revoked_at,
-        ApiToken.expires_at,
-        ApiToken.last_used_at,
-        User.id.label("user_id"),
-        User.role,
-        User.organisation_id,
-        User.active,
-        User.display_name,
-        User.must_change_password,
-        User.totp_confirmed_at,
-    )
-    .join(User, User.id == ApiToken.user_id)
-    .where(ApiToken.token_hash == bindparam("token_hash"))
+#: Built once (see token_lookup): it runs on every page request.
+_SESSION_LOOKUP = token_lookup(
+    ApiToken.last_used_at,
+    User.id.label("user_id"),
+    User.role,
+    User.organisation_id,
+    User.active,
+    User.display_name,
+    User.must_change_password,
+    User.totp_confirmed_at,
 )
 
 
@@ -95,7 +88,7 @@ def session_hash(token: str) -> str:
 
 
 def _settings() -> Settings:
-    settings: Settings = current_app.extensions["schuldroute.settings"]
+    settings: Settings = runtime().settings
     return settings
 
 
@@ -116,13 +109,9 @@ def _why_ended(row: Any, now: datetime, settings: Settings) -> str | None:
     return None
 
 
-def pending_step(role: str, *, must_change_password: bool, enrolled: bool) -> str | None:
-    """The step a session must take before anything else: "password", "totp" or None."""
-    if must_change_password:
-        return "password"
-    if must_enrol(role, enrolled=enrolled):
-        return "totp"
-    return None
+def _sign_in() -> SignIn:
+    secret_key = _settings().secret_key
+    return SignIn(db_session(), address=client_address(), now=utcnow(), secret_key=secret_key, channel="web")
 
 
 def _load_session() -> ResponseReturnValue | None:
@@ -157,9 +146,8 @@ def _load_session() -> ResponseReturnValue | None:
     g.actor = actor
     g.web_user_name = row.display_name
     g.web_session_id = row.id
-    step = pending_step(
-        row.role, must_change_password=row.must_change_password, enrolled=row.totp_confirmed_at is not None
-    )
+    enrolled = row.totp_confirmed_at is not None
+    step = pending_step(row.role, must_change_password=row.must_change_password, enrolled=enrolled, settings=settings)
     g.web_pending_step = step
     if step is not None and request.endpoint not in _OPEN_DURING_STEPS:
         return redirect(url_for(STEP_ENDPOINTS[step]))
@@ -247,10 +235,12 @@ def login() -> ResponseReturnValue:
 
     db = db_session()
     try:
-        user = check_login(db, username, password, channel="web")
-    except TooManyRequests as exc:
-        return _login_form(values, {"_form": [str(exc.description)]}, next_url, 429)
-    except Unauthorized:
+        user = _sign_in().password(username, password)
+    except TooManyFailures as exc:
+        db.commit()  # the refused attempt is recorded
+        return _login_form(values, {"_form": [exc.message]}, next_url, 429)
+    except LoginFailed:
+        db.commit()  # the failure counts towards the limits
         return _login_form(values, {"_form": [WRONG_CREDENTIALS]}, next_url, 422)
 
     if user.totp_enabled:
@@ -269,7 +259,8 @@ def start_session(user: User, *, method: str) -> None:
     db = db_session()
     _end_browser_session()
     token = secrets.token_urlsafe(32)
-    now = utcnow()
+    sign_in = _sign_in()
+    now = sign_in.now
     db.add(
         ApiToken(
             user_id=user.id,
@@ -278,7 +269,7 @@ def start_session(user: User, *, method: str) -> None:
             last_used_at=now,
         )
     )
-    signed_in(db, user=user, method=method, channel="web", address=client_address(), now=now)
+    sign_in.done(user, method=method)
     db.commit()
     # A new cookie: nothing from before the login (an old CSRF token, a planted value) carries over.
     session.clear()
@@ -323,13 +314,15 @@ def second_factor_step() -> ResponseReturnValue:
         return render_template("auth/code.html", values={}, errors=errors), 422
     db = db_session()
     try:
-        method = second_factor(db, user, code, channel="web")
-    except TooManyRequests as exc:
+        method = _sign_in().second_factor(user, code)
+    except TooManyFailures as exc:
+        db.commit()  # the refused attempt is recorded
         session.clear()
-        flash(str(exc.description), "error")
+        flash(exc.message, "error")
         return redirect(url_for("web_auth.login"))
-    except Unauthorized as exc:
-        return render_template("auth/code.html", values={}, errors={"code": [str(exc.description)]}), 422
+    except LoginFailed as exc:
+        db.commit()  # the failure counts towards the limits
+        return render_template("auth/code.html", values={}, errors={"code": [exc.message]}), 422
     start_session(user, method=f"password+{method}")
     if method == "recovery_code":
         flash("U bent aangemeld met een herstelcode; die code is nu gebruikt. Zijn ze bijna op, stel dan "
@@ -361,7 +354,7 @@ def _layout_context() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Session cookie flags, the per-request session check (after the CSRF check) and the login pages."""
-    settings: Settings = app.extensions["schuldroute.settings"]
+    settings: Settings = runtime(app).settings
     app.config.update(
         # __Host- binds the cookie to this host over HTTPS only (security.md 18); browsers refuse it on http://.
         SESSION_COOKIE_NAME="__Host-schuldroute" if settings.cookie_secure else "schuldroute",

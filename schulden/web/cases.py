@@ -1,20 +1,21 @@
 """The case list and the case page for staff: the API's queries, scope, services and audit rows, rendered as HTML.
 
-Nothing here decides who sees what or what may happen: the list is `list_cases`, the case is `case_detail` (scope
-and everything the summary shows in one SELECT), the view of the detainee is the API's `detail_view` (so the BSN
-is masked by the same role rule), the buttons are `engine.available_events` and firing one is
-`fire_case_event`. Every read writes the audit rows the API writes for the same data.
+Nothing here decides who sees what or what may happen: the list is `cases.views.case_page`, the case is
+`case_detail` (scope and everything the summary shows in one SELECT), the view of the detainee is
+`cases.views.detail_view` (so the BSN is masked by the same role rule), the buttons are `engine.available_events`
+and pressing one is `take_case_step` / `take_debt_step`, the operations of the API's events. Every read writes the
+audit rows the API writes for the same data.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from marshmallow import ValidationError
@@ -25,21 +26,20 @@ from sqlalchemy.orm.exc import StaleDataError
 from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
-from schulden.api.cases import SERVICE_EVENTS, detail_view
 from schulden.cases import schemas
 from schulden.cases.models import Case
-from schulden.cases.queries import CaseFilters, case_detail, get_case, list_cases
-from schulden.cases.services import fire_case_event
+from schulden.cases.queries import case_detail, get_case
+from schulden.cases.services import SERVICE_EVENTS, EventHasOwnOperation, take_case_step
+from schulden.cases.views import case_page, detail_view
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
-from schulden.debts.services import fire_debt_event
+from schulden.debts.services import take_debt_step
 from schulden.errors import NotFound, ValidationFailed
-from schulden.extensions import workflow
 from schulden.http.errors import record_denied
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation, OrganisationKind
-from schulden.paging import decode_cursor, encode_cursor
 from schulden.replies.models import CreditorReply
 from schulden.web.auth import current_actor, login_required
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
@@ -118,11 +118,6 @@ EVENT_INPUTS = {
 PDF_READY = (LetterStatus.RENDERED.value, LetterStatus.SENT.value)
 
 
-def _today() -> date:
-    engine = workflow.engine
-    return engine.clock().astimezone(engine.timezone).date()
-
-
 def _case_or_404(session: Session, actor: UserActor, case_id: int) -> Any:
     """Out of scope and absent alike: the `authz_denied` audit row of the API, then the Dutch 404 page."""
     try:
@@ -163,7 +158,7 @@ def _filter_values(source: Any) -> dict[str, Any]:
 
 
 def _options(session: Session) -> dict[str, list[tuple[Any, str]]]:
-    process = workflow.engine.registry.get("case")
+    process = runtime().engine.registry.get("case")
     orgs = session.execute(
         select(Organisation.id, Organisation.name, Organisation.kind)
         .where(Organisation.kind.in_((OrganisationKind.PI.value, OrganisationKind.MUNICIPALITY.value)))
@@ -200,29 +195,15 @@ def index() -> ResponseReturnValue:
     next_cursor: str | None = None
     try:
         args = schema.load(data)
-        filters = CaseFilters(
-            states=args.get("state"),
-            pi_id=args.get("pi_id"),
-            municipality_id=args.get("municipality_id"),
-            urgent=args.get("urgent"),
-            release_before=args.get("release_before"),
-            release_after=args.get("release_after"),
-            surname_prefix=args.get("surname"),
-            sort=args["sort"],
-        )
-        cursor = decode_cursor(args["after"], 2) if args.get("after") else None
-        items, next_key = list_cases(session, actor, filters, limit=PAGE_SIZE, after=cursor)
-        next_cursor = encode_cursor(next_key) if next_key else None
+        # The API's list: the same query and the same audit row naming the cases shown (NEN 7513).
+        items, next_cursor = case_page(session, actor, args, limit=PAGE_SIZE, origin=request.remote_addr)
     except ValidationError as exc:
         errors = _flatten(exc.messages)
-    except ValidationFailed as exc:  # decode_cursor refuses a cursor it did not make
+    except ValidationFailed as exc:  # a cursor this app did not make
         errors = exc.errors
     if errors:
         session.rollback()
     else:
-        # One row for the whole page, as the API's list: which cases this user was shown (NEN 7513).
-        audit.record(session, actor=actor, action="case.list", object_type="case", object_id=None,
-                     origin=request.remote_addr, details={"case_ids": [item["id"] for item in items]})  # fmt: skip
         session.commit()
     options = _options(session)
     state_labels = dict(options["state"])
@@ -282,7 +263,7 @@ class TimelineItem:
 
 def _debts(session: Session, case_id: int) -> list[DebtRow]:
     """The case's debts with creditor and state in one statement (the API's list asks per debt)."""
-    registry = workflow.engine.registry
+    registry = runtime().engine.registry
     rows = session.execute(
         select(Debt, Creditor.name, WorkflowInstance.process, WorkflowInstance.process_version, WorkflowInstance.state)
         .join(Creditor, Creditor.id == Debt.creditor_id)
@@ -321,7 +302,7 @@ DEBT_EVENTS_WITHOUT_BUTTON = frozenset({"propose_arrangement", "reply_received"}
 def _debt_actions(actor: UserActor, debts: list[DebtRow]) -> dict[int, list[DebtAction]]:
     """The labelled debt events this role may fire from each debt's state. State and role only, no guards: the
     guards cost queries per debt, and a refused one is shown with its reason when the button is pressed."""
-    process = workflow.engine.registry.get("debt")
+    process = runtime().engine.registry.get("debt")
     role = actor.role.value
     out: dict[int, list[DebtAction]] = {}
     for debt in debts:
@@ -397,7 +378,7 @@ def _state_diagram(process: str, version: int, current: str, visited: frozenset[
     The drawing depends only on the states and transitions, never on settings such as the referral window, so
     a definition's name and version identify it across apps. render_svg escapes every text it writes.
     """
-    definition = workflow.engine.registry.get(process, version)
+    definition = runtime().engine.registry.get(process, version)
     return Markup(render_svg(definition, current, visited=visited, id_prefix="stappen-schema"))  # noqa: S704
 
 
@@ -413,8 +394,8 @@ def _render_detail(
     errors = _field_ids(action_errors or {}, (values or {}).get("event", ""))
     detail = _case_or_404(session, actor, case_id)
     case = detail.case
-    view = detail_view(actor, detail)
-    engine = workflow.engine
+    engine = runtime().engine
+    view = detail_view(engine, actor, detail)
     process = engine.registry.get(detail.process, detail.process_version)
     instance = session.get_one(WorkflowInstance, case.instance_id)
     debts = _debts(session, case.id)
@@ -492,17 +473,14 @@ def fire_event(case_id: int) -> ResponseReturnValue:
     except NotFound as exc:
         record_denied(exc)
         abort(404)
-    if args["event"] in SERVICE_EVENTS:
-        # As the API: these change data of their own and have their own pages; fired bare they would lie.
-        return _render_detail(case_id, action_errors={"event": ["Deze stap heeft een eigen formulier."]},
-                              values=values, status=422)  # fmt: skip
     try:
-        fire_case_event(session, workflow.engine, case, args["event"], actor=actor, payload=args["payload"],
-                        reason=args.get("reason"))  # fmt: skip
-        session.flush()
-        audit.record(session, actor=actor, action="case.event", object_type="case", object_id=case.id,
-                     case_id=case.id, origin=request.remote_addr, details={"event": args["event"]})  # fmt: skip
+        take_case_step(session, runtime().engine, case, args["event"], actor=actor, payload=args["payload"],
+                       reason=args.get("reason"), origin=request.remote_addr)  # fmt: skip
         session.commit()
+    except EventHasOwnOperation as exc:
+        # These change data of their own and have their own pages.
+        session.rollback()
+        return _render_detail(case_id, action_errors=exc.errors, values=values, status=422)
     except TransitionRefused as exc:
         session.rollback()
         field = "reason" if exc.code == "reason_required" else "event"
@@ -541,12 +519,8 @@ def fire_debt_action(case_id: int, debt_id: int) -> ResponseReturnValue:
     if debt is None or args["event"] in DEBT_EVENTS_WITHOUT_BUTTON:
         abort(404)
     try:
-        entry = fire_debt_event(session, workflow.engine, debt, args["event"], actor=actor, payload=args["payload"],
-                                reason=args.get("reason"))  # fmt: skip
-        debt.updated_at = entry.at
-        session.flush()
-        audit.record(session, actor=actor, action="debt.event", object_type="debt", object_id=debt.id,
-                     case_id=case_id, origin=request.remote_addr, details={"event": args["event"]})  # fmt: skip
+        take_debt_step(session, runtime().engine, debt, args["event"], actor=actor, payload=args["payload"],
+                       reason=args.get("reason"), origin=request.remote_addr)  # fmt: skip
         session.commit()
     except TransitionRefused as exc:
         session.rollback()
@@ -578,7 +552,7 @@ def letter_pdf(letter_id: int) -> ResponseReturnValue:
         abort(404)
     if letter.storage_key is None or letter.status not in PDF_READY:
         abort(409, "Deze brief is nog niet klaar (of is gestopt).")
-    data = current_app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+    data = runtime().store.get(letter.storage_key)
     audit.record(session, actor=actor, action="letter.download", object_type="letter", object_id=letter.id,
                  case_id=letter.case_id, origin=request.remote_addr)  # fmt: skip
     session.commit()

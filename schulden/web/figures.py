@@ -1,6 +1,6 @@
 """Cijfers: the outcome figures of schulden.figures as tables and server-side SVG bar charts, and their CSV.
 
-The same query as GET /api/v1/figures (period and grouping, validated by the API's FiguresArgs schema), the same
+The same read as GET /api/v1/figures (`read_figures`: period and grouping as FiguresArgs loads them), the same
 scope (outcome_figures counts only the cases the user may see), the same roles and the same audit rows
 (`figures.read`, `figures.export`). The charts are SVG elements in the page, drawn from numbers computed here: no
 JavaScript and no style attributes (the CSP forbids both); each chart's text alternative is the table beside it.
@@ -16,12 +16,12 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
-from schulden import audit
 from schulden.errors import ValidationFailed
-from schulden.extensions import workflow
 from schulden.figures.export import GROUP_HEADER, csv_filename, figures_csv
-from schulden.figures.queries import FIGURE_READERS, FigureRow, Figures, Grouping, check_period, outcome_figures
+from schulden.figures.queries import FIGURE_READERS, FigureRow, Figures, Grouping, check_period, read_figures
 from schulden.figures.schemas import FiguresArgs
+from schulden.http.clients import client_address
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.web.auth import current_actor, roles_required
 
@@ -136,7 +136,7 @@ def _default_period(today: date) -> dict[str, str]:
 
 def _read_query() -> tuple[dict[str, str], dict[str, Any] | None, dict[str, list[str]]]:
     """The form's values, the loaded arguments (None on errors) and the Dutch errors per field."""
-    today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
+    today = runtime().engine.clock().astimezone(runtime().engine.timezone).date()
     values = {key: request.args.get(key, "").strip() for key in ("from", "to", "group_by")}
     if not any(values.values()):
         values = _default_period(today)
@@ -150,44 +150,37 @@ def _read_query() -> tuple[dict[str, str], dict[str, Any] | None, dict[str, list
     return values, args, {}
 
 
-def _figures(args: dict[str, Any], action: str) -> Figures:
-    """Compute and log the read, as the API does (an export is a read too)."""
-    actor = current_actor()
-    session = db_session()
-    period = check_period(args["start"], args["end"])
-    result = outcome_figures(
-        session, actor=actor, period=period, group_by=Grouping(args["group_by"]), timezone=workflow.engine.timezone
+def _read(*, export: bool) -> tuple[dict[str, str], dict[str, list[str]], Figures | None]:
+    """The form's values, its errors, and the figures when the form is valid (the read is logged and committed)."""
+    values, args, errors = _read_query()
+    if args is None:
+        return values, errors, None
+    db = db_session()
+    figures = read_figures(
+        db, current_actor(), args, timezone=runtime().engine.timezone, export=export, origin=client_address()
     )
-    audit.record(
-        session,
-        actor=actor,
-        action=action,
-        object_type="figures",
-        object_id=None,
-        origin=request.remote_addr,
-        details={"from": period.start.isoformat(), "to": period.end.isoformat(), "group_by": result.group_by.value},
+    db.commit()
+    return values, errors, figures
+
+
+def _form_again(values: dict[str, str], errors: dict[str, list[str]]) -> ResponseReturnValue:
+    page = render_template(
+        "cijfers/index.html",
+        values=values,
+        errors=errors,
+        labels=FORM_LABELS,
+        groupings=list(GROUPING_LABELS.items()),
+        figures=None,
     )
-    session.commit()
-    return result
+    return page, 422
 
 
 @blp.get("")
 @roles_required(*FIGURE_READERS)
 def index() -> ResponseReturnValue:
-    values, args, errors = _read_query()
-    if args is None:
-        return (
-            render_template(
-                "cijfers/index.html",
-                values=values,
-                errors=errors,
-                labels=FORM_LABELS,
-                groupings=list(GROUPING_LABELS.items()),
-                figures=None,
-            ),
-            422,
-        )
-    result = _figures(args, "figures.read")
+    values, errors, result = _read(export=False)
+    if result is None:
+        return _form_again(values, errors)
     query: dict[str, Any] = dict(values)
     return render_template(
         "cijfers/index.html",
@@ -210,17 +203,9 @@ def index() -> ResponseReturnValue:
 @blp.get("/kengetallen.csv")
 @roles_required(*FIGURE_READERS)
 def csv() -> ResponseReturnValue:
-    values, args, errors = _read_query()
-    if args is None:
-        return render_template(
-            "cijfers/index.html",
-            values=values,
-            errors=errors,
-            labels=FORM_LABELS,
-            groupings=list(GROUPING_LABELS.items()),
-            figures=None,
-        ), 422
-    result = _figures(args, "figures.export")
+    values, errors, result = _read(export=True)
+    if result is None:
+        return _form_again(values, errors)
     response = Response(figures_csv(result), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{csv_filename(result)}"'
     response.headers["Cache-Control"] = "no-store"

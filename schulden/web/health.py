@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 
-from schulden.extensions import database
+from schulden.http.ports import runtime
 
 blp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -17,14 +17,15 @@ log = logging.getLogger(__name__)
 @blp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     checks: dict[str, str] = {}
+    rt = runtime()
     try:
-        with database.session() as session:
+        with rt.database.session() as session:
             session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:
         log.warning("health: database unreachable", extra={"error": type(exc).__name__})
         checks["database"] = "unreachable"
-    queue = current_app.extensions["schuldroute.queue"]
+    queue = rt.queue
     if queue.mode == "in-process":
         checks["queue"] = "in-process"
     else:

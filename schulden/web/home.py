@@ -1,7 +1,7 @@
 """Mijn werk: the start page after login, the user's tasks from `schulden.worklist.tasks_for` grouped by kind.
 
-The list is the API's GET /api/v1/tasks (same query, same scope, same `tasks.list` audit row); the page only
-groups it. Groups holding an urgent task come first, and within a group the order of `tasks_for` is kept
+The list is the API's GET /api/v1/tasks (`schulden.worklist.list_tasks`: same query, same scope, same audit row);
+the page only groups it. Groups holding an urgent task come first, and within a group the order of `tasks_for` is kept
 (urgent, then the earliest deadline).
 """
 
@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from schulden import audit
-from schulden.extensions import workflow
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.web.auth import current_actor, login_required
-from schulden.worklist import Task, tasks_for
+from schulden.worklist import Task, list_tasks
 
 blp = Blueprint("home", __name__)
 
@@ -65,11 +64,8 @@ def group_tasks(tasks: list[Task]) -> list[TaskGroup]:
 def index() -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
-    engine = workflow.engine
+    engine = runtime().engine
     today = engine.clock().astimezone(engine.timezone).date()
-    tasks = tasks_for(session, actor, today=today)
-    # The page names detainees of these cases: the same row as the API's task list (NEN 7513).
-    audit.record(session, actor=actor, action="tasks.list", object_type="case", object_id=None,
-                 origin=request.remote_addr, details={"case_ids": sorted({t.case_id for t in tasks})})  # fmt: skip
+    tasks = list_tasks(session, actor, today=today, origin=request.remote_addr)
     session.commit()
     return render_template("home.html", groups=group_tasks(tasks), task_count=len(tasks), today=today)

@@ -1,9 +1,10 @@
 """The intake wizard for PI staff and volunteers: detainee, detention, consent, known debts.
 
-Each step validates with the API's marshmallow schemas and opens or changes the case through the same services and
-checks as POST /api/v1/cases, /consents and /debts (schulden/api/cases.py, schulden/api/debts.py), so the browser and
-the API cannot drift apart. The first two steps carry what was typed in hidden fields of the next form (a POST
-body, never a URL, and never the session cookie: Flask's cookie is signed, not encrypted, and would hold the BSN);
+Each step validates with the area's marshmallow schemas and calls the operation that POST /api/v1/cases, /consents
+and /debts call (`cases.intake.open_from_intake`, `cases.services.record_signed_consent`,
+`debts.services.add_known_debt`), so the browser and the API cannot drift apart. The first two steps carry what was
+typed in hidden fields of the next form (a POST body, never a URL, and never the session cookie: Flask's cookie is
+signed, not encrypted, and would hold the BSN);
 the case is opened after the detention step, and the later steps work on that case under the actor's scope.
 """
 
@@ -21,22 +22,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden import audit
-from schulden.access import CASE_WRITERS
+from schulden.access import CASE_WRITERS, bsn_recording_refusal
 from schulden.actors import UserActor
 from schulden.amounts import euro_to_cents
-from schulden.api.cases import REQUEST_FIELD, municipality_for, open_from_intake, pi_for
+from schulden.cases.intake import open_from_intake
 from schulden.cases.models import Case, ConsentPurpose, Detainee, DetentionType
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
-from schulden.cases.services import ConsentItem, record_consents
+from schulden.cases.services import record_signed_consent
 from schulden.consents import PURPOSE_LABELS
 from schulden.creditors.models import Creditor
-from schulden.debts.models import AmountStatus, Debt
+from schulden.debts.models import Debt
 from schulden.debts.schemas import DebtCreate
-from schulden.debts.services import add_debt, category_for, check_creditor, update_debt
+from schulden.debts.services import add_known_debt
 from schulden.errors import NotFound, ValidationFailed
-from schulden.extensions import workflow
 from schulden.http.errors import field_errors, record_denied
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.roles import Role
@@ -80,7 +81,7 @@ LABELS = {
 
 
 def _today() -> Any:
-    engine = workflow.engine
+    engine = runtime().engine
     return engine.clock().astimezone(engine.timezone).date()
 
 
@@ -133,8 +134,9 @@ def start() -> ResponseReturnValue:
             DetaineeIn().load(body["detainee"])
         except ValidationError as exc:
             errors = {f"detainee.{k}": v for k, v in _messages(exc).items()}
-        if values.get("detainee.bsn") and actor.role is Role.VOLUNTEER:
-            errors["detainee.bsn"] = ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]
+        refusal = bsn_recording_refusal(actor) if values.get("detainee.bsn") else None
+        if refusal is not None:
+            errors["detainee.bsn"] = [refusal]
         if errors:
             return _step(1, values, errors)
         return _step(2, values, {})
@@ -152,26 +154,11 @@ def _open_from_form(actor: UserActor, values: dict[str, str]) -> ResponseReturnV
     except ValidationError as exc:
         errors = _messages(exc)
         return _step(1 if any(k.startswith("detainee.") for k in errors) else 2, values, errors)
-    detainee, detention = data["detainee"], data["detention"]
     try:
-        # The same checks, in the same order, as POST /api/v1/cases.
-        pi = pi_for(session, actor, None)
-        if detainee.get("bsn") and actor.role is Role.VOLUNTEER:
-            raise ValidationFailed(
-                {"detainee.bsn": ["Een vrijwilliger legt geen BSN vast; laat dit aan de casemanager."]}
-            )
-        registration = municipality_for(
-            session, data.get("registration_municipality_id"), "registration_municipality_id"
-        )
-        try:
-            case = open_from_intake(session, actor, detainee, detention, pi, registration, data)
-        except ValidationFailed as exc:
-            raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
+        case = open_from_intake(session, runtime().engine, actor=actor, data=data, origin=request.remote_addr)
     except ValidationFailed as exc:
         session.rollback()
         return _step(1 if any(k.startswith("detainee.") for k in exc.errors) else 2, values, exc.errors)
-    audit.record(session, actor=actor, action="case.create", object_type="case", object_id=case.id,
-                 case_id=case.id, origin=request.remote_addr)  # fmt: skip
     session.commit()
     flash("Het dossier is geopend.", "ok")
     return redirect(url_for("intake.consent", case_id=case.id), code=303)
@@ -198,7 +185,7 @@ def _case_header(session: Session, actor: UserActor, case: Case, action: str) ->
 def _consent_refusal(session: Session, actor: UserActor, case: Case) -> str | None:
     """Why this user may not record the consent now (the workflow's own reason), or None when it may."""
     instance = session.get_one(WorkflowInstance, case.instance_id)
-    for option in workflow.engine.available_events(session, instance, actor):
+    for option in runtime().engine.available_events(session, instance, actor):
         if option.event == "record_consent" and not option.allowed and option.code == "role":
             return f"{option.label}: {option.reason} De casemanager legt de toestemming vast."
     if actor.role not in (Role.PI_STAFF, Role.COUNSELLOR):
@@ -232,11 +219,7 @@ def consent(case_id: int) -> ResponseReturnValue:
                 body[name] = request.form[name].strip()
         try:
             data = ConsentIn().load(body)
-            rows = record_consents(
-                session, workflow.engine, case, actor=actor,
-                items=[ConsentItem(ConsentPurpose(item["purpose"])) for item in data["purposes"]],
-                signed_on=data["signed_on"], valid_until=data["valid_until"], witness=data.get("witness"),
-            )  # fmt: skip
+            record_signed_consent(session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr)
         except ValidationError as exc:
             errors = _messages(exc)
         except ValidationFailed as exc:
@@ -246,9 +229,6 @@ def consent(case_id: int) -> ResponseReturnValue:
             session.rollback()
             errors = {"_form": [exc.reason]}
         if not errors:
-            audit.record(session, actor=actor, action="consent.create", object_type="case", object_id=case.id,
-                         case_id=case.id, origin=request.remote_addr,
-                         details={"consent_ids": [r.id for r in rows]})  # fmt: skip
             session.commit()
             flash("De toestemming is vastgelegd.", "ok")
             return redirect(url_for("intake.debts", case_id=case.id), code=303)
@@ -291,13 +271,11 @@ def debts(case_id: int) -> ResponseReturnValue:
             errors = {**_messages(exc), **errors}
         if not errors:
             try:
-                debt = _add(session, actor, case, data)
+                add_known_debt(session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr)
             except ValidationFailed as exc:
                 session.rollback()
                 errors = exc.errors
         if not errors:
-            audit.record(session, actor=actor, action="debt.create", object_type="debt", object_id=debt.id,
-                         case_id=case.id, origin=request.remote_addr)  # fmt: skip
             session.commit()
             flash("De schuld is toegevoegd.", "ok")
             return redirect(url_for("intake.debts", case_id=case.id), code=303)
@@ -313,23 +291,3 @@ def debts(case_id: int) -> ResponseReturnValue:
         debts=[(debt, name, DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type)) for debt, name in rows],
         creditors=[(c.id, c.name) for c in creditors], debt_types=list(DEBT_TYPE_LABELS.items()), **header,
     ), 422 if errors else 200  # fmt: skip
-
-
-def _add(session: Session, actor: UserActor, case: Case, data: dict[str, Any]) -> Debt:
-    """As POST /api/v1/cases/<id>/debts does."""
-    creditor = check_creditor(session, data["creditor_id"], "creditor_id")
-    category = category_for(data["debt_type"], data.get("category"))
-    debt = add_debt(
-        session, workflow.engine, case, actor=actor, creditor=creditor, category=category,
-        debt_type=data["debt_type"], principal_cents=data["principal_cents"], interest_cents=data["interest_cents"],
-        costs_cents=data["costs_cents"], amount_status=AmountStatus(data["amount_status"]),
-        creditor_reference=data.get("creditor_reference"), peildatum=data.get("peildatum"),
-    )  # fmt: skip
-    extra = {
-        k: data[k] for k in ("collecting_party_id", "threat", "joint_with_partner", "is_business_debt") if data.get(k)
-    }
-    if extra:
-        update_debt(session, debt, extra, today=_today())
-    debt.source = data["source"]
-    session.flush()
-    return debt

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from schulden.audit import record
 from schulden.errors import ValidationFailed
+from schulden.http.clients import client_address
 from schulden.http.requests import db_session
 from schulden.letters.content import LETTER_TYPES
 from schulden.letters.field_guide import FIELD_GUIDE, FORMAT_GUIDE, sample_content
@@ -133,11 +134,11 @@ def save(letter_type: str) -> ResponseReturnValue:
     except ValidationFailed as exc:
         session.rollback()
         record(session, actor=actor, action="letter_text.refused", object_type="letter_text", object_id=None,
-               result="refused", origin=request.remote_addr, details={"letter_type": letter_type})  # fmt: skip
+               result="refused", origin=client_address(), details={"letter_type": letter_type})  # fmt: skip
         session.commit()
         return _page(letter_type, text, exc.errors, 422)
     record(session, actor=actor, action="letter_text.store", object_type="letter_text", object_id=row.id,
-           origin=request.remote_addr, details={"letter_type": letter_type, "version": row.version})  # fmt: skip
+           origin=client_address(), details={"letter_type": letter_type, "version": row.version})  # fmt: skip
     session.commit()
     sync_stored_texts(session)
     flash(f"Versie {row.version} van {letter_type} is opgeslagen en wordt vanaf nu gebruikt.", "ok")
@@ -162,7 +163,7 @@ def restore(letter_type: str) -> ResponseReturnValue:
         session.rollback()
         return _page(letter_type, None, {"text": [m for ms in exc.errors.values() for m in ms]}, 422)
     record(session, actor=actor, action="letter_text.restore", object_type="letter_text", object_id=row.id,
-           origin=request.remote_addr, details={"letter_type": letter_type, "version": row.version,
+           origin=client_address(), details={"letter_type": letter_type, "version": row.version,
                                                 "from": raw})  # fmt: skip
     session.commit()
     sync_stored_texts(session)

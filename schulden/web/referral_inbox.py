@@ -1,9 +1,9 @@
 """The municipality's inbox and its referral page: the handover download, accept (with the date of the first
 conversation) and refuse (kind and reason).
 
-The inbox is GET /api/v1/referrals's query, and the decisions go through schulden.referrals.services with the API's
-schemas and checks (schulden/api/referrals.py), so the two cannot disagree; out of scope is a 404 page with the
-API's authz_denied audit row.
+The inbox is GET /api/v1/referrals's query, and the decisions are the operations the API calls
+(schulden.referrals.services.accept and .refuse, with schulden/referrals/schemas.py), so the two cannot disagree;
+out of scope is a 404 page with the API's authz_denied audit row.
 """
 
 from __future__ import annotations
@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
-from schulden.api.referrals import AcceptIn, RefuseIn
 from schulden.cases.models import Case
 from schulden.errors import NotFound, ValidationFailed
-from schulden.extensions import workflow
 from schulden.http.errors import field_errors, record_denied
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation
-from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
-from schulden.referrals.services import accept_referral, get_referral, refuse_referral
+from schulden.referrals import services
+from schulden.referrals.lifecycle import DECIDABLE
+from schulden.referrals.models import Referral, RefusalKind
+from schulden.referrals.schemas import AcceptIn, RefuseIn
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
 from schulden.web.referrals import REFUSAL_LABELS, STATUS_LABELS, detainee_name
@@ -35,8 +36,6 @@ from workflows import TransitionRefused
 
 blp = Blueprint("gemeente", __name__, url_prefix="/gemeente")
 
-#: Statuses in which the municipality still has to decide.
-OPEN = (ReferralStatus.QUEUED.value, ReferralStatus.DELIVERED.value, ReferralStatus.FAILED.value)
 LABELS = {"first_conversation_on": "Datum eerste gesprek", "kind": "Soort weigering", "reason": "Reden"}
 
 
@@ -61,15 +60,13 @@ def inbox() -> ResponseReturnValue:
     audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
                  origin=request.remote_addr, details={"count": len(rows)})  # fmt: skip
     session.commit()
-    return render_template("gemeente/inbox.html", items=items, status_labels=STATUS_LABELS, open_statuses=OPEN)
+    return render_template("gemeente/inbox.html", items=items, status_labels=STATUS_LABELS, open_statuses=DECIDABLE)
 
 
 def _load(session: Session, actor: UserActor, referral_id: int) -> tuple[Referral, Case]:
-    """The referral in the actor's scope and addressed to its municipality (as the API's _decision_allowed)."""
+    """The referral in the actor's scope and addressed to its municipality (the operations' own rule)."""
     try:
-        referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
-        if referral.municipality_id != actor.organisation_id:
-            raise NotFound("referral", referral_id)
+        referral = services.referral_to_decide(session, actor, referral_id)
     except NotFound as exc:
         record_denied(exc)
         abort(404)
@@ -90,7 +87,7 @@ def _page(
         "status_labels": STATUS_LABELS,
         "refusal_labels": REFUSAL_LABELS,
         "refusal_options": list(REFUSAL_LABELS.items()),
-        "decidable": referral.status in OPEN,
+        "decidable": referral.status in DECIDABLE,
         "values": values,
         "errors": errors,
         "labels": LABELS,
@@ -121,18 +118,22 @@ def _form_errors(exc: ValidationError | ValidationFailed | TransitionRefused) ->
 def accept(referral_id: int) -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
-    found, case = _load(session, actor, referral_id)
+    _load(session, actor, referral_id)
     values = {"first_conversation_on": (request.form.get("first_conversation_on") or "").strip()}
     try:
         data = AcceptIn().load({k: v for k, v in values.items() if v})
-        accept_referral(
-            session, workflow.engine, case, actor=actor, first_conversation_on=data["first_conversation_on"]
+        services.accept(
+            session,
+            actor,
+            referral_id,
+            engine=runtime().engine,
+            first_conversation_on=data["first_conversation_on"],
+            origin=request.remote_addr,
         )
     except (ValidationError, ValidationFailed, TransitionRefused) as exc:
         session.rollback()
         found, case = _load(session, actor, referral_id)
         return _page(session, actor, found, case, values, _form_errors(exc))
-    _log(session, actor, "referral.accept", found)
     session.commit()
     flash("De verwijzing is geaccepteerd.", "ok")
     return redirect(url_for("gemeente.referral", referral_id=referral_id), code=303)
@@ -143,16 +144,23 @@ def accept(referral_id: int) -> ResponseReturnValue:
 def refuse(referral_id: int) -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
-    found, case = _load(session, actor, referral_id)
+    _load(session, actor, referral_id)
     values = {name: (request.form.get(name) or "").strip() for name in ("kind", "reason")}
     try:
         data = RefuseIn().load({k: v for k, v in values.items() if v})
-        refuse_referral(session, workflow.engine, case, actor=actor, kind=data["kind"], reason=data["reason"])
+        services.refuse(
+            session,
+            actor,
+            referral_id,
+            engine=runtime().engine,
+            kind=data["kind"],
+            reason=data["reason"],
+            origin=request.remote_addr,
+        )
     except (ValidationError, ValidationFailed, TransitionRefused) as exc:
         session.rollback()
         found, case = _load(session, actor, referral_id)
         return _page(session, actor, found, case, values, _form_errors(exc))
-    _log(session, actor, "referral.refuse", found, kind=data["kind"])
     session.commit()
     if data["kind"] == RefusalKind.NOT_RESIDENT.value:
         # The case leaves this municipality's scope at once: its page would now be a 404.

@@ -1,8 +1,8 @@
 """The referral page of a case for counsellors, and the downloads of a referral's handover file and summary.
 
-Sending goes through schulden.referrals.services.send_referral exactly as POST /api/v1/cases/<id>/referrals does
-(the workflow refuses without a municipality or a consent in force, and the page shows its reason); the list and
-the downloads use the API's scope (get_referral over case_scope) and write the API's audit rows.
+Sending is the operation POST /api/v1/cases/<id>/referrals calls (schulden.referrals.services.send: the workflow
+refuses without a municipality or a consent in force, and the page shows its reason); the downloads are the API's
+operation too (services.referral_file: the case's scope, the API's audit rows).
 """
 
 from __future__ import annotations
@@ -10,27 +10,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden import audit
-from schulden.access import case_scope
 from schulden.actors import UserActor
-from schulden.api.referrals import ReferralIn
 from schulden.cases.models import Case, ConsentPurpose, Detainee
 from schulden.cases.schemas import MunicipalityChoiceIn
-from schulden.cases.services import override_municipality
+from schulden.cases.services import choose_municipality
 from schulden.consents import PURPOSE_LABELS, has_valid_consent
 from schulden.errors import NotFound, ValidationFailed
-from schulden.extensions import workflow
 from schulden.http.errors import field_errors, record_denied
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.referrals import services
+from schulden.referrals.lifecycle import ReferralStateError
 from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
-from schulden.referrals.services import get_referral, send_referral
+from schulden.referrals.schemas import ReferralIn
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
 from schulden.web.intake import scoped_case
@@ -54,7 +54,7 @@ REFUSAL_LABELS = {
 
 
 def _today() -> Any:
-    engine = workflow.engine
+    engine = runtime().engine
     return engine.clock().astimezone(engine.timezone).date()
 
 
@@ -66,7 +66,7 @@ def detainee_name(session: Session, case: Case) -> str:
 def _send_option(session: Session, actor: UserActor, case: Case) -> tuple[bool, str | None]:
     """Whether the workflow lets this user send now, and its reason when not (the button says why)."""
     instance = session.get_one(WorkflowInstance, case.instance_id)
-    for option in workflow.engine.available_events(session, instance, actor):
+    for option in runtime().engine.available_events(session, instance, actor):
         if option.event == "send_referral":
             return option.allowed, option.reason
     return False, "Deze actie bestaat niet in het proces van dit dossier."
@@ -87,19 +87,22 @@ def form(case_id: int) -> ResponseReturnValue:
         except ValidationError as exc:
             errors = field_errors(exc.messages)
         if not errors:
-            # As the API: the case row is locked, so two clicks cannot send two referrals.
-            case = scoped_case_for_update(session, actor, case_id)
             try:
-                referral = send_referral(
-                    session, workflow.engine, case, actor=actor, include_district_team=data["include_district_team"]
+                services.send(
+                    session,
+                    actor,
+                    case_id,
+                    engine=runtime().engine,
+                    include_district_team=data["include_district_team"],
+                    origin=request.remote_addr,
                 )
+            except NotFound as exc:
+                record_denied(exc)
+                abort(404)
             except TransitionRefused as exc:
                 session.rollback()
                 errors = {"_form": [exc.reason]}
             else:
-                audit.record(session, actor=actor, action="referral.send", object_type="referral",
-                             object_id=referral.id, case_id=case.id, origin=request.remote_addr,
-                             details={"district_team": referral.include_district_team})  # fmt: skip
                 session.commit()
                 flash("De verwijzing is verstuurd. Het overdrachtsdossier wordt gemaakt en afgeleverd.", "ok")
                 return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
@@ -156,30 +159,18 @@ def municipality(case_id: int) -> ResponseReturnValue:
         values["version"] = str(case.row_version)
     if not errors:
         try:
-            override_municipality(
-                session, workflow.engine, case, actor=actor, municipality_id=data["municipality_id"],
-                reason=data["reason"],
+            choose_municipality(
+                session, runtime().engine, case, actor=actor, municipality_id=data["municipality_id"],
+                reason=data["reason"], origin=request.remote_addr,
             )  # fmt: skip
         except (ValidationFailed, TransitionRefused) as exc:
             session.rollback()
             errors = exc.errors if isinstance(exc, ValidationFailed) else {"_form": [exc.reason]}
     if errors:
         return _render(session, actor, case, choice_values=values, choice_errors=errors)
-    audit.record(session, actor=actor, action="case.route", object_type="case", object_id=case.id, case_id=case.id,
-                 origin=request.remote_addr, details={"municipality_id": data["municipality_id"]})  # fmt: skip
     session.commit()
     flash("De gemeente is gekozen.", "ok")
     return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
-
-
-def scoped_case_for_update(session: Session, actor: UserActor, case_id: int) -> Case:
-    from schulden.cases.queries import get_case
-
-    try:
-        return get_case(session, actor, case_id, for_update=True)
-    except NotFound as exc:
-        record_denied(exc)
-        abort(404)
 
 
 def _page(session: Session, actor: UserActor, case: Case) -> dict[str, Any]:
@@ -206,7 +197,7 @@ def _page(session: Session, actor: UserActor, case: Case) -> dict[str, Any]:
     return {
         "case": case,
         "name": detainee_name(session, case),
-        "state_label": workflow.engine.process_of(instance).state(instance.state).label,
+        "state_label": runtime().engine.process_of(instance).state(instance.state).label,
         "municipality": municipality,
         "consent": consent,
         "consent_label": PURPOSE_LABELS[ConsentPurpose.REFER_MUNICIPALITY],
@@ -233,20 +224,16 @@ def _page(session: Session, actor: UserActor, case: Case) -> dict[str, Any]:
 
 def _pdf(referral_id: int, which: str) -> ResponseReturnValue:
     """As GET /api/v1/referrals/<id>/handover.pdf and /summary.pdf: in the case's scope, audited."""
-    actor = current_actor()
     session = db_session()
     try:
-        referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+        referral, key = services.referral_file(session, current_actor(), referral_id, which, origin=request.remote_addr)
     except NotFound as exc:
         record_denied(exc)
         abort(404)
-    key = referral.handover_key if which == "handover" else referral.summary_key
-    if key is None:
+    except ReferralStateError:
         flash("Het overdrachtsdossier is nog niet gemaakt; probeer het over een paar minuten opnieuw.", "warning")
         return redirect(url_for("home.index"), code=303)
-    data = current_app.extensions["schuldroute.runtime"].store.get(key)
-    audit.record(session, actor=actor, action=f"referral.{which}", object_type="referral", object_id=referral.id,
-                 case_id=referral.case_id, origin=request.remote_addr)  # fmt: skip
+    data = runtime().store.get(key)
     session.commit()
     name = "overdrachtsdossier" if which == "handover" else "samenvatting"
     return pdf_response(data, f"{name}-{referral.case_id}-{referral.sequence}.pdf")

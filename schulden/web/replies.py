@@ -20,7 +20,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
@@ -32,15 +32,16 @@ from schulden.amounts import euro_to_cents
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
-from schulden.extensions import workflow
+from schulden.http.clients import client_address
+from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
 from schulden.letters.models import Letter
 from schulden.replies import codes, sessions
 from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused, check_pdf
-from schulden.replies.models import NO_COOPERATION_LABELS, ReplyChannel, ReplySessionEnd
+from schulden.replies.models import NO_COOPERATION_LABELS, ReplySessionEnd
 from schulden.replies.schemas import ReplyAnswer
-from schulden.replies.services import StoredAttachment, record_reply
+from schulden.replies.services import NOT_ABOUT_A_DEBT, StoredAttachment, submit_answer
 from schulden.web.security import body_limit
 from workflows.store import utcnow
 
@@ -113,7 +114,7 @@ def _letter_of_session(db: Session) -> Letter | None:
 
 def _audit(db: Session, letter: Letter, action: str, **details: Any) -> None:
     audit.record(db, actor=CreditorActor(letter.id), action=action, object_type="letter", object_id=letter.id,
-                 case_id=letter.case_id, origin=request.remote_addr, details=details or None)  # fmt: skip
+                 case_id=letter.case_id, origin=client_address(), details=details or None)  # fmt: skip
 
 
 @blp.get("")
@@ -129,7 +130,7 @@ def code_submit() -> ResponseReturnValue:
         errors = {"code": ["Vul de antwoordcode van de brief in."]}
         return render_template("antwoord/code.html", values={}, errors=errors, labels=LABELS), 422
     try:
-        letter = codes.letter_for_code(db, typed, now=_now(), address=request.remote_addr)
+        letter = codes.letter_for_code(db, typed, now=_now(), address=client_address())
     except codes.TooManyAttempts:
         db.commit()
         return render_template("antwoord/code.html", values={}, errors={"code": [TOO_MANY]}, labels=LABELS), 429
@@ -210,7 +211,7 @@ def _attachment(letter: Letter) -> tuple[StoredAttachment | None, dict[str, list
     sha = hashlib.sha256(data).hexdigest()
     key = f"replies/{letter.case_id}/{letter.id}-{sha[:16]}.pdf"
     # Stored before the commit: a failed commit leaves an unreferenced file, never a reply without its file.
-    current_app.extensions["schuldroute.runtime"].store.put(key, data)
+    runtime().store.put(key, data)
     name = re.sub(r"[^\w.\- ]", "_", upload.filename)[:200]
     return StoredAttachment(key=key, name=name, sha256=sha, size=len(data)), {}
 
@@ -247,37 +248,25 @@ def answer_submit() -> ResponseReturnValue:
         except ValidationError as exc:
             errors = {k: list(v) if isinstance(v, list) else [str(v)] for k, v in exc.messages_dict.items()}
     if letter.debt_id is None:
-        errors["_form"] = ["Deze brief hoort niet bij een schuld; bel ons (zie de brief)."]
+        errors["_form"] = [NOT_ABOUT_A_DEBT]  # before the PDF is stored
     attachment = None
     if not errors:
         attachment, errors = _attachment(letter)
     if not errors:
-        today = workflow.engine.clock().astimezone(workflow.engine.timezone).date()
         try:
-            reply = record_reply(
-                db,
-                workflow.engine,
-                actor=CreditorActor(letter.id),
-                debt=db.get_one(Debt, letter.debt_id),
-                letter_id=letter.id,
-                channel=ReplyChannel.WEB,
-                data=data,
-                received_on=today,
-                today=today,
-                attachment=attachment,
+            submit_answer(
+                db, runtime().engine, letter=letter, data=data, attachment=attachment, origin=client_address()
             )
         except ValidationFailed as exc:
             db.rollback()
             errors = exc.errors
         else:
-            _audit(db, letter, "reply.submit", reply_id=reply.id, version=reply.version, events=reply.events)
-            codes.note_submission(db, letter, now=_now(), address=request.remote_addr, accepted=True)
             # The form is gone once answered; the thank-you page needs no session. Another answer needs the code.
             sessions.end_session(db, session.pop(_SESSION_KEY, None), now=_now(), reason=ReplySessionEnd.SUBMITTED)
             db.commit()
             return redirect(url_for("reply.thanks"), code=303)
     # A refused attempt counts too (every attempt may parse a PDF); committed on its own.
-    codes.note_submission(db, letter, now=_now(), address=request.remote_addr, accepted=False)
+    codes.note_submission(db, letter, now=_now(), address=client_address(), accepted=False)
     db.commit()
     context = _context(db, letter)
     return render_template("antwoord/form.html", values=values, errors=errors, **context), 422
@@ -303,7 +292,7 @@ def letter_pdf() -> ResponseReturnValue:
     letter = _letter_of_session(db)
     if letter is None or letter.storage_key is None:
         return redirect(url_for("reply.code_form"), code=303)
-    data = current_app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+    data = runtime().store.get(letter.storage_key)
     _audit(db, letter, "reply.download")
     db.commit()
     response = Response(data, mimetype="application/pdf")

@@ -23,6 +23,7 @@ from flask import Flask, Response, current_app, render_template, request, sessio
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest
 
+from schulden.http import ports
 from schulden.settings import Settings
 
 CSRF_FIELD = "csrf_token"
@@ -99,7 +100,7 @@ def _check_csrf() -> None:
 
 
 def _set_headers(response: Response) -> Response:
-    settings: Settings = current_app.extensions["schuldroute.settings"]
+    settings: Settings = ports.settings()
     headers = response.headers
     headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     headers.setdefault("X-Content-Type-Options", "nosniff")

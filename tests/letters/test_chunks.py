@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations import runtime as runtime_module
+from integrations.assembly import build_runtime
 from integrations.letters import jobs
-from integrations.letters.dispatch import CHUNK, chunks, letters_of_job, render_job_id
+from integrations.letters.job_ids import CHUNK, chunks, letters_of_job, render_job_id
 from integrations.queue import InProcessQueue
 from integrations.runtime import Runtime
 from schulden.audit import AuditEntry
@@ -30,7 +31,7 @@ COUNSELLOR = actor("counsellor", "user:cns")
 @pytest.fixture
 def rt(committed: sessionmaker[Session], committed_url: str, tmp_path: Path) -> Iterator[Runtime]:
     """A runtime on the test database with the in-process queue and a file store in a temp folder."""
-    runtime = runtime_module.build(make_settings(committed_url, letter_store=tmp_path / "store"))
+    runtime = build_runtime(make_settings(committed_url, letter_store=tmp_path / "store"))
     runtime_module.configure(runtime)
     yield runtime
     runtime_module._current = None

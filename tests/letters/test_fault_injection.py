@@ -54,8 +54,10 @@ from sqlalchemy import Engine, Interval, func, literal, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations import runtime as runtime_module
+from integrations.assembly import build_runtime
 from integrations.letters import jobs
-from integrations.letters.dispatch import enqueue_render, letters_of_job, render_job_id
+from integrations.letters.dispatch import enqueue_render
+from integrations.letters.job_ids import letters_of_job, render_job_id
 from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
@@ -389,7 +391,7 @@ def pipeline(pg_database: DatabaseUnderTest, committed_url: str, tmp_path: Path)
     )
     connection = Redis.from_url(redis.url)
     fleet = Fleet(env, tmp_path / "workers", connection)
-    rt = runtime_module.build(make_settings(committed_url, redis_url=redis.url, letter_store=store))
+    rt = build_runtime(make_settings(committed_url, redis_url=redis.url, letter_store=store))
     runtime_module.configure(rt)
     assert rt.database.sessionmaker is not None
     assert rt.database.engine is not None

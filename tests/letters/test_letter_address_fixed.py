@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations import runtime as runtime_module
+from integrations.assembly import build_runtime
 from integrations.letters import jobs
 from integrations.queue import InProcessQueue
 from schulden.actors import UserActor
@@ -48,7 +49,7 @@ def env(committed_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     engine = build_engine(settings)
     database = Database()
     database.configure(committed_url)
-    rt = runtime_module.build(settings, database=database, engine=engine)
+    rt = build_runtime(settings, database=database, engine=engine)
     runtime_module.configure(rt)
     yield {"rt": rt, "factory": database.sessionmaker, "engine": engine}
     if database.engine is not None:
@@ -59,7 +60,7 @@ def env(committed_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 def _with_smtp(env: dict[str, Any], smtp: SmtpServer) -> None:
     rt = env["rt"]
     runtime_module.configure(
-        runtime_module.Runtime(
+        build_runtime(
             settings=rt.settings.with_changes(smtp_host="127.0.0.1", smtp_port=smtp.port),
             database=rt.database,
             engine=rt.engine,

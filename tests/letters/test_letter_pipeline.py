@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations import runtime as runtime_module
+from integrations.assembly import build_runtime
 from integrations.letters import jobs
 from integrations.letters.batch import create_print_batch
 from integrations.queue import InProcessQueue, RedisQueue
@@ -42,7 +43,7 @@ def letters_env(committed: sessionmaker[Session], committed_url: str, tmp_path: 
 
     database = Database()
     database.configure(committed_url)
-    rt = runtime_module.build(settings, database=database, engine=engine)
+    rt = build_runtime(settings, database=database, engine=engine)
     runtime_module.configure(rt)
     yield {"rt": rt, "factory": database.sessionmaker, "engine": engine}
     if database.engine is not None:
@@ -93,7 +94,7 @@ def test_a_rolled_back_request_leaves_no_letter_and_no_job(
     committed: sessionmaker[Session], committed_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     settings = make_settings(committed_url, redis_url=redis_url, letter_store=tmp_path / "store")
-    rt = runtime_module.build(settings)
+    rt = build_runtime(settings)
     runtime_module.configure(rt)
     factory = rt.database.sessionmaker
     assert factory is not None
@@ -120,7 +121,7 @@ def test_with_redis_the_job_runs_on_a_worker_after_commit(
     committed: sessionmaker[Session], committed_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     settings = make_settings(committed_url, redis_url=redis_url, letter_store=tmp_path / "store")
-    rt = runtime_module.build(settings)
+    rt = build_runtime(settings)
     runtime_module.configure(rt)
     try:
         debt_id = _debt_with_letters(rt.database.sessionmaker, rt.engine)  # type: ignore[arg-type]
@@ -254,7 +255,7 @@ def test_the_reply_code_on_the_letter_matches_its_stored_hash(letters_env: dict[
 def test_email_letters_reach_the_smtp_server(letters_env: dict[str, Any], smtp_server: Any) -> None:
     factory, engine, rt = letters_env["factory"], letters_env["engine"], letters_env["rt"]
     runtime_module.configure(
-        runtime_module.Runtime(
+        build_runtime(
             settings=rt.settings.with_changes(smtp_host="127.0.0.1", smtp_port=smtp_server.port),
             database=rt.database,
             engine=rt.engine,

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations import queue as queue_module
 from integrations import runtime as runtime_module
+from integrations.assembly import build_runtime
 from integrations.letters import jobs
-from integrations.letters.dispatch import render_job_id
+from integrations.letters.job_ids import render_job_id
 from integrations.queue import InProcessQueue, QueueUnavailable, RedisQueue
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
@@ -36,7 +37,7 @@ OLD = 10 * 60  # seconds: older than STALE_CLAIM, so no live job can still own t
 @pytest.fixture
 def rt(committed: sessionmaker[Session], committed_url: str, tmp_path: Path) -> Iterator[Runtime]:
     """A runtime on the test database with the in-process queue and a file store in a temp folder."""
-    runtime = runtime_module.build(make_settings(committed_url, letter_store=tmp_path / "store"))
+    runtime = build_runtime(make_settings(committed_url, letter_store=tmp_path / "store"))
     runtime_module.configure(runtime)
     yield runtime
     runtime_module._current = None
@@ -127,7 +128,7 @@ def test_a_redis_that_never_answers_costs_a_request_its_timeouts_not_a_hang(
         silent.bind(("127.0.0.1", 0))
         silent.listen(64)
         url = f"redis://127.0.0.1:{silent.getsockname()[1]}/0"
-        runtime = runtime_module.build(make_settings(committed_url, redis_url=url, letter_store=tmp_path / "store"))
+        runtime = build_runtime(make_settings(committed_url, redis_url=url, letter_store=tmp_path / "store"))
         runtime_module.configure(runtime)
         try:
             started = time.monotonic()
@@ -154,7 +155,7 @@ def test_a_redis_that_never_answers_costs_a_request_its_timeouts_not_a_hang(
 @pytest.fixture
 def rq_rt(committed: sessionmaker[Session], committed_url: str, redis_url: str, tmp_path: Path) -> Iterator[Runtime]:
     """A runtime that enqueues to the test Redis (no worker: jobs wait there)."""
-    runtime = runtime_module.build(make_settings(committed_url, redis_url=redis_url, letter_store=tmp_path / "store"))
+    runtime = build_runtime(make_settings(committed_url, redis_url=redis_url, letter_store=tmp_path / "store"))
     runtime_module.configure(runtime)
     yield runtime
     runtime_module._current = None
