@@ -88,24 +88,26 @@ from typing import Any
 import sqlalchemy
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from schulden.api.auth import hash_token
-from schulden.audit import AuditEntry
-from schulden.cases.models import Case, Detainee
-from schulden.cli import upgrade_database
-from schulden.creditors.models import Creditor
-from schulden.db import make_engine
-from schulden.debts.models import DEBT_TYPES, Debt
-from schulden.organisations.models import Organisation, OrganisationKind
-from schulden.reference import load_reference_data
-from schulden.roles import Role
-from schulden.users.models import ApiToken, User
-from schulden.users.services import hash_password
-from workflows import START_EVENT, HistoryEntry, WorkflowInstance
-
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere: the application's packages are in the repository
+    sys.path.insert(0, str(REPO))
+
+from bench.common import code_version, drop_database, fresh_database, host  # noqa: E402
+from schulden.api.auth import hash_token  # noqa: E402
+from schulden.audit import AuditEntry  # noqa: E402
+from schulden.cases.models import Case, Detainee  # noqa: E402
+from schulden.creditors.models import Creditor  # noqa: E402
+from schulden.db import make_engine  # noqa: E402
+from schulden.debts.models import DEBT_TYPES, Debt  # noqa: E402
+from schulden.organisations.models import Organisation, OrganisationKind  # noqa: E402
+from schulden.reference import load_reference_data  # noqa: E402
+from schulden.roles import Role  # noqa: E402
+from schulden.users.models import ApiToken, User  # noqa: E402
+from schulden.users.password_hashes import hash_password  # noqa: E402
+from workflows import START_EVENT, HistoryEntry, WorkflowInstance  # noqa: E402
+
 BENCH_DATABASE = "schulden_benchapi"
 BULK_CHUNK = 10_000
 PIS = 30
@@ -170,26 +172,6 @@ class Checks:
 
 
 # -- database -------------------------------------------------------------------------------------------------------
-
-
-def fresh_database(server_url: str) -> str:
-    """Drop and create BENCH_DATABASE on the server of `server_url`, migrate it, and return its URL."""
-    url = make_url(server_url)
-    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    admin.dispose()
-    bench_url = url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-    upgrade_database(bench_url)
-    return bench_url
-
-
-def drop_database(server_url: str) -> None:
-    admin = sqlalchemy.create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def bsn_for(n: int) -> str | None:
@@ -920,24 +902,11 @@ def settings_of(engine: SAEngine) -> str:
 
 
 def machine(engine: SAEngine) -> dict[str, str]:
-    def first(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(key):
-                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
-        except OSError:
-            pass
-        return "?"
-
     with engine.connect() as conn:
         server = conn.execute(text("SHOW server_version")).scalar_one()
-    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout.split("[")[0]
     return {
-        "CPUs (usable)": str(len(os.sched_getaffinity(0))),
-        "CPU": first("/proc/cpuinfo", "model name"),
-        "memory": f"{int(mem_kb) / 1024 / 1024:.1f} GiB" if mem_kb.isdigit() else "?",
-        "OS": f"{first('/etc/os-release', 'PRETTY_NAME=')}, kernel {platform.release()}",
+        **host(),
         "PostgreSQL": f"{server} on 127.0.0.1 ({settings_of(engine)})",
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "Python": platform.python_version(),
@@ -948,24 +917,6 @@ def machine(engine: SAEngine) -> dict[str, str]:
         "load generator": wrk_version.strip() or "wrk",
         "code": code_version(),
     }
-
-
-def code_version() -> str:
-    """The commit, and how many files of the application differ from it (others may be editing)."""
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    changed = subprocess.run(
-        [*git, "status", "--porcelain", "--", "schulden", "workflows", "integrations"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if head.returncode != 0:
-        return "?"
-    dirty = len(changed.stdout.splitlines())
-    return head.stdout.strip() + (
-        f" with {dirty} changed file(s) in schulden/, workflows/, integrations/" if dirty else ""
-    )
 
 
 def spread(values: Sequence[float]) -> str:
@@ -1054,7 +1005,7 @@ CONSTANT, BARE, DETAIL, LIST_PI, LIST_COUNSELLOR = (
 )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument(
         "--database-url",
@@ -1080,6 +1031,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--durable", action="store_true", help="also measure at c=4 with fsync on (superuser)")
     parser.add_argument("--keep", action="store_true", help=f"keep the {BENCH_DATABASE} database afterwards")
+    return parser
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line, refused (exit 2) when the bench cannot run: no PostgreSQL, no Redis or no wrk."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if not args.database_url or not args.database_url.startswith("postgresql"):
         parser.error("--database-url must be a PostgreSQL URL (or set SCHULDEN_BENCH_DATABASE_URL)")
@@ -1087,98 +1044,97 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--redis-url is needed: the app runs as in production (or set SCHULDEN_TEST_REDIS_URL)")
     if shutil.which("wrk") is None:
         parser.error("wrk not found: install the Debian package 'wrk' (scripts/bench-api.sh does it as root)")
-    rounds = max(1, min(args.rounds or (1 if args.quick else 3), 10))
-    seconds = args.seconds or (2 if args.quick else 5)
-    connections = [int(c) for c in args.connections.split(",")]
-    cases = 3_000 if args.quick else 30_000
+    return args
 
-    checks = Checks()
-    t_all = perf_counter()
-    url = fresh_database(args.database_url)
-    engine = make_engine(url)
-    info = machine(engine)
+
+@dataclass
+class _Plan:
+    """What one bench run does, from the command line."""
+
+    args: argparse.Namespace
+    rounds: int
+    seconds: int
+    connections: list[int]
+    cases: int
+
+
+def _plan(args: argparse.Namespace) -> _Plan:
+    return _Plan(
+        args=args,
+        rounds=max(1, min(args.rounds or (1 if args.quick else 3), 10)),
+        seconds=args.seconds or (2 if args.quick else 5),
+        connections=[int(c) for c in args.connections.split(",")],
+        cases=3_000 if args.quick else 30_000,
+    )
+
+
+def _routes(workdir: Path, world: World, pages: dict[str, list[str]]) -> list[Route]:
+    """The measured routes: a constant answer, the bare read, the case detail and the case list of both roles."""
+    pi_user, counsellor = world.pi_users[0], world.counsellors[0]
+    detail_paths = [f"/api/v1/cases/{cid}" for cid in pi_user.case_ids]
+    bare_paths = [f"/bench/bare/{cid}" for cid in pi_user.case_ids]
+    return [
+        Route(CONSTANT, lua_script(workdir, CONSTANT, ["/bench/constant"], None)),
+        Route(BARE, lua_script(workdir, BARE, bare_paths, None)),
+        Route(DETAIL, lua_script(workdir, DETAIL, detail_paths, pi_user.token), "case.read"),
+        Route(LIST_PI, lua_script(workdir, LIST_PI, pages[Role.PI_STAFF.value], pi_user.token), "case.list"),
+        Route(
+            LIST_COUNSELLOR,
+            lua_script(workdir, LIST_COUNSELLOR, pages[Role.COUNSELLOR.value], counsellor.token),
+            "case.list",
+        ),
+    ]
+
+
+def _measure_rounds(
+    plan: _Plan, server: Server, engine: SAEngine, routes: list[Route], checks: Checks, budget: list[float]
+) -> list[Run]:
+    args = plan.args
+    print(
+        f"\n== wrk: {plan.rounds} round(s) of {plan.seconds:g} s per route and connection count "
+        f"({args.warmup:g} s warm-up)"
+    )
+    postmaster = postmaster_pid(engine)
+    runs: list[Run] = []
+    for round_no in range(plan.rounds):
+        # The VM is shared: give other work a moment to finish, so that it disturbs the rounds less.
+        print(f"  round {round_no + 1}: {wait_for_quiet(args.quiet_wait)}", flush=True)
+        for c in plan.connections:
+            for route in routes:
+                runs.append(
+                    measure_calm(server, engine, route, c, plan.seconds, args.warmup, checks, postmaster, budget)
+                )
+    return runs
+
+
+def _measure_durable(
+    plan: _Plan, server: Server, engine: SAEngine, routes: list[Route], checks: Checks, budget: list[float]
+) -> tuple[list[Run], str]:
+    """The same three routes at c=4, with durable commits and then again without, one after the other."""
+    seconds = plan.seconds
+    compared = routes[1:4]
+    runs: list[Run] = []
+    print(f"\n   {wait_for_quiet(plan.args.quiet_wait)}", flush=True)
+    with durable_commits(engine):
+        durable_settings = settings_of(engine)
+        print(f"\n== durable commits ({durable_settings}), c=4", flush=True)
+        postmaster = postmaster_pid(engine)
+        for route in compared:
+            runs.append(measure_calm(server, engine, route, 4, seconds, 3, checks, postmaster, budget, tag=FSYNC_ON))
+    print(f"   restarted as before ({settings_of(engine)})", flush=True)
+    postmaster = postmaster_pid(engine)
+    for route in compared:
+        runs.append(measure_calm(server, engine, route, 4, seconds, 3, checks, postmaster, budget, tag=FSYNC_OFF))
+    return runs, durable_settings
+
+
+def _print_machine(info: dict[str, str]) -> None:
     print("== machine")
     for key, value in info.items():
         print(f"    {key}: {value}")
-    runs: list[Run] = []
-    workdir = Path(tempfile.mkdtemp(prefix="schuldroute-benchapi-"))
-    server: Server | None = None
-    try:
-        print(f"\n== load: {cases:,} cases, {cases * DEBTS_PER_CASE:,} debts (Core executemany)", flush=True)
-        world = load(engine, cases=cases)
-        print(
-            f"    {world.rows:,} rows in {world.load_s:.1f} s (generating, Core executemany, VACUUM ANALYZE) = "
-            f"{world.rows / world.load_s:,.0f} rows/s"
-        )
-        check_counts(engine, world, checks)
 
-        print("\n== server: gunicorn, 2 sync workers, bench.api_app:app", flush=True)
-        server = start_server(url, args.redis_url, workdir)
-        pages = check_answers(server, world, checks)
-        pi_user, counsellor = world.pi_users[0], world.counsellors[0]
-        detail_paths = [f"/api/v1/cases/{cid}" for cid in pi_user.case_ids]
-        bare_paths = [f"/bench/bare/{cid}" for cid in pi_user.case_ids]
-        routes = [
-            Route(CONSTANT, lua_script(workdir, CONSTANT, ["/bench/constant"], None)),
-            Route(BARE, lua_script(workdir, BARE, bare_paths, None)),
-            Route(DETAIL, lua_script(workdir, DETAIL, detail_paths, pi_user.token), "case.read"),
-            Route(LIST_PI, lua_script(workdir, LIST_PI, pages[Role.PI_STAFF.value], pi_user.token), "case.list"),
-            Route(
-                LIST_COUNSELLOR,
-                lua_script(workdir, LIST_COUNSELLOR, pages[Role.COUNSELLOR.value], counsellor.token),
-                "case.list",
-            ),
-        ]
-        print(
-            f"\n== wrk: {rounds} round(s) of {seconds:g} s per route and connection count ({args.warmup:g} s warm-up)"
-        )
-        postmaster = postmaster_pid(engine)
-        budget = [float(args.retry_budget)]
-        for round_no in range(rounds):
-            # The VM is shared: give other work a moment to finish, so that it disturbs the rounds less.
-            print(f"  round {round_no + 1}: {wait_for_quiet(args.quiet_wait)}", flush=True)
-            for c in connections:
-                for route in routes:
-                    runs.append(
-                        measure_calm(server, engine, route, c, seconds, args.warmup, checks, postmaster, budget)
-                    )
-        durable_settings = ""
-        if args.durable:
-            # The same three routes at c=4, with durable commits and then again without, one after the other.
-            compared = routes[1:4]
-            print(f"\n   {wait_for_quiet(args.quiet_wait)}", flush=True)
-            with durable_commits(engine):
-                durable_settings = settings_of(engine)
-                print(f"\n== durable commits ({durable_settings}), c=4", flush=True)
-                postmaster = postmaster_pid(engine)
-                for route in compared:
-                    runs.append(
-                        measure_calm(server, engine, route, 4, seconds, 3, checks, postmaster, budget, tag=FSYNC_ON)
-                    )
-            print(f"   restarted as before ({settings_of(engine)})", flush=True)
-            postmaster = postmaster_pid(engine)
-            for route in compared:
-                runs.append(
-                    measure_calm(server, engine, route, 4, seconds, 3, checks, postmaster, budget, tag=FSYNC_OFF)
-                )
-    finally:
-        if server is not None:
-            stop_server(server)
-        engine.dispose()
-        if not args.keep:
-            drop_database(args.database_url)
-        shutil.rmtree(workdir, ignore_errors=True)
-    total_s = perf_counter() - t_all
 
-    names = [r.name for r in routes]
-    steal = statistics.mean(r.steal_pct for r in runs)
-    data = "quick: 1/10 of the data" if args.quick else "full data"
-    print(f"\n== results ({data}; median of {rounds} round(s) of {seconds:g} s; whole run {total_s:.0f} s; ", end="")
-    print(f"CPU steal {steal:.1f} %)\n")
-    print(summary(runs, names, connections))
-    print(f"\nThe same from the quiet runs only (other processes kept less than {NOISY_PCT:.0f} % of the CPUs busy):\n")
-    print(quiet_summary(names, connections))
-    print()
+def _print_ratios(runs: list[Run], connections: list[int]) -> None:
     for c in connections:
         ratios = ratio_per_round(runs, DETAIL, BARE, c)
         const = ratio_per_round(runs, BARE, CONSTANT, c)
@@ -1188,44 +1144,112 @@ def main(argv: Sequence[str] | None = None) -> int:
             f" in req/s, {statistics.median(cost):.0%} in CPU per request; bare read / constant = "
             f"{statistics.median(const):.0%}"
         )
+
+
+def _print_durable(runs: list[Run], durable_settings: str) -> None:
     durable = [r for r in runs if r.tag == FSYNC_ON]
-    if durable:
-        print(f"\nDurable commits ({durable_settings}), c=4, against the same routes right after with fsync off:")
-        for run in durable:
-            after = next(r for r in runs if r.tag == FSYNC_OFF and r.route == run.route)
-            print(
-                f"    {run.route}: {run.rps:,.0f} vs {after.rps:,.0f} req/s ({run.rps / after.rps:.0%}); "
-                f"p50 {run.p50_ms:.1f} vs {after.p50_ms:.1f} ms; p99 {run.p99_ms:.1f} vs {after.p99_ms:.1f} ms"
-            )
+    if not durable:
+        return
+    print(f"\nDurable commits ({durable_settings}), c=4, against the same routes right after with fsync off:")
+    for run in durable:
+        after = next(r for r in runs if r.tag == FSYNC_OFF and r.route == run.route)
+        print(
+            f"    {run.route}: {run.rps:,.0f} vs {after.rps:,.0f} req/s ({run.rps / after.rps:.0%}); "
+            f"p50 {run.p50_ms:.1f} vs {after.p50_ms:.1f} ms; p99 {run.p99_ms:.1f} vs {after.p99_ms:.1f} ms"
+        )
+
+
+def _print_targets(runs: list[Run], *, quick: bool) -> None:
+    """The targets, judged at 4 connections."""
+    list_p99 = statistics.median(r.p99_ms for r in runs if r.route == LIST_PI and r.connections == 4 and not r.tag)
+    counsellor_p99 = statistics.median(
+        r.p99_ms for r in runs if r.route == LIST_COUNSELLOR and r.connections == 4 and not r.tag
+    )
+    detail_ratio = statistics.median(ratio_per_round(runs, DETAIL, BARE, 4))
+    detail_cost = statistics.median(cpu_ratio_per_round(runs, DETAIL, BARE, 4))
+    quiet_detail = quiet_ratio(DETAIL, BARE, 4)
+    quiet_list = [
+        r.p99_ms
+        for r in ATTEMPTS
+        if r.route == LIST_PI and r.connections == 4 and not r.tag and r.other_pct < NOISY_PCT
+    ]
+    scope = "" if not quick else " (quick: not judged, a tenth of the data)"
+    print(f"\nTargets{scope}:")
+    print(
+        f"    case list p99 at 4 connections under 50 ms: {'met' if list_p99 < 50 else 'NOT met'} "
+        f"({list_p99:.1f} ms PI staff; {counsellor_p99:.1f} ms counsellor)"
+    )
+    print(
+        f"    case detail at least 80 % of the bare read's req/s (c=4): "
+        f"{'met' if detail_ratio >= 0.8 else 'NOT met'} ({detail_ratio:.0%}; by CPU per request {detail_cost:.0%})"
+    )
+    quiet_p99 = f"{statistics.median(quiet_list):.1f} ms" if quiet_list else "no quiet run"
+    quiet_share = f"{quiet_detail:.0%}" if quiet_detail is not None else "no quiet runs"
+    print(f"    from the quiet runs only: list p99 {quiet_p99}; detail {quiet_share} of the bare read's req/s")
+
+
+def _print_results(
+    plan: _Plan, runs: list[Run], names: list[str], total_s: float, durable_settings: str, info: dict[str, str]
+) -> None:
+    rounds, seconds, connections = plan.rounds, plan.seconds, plan.connections
+    steal = statistics.mean(r.steal_pct for r in runs)
+    data = "quick: 1/10 of the data" if plan.args.quick else "full data"
+    print(f"\n== results ({data}; median of {rounds} round(s) of {seconds:g} s; whole run {total_s:.0f} s; ", end="")
+    print(f"CPU steal {steal:.1f} %)\n")
+    print(summary(runs, names, connections))
+    print(f"\nThe same from the quiet runs only (other processes kept less than {NOISY_PCT:.0f} % of the CPUs busy):\n")
+    print(quiet_summary(names, connections))
+    print()
+    _print_ratios(runs, connections)
+    _print_durable(runs, durable_settings)
     if 4 in connections:
-        list_p99 = statistics.median(r.p99_ms for r in runs if r.route == LIST_PI and r.connections == 4 and not r.tag)
-        counsellor_p99 = statistics.median(
-            r.p99_ms for r in runs if r.route == LIST_COUNSELLOR and r.connections == 4 and not r.tag
-        )
-        detail_ratio = statistics.median(ratio_per_round(runs, DETAIL, BARE, 4))
-        detail_cost = statistics.median(cpu_ratio_per_round(runs, DETAIL, BARE, 4))
-        quiet_detail = quiet_ratio(DETAIL, BARE, 4)
-        quiet_list = [
-            r.p99_ms
-            for r in ATTEMPTS
-            if r.route == LIST_PI and r.connections == 4 and not r.tag and r.other_pct < NOISY_PCT
-        ]
-        scope = "" if not args.quick else " (quick: not judged, a tenth of the data)"
-        print(f"\nTargets{scope}:")
-        print(
-            f"    case list p99 at 4 connections under 50 ms: {'met' if list_p99 < 50 else 'NOT met'} "
-            f"({list_p99:.1f} ms PI staff; {counsellor_p99:.1f} ms counsellor)"
-        )
-        print(
-            f"    case detail at least 80 % of the bare read's req/s (c=4): "
-            f"{'met' if detail_ratio >= 0.8 else 'NOT met'} ({detail_ratio:.0%}; by CPU per request {detail_cost:.0%})"
-        )
-        quiet_p99 = f"{statistics.median(quiet_list):.1f} ms" if quiet_list else "no quiet run"
-        quiet_share = f"{quiet_detail:.0%}" if quiet_detail is not None else "no quiet runs"
-        print(f"    from the quiet runs only: list p99 {quiet_p99}; detail {quiet_share} of the bare read's req/s")
+        _print_targets(runs, quick=plan.args.quick)
     print("\n| machine | |\n|---|---|")
     for key, value in info.items():
         print(f"| {key} | {value} |")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    plan = _plan(args)
+
+    checks = Checks()
+    t_all = perf_counter()
+    url = fresh_database(args.database_url, BENCH_DATABASE)
+    engine = make_engine(url)
+    info = machine(engine)
+    _print_machine(info)
+    runs: list[Run] = []
+    durable_settings = ""
+    workdir = Path(tempfile.mkdtemp(prefix="schuldroute-benchapi-"))
+    server: Server | None = None
+    try:
+        print(f"\n== load: {plan.cases:,} cases, {plan.cases * DEBTS_PER_CASE:,} debts (Core executemany)", flush=True)
+        world = load(engine, cases=plan.cases)
+        print(
+            f"    {world.rows:,} rows in {world.load_s:.1f} s (generating, Core executemany, VACUUM ANALYZE) = "
+            f"{world.rows / world.load_s:,.0f} rows/s"
+        )
+        check_counts(engine, world, checks)
+
+        print("\n== server: gunicorn, 2 sync workers, bench.api_app:app", flush=True)
+        server = start_server(url, args.redis_url, workdir)
+        routes = _routes(workdir, world, check_answers(server, world, checks))
+        budget = [float(args.retry_budget)]
+        runs += _measure_rounds(plan, server, engine, routes, checks, budget)
+        if args.durable:
+            durable_runs, durable_settings = _measure_durable(plan, server, engine, routes, checks, budget)
+            runs += durable_runs
+    finally:
+        if server is not None:
+            stop_server(server)
+        engine.dispose()
+        if not args.keep:
+            drop_database(args.database_url, BENCH_DATABASE)
+        shutil.rmtree(workdir, ignore_errors=True)
+    total_s = perf_counter() - t_all
+
+    _print_results(plan, runs, [r.name for r in routes], total_s, durable_settings, info)
     if checks.failed:
         print(f"\nFAIL: {', '.join(sorted(set(checks.failed)))}", file=sys.stderr)
         return 1

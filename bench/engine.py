@@ -53,12 +53,15 @@ import psycopg
 import sqlalchemy
 from sqlalchemy import Engine as SAEngine
 from sqlalchemy import Table, bindparam, event, func, insert, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from schulden.cli import upgrade_database
-from schulden.db import make_engine
-from workflows import (
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:  # run as a script from anywhere: the application's packages are in the repository
+    sys.path.insert(0, str(REPO))
+
+from bench.common import drop_database, fresh_database, host  # noqa: E402
+from schulden.db import make_engine  # noqa: E402
+from workflows import (  # noqa: E402
     ANY,
     START_EVENT,
     After,
@@ -218,26 +221,6 @@ class Checks:
 
 
 # -- database -------------------------------------------------------------------------------------------------------
-
-
-def fresh_database(server_url: str) -> str:
-    """Drop and create BENCH_DATABASE on the server of `server_url`, migrate it, and return its URL."""
-    url = make_url(server_url)
-    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    admin.dispose()
-    bench_url = url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-    upgrade_database(bench_url)
-    return bench_url
-
-
-def drop_database(server_url: str) -> None:
-    admin = sqlalchemy.create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def tables() -> tuple[Table, Table, Table]:
@@ -688,27 +671,14 @@ def explain_tick_query(
 
 
 def machine(engine: SAEngine) -> dict[str, str]:
-    def first(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(key):
-                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
-        except OSError:
-            pass
-        return "?"
-
     with engine.connect() as conn:
         server = conn.execute(text("SHOW server_version")).scalar_one()
         settings = {
             name: conn.execute(text(f"SHOW {name}")).scalar_one()
             for name in ("fsync", "synchronous_commit", "shared_buffers")
         }
-    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
     return {
-        "CPUs (usable)": str(len(os.sched_getaffinity(0))),
-        "CPU": first("/proc/cpuinfo", "model name"),
-        "memory": f"{int(mem_kb) / 1024 / 1024:.1f} GiB" if mem_kb.isdigit() else "?",
-        "OS": f"{first('/etc/os-release', 'PRETTY_NAME=')}, kernel {platform.release()}",
+        **host(),
         "PostgreSQL": f"{server} on 127.0.0.1 ({', '.join(f'{k}={v}' for k, v in settings.items())})",
         "load average at start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
         "Python": platform.python_version(),
@@ -794,7 +764,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scenarios = [main_tick, small_tick, only_due_tick, Scenario(main_tick.due, pending, 100)]
     scenarios.append(Scenario(main_tick.due, pending, 2000))
 
-    url = fresh_database(args.database_url)
+    url = fresh_database(args.database_url, BENCH_DATABASE)
     engine = make_engine(url)
     sessions = sessionmaker(engine, expire_on_commit=False)
     sql = SqlCounter()
@@ -823,7 +793,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         engine.dispose()
         if not args.keep:
-            drop_database(args.database_url)
+            drop_database(args.database_url, BENCH_DATABASE)
     total_s = perf_counter() - t_all
 
     results += tick_results(runs, main_tick, small_tick, only_due_tick)

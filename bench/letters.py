@@ -92,11 +92,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run as a script from anywhere: the application's packages are in the repository
     sys.path.insert(0, str(REPO))
 
-from integrations.letters.dispatch import CHUNK, chunks, render_job_id  # noqa: E402
+from bench.common import code_version, drop_database, fresh_database, host  # noqa: E402
+from integrations.letters.job_ids import CHUNK, chunks, render_job_id  # noqa: E402
 from integrations.letters.jobs import render_letter, render_letters  # noqa: E402
 from schulden.cases.models import Consent, ConsentPurpose, DetentionType  # noqa: E402
 from schulden.cases.services import open_case  # noqa: E402
-from schulden.cli import upgrade_database  # noqa: E402
 from schulden.creditors.models import Creditor  # noqa: E402
 from schulden.db import make_engine  # noqa: E402
 from schulden.debts.models import AmountStatus, DebtCategory  # noqa: E402
@@ -155,26 +155,6 @@ def spread(values: Sequence[float]) -> str:
 
 
 # -- database ----------------------------------------------------------------------------------------------------------
-
-
-def fresh_database(server_url: str) -> str:
-    """Drop and create BENCH_DATABASE on the server of `server_url`, migrate it, and return its URL."""
-    url = make_url(server_url)
-    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{BENCH_DATABASE}"'))
-    admin.dispose()
-    bench_url = url.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
-    upgrade_database(bench_url)
-    return bench_url
-
-
-def drop_database(server_url: str) -> None:
-    admin = sqlalchemy.create_engine(make_url(server_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)'))
-    admin.dispose()
 
 
 SURNAMES = ("Jansen", "de Vries", "Bakker", "Öztürk", "El Amrani", "Visser", "Smit", "Meijer", "de Boer", "Mulder")
@@ -809,6 +789,7 @@ def floor_half(pool: Any, contents: Sequence[LetterContent], chunk: int = 25) ->
 def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]:
     """render_letter in this process (the no-fork worker's way, pooled connection), timed, then under cProfile."""
     from integrations import runtime as runtime_module
+    from integrations.assembly import build_runtime
     from integrations.letters.render import warm_up
     from schulden.settings import Settings
 
@@ -817,7 +798,7 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
         {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url, "LETTER_STORE": str(store), "SCHULDROUTE_ENV": "production",
          "REDIS_URL": "redis://127.0.0.1:1/0"}  # never used: post letters enqueue nothing
     )  # fmt: skip
-    rt = runtime_module.build(settings)
+    rt = build_runtime(settings)
     runtime_module.configure(rt)
     assert rt.database.engine is not None
     warm_up()
@@ -994,22 +975,12 @@ def fork_breakdown(url: str, letter_ids: Sequence[int], workdir: Path, postmaste
 
 
 def machine(engine: SAEngine, store: Path) -> dict[str, str]:
-    def first(path: str, key: str) -> str:
-        try:
-            for line in Path(path).read_text().splitlines():
-                if line.startswith(key):
-                    return line.split(":", 1)[1].strip() if ":" in line else line.split("=", 1)[1].strip('"')
-        except OSError:
-            pass
-        return "?"
-
     with engine.connect() as conn:
         server = conn.execute(text("SHOW server_version")).scalar_one()
         settings = ", ".join(
             f"{name}={conn.execute(text(f'SHOW {name}')).scalar_one()}"
             for name in ("fsync", "synchronous_commit", "shared_buffers")
         )
-    mem_kb = first("/proc/meminfo", "MemTotal").split()[0]
     fs = "?"
     with suppress(OSError):
         mounts = [ln.split() for ln in Path("/proc/mounts").read_text().splitlines()]
@@ -1017,10 +988,7 @@ def machine(engine: SAEngine, store: Path) -> dict[str, str]:
         fs = f"{best[2]} on {best[0]} ({best[1]})" if best else "?"
     redis_version = subprocess.run(["redis-server", "--version"], capture_output=True, text=True, check=False).stdout
     return {
-        "CPUs (usable)": str(len(os.sched_getaffinity(0))),
-        "CPU": first("/proc/cpuinfo", "model name"),
-        "memory": f"{int(mem_kb) / 1024 / 1024:.1f} GiB" if mem_kb.isdigit() else "?",
-        "OS": f"{first('/etc/os-release', 'PRETTY_NAME=')}, kernel {platform.release()}",
+        **host(),
         "PostgreSQL": f"{server} on 127.0.0.1 ({settings})",
         "Redis": (redis_version.split()[2] if redis_version else "?"),
         "letter store": fs,
@@ -1031,24 +999,6 @@ def machine(engine: SAEngine, store: Path) -> dict[str, str]:
         ),
         "code": code_version(),
     }
-
-
-def code_version() -> str:
-    """The commit, and how many files of the application differ from it (others may be editing)."""
-    git = ["git", "-C", str(REPO)]
-    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
-    changed = subprocess.run(
-        [*git, "status", "--porcelain", "--", "schulden", "workflows", "integrations"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if head.returncode != 0:
-        return "?"
-    dirty = len(changed.stdout.splitlines())
-    return head.stdout.strip() + (
-        f" with {dirty} changed file(s) in schulden/, workflows/, integrations/" if dirty else ""
-    )
 
 
 def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
@@ -1121,7 +1071,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     t_all = perf_counter()
     workdir = Path(tempfile.mkdtemp(prefix="schuldroute-benchletters-"))
     store = workdir / "store"
-    url = fresh_database(args.database_url)
+    url = fresh_database(args.database_url, BENCH_DATABASE)
     engine = make_engine(url)
     redis = Redis.from_url(args.redis_url)
     print("== machine")
@@ -1208,7 +1158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         redis.flushdb()
         redis.close()
         if not args.keep:
-            drop_database(args.database_url)
+            drop_database(args.database_url, BENCH_DATABASE)
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n== results (whole run {perf_counter() - t_all:.0f} s)\n")

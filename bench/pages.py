@@ -64,8 +64,6 @@ from bench.api import (  # noqa: E402
     Route,
     Run,
     World,
-    drop_database,
-    fresh_database,
     load,
     machine,
     measure,
@@ -75,10 +73,11 @@ from bench.api import (  # noqa: E402
     stop_server,
     wait_for_quiet,
 )
+from bench.common import drop_database, fresh_database  # noqa: E402
 from schulden.db import make_engine  # noqa: E402
 from schulden.debts.models import Debt  # noqa: E402
 from schulden.users.models import User  # noqa: E402
-from schulden.users.services import hash_password  # noqa: E402
+from schulden.users.password_hashes import hash_password  # noqa: E402
 from workflows import HistoryEntry, WorkflowInstance  # noqa: E402
 
 BENCH_DATABASE = "schulden_benchpages"
@@ -254,10 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     seconds = args.seconds or (2 if args.quick else 10)
     cases = 3_000 if args.quick else 30_000
 
-    bench_api.BENCH_DATABASE = BENCH_DATABASE  # bench/api.py's helpers create and drop the database of this name
     checks = Checks()
     t_all = perf_counter()
-    url = fresh_database(args.database_url)
+    url = fresh_database(args.database_url, BENCH_DATABASE)
     engine = make_engine(url)
     print("== machine")
     for key, value in machine(engine).items():
@@ -312,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop_server(server)
         engine.dispose()
         if not args.keep:
-            drop_database(args.database_url)
+            drop_database(args.database_url, BENCH_DATABASE)
         shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\n== results: medians over {rounds} round(s), wrk at c={CONNECTIONS}")

@@ -11,13 +11,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat
 from schulden.consents import PURPOSE_LABELS, has_valid_consent, missing_consent_message
 from schulden.debts.models import AmountStatus, Debt
+from schulden.letters.lifecycle import cancel_open
 from schulden.letters.models import Letter
-from schulden.letters.services import cancel_open_letters, request_letter
+from schulden.letters.services import request_letter
+from schulden.referrals import lifecycle as referral_lifecycle
 from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus, RefusalKind
 from workflows import SYSTEM, Context, Effect, Guard, WorkflowInstance
 
@@ -106,7 +108,7 @@ def _cancel_letters(ctx: Context) -> Mapping[str, Any]:
     case = case_of(ctx)
     if case is None:
         return {"cancelled": 0}
-    return {"cancelled": cancel_open_letters(ctx.session, case.id, reason=f"{ctx.event}: brieven gestopt")}
+    return {"cancelled": cancel_open(ctx.session, case.id, reason=f"{ctx.event}: brieven gestopt")}
 
 
 CANCEL_LETTERS = Effect(
@@ -191,7 +193,6 @@ def _set_amount_status(status: AmountStatus) -> Effect:
 
 
 AMOUNT_CONFIRMED = _set_amount_status(AmountStatus.CONFIRMED)
-AMOUNT_DISPUTED = _set_amount_status(AmountStatus.DISPUTED)
 
 
 def valid_threat(ctx: Context) -> str | None:
@@ -319,10 +320,7 @@ def _record_acceptance(ctx: Context) -> Mapping[str, Any]:
     if referral is None:
         return {"referral": None}
     day = date.fromisoformat(str(ctx.payload["first_conversation_on"]))
-    referral.status = ReferralStatus.ACCEPTED.value
-    referral.decided_at = ctx.now
-    referral.decided_by = ctx.actor.actor_id
-    referral.first_conversation_on = day
+    referral_lifecycle.accepted(referral, at=ctx.now, by=ctx.actor.actor_id, first_conversation_on=day)
     # A first conversation planned after the Wgs term is a breach too, known the moment it is planned.
     late = referral.wgs_due_on is not None and day > referral.wgs_due_on
     if late and referral.wgs_breached_at is None:
@@ -339,11 +337,7 @@ def _record_refusal(kind: RefusalKind) -> Effect:
             case.referred_at = None
         if referral is None:
             return {"referral": None}
-        referral.status = ReferralStatus.REFUSED.value
-        referral.decided_at = ctx.now
-        referral.decided_by = ctx.actor.actor_id
-        referral.refusal_kind = kind.value
-        referral.refusal_reason = ctx.reason
+        referral_lifecycle.refused(referral, at=ctx.now, by=ctx.actor.actor_id, kind=kind.value, reason=ctx.reason)
         return {"referral": referral.id, "refusal": kind.value}
 
     return Effect(f"record_refusal_{kind.value}", run, "Legt de weigering van de gemeente vast bij de verwijzing")
@@ -376,13 +370,9 @@ def _cancel_referrals(ctx: Context) -> Mapping[str, Any]:
     case = case_of(ctx)
     if case is None:
         return {"cancelled": 0}
-    result = ctx.session.execute(
-        update(Referral)
-        .where(Referral.case_id == case.id, Referral.status == ReferralStatus.QUEUED.value)
-        .values(status=ReferralStatus.CANCELLED.value, last_error=f"{ctx.event}: verwijzing gestopt")
-        .execution_options(synchronize_session="fetch")
-    )
-    return {"cancelled": int(getattr(result, "rowcount", 0) or 0)}
+    return {
+        "cancelled": referral_lifecycle.cancel_queued(ctx.session, case.id, reason=f"{ctx.event}: verwijzing gestopt")
+    }
 
 
 CANCEL_REFERRALS = Effect("cancel_referrals", _cancel_referrals, "Stopt een verwijzing die nog niet is afgeleverd")

@@ -115,6 +115,11 @@ def start_of_day(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=tz)
 
 
+def _when_over(deadline: date, ctx: Context, rule: str) -> Due:
+    """A timer for the day `deadline`: it fires when that day is over, at 00:00 local time the day after."""
+    return Due(at=start_of_day(deadline + timedelta(days=1), ctx.timezone), deadline=deadline, rule=rule)
+
+
 class Delay(Protocol):
     """Computes when a timer fires; None means the timer does not start (e.g. release date unknown)."""
 
@@ -131,11 +136,7 @@ class WorkingDays:
 
     def due(self, ctx: Context) -> Due:
         deadline = ctx.calendar.add_working_days(ctx.today, self.days)
-        return Due(
-            at=start_of_day(deadline + timedelta(days=1), ctx.timezone),
-            deadline=deadline,
-            rule=f"{self.days} werkdagen na {ctx.today.isoformat()} (Algemene termijnenwet)",
-        )
+        return _when_over(deadline, ctx, f"{self.days} werkdagen na {ctx.today.isoformat()} (Algemene termijnenwet)")
 
     def describe(self) -> str:
         return f"{self.days} werkdagen"
@@ -149,10 +150,8 @@ class Weeks:
 
     def due(self, ctx: Context) -> Due:
         deadline = ctx.calendar.add_weeks(ctx.today, self.weeks)
-        return Due(
-            at=start_of_day(deadline + timedelta(days=1), ctx.timezone),
-            deadline=deadline,
-            rule=f"{self.weeks} weken na {ctx.today.isoformat()}, naar de eerstvolgende werkdag",
+        return _when_over(
+            deadline, ctx, f"{self.weeks} weken na {ctx.today.isoformat()}, naar de eerstvolgende werkdag"
         )
 
     def describe(self) -> str:

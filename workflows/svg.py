@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from html import escape
 
-from workflows.definition import ANY, PREVIOUS, Process, Transition
+from workflows.definition import ANY, PREVIOUS, Process, State, Transition
 
 BOX_HEIGHT = 40
 ROW_GAP = 28
@@ -204,6 +204,215 @@ class _Ports:
         return BOX_HEIGHT * (keys.index(key) + 1) / (len(keys) + 1)
 
 
+def _columns(process: Process, layer: dict[str, int], spine: list[str]) -> dict[str, int]:
+    """The main column is 0; every other state goes into the next free column of its row, in definition order."""
+    column: dict[str, int] = dict.fromkeys(spine, 0)
+    in_layer: dict[int, int] = {}
+    for state in process.states:
+        if state.name not in column:
+            in_layer[layer[state.name]] = in_layer.get(layer[state.name], 0) + 1
+            column[state.name] = in_layer[layer[state.name]]
+    return column
+
+
+def _box_width(process: Process, labels: dict[str, str], current: str | None) -> int:
+    """One width for every box: the longest label (with the current state's mark) fits, and at least 12 characters."""
+    longest = max(len(labels[s.name]) + (len(CURRENT_MARK) if s.name == current else 0) for s in process.states)
+    return round(16 + CHAR_WIDTH * max(longest, 12))
+
+
+def _gutter(lane_of: dict[int, int]) -> int:
+    """The room the lanes of one side take: a gap per lane, plus one when there are lanes at all."""
+    return (max(lane_of.values(), default=-1) + 1) * LANE_GAP + (LANE_GAP if lane_of else 0)
+
+
+@dataclass
+class _Geometry:
+    """Where everything goes: rows, columns, lanes, boxes and the ends of the arrows."""
+
+    edges: list[_Edge]
+    layer: dict[str, int]
+    column: dict[str, int]
+    left_lane_of: dict[int, int]
+    right_lane_of: dict[int, int]
+    left_gutter: float
+    diagram_right: float
+    diagram_bottom: float
+    boxes: dict[str, _Box]
+    plans: list[tuple[str, str]] = field(default_factory=list)  # (side at the source, side at the target)
+    ports: _Ports = field(default_factory=_Ports)
+
+    def point(self, state: str, side: str, i: int) -> tuple[float, float]:
+        box = self.boxes[state]
+        if side == "top":
+            return box.centre_x, box.y
+        if side == "bottom":
+            return box.centre_x, box.bottom
+        y = box.y + self.ports.offset(state, side, i)
+        return (box.x if side == "left" else box.x + box.width), y
+
+    def path(self, i: int) -> list[tuple[float, float]]:
+        """The points of arrow `i`: straight, or out to its lane, along it and back in."""
+        edge = self.edges[i]
+        start = self.point(edge.source, self.plans[i][0], i)
+        end = self.point(edge.target, self.plans[i][1], i)
+        if i in self.left_lane_of:
+            lane_x = self.left_gutter - LANE_GAP * (self.left_lane_of[i] + 1)
+        elif i in self.right_lane_of:
+            lane_x = self.diagram_right + LANE_GAP * (self.right_lane_of[i] + 1)
+        else:
+            return [start, end]
+        return [start, (lane_x, start[1]), (lane_x, end[1]), end]
+
+
+def _lanes(edges: list[_Edge], layer: dict[str, int], column: dict[str, int]) -> tuple[dict[int, int], dict[int, int]]:
+    """The lane of each edge that runs beside its column (same column, unless straight down to the next row):
+    left of the main column, right of the others."""
+    lane_edges = [
+        i
+        for i, e in enumerate(edges)
+        if column[e.source] == column[e.target] and layer[e.target] != layer[e.source] + 1
+    ]
+    left_lanes = [i for i in lane_edges if column[edges[i].source] == 0]
+    right_lanes = [i for i in lane_edges if column[edges[i].source] != 0]
+
+    def spans(indices: list[int]) -> list[tuple[int, int]]:
+        rows_of = [(layer[edges[i].source], layer[edges[i].target]) for i in indices]
+        return [(min(a, b), max(a, b)) for a, b in rows_of]
+
+    left_lane_of = dict(zip(left_lanes, _assign_lanes(spans(left_lanes)), strict=True))
+    right_lane_of = dict(zip(right_lanes, _assign_lanes(spans(right_lanes)), strict=True))
+    return left_lane_of, right_lane_of
+
+
+def _plan(geometry: _Geometry, i: int) -> tuple[str, str]:
+    """The sides of the boxes arrow `i` leaves and enters."""
+    edge, column = geometry.edges[i], geometry.column
+    if i in geometry.left_lane_of:
+        return ("left", "left")
+    if i in geometry.right_lane_of:
+        return ("right", "right")
+    if column[edge.source] == column[edge.target]:
+        return ("bottom", "top")
+    if column[edge.source] < column[edge.target]:
+        return ("right", "left")
+    return ("left", "right")
+
+
+def _plan_ports(geometry: _Geometry) -> None:
+    """Plan the ends of every arrow first, so each side of a box can spread its arrows evenly."""
+    edges, layer = geometry.edges, geometry.layer
+    geometry.plans = [_plan(geometry, i) for i in range(len(edges))]
+    # Request ports in the order of the far end's row, so arrows fan out without crossing near the box.
+    for i in sorted(range(len(edges)), key=lambda i: (layer[edges[i].target], layer[edges[i].source], i)):
+        source_side, target_side = geometry.plans[i]
+        if source_side != "bottom":
+            geometry.ports.request(edges[i].source, source_side, i)
+            geometry.ports.request(edges[i].target, target_side, i)
+
+
+def _geometry(process: Process, edges: list[_Edge], labels: dict[str, str], current: str | None) -> _Geometry:
+    layer, spine = _layers(process, edges)
+    column = _columns(process, layer, spine)
+    columns = max(column.values()) + 1
+    rows = max(layer.values()) + 1
+    box_width = _box_width(process, labels, current)
+    left_lane_of, right_lane_of = _lanes(edges, layer, column)
+    left_gutter = MARGIN + _gutter(left_lane_of)
+    boxes = {
+        name: _Box(left_gutter + column[name] * (box_width + COLUMN_GAP), MARGIN + layer[name] * (BOX_HEIGHT + ROW_GAP),
+                   box_width)
+        for name in labels
+    }  # fmt: skip
+    geometry = _Geometry(
+        edges=edges,
+        layer=layer,
+        column=column,
+        left_lane_of=left_lane_of,
+        right_lane_of=right_lane_of,
+        left_gutter=left_gutter,
+        diagram_right=left_gutter + columns * box_width + (columns - 1) * COLUMN_GAP,
+        diagram_bottom=MARGIN + rows * BOX_HEIGHT + (rows - 1) * ROW_GAP,
+        boxes=boxes,
+    )
+    _plan_ports(geometry)
+    return geometry
+
+
+def _svg_open(p: str, title_text: str, desc_text: str, width: float, height: float) -> list[str]:
+    """The `<svg>` element's start: its size, the accessible title and description, the arrowhead."""
+    return [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="wf-diagram" role="img" '
+        f'aria-labelledby="{p}-titel {p}-beschrijving" viewBox="0 0 {_num(width)} {_num(height)}" '
+        f'width="{_num(width)}" height="{_num(height)}" font-family="sans-serif" font-size="13">',
+        f'<title id="{p}-titel">{_esc(title_text)}</title>',
+        f'<desc id="{p}-beschrijving">{_esc(desc_text)}</desc>',
+        "<defs>"
+        f'<marker id="{p}-pijl" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse">'
+        '<path class="wf-arrowhead" d="M0,0 L10,5 L0,10 z" fill="#404040"/>'
+        "</marker></defs>",
+    ]
+
+
+def _title_text(process: Process, labels: dict[str, str], current: str | None) -> str:
+    title = process.title or process.name
+    if current is not None and current in labels:
+        return f"Stroomschema {title}, huidige status: {labels[current]}"
+    return f"Stroomschema {title}"
+
+
+def _edges_group(geometry: _Geometry, labels: dict[str, str], p: str) -> list[str]:
+    out = ['<g class="wf-edges">']
+    for i, e in enumerate(geometry.edges):
+        points = " ".join(f"{_num(x)},{_num(y)}" for x, y in geometry.path(i))
+        edge_title = f"{labels[e.source]} naar {labels[e.target]}: {', '.join(e.labels)}"
+        out.append(
+            f'<polyline class="wf-edge" points="{points}" fill="none" stroke="#404040" stroke-width="1.5" '
+            f'marker-end="url(#{p}-pijl)"><title>{_esc(edge_title)}</title></polyline>'
+        )
+    out.append("</g>")
+    return out
+
+
+def _state_box(state: State, box: _Box, label: str, *, is_current: bool, was_visited: bool) -> str:
+    """One state: its box, filled and outlined by whether it is current, visited or final, with its label."""
+    classes = ["wf-state"]
+    fill, stroke_width = "#ffffff", "1.5"
+    if state.final:
+        classes.append("wf-state--final")
+    if was_visited:
+        classes.append("wf-state--visited")
+        fill = "#e3ebf5"
+    if is_current:
+        classes.append("wf-state--current")
+        fill, stroke_width = "#ffd966", "4"
+    rx = "20" if state.final else "6"
+    text_y = box.y + BOX_HEIGHT / 2 + 4.5
+    text = _esc(label)
+    if is_current:
+        text += f'<tspan class="wf-current-mark" font-weight="bold">{_esc(CURRENT_MARK)}</tspan>'
+    return (
+        f'<g class="{" ".join(classes)}">'
+        f'<rect x="{_num(box.x)}" y="{_num(box.y)}" width="{_num(box.width)}" height="{BOX_HEIGHT}" rx="{rx}" '
+        f'fill="{fill}" stroke="#1a1a1a" stroke-width="{stroke_width}"/>'
+        f'<text x="{_num(box.centre_x)}" y="{_num(text_y)}" text-anchor="middle" fill="#1a1a1a">{text}</text>'
+        "</g>"
+    )
+
+
+def _notes_group(note_lines: list[tuple[bool, str]], notes_top: float) -> list[str]:
+    if not note_lines:
+        return []
+    out = ['<g class="wf-notes" font-size="12" fill="#1a1a1a">']
+    for n, (indent, line) in enumerate(note_lines):
+        x = MARGIN + (2 * NOTE_CHAR_WIDTH if indent else 0)
+        y = notes_top + n * NOTE_LINE_HEIGHT + 12
+        out.append(f'<text class="wf-note" x="{_num(x)}" y="{_num(y)}">{_esc(line)}</text>')
+    out.append("</g>")
+    return out
+
+
 def render_svg(
     process: Process,
     current: str | None,
@@ -220,160 +429,38 @@ def render_svg(
     visited_set = frozenset(visited)
     labels = {s.name: s.label or s.name for s in process.states}
     edges, notes = _split(process, fan_in_limit)
-    layer, spine = _layers(process, edges)
-    column: dict[str, int] = dict.fromkeys(spine, 0)
-    in_layer: dict[int, int] = {}
-    for state in process.states:
-        if state.name not in column:
-            in_layer[layer[state.name]] = in_layer.get(layer[state.name], 0) + 1
-            column[state.name] = in_layer[layer[state.name]]
-    columns = max(column.values()) + 1
-    rows = max(layer.values()) + 1
-
-    longest = max(len(labels[s.name]) + (len(CURRENT_MARK) if s.name == current else 0) for s in process.states)
-    box_width = round(16 + CHAR_WIDTH * max(longest, 12))
-
-    # Which edges run through lanes: same column, unless straight down to the next row.
-    lane_edges = [
-        i
-        for i, e in enumerate(edges)
-        if column[e.source] == column[e.target] and layer[e.target] != layer[e.source] + 1
-    ]
-    left_lanes = [i for i in lane_edges if column[edges[i].source] == 0]
-    right_lanes = [i for i in lane_edges if column[edges[i].source] != 0]
-
-    def spans(indices: list[int]) -> list[tuple[int, int]]:
-        rows_of = [(layer[edges[i].source], layer[edges[i].target]) for i in indices]
-        return [(min(a, b), max(a, b)) for a, b in rows_of]
-
-    left_lane_of = dict(zip(left_lanes, _assign_lanes(spans(left_lanes)), strict=True))
-    right_lane_of = dict(zip(right_lanes, _assign_lanes(spans(right_lanes)), strict=True))
-    left_gutter = MARGIN + (max(left_lane_of.values(), default=-1) + 1) * LANE_GAP + (LANE_GAP if left_lanes else 0)
-    right_gutter = (max(right_lane_of.values(), default=-1) + 1) * LANE_GAP + (LANE_GAP if right_lanes else 0)
-
-    boxes = {
-        name: _Box(left_gutter + column[name] * (box_width + COLUMN_GAP), MARGIN + layer[name] * (BOX_HEIGHT + ROW_GAP),
-                   box_width)
-        for name in labels
-    }  # fmt: skip
-    diagram_right = left_gutter + columns * box_width + (columns - 1) * COLUMN_GAP
-    diagram_bottom = MARGIN + rows * BOX_HEIGHT + (rows - 1) * ROW_GAP
-
-    # Plan the ends of every arrow first, so each side of a box can spread its arrows evenly.
-    ports = _Ports()
-    plans: list[tuple[str, str]] = []  # (side at the source, side at the target)
-    for i, e in enumerate(edges):
-        if i in left_lane_of:
-            plan = ("left", "left")
-        elif i in right_lane_of:
-            plan = ("right", "right")
-        elif column[e.source] == column[e.target]:
-            plan = ("bottom", "top")
-        elif column[e.source] < column[e.target]:
-            plan = ("right", "left")
-        else:
-            plan = ("left", "right")
-        plans.append(plan)
-    # Request ports in the order of the far end's row, so arrows fan out without crossing near the box.
-    for i in sorted(range(len(edges)), key=lambda i: (layer[edges[i].target], layer[edges[i].source], i)):
-        if plans[i][0] != "bottom":
-            ports.request(edges[i].source, plans[i][0], i)
-            ports.request(edges[i].target, plans[i][1], i)
-
-    def point(state: str, side: str, i: int) -> tuple[float, float]:
-        box = boxes[state]
-        if side == "top":
-            return box.centre_x, box.y
-        if side == "bottom":
-            return box.centre_x, box.bottom
-        y = box.y + ports.offset(state, side, i)
-        return (box.x if side == "left" else box.x + box.width), y
+    geometry = _geometry(process, edges, labels, current)
 
     # (indent, text): a note's continuation lines are indented, so each note reads as one item.
     note_lines = [(n > 0, line) for note in notes for n, line in enumerate(_wrap(note, NOTE_WRAP))]
+    right_gutter = _gutter(geometry.right_lane_of)
     width = max(
-        diagram_right + right_gutter, MARGIN + max((len(x) + 2 for _, x in note_lines), default=0) * NOTE_CHAR_WIDTH
+        geometry.diagram_right + right_gutter,
+        MARGIN + max((len(x) + 2 for _, x in note_lines), default=0) * NOTE_CHAR_WIDTH,
     )
     width += MARGIN
-    notes_top = diagram_bottom + (ROW_GAP if note_lines else 0)
+    notes_top = geometry.diagram_bottom + (ROW_GAP if note_lines else 0)
     height = notes_top + len(note_lines) * NOTE_LINE_HEIGHT + MARGIN
 
     p = _esc(id_prefix)
-    title = process.title or process.name
-    if current is not None and current in labels:
-        title_text = f"Stroomschema {title}, huidige status: {labels[current]}"
-    else:
-        title_text = f"Stroomschema {title}"
     desc_text = (
         f"{len(labels)} statussen en {len(edges)} overgangen tussen statussen, van boven naar beneden; "
         "de huidige status is dik omlijnd en gemarkeerd met (nu)."
     )
-    out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="wf-diagram" role="img" '
-        f'aria-labelledby="{p}-titel {p}-beschrijving" viewBox="0 0 {_num(width)} {_num(height)}" '
-        f'width="{_num(width)}" height="{_num(height)}" font-family="sans-serif" font-size="13">',
-        f'<title id="{p}-titel">{_esc(title_text)}</title>',
-        f'<desc id="{p}-beschrijving">{_esc(desc_text)}</desc>',
-        "<defs>"
-        f'<marker id="{p}-pijl" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
-        'orient="auto-start-reverse">'
-        '<path class="wf-arrowhead" d="M0,0 L10,5 L0,10 z" fill="#404040"/>'
-        "</marker></defs>",
-    ]
-
-    out.append('<g class="wf-edges">')
-    for i, e in enumerate(edges):
-        start = point(e.source, plans[i][0], i)
-        end = point(e.target, plans[i][1], i)
-        if i in left_lane_of:
-            lane_x = left_gutter - LANE_GAP * (left_lane_of[i] + 1)
-            path = [start, (lane_x, start[1]), (lane_x, end[1]), end]
-        elif i in right_lane_of:
-            lane_x = diagram_right + LANE_GAP * (right_lane_of[i] + 1)
-            path = [start, (lane_x, start[1]), (lane_x, end[1]), end]
-        else:
-            path = [start, end]
-        points = " ".join(f"{_num(x)},{_num(y)}" for x, y in path)
-        edge_title = f"{labels[e.source]} naar {labels[e.target]}: {', '.join(e.labels)}"
-        out.append(
-            f'<polyline class="wf-edge" points="{points}" fill="none" stroke="#404040" stroke-width="1.5" '
-            f'marker-end="url(#{p}-pijl)"><title>{_esc(edge_title)}</title></polyline>'
-        )
-    out.append("</g>")
-
+    out = _svg_open(p, _title_text(process, labels, current), desc_text, width, height)
+    out += _edges_group(geometry, labels, p)
     out.append('<g class="wf-states">')
     for state in process.states:
-        box = boxes[state.name]
-        classes = ["wf-state"]
-        fill, stroke_width = "#ffffff", "1.5"
-        if state.final:
-            classes.append("wf-state--final")
-        if state.name in visited_set:
-            classes.append("wf-state--visited")
-            fill = "#e3ebf5"
-        if state.name == current:
-            classes.append("wf-state--current")
-            fill, stroke_width = "#ffd966", "4"
-        rx = "20" if state.final else "6"
-        text_y = box.y + BOX_HEIGHT / 2 + 4.5
-        text = _esc(labels[state.name])
-        if state.name == current:
-            text += f'<tspan class="wf-current-mark" font-weight="bold">{_esc(CURRENT_MARK)}</tspan>'
         out.append(
-            f'<g class="{" ".join(classes)}">'
-            f'<rect x="{_num(box.x)}" y="{_num(box.y)}" width="{_num(box.width)}" height="{BOX_HEIGHT}" rx="{rx}" '
-            f'fill="{fill}" stroke="#1a1a1a" stroke-width="{stroke_width}"/>'
-            f'<text x="{_num(box.centre_x)}" y="{_num(text_y)}" text-anchor="middle" fill="#1a1a1a">{text}</text>'
-            "</g>"
+            _state_box(
+                state,
+                geometry.boxes[state.name],
+                labels[state.name],
+                is_current=state.name == current,
+                was_visited=state.name in visited_set,
+            )
         )
     out.append("</g>")
-
-    if note_lines:
-        out.append('<g class="wf-notes" font-size="12" fill="#1a1a1a">')
-        for n, (indent, line) in enumerate(note_lines):
-            x = MARGIN + (2 * NOTE_CHAR_WIDTH if indent else 0)
-            y = notes_top + n * NOTE_LINE_HEIGHT + 12
-            out.append(f'<text class="wf-note" x="{_num(x)}" y="{_num(y)}">{_esc(line)}</text>')
-        out.append("</g>")
+    out += _notes_group(note_lines, notes_top)
     out.append("</svg>")
     return "".join(out)

@@ -55,9 +55,11 @@ from schulden.letters.templates import bedrag, datum, plain_text
 from schulden.referrals.handover import (
     Arrangement,
     Contact,
+    DetaineeDetails,
     DetaineeSummary,
     Handover,
     HandoverDebt,
+    HouseholdPart,
     SummaryDebt,
     Total,
 )
@@ -165,42 +167,39 @@ class _HandoverStyles:
     note: ParagraphStyle
 
 
-def _handover_styles(font_dir: Path | None) -> tuple[_HandoverStyles, Any]:
+def _handover_styles(font_dir: Path | None) -> _HandoverStyles:
     letter_styles = _styles_for(font_dir)  # registers the fonts once (thread-safe) and gives the letters' styles
     fonts = letter_styles.fonts
     body = letter_styles.body
-    return (
-        _HandoverStyles(
-            fonts=fonts,
-            title=ParagraphStyle("ho-title", parent=body, fontName=fonts.bold, fontSize=16, leading=20, spaceAfter=6),
-            body=body,
-            heading=ParagraphStyle(
-                "ho-heading",
-                parent=body,
-                fontName=fonts.bold,
-                fontSize=12,
-                leading=15,
-                spaceBefore=8,
-                spaceAfter=4,
-                keepWithNext=1,
-            ),
-            bullet=letter_styles.bullet,
-            cell=ParagraphStyle("ho-cell", parent=body, fontSize=7.5, leading=9.5, spaceAfter=0),
-            note=ParagraphStyle("ho-note", parent=body, fontSize=8, leading=10, textColor=GREY),
+    return _HandoverStyles(
+        fonts=fonts,
+        title=ParagraphStyle("ho-title", parent=body, fontName=fonts.bold, fontSize=16, leading=20, spaceAfter=6),
+        body=body,
+        heading=ParagraphStyle(
+            "ho-heading",
+            parent=body,
+            fontName=fonts.bold,
+            fontSize=12,
+            leading=15,
+            spaceBefore=8,
+            spaceAfter=4,
+            keepWithNext=1,
         ),
-        letter_styles,
+        bullet=letter_styles.bullet,
+        cell=ParagraphStyle("ho-cell", parent=body, fontSize=7.5, leading=9.5, spaceAfter=0),
+        note=ParagraphStyle("ho-note", parent=body, fontSize=8, leading=10, textColor=GREY),
     )
 
 
 def render_handover_pdf(h: Handover, *, font_dir: Path | None = None) -> bytes:
     """The handover file as PDF bytes (A4, as many pages as it takes). Raises `FontsMissing` without the fonts."""
-    styles, letter_styles = _handover_styles(font_dir)
+    styles = _handover_styles(font_dir)
     buffer = io.BytesIO()
     doc = _document(
         buffer, title=f"Overdrachtsdossier \u2013 {h.reference}", subject="Warme overdracht", fonts=styles.fonts
     )
     footer = f"{h.reference} · Overdrachtsdossier · vertrouwelijk"
-    doc.build(_handover_story(h, styles, letter_styles), canvasmaker=_canvas_maker(footer, styles.fonts, h.made_on, []))
+    doc.build(_handover_story(h, styles), canvasmaker=_canvas_maker(footer, styles.fonts, h.made_on, []))
     return buffer.getvalue()
 
 
@@ -225,26 +224,39 @@ def _facts(rows: Sequence[tuple[str, str]], styles: _HandoverStyles) -> Table:
     return table
 
 
-def _handover_story(h: Handover, styles: _HandoverStyles, letter_styles: Any) -> list[Flowable]:
-    s = styles
-    d = h.detainee
-    story: list[Flowable] = [_p("Overdrachtsdossier schuldhulpverlening", s.title)]
+def _handover_story(h: Handover, s: _HandoverStyles) -> list[Flowable]:
+    """The file's parts in order: head, detainee, contacts, threats and term, consent, debts, household."""
+    story: list[Flowable] = [_p("Overdrachtsdossier schuldhulpverlening", s.title), _facts(_head_rows(h), s)]
+    story += _detainee_part(h.detainee, s)
+    story += [_p("Contactpersonen", s.heading), _contacts_table(h.contacts, s)]
+    story += _urgency_part(h, s)
+    story.append(_p("Toestemming van de gedetineerde", s.heading))
+    story += _consent_part(h, s)
+    story += _debts_part(h, s)
+    if h.household is not None:  # only when asked for
+        story += _household_part(h.household, s)
+    return story
+
+
+def _head_rows(h: Handover) -> list[tuple[str, str]]:
     head = [("Datum", datum(h.made_on)), ("Ons kenmerk", h.reference)]
     if h.municipality is not None:
         head.append(("Gemeente", h.municipality.name))
         if h.municipality.team_name:
             head.append(("Team", h.municipality.team_name))
     head.append(("Deel huishouden", "opgenomen" if h.household is not None else "niet opgenomen"))
-    story.append(_facts(head, s))
+    return head
 
-    # 1. The detainee.
-    story.append(_p("Gedetineerde", s.heading))
+
+def _release(d: DetaineeDetails) -> str:
     if d.pre_trial:
-        release = "onbekend (voorlopige hechtenis)"
-    elif d.expected_release is not None:
-        release = datum(d.expected_release)
-    else:
-        release = "nog onbekend"
+        return "onbekend (voorlopige hechtenis)"
+    if d.expected_release is not None:
+        return datum(d.expected_release)
+    return "nog onbekend"
+
+
+def _detainee_part(d: DetaineeDetails, s: _HandoverStyles) -> list[Flowable]:
     rows = [
         ("Naam", d.name),
         ("Geboortedatum", datum(d.date_of_birth)),
@@ -253,7 +265,7 @@ def _handover_story(h: Handover, styles: _HandoverStyles, letter_styles: Any) ->
         ("Penitentiaire inrichting", d.pi_name + (f", {d.pi_address}" if d.pi_address else "")),
         ("Soort detentie", d.detention_type_label),
         ("In detentie sinds", datum(d.detention_start)),
-        ("Verwachte vrijlating", release),
+        ("Verwachte vrijlating", _release(d)),
     ]
     if d.intended_postcode:
         rows.append(("Postcode na vrijlating", d.intended_postcode))
@@ -261,89 +273,81 @@ def _handover_story(h: Handover, styles: _HandoverStyles, letter_styles: Any) ->
         rows.append(("Ingeschreven in (BRP)", d.registration_municipality))
     if d.routing_rule:
         rows.append(("Gemeente gekozen op", d.routing_rule + (f" ({d.routing_reason})" if d.routing_reason else "")))
-    story.append(_facts(rows, s))
+    return [_p("Gedetineerde", s.heading), _facts(rows, s)]
 
-    # 2. Contacts.
-    story.append(_p("Contactpersonen", s.heading))
-    story.append(_contacts_table(h.contacts, s))
 
-    # 3. Threats and the Wgs term.
+def _urgency_part(h: Handover, s: _HandoverStyles) -> list[Flowable]:
+    """The threats and the Wgs term for the first conversation."""
     u = h.urgency
-    story.append(_p("Dreiging en spoed", s.heading))
+    out: list[Flowable] = [_p("Dreiging en spoed", s.heading)]
     if u.threats:
         for t in u.threats:
             source = "volgens het dossier" if t.source == "dossier" else f"schuldeiser {t.source}"
             track = f" {DASH} termijn van 3 werkdagen" if t.wgs_urgent else ""
-            story.append(_p(f"Er dreigt {t.label} ({source}){track}.", s.bullet, "\u2022"))
-        story.append(Spacer(1, 3))
+            out.append(_p(f"Er dreigt {t.label} ({source}){track}.", s.bullet, "\u2022"))
+        out.append(Spacer(1, 3))
     else:
-        story.append(
-            _p("Er is geen dreiging bekend (huisuitzetting, afsluiting, beëindiging zorgverzekering).", s.body)
-        )
+        out.append(_p("Er is geen dreiging bekend (huisuitzetting, afsluiting, beëindiging zorgverzekering).", s.body))
     term = [
         ("Spoed", "ja" if u.urgent else "nee"),
         ("Eerste gesprek", f"{u.rule}, uiterlijk {datum(u.first_conversation_due)}"),
     ]
     if h.first_conversation is not None:
         term.append(("Eerste gesprek gepland op", datum(h.first_conversation)))
-    story.append(_facts(term, s))
+    out.append(_facts(term, s))
+    return out
 
-    # 4. Consent.
-    story.append(_p("Toestemming van de gedetineerde", s.heading))
-    story.extend(_consent_part(h, s))
 
-    # 5. The debts.
-    story.append(_p("Schuldenoverzicht", s.heading))
-    if h.debts:
-        story.append(_debt_table(h.debts, s))
-        if any(debt.settled for debt in h.debts):
-            story.append(
-                _p(
-                    "Betaalde en kwijtgescholden schulden staan in het overzicht maar tellen niet mee in de totalen.",
-                    s.note,
-                )
-            )
-        story.append(
-            KeepTogether([_p("Totalen per categorie", s.heading), _totals_table(h.totals_by_category, "Categorie", s)])
-        )
-        story.append(
-            KeepTogether(
-                [_p("Totalen per status van het bedrag", s.heading), _totals_table(h.totals_by_status, "Status", s)]
+def _debts_part(h: Handover, s: _HandoverStyles) -> list[Flowable]:
+    out: list[Flowable] = [_p("Schuldenoverzicht", s.heading)]
+    if not h.debts:
+        out.append(_p("Er zijn geen schulden bekend.", s.body))
+        return out
+    out.append(_debt_table(h.debts, s))
+    if any(debt.settled for debt in h.debts):
+        out.append(
+            _p(
+                "Betaalde en kwijtgescholden schulden staan in het overzicht maar tellen niet mee in de totalen.",
+                s.note,
             )
         )
+    out.append(
+        KeepTogether([_p("Totalen per categorie", s.heading), _totals_table(h.totals_by_category, "Categorie", s)])
+    )
+    out.append(
+        KeepTogether(
+            [_p("Totalen per status van het bedrag", s.heading), _totals_table(h.totals_by_status, "Status", s)]
+        )
+    )
+    return out
+
+
+def _household_part(household: HouseholdPart, s: _HandoverStyles) -> list[Flowable]:
+    """Who stays behind and the debts shared with the partner."""
+    out: list[Flowable] = [_p("Huishouden", s.heading)]
+    if household.members:
+        data: list[list[Any]] = [["Relatie", "Voornamen", "Geboortedatum", "Deelt de huur", "Gezamenlijke schulden"]]
+        for m in household.members:
+            data.append(
+                [
+                    m.relation_label,
+                    _p(_text(m.given_names), s.cell),
+                    datum(m.date_of_birth) if m.date_of_birth else DASH,
+                    "ja" if m.shares_lease else "nee",
+                    "ja" if m.shares_debts else "nee",
+                ]
+            )
+        out.append(_table(data, [25 * mm, 50 * mm, 35 * mm, 25 * mm, TEXT_WIDTH - 135 * mm], s.fonts, 8))
     else:
-        story.append(_p("Er zijn geen schulden bekend.", s.body))
-
-    # 6. The household, only when asked for.
-    if h.household is not None:
-        story.append(_p("Huishouden", s.heading))
-        if h.household.members:
-            data: list[list[Any]] = [
-                ["Relatie", "Voornamen", "Geboortedatum", "Deelt de huur", "Gezamenlijke schulden"]
-            ]
-            for m in h.household.members:
-                data.append(
-                    [
-                        m.relation_label,
-                        _p(_text(m.given_names), s.cell),
-                        datum(m.date_of_birth) if m.date_of_birth else DASH,
-                        "ja" if m.shares_lease else "nee",
-                        "ja" if m.shares_debts else "nee",
-                    ]
-                )
-            story.append(_table(data, [25 * mm, 50 * mm, 35 * mm, 25 * mm, TEXT_WIDTH - 135 * mm], s.fonts, 8))
-        else:
-            story.append(_p("Er zijn geen gezinsleden vastgelegd die achterblijven.", s.body))
-        if h.household.joint_debts:
-            story.append(_p("Schulden samen met de partner", s.heading))
-            for debt in h.household.joint_debts:
-                story.append(
-                    _p(f"{debt.creditor} {DASH} {debt.type_label}: {bedrag(debt.total_cents)}", s.bullet, "\u2022")
-                )
-            story.append(_p(f"Samen: {bedrag(h.household.joint_total_cents)}", s.body))
-        else:
-            story.append(_p("Er zijn geen schulden samen met de partner bekend.", s.body))
-    return story
+        out.append(_p("Er zijn geen gezinsleden vastgelegd die achterblijven.", s.body))
+    if household.joint_debts:
+        out.append(_p("Schulden samen met de partner", s.heading))
+        for debt in household.joint_debts:
+            out.append(_p(f"{debt.creditor} {DASH} {debt.type_label}: {bedrag(debt.total_cents)}", s.bullet, "\u2022"))
+        out.append(_p(f"Samen: {bedrag(household.joint_total_cents)}", s.body))
+    else:
+        out.append(_p("Er zijn geen schulden samen met de partner bekend.", s.body))
+    return out
 
 
 def _contacts_table(contacts: Sequence[Contact], s: _HandoverStyles) -> Table:
