@@ -45,10 +45,12 @@ test: $(VENV)/.installed-dev node_modules/.installed
 lock:
 	PYTHON=$(PYTHON) scripts/lock.sh
 
+## make lint: ruff, mypy and the import-linter contracts of .importlinter (the allowed arrows, docs/architecture.md)
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format .

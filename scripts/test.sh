@@ -13,5 +13,8 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== import contracts (.importlinter, docs/architecture.md)"
+.venv/bin/lint-imports
 echo "== pytest (SQLite and PostgreSQL ${SCHULDEN_TEST_DATABASE_URL##*@}, Redis ${SCHULDEN_TEST_REDIS_URL##*//})"
-.venv/bin/python -m pytest "$@"
+# Both cores: pytest-xdist's workers each get their own PostgreSQL database and Redis database (tests/conftest.py).
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" "$@"
