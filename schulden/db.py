@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from workflows.store import WorkflowBase
@@ -60,6 +60,23 @@ class Database:
             self.engine.dispose()
         self.engine = make_engine(url, **engine_kwargs)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+
+    def bind(self, connection: Connection) -> None:
+        """Open every session on `connection`, inside the transaction it is in; a session's commit then only
+        releases a savepoint (tests: whatever the app commits is rolled back with that transaction).
+
+        The session factory stays the same object, so what listens to its commits (letter dispatch) still does.
+        """
+        if self.sessionmaker is None:
+            raise RuntimeError("database is not configured")
+        self.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+
+    def unbind(self) -> None:
+        """Sessions get their own connection from the engine again (undoes `bind`)."""
+        if self.sessionmaker is None:
+            return
+        self.sessionmaker.configure(bind=self.engine)
+        self.sessionmaker.kw.pop("join_transaction_mode", None)
 
     def session(self) -> Session:
         """A new session; the caller closes it (prefer session_scope)."""

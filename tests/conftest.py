@@ -14,16 +14,19 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,7 +38,18 @@ from schulden.settings import Settings
 from workflows import Engine as WorkflowEngine
 
 PG_URL = os.environ.get("SCHULDEN_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("SCHULDEN_TEST_REDIS_URL")
+#: pytest-xdist's worker name (gw0, gw1, ...); empty when pytest runs in one process.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+
+
+def _redis_url_of_this_worker(url: str | None) -> str | None:
+    """Worker gwN uses Redis database N+1: the `redis_url` fixture empties its database, never another worker's."""
+    if not url or not WORKER.startswith("gw"):
+        return url
+    return urlsplit(url)._replace(path=f"/{int(WORKER[2:]) + 1}").geturl()
+
+
+REDIS_URL = _redis_url_of_this_worker(os.environ.get("SCHULDEN_TEST_REDIS_URL"))
 BACKENDS = ["sqlite", "postgresql"]
 
 #: A fixed moment for tests that do not care about the date: a Monday, no holiday near.
@@ -71,6 +85,55 @@ def _guard_network() -> Iterator[None]:
     socket.socket.connect = _loopback_only  # type: ignore[method-assign,assignment]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+# -- password hashes: scrypt once per distinct password and salt per run ---------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hash_each_password_once() -> Iterator[None]:
+    """scrypt costs ~90 ms by design; the worlds create dozens of accounts per test and every login checks one.
+
+    `hash_password` gives the same hash for the same password within a run (a fresh salt per password, not per
+    account), and scrypt itself remembers its answers, so checking a password it has seen is free. Both are pure
+    functions of their arguments, so no test can tell; the stored format and the checks are the application's own.
+    """
+    import hashlib
+    import importlib
+    import pkgutil
+
+    import schulden
+
+    real_scrypt = hashlib.scrypt
+    digests: dict[tuple[object, ...], bytes] = {}
+
+    def scrypt(password: bytes, *args: Any, **kwargs: Any) -> bytes:
+        key = (bytes(password), args, tuple(sorted(kwargs.items())))
+        if key not in digests:
+            digests[key] = real_scrypt(password, *args, **kwargs)
+        return digests[key]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(hashlib, "scrypt", scrypt)
+    # Every module that holds `hash_password` (imported by name) gets the remembering one.
+    for info in pkgutil.walk_packages(schulden.__path__, "schulden."):
+        with suppress(Exception):  # a module that cannot be imported fails its own tests, not every test
+            importlib.import_module(info.name)
+    from schulden.users import services
+
+    real_hash = services.hash_password
+    hashes: dict[str, str] = {}
+
+    def hash_password(password: str) -> str:
+        if password not in hashes:
+            hashes[password] = real_hash(password)
+        return hashes[password]
+
+    for module in list(sys.modules.values()):
+        if getattr(module, "hash_password", None) is real_hash:
+            patch.setattr(module, "hash_password", hash_password)
+    yield
+    patch.undo()
 
 
 # -- databases -------------------------------------------------------------------------------------------------------
@@ -165,7 +228,9 @@ _TABLES = (
 
 
 @pytest.fixture
-def committed(database: DatabaseUnderTest, tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+def committed(
+    request: pytest.FixtureRequest, database: DatabaseUnderTest, tmp_path: Path
+) -> Iterator[sessionmaker[Session]]:
     """A session factory with real commits (for concurrency and ticking); the data is removed afterwards."""
     if database.template is not None:
         path = tmp_path / "committed.db"
@@ -207,9 +272,98 @@ def make_settings(database_url: str, **changes: object) -> Settings:
     return settings.with_changes(**changes) if changes else settings
 
 
+@dataclass
+class _BuiltApp:
+    """An app built once per backend, and what create_app pointed the process-wide objects at when it was built."""
+
+    app: Flask
+    sessionmaker: object
+    runtime: object
+
+
+@pytest.fixture(scope="session")
+def _app_of_backend(database: DatabaseUnderTest) -> dict[str, _BuiltApp]:
+    """The app of each backend, built on first use and again only when a test built another app since."""
+    return {}
+
+
+def _current_app_of(database: DatabaseUnderTest, built: dict[str, _BuiltApp]) -> Flask:
+    from integrations import runtime as runtime_module
+    from schulden.extensions import database as app_database
+
+    known = built.get(database.backend)
+    # create_app points module-level objects (the database, the runtime) at its app: a test that built its own app
+    # since, or reset the runtime, leaves them pointing elsewhere; then the backend's app is built again.
+    if (
+        known is None
+        or app_database.sessionmaker is not known.sessionmaker
+        or getattr(runtime_module, "_current", None) is not known.runtime
+    ):
+        application = create_app(make_settings(database.url))
+        application.config["TESTING"] = True
+        known = built[database.backend] = _BuiltApp(
+            application, app_database.sessionmaker, getattr(runtime_module, "_current", None)
+        )
+    return known.app
+
+
 @pytest.fixture
-def app(database: DatabaseUnderTest, committed_url: str) -> Flask:
-    """The app on the test database (real commits, emptied afterwards)."""
+def app_connection(
+    request: pytest.FixtureRequest, database: DatabaseUnderTest, _app_of_backend: dict[str, _BuiltApp]
+) -> Iterator[tuple[Flask, Connection | None]]:
+    """The backend's app (built once) with every session of it joined to one connection, in a transaction that is
+    rolled back after the test."""
+    from schulden.extensions import database as app_database
+
+    if "committed" in request.fixturenames:
+        # A test that reads and writes with `committed` sees real commits only: it gets an app of its own on that
+        # database, as before (holding a connection here would also block the cleanup of `committed`).
+        yield request.getfixturevalue("committed_app"), None
+        return
+    application = _current_app_of(database, _app_of_backend)
+    assert app_database.engine is not None
+    with app_database.engine.connect() as conn:
+        outer = conn.begin()
+        app_database.bind(conn)
+        try:
+            yield application, conn
+        finally:
+            app_database.unbind()
+            outer.rollback()
+
+
+@pytest.fixture
+def app(app_connection: tuple[Flask, Connection | None]) -> Flask:
+    """The backend's app, built once per run; whatever a request commits only releases a savepoint and is rolled
+    back after the test. For tests in one thread whose requests start no job (a letter's PDF, a referral's
+    delivery: those open connections of their own); otherwise `committed_app`."""
+    return app_connection[0]
+
+
+@pytest.fixture
+def db(request: pytest.FixtureRequest, app_connection: tuple[Flask, Connection | None]) -> sessionmaker[Session]:
+    """Sessions on the `app` test's connection: they see what the requests wrote and the requests see theirs; their
+    commits are rolled back with everything else. Unlike the app's own sessions they start no job after commit,
+    like `committed`'s."""
+    if app_connection[1] is None:
+        committed: sessionmaker[Session] = request.getfixturevalue("committed")
+        return committed
+    return sessionmaker(bind=app_connection[1], join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def world(db: sessionmaker[Session]) -> Any:
+    """The world of security.md 2.3 (tests/api/world.py: two PIs, their teams, two municipalities, a partner, six
+    cases, a user per role) in the `app` test's transaction. Tests with a world of their own (the demo seed, a
+    figures world) define `world` in their file."""
+    from tests.api.world import build_world
+
+    return build_world(db)
+
+
+@pytest.fixture
+def committed_app(database: DatabaseUnderTest, committed_url: str) -> Flask:
+    """A new app on `committed`'s database with real commits: for live servers, other threads and processes."""
     application = create_app(make_settings(committed_url))
     application.config["TESTING"] = True
     return application

@@ -330,10 +330,10 @@ def _all_secrets(world: World) -> list[str]:
     return [s for case in world.cases.values() for s in case.secrets()]
 
 
-def _snapshot(committed: sessionmaker[Session]) -> dict[str, Any]:
+def _snapshot(db: sessionmaker[Session]) -> dict[str, Any]:
     """What the matrix must leave untouched: every case and debt row's version and scope columns, and the
     number of rows the write endpoints would add."""
-    with committed() as session:
+    with db() as session:
         cases = session.execute(
             select(
                 Case.id,
@@ -365,11 +365,11 @@ def _snapshot(committed: sessionmaker[Session]) -> dict[str, Any]:
         }
 
 
-def test_idor_matrix(app: Flask, client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_idor_matrix(app: Flask, client: FlaskClient, db: sessionmaker[Session]) -> None:
     """Every principal x every object route x every object: the oracle's answer, nothing more (scenario 1)."""
-    world = build_world(committed)
+    world = build_world(db)
     secrets = _all_secrets(world)
-    before = _snapshot(committed)
+    before = _snapshot(db)
     rules = {(rule.endpoint, method): rule for rule, method in api_rules(app)}
     mismatches: list[str] = []
     denied_404: Counter[tuple[str, str, str, str, str]] = Counter()
@@ -407,7 +407,7 @@ def test_idor_matrix(app: Flask, client: FlaskClient, committed: sessionmaker[Se
     assert not mismatches, f"{len(mismatches)} of {calls} calls differ from the oracle:\n" + "\n".join(mismatches)
 
     # One authz_denied row per 404 (security.md 2.1: out of scope answers 404 and is logged, ASVS 16.3.2).
-    with committed() as session:
+    with db() as session:
         rows = session.scalars(select(AuditEntry).where(AuditEntry.action == "authz_denied")).all()
         logged = Counter(
             (row.actor_id, row.object_type, row.object_id, row.details.get("method"), row.details.get("endpoint"))
@@ -422,13 +422,13 @@ def test_idor_matrix(app: Flask, client: FlaskClient, committed: sessionmaker[Se
     assert not extra, f"authz_denied rows without a 404: {sorted(extra)[:20]}"
 
     # The matrix changed nothing: the write calls were refused (scope first, then If-Match or a service rule).
-    assert _snapshot(committed) == before
+    assert _snapshot(db) == before
 
 
-def test_function_level_denials(client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_function_level_denials(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """Roles that may never create a case or a creditor get 403, and nothing is created."""
-    world = build_world(committed)
-    before = _snapshot(committed)
+    world = build_world(db)
+    before = _snapshot(db)
     for username in PRINCIPALS:
         user = world.users[username]
         headers = world.headers(client, username)
@@ -446,12 +446,12 @@ def test_function_level_denials(client: FlaskClient, committed: sessionmaker[Ses
         for path in ("/cases", "/creditors", "/municipalities", "/municipalities/proposal"):
             assert client.get(API + path, headers=headers).status_code == 200, (username, path)
         assert client.post(f"{API}/cases/search", json={"surname": "J"}, headers=headers).status_code == 200
-    assert _snapshot(committed) == before
+    assert _snapshot(db) == before
 
 
-def test_every_api_route_needs_a_token(app: Flask, client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_every_api_route_needs_a_token(app: Flask, client: FlaskClient, db: sessionmaker[Session]) -> None:
     """Without a bearer token (or with a wrong one) every route but the login answers 401 and shows nothing."""
-    world = build_world(committed)
+    world = build_world(db)
     secrets = _all_secrets(world)
     case_id = world.cases["a_only"].id
     debt_id = world.cases["a_only"].debts[0].id
@@ -466,7 +466,7 @@ def test_every_api_route_needs_a_token(app: Flask, client: FlaskClient, committe
         "referral_id": 1,
         "proposal_id": 1,
     }
-    before = _snapshot(committed)
+    before = _snapshot(db)
     for rule, method in api_rules(app):
         if (rule.endpoint, method) == ("auth.Token", "POST"):
             continue
@@ -485,7 +485,7 @@ def test_every_api_route_needs_a_token(app: Flask, client: FlaskClient, committe
             assert response.headers.get("WWW-Authenticate") == "Bearer"
             text = response.get_data(as_text=True)
             assert not [s for s in secrets if s in text], (method, url)
-    assert _snapshot(committed) == before
+    assert _snapshot(db) == before
 
 
 # -- lists (scenario 2) ------------------------------------------------------------------------------------------------
@@ -512,10 +512,10 @@ def _page_through(client: FlaskClient, headers: dict[str, str], **params: Any) -
     raise AssertionError("more than 50 pages for a world of 6 cases")
 
 
-def test_case_list_shows_exactly_the_oracles_cases(client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_case_list_shows_exactly_the_oracles_cases(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """GET /cases and POST /cases/search, paged, with and without filters that would match the other PI's cases
     (scenario 2): exactly the oracle's cases, no more, no fewer."""
-    world = build_world(committed)
+    world = build_world(db)
     secrets_by_case = {case.id: case.secrets() for case in world.cases.values()}
     for username in PRINCIPALS:
         user = world.users[username]
@@ -592,9 +592,9 @@ def _keys_containing(value: Any, needle: str, path: str = "") -> list[str]:
     return found
 
 
-def test_bsn_by_role(client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_bsn_by_role(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """Volunteers and partners get no BSN field at all; PI staff see it masked and reveal it with a logged call."""
-    world = build_world(committed)
+    world = build_world(db)
     partner_case = world.cases["a_partner"]
     vol, partner, pi_a = world.users["vol_a"], world.users["partner_p"], world.users["pi_a"]
     for user in (vol, partner):
@@ -628,7 +628,7 @@ def test_bsn_by_role(client: FlaskClient, committed: sessionmaker[Session]) -> N
     assert response.status_code == 200
     assert response.json == {"bsn": case.spec.bsn}
     assert response.headers["Cache-Control"] == "no-store"
-    with committed() as session:
+    with db() as session:
         reveals = session.scalars(
             select(AuditEntry).where(AuditEntry.action == "bsn.reveal", AuditEntry.actor_id == pi_a.actor_id)
         ).all()
@@ -650,8 +650,8 @@ def _valid_case(world: World) -> dict[str, Any]:
     }
 
 
-def _counts(committed: sessionmaker[Session]) -> dict[str, int]:
-    with committed() as session:
+def _counts(db: sessionmaker[Session]) -> dict[str, int]:
+    with db() as session:
         return {
             model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in (Detainee, Case, WorkflowInstance, Debt)
@@ -668,10 +668,10 @@ PROTECTED_CASE_FIELDS = ("pi_id", "municipality_id", "state", "version", "id", "
 
 
 @pytest.mark.parametrize("extra", PROTECTED_CASE_FIELDS)
-def test_mass_assignment_on_case_create(client: FlaskClient, committed: sessionmaker[Session], extra: str) -> None:
-    world = build_world(committed)
+def test_mass_assignment_on_case_create(client: FlaskClient, db: sessionmaker[Session], extra: str) -> None:
+    world = build_world(db)
     headers = world.headers(client, "pi_a")
-    before = _counts(committed)
+    before = _counts(db)
     value: Any = world.orgs["PI-B"] if extra.endswith("_id") or extra == "id" else "referred"
     body = {**_valid_case(world), extra: value}
     assert extra in _errors(client.post(f"{API}/cases", json=body, headers=headers))
@@ -683,15 +683,15 @@ def test_mass_assignment_on_case_create(client: FlaskClient, committed: sessionm
         body = _valid_case(world)
         body["detention"][extra] = value
         assert f"detention.{extra}" in _errors(client.post(f"{API}/cases", json=body, headers=headers))
-    assert _counts(committed) == before
+    assert _counts(db) == before
     # The valid body itself is accepted (so the refusals above were about the extra field).
     assert client.post(f"{API}/cases", json=_valid_case(world), headers=headers).status_code == 201
 
 
-def test_case_in_another_pi_is_refused(client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_case_in_another_pi_is_refused(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """detention.pi_id naming another PI than the user's own is refused with a field message, not ignored."""
-    world = build_world(committed)
-    before = _counts(committed)
+    world = build_world(db)
+    before = _counts(db)
     for username in ("pi_a", "vol_a"):
         body = _valid_case(world)
         body["detention"]["pi_id"] = world.orgs["PI-B"]
@@ -701,11 +701,11 @@ def test_case_in_another_pi_is_refused(client: FlaskClient, committed: sessionma
     body = _valid_case(world)
     body["detention"]["pi_id"] = world.orgs["PI-B"]
     assert "detention.pi_id" in _errors(client.post(f"{API}/cases", json=body, headers=world.headers(client, "cns_1")))
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
-def _case_row(committed: sessionmaker[Session], case_id: int) -> tuple[Any, ...]:
-    with committed() as session:
+def _case_row(db: sessionmaker[Session], case_id: int) -> tuple[Any, ...]:
+    with db() as session:
         row = session.get_one(Case, case_id)
         detainee = session.get_one(Detainee, row.detainee_id)
         state = session.get_one(WorkflowInstance, row.instance_id).state
@@ -722,22 +722,22 @@ def _case_row(committed: sessionmaker[Session], case_id: int) -> tuple[Any, ...]
         )
 
 
-def _debt_row(committed: sessionmaker[Session], debt_id: int) -> tuple[Any, ...]:
-    with committed() as session:
+def _debt_row(db: sessionmaker[Session], debt_id: int) -> tuple[Any, ...]:
+    with db() as session:
         row = session.get_one(Debt, debt_id)
         state = session.get_one(WorkflowInstance, row.instance_id).state
         return (row.row_version, row.case_id, row.creditor_id, row.principal_cents, row.instance_id, state)
 
 
-def test_mass_assignment_on_case_and_debt_changes(client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_mass_assignment_on_case_and_debt_changes(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """PATCH and POST with protected fields are refused naming the field; the rows stay as they were."""
-    world = build_world(committed)
+    world = build_world(db)
     headers = world.headers(client, "pi_a")
     case = world.cases["a_only"]
     debt = case.debts[0]
     other_case = world.cases["b_only"]
     version = client.get(f"{API}/cases/{case.id}", headers=headers).headers["ETag"]
-    case_before = _case_row(committed, case.id)
+    case_before = _case_row(db, case.id)
     for extra, value in [
         ("pi_id", world.orgs["PI-B"]),
         ("municipality_id", world.orgs["M-2"]),
@@ -756,10 +756,10 @@ def test_mass_assignment_on_case_and_debt_changes(client: FlaskClient, committed
             headers={**headers, "If-Match": version},
         )
         assert extra in _errors(response), extra
-    assert _case_row(committed, case.id) == case_before
+    assert _case_row(db, case.id) == case_before
 
     debt_version = client.get(f"{API}/debts/{debt.id}", headers=headers).headers["ETag"]
-    debt_before = _debt_row(committed, debt.id)
+    debt_before = _debt_row(db, debt.id)
     for extra, value in [
         ("case_id", other_case.id),
         ("creditor_id", world.creditor_ids[1]),
@@ -775,24 +775,22 @@ def test_mass_assignment_on_case_and_debt_changes(client: FlaskClient, committed
             headers={**headers, "If-Match": debt_version},
         )
         assert extra in _errors(response), extra
-    assert _debt_row(committed, debt.id) == debt_before
+    assert _debt_row(db, debt.id) == debt_before
 
-    counts = _counts(committed)
+    counts = _counts(db)
     for extra, value in [("case_id", other_case.id), ("state", "handed_over"), ("id", 1), ("instance_id", 1)]:
         body = {"creditor_id": world.creditor_ids[0], "debt_type": "huur", extra: value}
         assert extra in _errors(client.post(f"{API}/cases/{case.id}/debts", json=body, headers=headers)), extra
     for extra, value in [("actor_id", "user:1"), ("state", "closed"), ("to_state", "closed")]:
         body = {"event": "flag_threat", "payload": {"threat": "eviction"}, extra: value}
         assert extra in _errors(client.post(f"{API}/cases/{case.id}/events", json=body, headers=headers)), extra
-    assert _counts(committed) == counts
-    assert _case_row(committed, case.id) == case_before
+    assert _counts(db) == counts
+    assert _case_row(db, case.id) == case_before
 
 
-def test_only_an_administrator_lets_a_creditor_receive_the_bsn(
-    client: FlaskClient, committed: sessionmaker[Session]
-) -> None:
+def test_only_an_administrator_lets_a_creditor_receive_the_bsn(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """Field-level write: may_receive_bsn is refused for everyone but the administrator (scenario 7)."""
-    world = build_world(committed)
+    world = build_world(db)
     creditor_id = world.creditor_ids[0]
     for username in ("pi_a", "cns_1"):
         headers = world.headers(client, username)
@@ -803,17 +801,15 @@ def test_only_an_administrator_lets_a_creditor_receive_the_bsn(
             f"{API}/creditors/{creditor_id}", json={"may_receive_bsn": True}, headers={**headers, "If-Match": etag}
         )
         assert response.status_code == 403  # contact data: only an administrator (test_creditor_changes.py)
-    with committed() as session:
+    with db() as session:
         assert session.scalars(select(Creditor.may_receive_bsn)).all() == [False, False]
 
 
 # -- ids out of range; known defects kept as strict xfails, so a fix is noticed and the marker removed --------------
 
 
-def test_ids_beyond_the_id_columns_are_not_found(
-    app: Flask, client: FlaskClient, committed: sessionmaker[Session]
-) -> None:
-    world = build_world(committed)
+def test_ids_beyond_the_id_columns_are_not_found(app: Flask, client: FlaskClient, db: sessionmaker[Session]) -> None:
+    world = build_world(db)
     failures = []
     for username in ("pi_a", "admin"):
         headers = world.headers(client, username)
@@ -844,23 +840,21 @@ BOOKKEEPING_EVENTS = {
 }
 
 
-def test_bookkeeping_events_change_no_data(client: FlaskClient, committed: sessionmaker[Session]) -> None:
+def test_bookkeeping_events_change_no_data(client: FlaskClient, db: sessionmaker[Session]) -> None:
     """Mass assignment through an event's payload: the case's PI, team and municipality stay as they are."""
-    world = build_world(committed)
+    world = build_world(db)
     case = world.cases["a_only"]
-    before = _case_row(committed, case.id)[1:5]
+    before = _case_row(db, case.id)[1:5]
     for username in ("pi_a", "cns_1"):
         headers = world.headers(client, username)
         for event, payload in BOOKKEEPING_EVENTS.items():
             body = {"event": event, "payload": payload(world), "reason": "handmatig"}
             client.post(f"{API}/cases/{case.id}/events", json=body, headers=headers)
-    assert _case_row(committed, case.id)[1:5] == before
+    assert _case_row(db, case.id)[1:5] == before
 
 
-def test_bookkeeping_events_cannot_be_fired_through_the_api(
-    client: FlaskClient, committed: sessionmaker[Session]
-) -> None:
-    world = build_world(committed)
+def test_bookkeeping_events_cannot_be_fired_through_the_api(client: FlaskClient, db: sessionmaker[Session]) -> None:
+    world = build_world(db)
     case = world.cases["a_only"]
     headers = world.headers(client, "pi_a")
     before = _history_events(client, headers, case.id)

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from schulden.cases.models import Case, Consent, Detainee
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
-from tests.api.world import World, build_world
+from tests.api.world import World
 from tests.conftest import DatabaseUnderTest
 from workflows import WorkflowInstance
 
@@ -69,8 +69,8 @@ def names_field(errors: dict[str, Any], path: str) -> bool:
     return any(key in (path, last, path.replace(".", "_")) for key in errors)
 
 
-def _counts(committed: sessionmaker[Session]) -> dict[str, int]:
-    with committed() as session:
+def _counts(db: sessionmaker[Session]) -> dict[str, int]:
+    with db() as session:
         return {
             model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in (Detainee, Case, WorkflowInstance, Debt, Consent)
@@ -103,7 +103,7 @@ Outcome = Refused | Stored | Either
 
 
 def _check(
-    committed: sessionmaker[Session],
+    db: sessionmaker[Session],
     response: Any,
     outcome: Outcome,
     stored: Callable[[Any], Any],
@@ -122,7 +122,7 @@ def _check(
     if status == 422:
         errors = response.json["errors"]
         assert names_field(errors, outcome.field), f"errors do not name {outcome.field}: {errors}"
-    assert _counts(committed) == before, "a refused request stored something"
+    assert _counts(db) == before, "a refused request stored something"
 
 
 # -- the case intake ---------------------------------------------------------------------------------------------------
@@ -143,15 +143,15 @@ def case_body(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def _detainee(committed: sessionmaker[Session], response: Any) -> Detainee:
+def _detainee(db: sessionmaker[Session], response: Any) -> Detainee:
     case_id = response.json["id"]
-    with committed() as session:
+    with db() as session:
         case = session.get_one(Case, case_id)
         return session.get_one(Detainee, case.detainee_id)
 
 
-def _case(committed: sessionmaker[Session], response: Any) -> Case:
-    with committed() as session:
+def _case(db: sessionmaker[Session], response: Any) -> Case:
+    with db() as session:
         return session.get_one(Case, response.json["id"])
 
 
@@ -289,15 +289,15 @@ NAME_CORPUS: list[tuple[str, Any, Outcome]] = [
 ]
 
 
-def _stored_detainee(committed: sessionmaker[Session], path: str) -> Callable[[Any], Any]:
+def _stored_detainee(db: sessionmaker[Session], path: str) -> Callable[[Any], Any]:
     field = path.rsplit(".", 1)[-1]
 
     def read(response: Any) -> Any:
         if path.startswith("detention."):
             column = {"start": "detention_start", "expected_release": "expected_release"}[field]
-            value = getattr(_case(committed, response), column)
+            value = getattr(_case(db, response), column)
             return value.isoformat() if value else None
-        value = getattr(_detainee(committed, response), field)
+        value = getattr(_detainee(db, response), field)
         return value.isoformat() if hasattr(value, "isoformat") else value
 
     return read
@@ -307,19 +307,14 @@ def _post_case(client: FlaskClient, headers: dict[str, str], body: Any) -> Any:
     return client.post(f"{API}/cases", json=body, headers=headers)
 
 
-@pytest.fixture
-def world(committed: sessionmaker[Session]) -> World:
-    return build_world(committed)
-
-
-def test_bsn_corpus(client: FlaskClient, committed: sessionmaker[Session], world: World, subtests: Any) -> None:
+def test_bsn_corpus(client: FlaskClient, db: sessionmaker[Session], world: World, subtests: Any) -> None:
     headers = world.headers(client, "pi_a")
-    stored = _stored_detainee(committed, "detainee.bsn")
+    stored = _stored_detainee(db, "detainee.bsn")
     for value, outcome in BSN_CORPUS:
         with subtests.test(msg="detainee.bsn", value=value):
-            before = _counts(committed)
+            before = _counts(db)
             response = _post_case(client, headers, case_body(**{"detainee.bsn": value}))
-            _check(committed, response, outcome, stored, value, before)
+            _check(db, response, outcome, stored, value, before)
             if response.status_code == 201:
                 bsn = stored(response)
                 assert len(bsn) == 9
@@ -332,50 +327,50 @@ def test_bsn_corpus(client: FlaskClient, committed: sessionmaker[Session], world
 
 @pytest.mark.parametrize("value", ["-111222333", "111222333-", "---111222333", ".111222333", "111222333.."])
 def test_bsn_with_stray_separators_is_refused(
-    client: FlaskClient, committed: sessionmaker[Session], world: World, value: str
+    client: FlaskClient, db: sessionmaker[Session], world: World, value: str
 ) -> None:
-    before = _counts(committed)
+    before = _counts(db)
     response = _post_case(client, world.headers(client, "pi_a"), case_body(**{"detainee.bsn": value}))
-    _check(committed, response, Refused("detainee.bsn"), _stored_detainee(committed, "detainee.bsn"), value, before)
+    _check(db, response, Refused("detainee.bsn"), _stored_detainee(db, "detainee.bsn"), value, before)
 
 
-def test_volunteer_records_no_bsn(client: FlaskClient, committed: sessionmaker[Session], world: World) -> None:
-    before = _counts(committed)
+def test_volunteer_records_no_bsn(client: FlaskClient, db: sessionmaker[Session], world: World) -> None:
+    before = _counts(db)
     response = _post_case(client, world.headers(client, "vol_a"), case_body(**{"detainee.bsn": "111222333"}))
     assert response.status_code == 422
     assert "detainee.bsn" in response.json["errors"]
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
-def test_postcode_corpus(client: FlaskClient, committed: sessionmaker[Session], world: World, subtests: Any) -> None:
+def test_postcode_corpus(client: FlaskClient, db: sessionmaker[Session], world: World, subtests: Any) -> None:
     headers = world.headers(client, "pi_a")
     for value, outcome in POSTCODE_CORPUS:
         with subtests.test(msg="intended_postcode", value=value):
-            before = _counts(committed)
+            before = _counts(db)
             response = _post_case(client, headers, case_body(intended_postcode=value))
-            _check(committed, response, outcome, lambda r: _case(committed, r).intended_postcode, value, before)
+            _check(db, response, outcome, lambda r: _case(db, r).intended_postcode, value, before)
             if response.status_code == 201:
-                assert response.json["intended_postcode"] == _case(committed, response).intended_postcode
+                assert response.json["intended_postcode"] == _case(db, response).intended_postcode
 
 
-def test_date_corpus(client: FlaskClient, committed: sessionmaker[Session], world: World, subtests: Any) -> None:
+def test_date_corpus(client: FlaskClient, db: sessionmaker[Session], world: World, subtests: Any) -> None:
     headers = world.headers(client, "pi_a")
     for path, value, outcome in DATE_CORPUS:
         with subtests.test(msg=path, value=value):
-            before = _counts(committed)
+            before = _counts(db)
             response = _post_case(client, headers, case_body(**{path: value}))
-            _check(committed, response, outcome, _stored_detainee(committed, path), value, before)
+            _check(db, response, outcome, _stored_detainee(db, path), value, before)
 
 
-def test_name_corpus(client: FlaskClient, committed: sessionmaker[Session], world: World, subtests: Any) -> None:
+def test_name_corpus(client: FlaskClient, db: sessionmaker[Session], world: World, subtests: Any) -> None:
     headers = world.headers(client, "pi_a")
     for path, value, outcome in NAME_CORPUS:
         with subtests.test(msg=path, value=value):
-            before = _counts(committed)
+            before = _counts(db)
             response = _post_case(client, headers, case_body(**{path: value}))
-            _check(committed, response, outcome, _stored_detainee(committed, path), value, before)
+            _check(db, response, outcome, _stored_detainee(db, path), value, before)
             if response.status_code == 201:
-                name = _stored_detainee(committed, path)(response)
+                name = _stored_detainee(db, path)(response)
                 assert unicodedata.is_normalized("NFC", name)
                 assert response.json["detainee"][path.rsplit(".", 1)[-1]] == name
                 assert "49" not in name
@@ -417,29 +412,27 @@ AMOUNT_CORPUS: list[tuple[str, Any, Outcome]] = [
 ]
 
 
-def test_amount_corpus(client: FlaskClient, committed: sessionmaker[Session], world: World, subtests: Any) -> None:
+def test_amount_corpus(client: FlaskClient, db: sessionmaker[Session], world: World, subtests: Any) -> None:
     headers = world.headers(client, "pi_a")
     case = world.cases["a_only"]
     for field, value, outcome in AMOUNT_CORPUS:
         with subtests.test(msg=field, value=value):
-            before = _counts(committed)
+            before = _counts(db)
             body = {"creditor_id": world.creditor_ids[0], "debt_type": "huur", field: value}
             response = client.post(f"{API}/cases/{case.id}/debts", json=body, headers=headers)
 
             def stored(r: Any, field: str = field) -> Any:
-                with committed() as session:
+                with db() as session:
                     return getattr(session.get_one(Debt, r.json["id"]), field)
 
-            _check(committed, response, outcome, stored, value, before)
+            _check(db, response, outcome, stored, value, before)
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e999", "-0", "1E2", "12.50"])
-def test_amount_json_literals(
-    client: FlaskClient, committed: sessionmaker[Session], world: World, literal: str
-) -> None:
+def test_amount_json_literals(client: FlaskClient, db: sessionmaker[Session], world: World, literal: str) -> None:
     """Literals the JSON grammar forbids (NaN, Infinity) or that are not whole cents, sent as raw body text."""
     case = world.cases["a_only"]
-    before = _counts(committed)
+    before = _counts(db)
     raw = f'{{"creditor_id": {world.creditor_ids[0]}, "debt_type": "huur", "principal_cents": {literal}}}'
     response = client.post(
         f"{API}/cases/{case.id}/debts",
@@ -451,7 +444,7 @@ def test_amount_json_literals(
         assert response.status_code == 201
         return
     assert 400 <= response.status_code < 500, (response.status_code, response.get_data(as_text=True)[:300])
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
 # -- payloads ----------------------------------------------------------------------------------------------------------
@@ -510,9 +503,9 @@ PAYLOADS: list[Any] = [
     ("name", "data", "content_type"), PAYLOADS, ids=[p[0] if isinstance(p, tuple) else p.id for p in PAYLOADS]
 )
 def test_bad_payloads_are_refused(
-    client: FlaskClient, committed: sessionmaker[Session], world: World, name: str, data: bytes | str, content_type: str
+    client: FlaskClient, db: sessionmaker[Session], world: World, name: str, data: bytes | str, content_type: str
 ) -> None:
-    before = _counts(committed)
+    before = _counts(db)
     headers = world.headers(client, "pi_a")
     if content_type:
         headers = {**headers, "Content-Type": content_type}
@@ -523,33 +516,33 @@ def test_bad_payloads_are_refused(
         assert response.status_code == 413
     if name in ("not JSON", "truncated JSON", "invalid UTF-8"):
         assert response.status_code == 400
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
 def test_duplicate_keys_are_not_an_error_of_the_server(
-    client: FlaskClient, committed: sessionmaker[Session], world: World
+    client: FlaskClient, db: sessionmaker[Session], world: World
 ) -> None:
     """Duplicate keys: refused, or the last one wins (Python's json); never a 500, never both stored."""
     detainee = json.dumps(case_body()["detainee"])
     other = json.dumps({**case_body()["detainee"], "surname": "Laatste", "bsn": "111222333"})
     raw = f'{{"detainee": {detainee}, "detention": {json.dumps(case_body()["detention"])}, "detainee": {other}}}'
-    before = _counts(committed)
+    before = _counts(db)
     response = client.post(
         f"{API}/cases", data=raw, headers={**world.headers(client, "pi_a"), "Content-Type": "application/json"}
     )
     assert response.status_code in (201, 400, 422), response.status_code
     if response.status_code == 201:
-        assert _detainee(committed, response).surname == "Laatste"
-        assert _counts(committed)["detainee"] == before["detainee"] + 1
+        assert _detainee(db, response).surname == "Laatste"
+        assert _counts(db)["detainee"] == before["detainee"] + 1
     else:
-        assert _counts(committed) == before
+        assert _counts(db) == before
 
 
-def test_event_payload_limits(client: FlaskClient, committed: sessionmaker[Session], world: World) -> None:
+def test_event_payload_limits(client: FlaskClient, db: sessionmaker[Session], world: World) -> None:
     """The free-form event payload is small and flat: big, nested or odd payloads are refused before any change."""
     case = world.cases["a_only"]
     headers = world.headers(client, "pi_a")
-    before = _counts(committed)
+    before = _counts(db)
     bodies: list[Any] = [
         {"event": "flag_threat", "payload": {f"k{i}": i for i in range(10_000)}},
         {"event": "flag_threat", "payload": {"threat": {"nested": {"deep": 1}}}},
@@ -570,7 +563,7 @@ def test_event_payload_limits(client: FlaskClient, committed: sessionmaker[Sessi
     for body in bodies:
         response = client.post(f"{API}/cases/{case.id}/events", json=body, headers=headers)
         assert 400 <= response.status_code < 500, (body if len(json.dumps(body)) < 200 else "big", response.status_code)
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
 # -- NUL bytes (schemathesis found GET /cases?state=%00 answering 500 on PostgreSQL) ---------------------------------
@@ -619,7 +612,7 @@ def test_nul_bytes_are_refused(
     request: pytest.FixtureRequest,
     database: DatabaseUnderTest,
     client: FlaskClient,
-    committed: sessionmaker[Session],
+    db: sessionmaker[Session],
     world: World,
     name: str,
     method: str,
@@ -630,8 +623,8 @@ def test_nul_bytes_are_refused(
 ) -> None:
     """A NUL byte anywhere is refused (4xx) or, in a filter, finds nothing: never a 500, never stored."""
     case = world.cases["a_only"]
-    before = _counts(committed)
-    with committed() as session:
+    before = _counts(db)
+    with db() as session:
         creditors = session.scalar(select(func.count()).select_from(Creditor))
     response = client.open(
         API + url.format(case_id=case.id), method=method, json=body, headers=world.headers(client, "pi_a")
@@ -640,6 +633,6 @@ def test_nul_bytes_are_refused(
     assert response.status_code in allowed or 400 <= response.status_code < 500, (name, response.status_code)
     if response.status_code == 200:
         assert response.json["items"] == []
-    assert _counts(committed) == before
-    with committed() as session:
+    assert _counts(db) == before
+    with db() as session:
         assert session.scalar(select(func.count()).select_from(Creditor)) == creditors

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,12 @@ from schulden.roles import Role
 from schulden.users.services import create_user
 
 PASSWORD = "pw-test-1234"
+
+
+@pytest.fixture
+def client(committed_app: Flask) -> FlaskClient:
+    """Requests here ask for letters, whose jobs open connections of their own: the app commits for real."""
+    return committed_app.test_client()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from schulden.api.jsonbody import DuplicateKey, duplicate_key_path
 from schulden.cases.models import Case, Consent, Detainee
 from schulden.debts.models import Debt
 from schulden.users.models import ApiToken
-from tests.api.world import PASSWORD, World, build_world
+from tests.api.world import PASSWORD, World
 from workflows import WorkflowInstance
 from workflows.store import HistoryEntry
 
@@ -31,13 +31,8 @@ DETAINEE = '{"given_names": "Jan", "surname": "Testpersoon", "date_of_birth": "1
 DETENTION = '{"type": "prison_sentence", "start": "2026-01-05"}'
 
 
-@pytest.fixture
-def world(committed: sessionmaker[Session]) -> World:
-    return build_world(committed)
-
-
-def _counts(committed: sessionmaker[Session]) -> dict[str, int]:
-    with committed() as session:
+def _counts(db: sessionmaker[Session]) -> dict[str, int]:
+    with db() as session:
         return {
             model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
             for model in (Detainee, Case, WorkflowInstance, HistoryEntry, Debt, Consent, ApiToken)
@@ -105,7 +100,7 @@ DUPLICATES: list[tuple[str, str, str, str, str]] = [
 @pytest.mark.parametrize(("name", "method", "url", "raw", "path"), DUPLICATES, ids=[d[0] for d in DUPLICATES])
 def test_a_duplicate_key_is_refused_with_400_naming_it_and_nothing_is_stored(
     client: FlaskClient,
-    committed: sessionmaker[Session],
+    db: sessionmaker[Session],
     world: World,
     name: str,
     method: str,
@@ -117,7 +112,7 @@ def test_a_duplicate_key_is_refused_with_400_naming_it_and_nothing_is_stored(
     case = world.cases["a_only"]
     user = "cns_1" if method == "PATCH" else "pi_a"
     headers = {} if url == "/auth/token" else world.headers(client, user)
-    before = _counts(committed)
+    before = _counts(db)
     target = API + url.format(case=case.id, debt=case.debts[0].id)
     body = raw.replace("{creditor}", str(world.creditor_ids[0]))
     assert json.loads(body), "the corpus itself is JSON (Python's json reads it, the last key winning)"
@@ -132,11 +127,11 @@ def test_a_duplicate_key_is_refused_with_400_naming_it_and_nothing_is_stored(
     assert "meer dan eens" in problem["detail"]
     assert list(problem["errors"]) == [path]
     assert "access_token" not in problem
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
 def test_the_same_key_in_different_objects_is_no_duplicate(
-    client: FlaskClient, committed: sessionmaker[Session], world: World
+    client: FlaskClient, db: sessionmaker[Session], world: World
 ) -> None:
     """Two consent items each with their own "purpose", two objects each with a "type": all fine."""
     case = world.cases["a_only"]
@@ -149,17 +144,15 @@ def test_the_same_key_in_different_objects_is_no_duplicate(
     assert response.status_code != 400, response.get_data(as_text=True)[:300]
 
 
-def test_a_duplicate_deep_down_is_found_and_named(
-    client: FlaskClient, committed: sessionmaker[Session], world: World
-) -> None:
+def test_a_duplicate_deep_down_is_found_and_named(client: FlaskClient, db: sessionmaker[Session], world: World) -> None:
     depth = 500
     raw = '{"detainee": ' + '{"a": ' * depth + '{"x": 1, "x": 2}' + "}" * depth + "}"
     headers = {**world.headers(client, "pi_a"), "Content-Type": "application/json"}
-    before = _counts(committed)
+    before = _counts(db)
     response = client.post(f"{API}/cases", data=raw, headers=headers)
     assert response.status_code == 400
     assert list(response.json["errors"]) == ["detainee." + "a." * depth + "x"]
-    assert _counts(committed) == before
+    assert _counts(db) == before
 
 
 def test_bodies_that_are_not_json_still_get_the_parsers_answer(client: FlaskClient, world: World) -> None:

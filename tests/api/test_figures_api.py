@@ -27,8 +27,8 @@ from schulden.cases.services import fire_case_event
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt, DebtCategory
 from schulden.debts.services import fire_debt_event
+from schulden.letters import lifecycle
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.services import mark_sent
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_engine
 from schulden.roles import Role
@@ -96,7 +96,7 @@ def _state(session: Session, case: Case) -> str:
 
 def _post_letters(session: Session, engine: Engine, debt: Debt, moment: datetime) -> None:
     """The debt's queued letters go out at `moment`: rendered (a stand-in file) and posted, as the print batch
-    records it (letters.services.mark_sent), which starts the creditor's answer clock."""
+    records it (letters.lifecycle.sent), which starts the creditor's answer clock."""
     letters = session.scalars(
         select(Letter).where(Letter.debt_id == debt.id, Letter.status == LetterStatus.QUEUED.value)
     ).all()
@@ -105,7 +105,7 @@ def _post_letters(session: Session, engine: Engine, debt: Debt, moment: datetime
         letter.status = LetterStatus.RENDERED.value
         letter.storage_key = f"test/{letter.id}.pdf"
         letter.sha256 = "0" * 64
-    mark_sent(session, engine, letters, at=moment)
+    lifecycle.sent(session, engine, letters, at=moment)
     assert session.get_one(WorkflowInstance, debt.instance_id).state == "notified"
 
 
@@ -162,10 +162,10 @@ def _case(
     return case
 
 
-def build_figure_world(committed: sessionmaker[Session]) -> FigureWorld:
+def build_figure_world(db: sessionmaker[Session]) -> FigureWorld:
     """Two PIs, two municipalities, six cases and their debts, through the services and the engine."""
     engine = build_engine()
-    with committed() as session:
+    with db() as session:
         orgs: dict[str, Organisation] = {}
         for key, (kind, name, code, team) in ORGS.items():
             org = Organisation(kind=kind.value, name=name, code=code, email=f"info@{code.lower()}.example")
@@ -272,8 +272,8 @@ def build_figure_world(committed: sessionmaker[Session]) -> FigureWorld:
 
 
 @pytest.fixture
-def world(committed: sessionmaker[Session]) -> FigureWorld:
-    return build_figure_world(committed)
+def world(db: sessionmaker[Session]) -> FigureWorld:
+    return build_figure_world(db)
 
 
 def _get(client: FlaskClient, username: str, **params: str) -> Any:
@@ -433,11 +433,11 @@ def test_without_a_token_nothing_is_answered(client: FlaskClient, world: FigureW
         assert client.get(path).status_code == 401
 
 
-def test_every_read_is_logged(client: FlaskClient, world: FigureWorld, committed: sessionmaker[Session]) -> None:
+def test_every_read_is_logged(client: FlaskClient, world: FigureWorld, db: sessionmaker[Session]) -> None:
     assert _get(client, "pi_a").status_code == 200
     assert client.get(API + ".csv", query_string=PERIOD, headers=token(client, "pi_a")).status_code == 200
 
-    with committed() as session:
+    with db() as session:
         rows = session.scalars(
             select(AuditEntry)
             .where(AuditEntry.actor_id == f"user:{world.user_ids['pi_a']}", AuditEntry.action.like("figures.%"))

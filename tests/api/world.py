@@ -40,7 +40,7 @@ from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_engine
 from schulden.roles import Role
 from schulden.users.models import User
-from schulden.users.services import hash_password
+from schulden.users.password_hashes import hash_password
 
 PASSWORD = "pw-test-1234"
 

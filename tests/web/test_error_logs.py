@@ -43,8 +43,9 @@ def _failing_routes(app: Flask) -> None:
 
 @pytest.mark.parametrize("path", ["/test-fout", "/api/v1/test-fout"])
 def test_an_unhandled_error_is_logged_with_its_frames_and_without_personal_data(
-    app: Flask, log_output: io.StringIO, path: str
+    committed_app: Flask, log_output: io.StringIO, path: str
 ) -> None:
+    app = committed_app  # an app of its own: routes are added and TESTING is switched off
     app.config["TESTING"] = False  # let the error handler answer, as in production
     _failing_routes(app)
 
