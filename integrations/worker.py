@@ -70,7 +70,22 @@ def prepare() -> None:
     gc.freeze()
 
 
-class PreloadedWorker(Worker):
+class UnsubscribesPromptly(Worker):
+    """A worker that stops listening for commands within a second when it quits."""
+
+    def unsubscribe(self) -> None:
+        # RQ's unsubscribe relies on join(timeout=1), but redis-py 8.2's PubSubWorkerThread.stop() joins without a
+        # limit first: when the UNSUBSCRIBE reply is read before the thread's next poll, the thread waits for a
+        # subscription for RQ's sleep_time (60 s), and so did every burst run and warm shutdown. The thread is a
+        # daemon: after a second, leave it.
+        if self.pubsub_thread and self.pubsub is not None:
+            self.log.info("Worker %s: unsubscribing from channel %s", self.name, self.pubsub_channel_name)
+            self.pubsub.unsubscribe()
+            self.pubsub_thread.stop(timeout=1)
+            self.pubsub.close()
+
+
+class PreloadedWorker(UnsubscribesPromptly):
     """RQ's forking worker with the renderer loaded once, running letter jobs in its own process."""
 
     #: Queues whose jobs run in this process, without a fork.

@@ -22,6 +22,7 @@ from integrations.assembly import build_runtime
 from integrations.letters import jobs
 from integrations.letters.batch import create_print_batch
 from integrations.queue import InProcessQueue, RedisQueue
+from integrations.worker import UnsubscribesPromptly
 from schulden.debts.models import Debt
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, PrintBatch
@@ -30,6 +31,11 @@ from schulden.processes import build_engine
 from tests.conftest import NOW, actor, make_settings
 from tests.factories import make_case, make_creditor, make_debt
 from workflows import WorkflowInstance
+
+
+class PromptSimpleWorker(UnsubscribesPromptly, SimpleWorker):
+    """RQ's SimpleWorker, quitting without the 60 s wait of integrations/worker.py's note."""
+
 
 COUNSELLOR = actor("counsellor", "user:cns")
 
@@ -130,7 +136,7 @@ def test_with_redis_the_job_runs_on_a_worker_after_commit(
         assert queue.queues["letters"].count == 1  # one job for the commit's two letters
         assert {lt.status for lt in _letters(rt.database.sessionmaker, debt_id)} == {"queued"}  # type: ignore[arg-type]
 
-        SimpleWorker([queue.queues["letters"]], connection=queue.connection).work(burst=True)
+        PromptSimpleWorker([queue.queues["letters"]], connection=queue.connection).work(burst=True)
 
         assert {lt.status for lt in _letters(rt.database.sessionmaker, debt_id)} == {"rendered"}  # type: ignore[arg-type]
     finally:
