@@ -207,9 +207,7 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
         waiting = len(pending_post(session, pi.id))
         now = rt.engine.clock()
         with click.progressbar(length=waiting, label=f"{waiting} brieven samenvoegen") as bar:
-            batch = rt.print_batch(
-                session, pi_id=pi.id, actor=SYSTEM_ACTOR, today=now.astimezone(rt.engine.timezone).date(), now=now
-            )
+            batch = rt.print_batch(session, pi_id=pi.id, actor=SYSTEM_ACTOR, today=rt.engine.today(now), now=now)
             if batch is None:
                 raise click.ClickException(f"Geen brieven voor de post klaar voor {pi.name}.")
             record_print_batch(session, SYSTEM_ACTOR, batch)

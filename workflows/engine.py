@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -107,6 +107,11 @@ class Engine:
         self.calendar = calendar or dutch_calendar()
         self.timezone = timezone
         self.clock = clock
+
+    def today(self, now: datetime | None = None) -> date:
+        """The calendar date of `now` (default: the clock) where the deadlines are kept: in the engine's timezone, so
+        that 00:30 in Amsterdam is already tomorrow while it is still today in UTC."""
+        return (now or self.clock()).astimezone(self.timezone).date()
 
     # -- starting and firing -------------------------------------------------------------------------------
 

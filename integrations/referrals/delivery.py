@@ -103,7 +103,7 @@ def deliver_referral(referral_id: int) -> str:
     """Make and deliver one referral's handover file. Safe to run again; returns what happened."""
     rt = runtime()
     now = utcnow()
-    today = now.astimezone(rt.engine.timezone).date()
+    today = rt.engine.today(now)
     with rt.database.session_scope() as session:
         referral = session.get(Referral, referral_id)
         if referral is None or referral.status != ReferralStatus.QUEUED.value:
@@ -250,7 +250,7 @@ def _deliver_zgw(
             ZgwReferral(
                 omschrijving=f"Aanmelding schuldhulpverlening {reference}",
                 toelichting="Warme overdracht vanuit detentie (Schuldroute)",
-                startdatum=now.astimezone(runtime().engine.timezone).date(),
+                startdatum=runtime().engine.today(now),
                 bsn=person["bsn"],
                 geslachtsnaam=person["surname"] or "",
                 voorvoegsel=person["prefix"] or "",

@@ -318,7 +318,7 @@ class CaseHousehold(MethodView):
                 )
                 for m in data["members"]
             ],
-            today=engine.clock().astimezone(engine.timezone).date(),
+            today=engine.today(),
         )
         _read(session, actor, case, "household.update")
         session.commit()

@@ -136,7 +136,7 @@ class DebtDetail(MethodView):
         session = db_session()
         debt = get_debt(session, actor, debt_id)
         check_if_match(debt.row_version)
-        today = runtime().engine.clock().astimezone(runtime().engine.timezone).date()
+        today = runtime().engine.today()
         changed = update_debt(session, debt, data, today=today)
         _log(session, actor, "debt.update", debt.id, debt.case_id, fields=changed)
         session.commit()

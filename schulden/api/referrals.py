@@ -352,7 +352,7 @@ class Tasks(MethodView):
         releases within six weeks without a referral, failed letters. Only cases in your scope."""
         actor = current_actor()
         session = db_session()
-        today = runtime().engine.clock().astimezone(runtime().engine.timezone).date()
+        today = runtime().engine.today()
         items = list_tasks(session, actor, today=today, origin=origin())
         session.commit()
         return items

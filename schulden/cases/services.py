@@ -89,7 +89,7 @@ def open_case(
 
     Does not commit. The case goes to the counselling team the PI works with.
     """
-    today = today or (now or engine.clock()).astimezone(engine.timezone).date()
+    today = today or engine.today(now)
     errors: dict[str, list[str]] = {}
     if date_of_birth >= today:
         errors["date_of_birth"] = ["De geboortedatum ligt in de toekomst."]
@@ -407,7 +407,7 @@ def record_consents(
 
     A case still waiting for consent moves on to the inventory when the consent covers contacting creditors.
     """
-    today = today or (now or engine.clock()).astimezone(engine.timezone).date()
+    today = today or engine.today(now)
     errors: dict[str, list[str]] = {}
     if not items:
         errors["purposes"] = ["Kies minstens één doel waarvoor toestemming is gegeven."]

@@ -131,7 +131,7 @@ def add_known_debt(
     )
     flags = {k: data[k] for k in _NEW_DEBT_FLAGS if data.get(k)}
     if flags:
-        update_debt(session, debt, flags, today=engine.clock().astimezone(engine.timezone).date())
+        update_debt(session, debt, flags, today=engine.today())
     debt.source = data["source"]
     session.flush()
     audit.record(session, actor=actor, action="debt.create", object_type="debt", object_id=debt.id,

@@ -148,7 +148,7 @@ def make_print_batch(
     """Today's print batch of a PI: every rendered letter for its post, merged; they count as sent from now."""
     pi = print_batch_pi(session, actor, pi_id)
     now = engine.clock()
-    batch = make(session, pi_id=pi.id, actor=actor, today=now.astimezone(engine.timezone).date(), now=now)
+    batch = make(session, pi_id=pi.id, actor=actor, today=engine.today(now), now=now)
     if batch is None:
         raise NothingToPrint("Er staan geen brieven voor de post klaar voor deze PI.")
     record_print_batch(session, actor, batch)

@@ -228,7 +228,7 @@ class NoAttachment(DomainError):
 
 def today_of(engine: Engine) -> date:
     """Today in the engine's time zone: the day an answer is received on, and the latest a peildatum may be."""
-    return engine.clock().astimezone(engine.timezone).date()
+    return engine.today()
 
 
 def get_reply(session: Session, actor: UserActor, reply_id: int) -> CreditorReply:

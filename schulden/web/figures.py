@@ -136,7 +136,7 @@ def _default_period(today: date) -> dict[str, str]:
 
 def _read_query() -> tuple[dict[str, str], dict[str, Any] | None, dict[str, list[str]]]:
     """The form's values, the loaded arguments (None on errors) and the Dutch errors per field."""
-    today = runtime().engine.clock().astimezone(runtime().engine.timezone).date()
+    today = runtime().engine.today()
     values = {key: request.args.get(key, "").strip() for key in ("from", "to", "group_by")}
     if not any(values.values()):
         values = _default_period(today)

@@ -65,7 +65,7 @@ def index() -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
     engine = runtime().engine
-    today = engine.clock().astimezone(engine.timezone).date()
+    today = engine.today()
     tasks = list_tasks(session, actor, today=today, origin=request.remote_addr)
     session.commit()
     return render_template("home.html", groups=group_tasks(tasks), task_count=len(tasks), today=today)

@@ -82,7 +82,7 @@ LABELS = {
 
 def _today() -> Any:
     engine = runtime().engine
-    return engine.clock().astimezone(engine.timezone).date()
+    return engine.today()
 
 
 def _typed(form: Mapping[str, str], names: tuple[str, ...]) -> dict[str, str]:

@@ -55,7 +55,7 @@ REFUSAL_LABELS = {
 
 def _today() -> Any:
     engine = runtime().engine
-    return engine.clock().astimezone(engine.timezone).date()
+    return engine.today()
 
 
 def detainee_name(session: Session, case: Case) -> str:
