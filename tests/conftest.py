@@ -20,7 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,6 +36,9 @@ from schulden.db import make_engine
 from schulden.processes import build_engine
 from schulden.settings import Settings
 from workflows import Engine as WorkflowEngine
+
+if TYPE_CHECKING:
+    from tests.demo_world import DemoWorld
 
 PG_URL = os.environ.get("SCHULDEN_TEST_DATABASE_URL")
 #: pytest-xdist's worker name (gw0, gw1, ...); empty when pytest runs in one process.
@@ -359,6 +362,16 @@ def world(db: sessionmaker[Session]) -> Any:
     from tests.api.world import build_world
 
     return build_world(db)
+
+
+@pytest.fixture
+def demo_world(request: pytest.FixtureRequest, database: DatabaseUnderTest, tmp_path: Path) -> Iterator[DemoWorld]:
+    """The demo (schulden.demo.seed_demo) with the helpers the page tests share (tests/demo_world.py). Fast: seeded
+    with `db` in the shared app's rolled-back transaction, no jobs (letters stay queued). With `committed` asked
+    for: a new app with a letter store and an SMTP server, the demo committed, its letters rendered and sent."""
+    from tests.demo_world import open_demo_world
+
+    yield from open_demo_world(request, tmp_path)
 
 
 @pytest.fixture

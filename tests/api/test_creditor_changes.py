@@ -9,124 +9,88 @@ approved by an administrator, and every step is in the audit log without the val
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from integrations import runtime as runtime_module
 from integrations.tick import tick
 from schulden.actors import UserActor
-from schulden.app import create_app
-from schulden.audit import AuditEntry
 from schulden.cases.models import Case, Detainee
 from schulden.creditors.models import Creditor, CreditorChangeProposal
 from schulden.creditors.services import get_creditor, update_creditor
-from schulden.demo import DEMO_PASSWORD, seed_demo
 from schulden.errors import ValidationFailed
 from schulden.letters.models import Letter
 from schulden.roles import Role
-from tests.conftest import SmtpServer, make_settings
+from tests.conftest import SmtpServer
+from tests.demo_world import DemoWorld
 
 API = "/api/v1"
 ATTACKER = "post@aanvaller.example"
 REAL = "incasso@woonstichting.example"
 
 
-@dataclass
-class Demo:
-    app: Flask
-    client: FlaskClient
-    smtp: SmtpServer
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def token(self, username: str) -> dict[str, str]:
-        response = self.client.post(f"{API}/auth/token", json={"username": username, "password": DEMO_PASSWORD})
-        assert response.status_code == 201, response.json
-        return {"Authorization": f"Bearer {response.json['access_token']}"}
-
-    def woning(self) -> tuple[int, str]:
-        """The demo landlord that takes e-mail (PI Zwolle's case Demir owes it rent): its id and ETag."""
-        with self.db() as s:
-            creditor_id = s.scalar(select(Creditor.id).where(Creditor.name == "Woonstichting De Demo"))
-        assert creditor_id is not None
-        etag = self.client.get(f"{API}/creditors/{creditor_id}", headers=self.token("admin.demo")).headers["ETag"]
-        return creditor_id, etag
-
-    def creditor(self, creditor_id: int) -> dict[str, Any]:
-        with self.db() as s:
-            row = s.get_one(Creditor, creditor_id)
-            return {c: getattr(row, c) for c in ("email", "takes_email", "address_line", "city", "row_version")}
-
-    def audit(self, *actions: str) -> list[AuditEntry]:
-        with self.db() as s:
-            rows = list(s.scalars(select(AuditEntry).where(AuditEntry.action.in_(actions)).order_by(AuditEntry.id)))
-            s.expunge_all()
-            return rows
-
-
 @pytest.fixture
-def demo(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Demo]:
-    """The demo on the real app: letters render in-process after commit and e-mail goes to a real SMTP server."""
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()
-    yield Demo(app, app.test_client(), smtp_server)
-    runtime_module._current = None
+def demo(demo_world: DemoWorld) -> DemoWorld:
+    """Fast; the end-to-end test asks for `committed`: letters render in-process after commit and e-mail goes to a
+    real SMTP server."""
+    return demo_world
+
+
+def _woning(demo: DemoWorld) -> tuple[int, str]:
+    """The demo landlord that takes e-mail (PI Zwolle's case Demir owes it rent): its id and ETag."""
+    with demo.db() as s:
+        creditor_id = s.scalar(select(Creditor.id).where(Creditor.name == "Woonstichting De Demo"))
+    assert creditor_id is not None
+    etag = demo.http.get(f"{API}/creditors/{creditor_id}", headers=demo.token("admin.demo")).headers["ETag"]
+    return creditor_id, etag
+
+
+def _creditor(demo: DemoWorld, creditor_id: int) -> dict[str, Any]:
+    with demo.db() as s:
+        row = s.get_one(Creditor, creditor_id)
+        return {c: getattr(row, c) for c in ("email", "takes_email", "address_line", "city", "row_version")}
 
 
 def _recipients(smtp: SmtpServer) -> list[str]:
     return [str(message["To"]) for message in smtp.messages]
 
 
-def test_lelystad_cannot_redirect_zwolles_letters_end_to_end(demo: Demo) -> None:
+@pytest.mark.usefixtures("committed")
+def test_lelystad_cannot_redirect_zwolles_letters_end_to_end(demo: DemoWorld) -> None:
     """The attack from the review, through the API and the tick, with a real SMTP server: nothing reaches the
     attacker, Zwolle's letters (old and new) go to the creditor's real address."""
     baseline = _recipients(demo.smtp)
     assert baseline.count(REAL) == 2  # the demo's rent letters L1 and L2 went out on seeding (and its referral)
-    woning_id, etag = demo.woning()
-    before = demo.creditor(woning_id)
+    woning_id, etag = _woning(demo)
+    before = _creditor(demo, woning_id)
     lelystad = demo.token("pi.lelystad.demo")
 
     # The attack: PI Lelystad's casemanager points the shared creditor at his own mailbox.
     for body in ({"email": ATTACKER}, {"email": ATTACKER, "takes_email": True}, {"name": "Woonstichting"}):
-        response = demo.client.patch(f"{API}/creditors/{woning_id}", json=body, headers={**lelystad, "If-Match": etag})
+        response = demo.http.patch(f"{API}/creditors/{woning_id}", json=body, headers={**lelystad, "If-Match": etag})
         assert response.status_code == 403, response.json
         assert response.mimetype == "application/problem+json"
         assert ATTACKER not in response.get_data(as_text=True)
     # A proposal is stored, but changes nothing; Lelystad cannot approve it itself.
-    proposal = demo.client.post(f"{API}/creditors/{woning_id}/change-proposals", json={"email": ATTACKER},
+    proposal = demo.http.post(f"{API}/creditors/{woning_id}/change-proposals", json={"email": ATTACKER},
                                 headers=lelystad)  # fmt: skip
     assert proposal.status_code == 201, proposal.json
     assert proposal.json["status"] == "proposed"
-    approve = demo.client.post(f"{API}/creditors/change-proposals/{proposal.json['id']}/approve", headers=lelystad)
+    approve = demo.http.post(f"{API}/creditors/change-proposals/{proposal.json['id']}/approve", headers=lelystad)
     assert approve.status_code == 403
-    assert demo.creditor(woning_id) == before
+    assert _creditor(demo, woning_id) == before
 
     # Zwolle carries on: a new debt to the same landlord, letters asked for, then the periodic tick.
     with demo.db() as s:
         case_id = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "Demir"))
-    debt = demo.client.post(
+    debt = demo.http.post(
         f"{API}/cases/{case_id}/debts",
         json={"creditor_id": woning_id, "debt_type": "huur", "principal_cents": 50_000},
         headers=demo.token("pi.demo"),
     )
     assert debt.status_code == 201, debt.json
-    sent = demo.client.post(
+    sent = demo.http.post(
         f"{API}/debts/{debt.json['id']}/events", json={"event": "send_letters"}, headers=demo.token("schuldhulp.demo")
     )
     assert sent.status_code == 201, sent.json
@@ -145,32 +109,32 @@ def test_lelystad_cannot_redirect_zwolles_letters_end_to_end(demo: Demo) -> None
     assert demo.audit("creditor.update") == []
 
 
-def test_a_proposal_changes_nothing_until_an_administrator_approves_it(demo: Demo) -> None:
-    woning_id, _etag = demo.woning()
-    before = demo.creditor(woning_id)
+def test_a_proposal_changes_nothing_until_an_administrator_approves_it(demo: DemoWorld) -> None:
+    woning_id, _etag = _woning(demo)
+    before = _creditor(demo, woning_id)
     counsellor = demo.token("schuldhulp.demo")
     admin = demo.token("admin.demo")
     body = {"email": "debiteuren@woonstichting.example", "address_line": "Postbus 99", "city": "Kampen"}
 
-    proposed = demo.client.post(f"{API}/creditors/{woning_id}/change-proposals", json=body, headers=counsellor)
+    proposed = demo.http.post(f"{API}/creditors/{woning_id}/change-proposals", json=body, headers=counsellor)
 
     assert proposed.status_code == 201, proposed.json
     assert proposed.headers["Location"].endswith(f"/creditors/change-proposals/{proposed.json['id']}")
     assert proposed.json["changes"] == body
     assert (proposed.json["status"], proposed.json["base_version"]) == ("proposed", before["row_version"])
-    assert demo.creditor(woning_id) == before
-    queue = demo.client.get(f"{API}/creditors/change-proposals", headers=admin)
+    assert _creditor(demo, woning_id) == before
+    queue = demo.http.get(f"{API}/creditors/change-proposals", headers=admin)
     assert [item["id"] for item in queue.json["items"]] == [proposed.json["id"]]
 
-    approved = demo.client.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/approve", headers=admin)
+    approved = demo.http.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/approve", headers=admin)
 
     assert approved.status_code == 200, approved.json
     assert approved.json["status"] == "approved"
     assert approved.json["decided_by"].startswith("user:")
-    after = demo.creditor(woning_id)
+    after = _creditor(demo, woning_id)
     assert (after["email"], after["address_line"], after["city"]) == (body["email"], "Postbus 99", "Kampen")
-    assert demo.client.get(f"{API}/creditors/change-proposals", headers=admin).json["items"] == []
-    again = demo.client.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/approve", headers=admin)
+    assert demo.http.get(f"{API}/creditors/change-proposals", headers=admin).json["items"] == []
+    again = demo.http.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/approve", headers=admin)
     assert again.status_code == 409
     # Three audit rows: the proposal, the change (naming the proposal), the decision. Field names, never values.
     rows = demo.audit("creditor.change_proposed", "creditor.update", "creditor.change_approved")
@@ -183,50 +147,50 @@ def test_a_proposal_changes_nothing_until_an_administrator_approves_it(demo: Dem
         assert "Kampen" not in json.dumps(row.details)
 
 
-def test_a_rejected_proposal_changes_nothing(demo: Demo) -> None:
-    woning_id, _etag = demo.woning()
-    before = demo.creditor(woning_id)
-    proposed = demo.client.post(
+def test_a_rejected_proposal_changes_nothing(demo: DemoWorld) -> None:
+    woning_id, _etag = _woning(demo)
+    before = _creditor(demo, woning_id)
+    proposed = demo.http.post(
         f"{API}/creditors/{woning_id}/change-proposals", json={"takes_email": False}, headers=demo.token("pi.demo")
     )
     assert proposed.status_code == 201, proposed.json
     admin = demo.token("admin.demo")
 
-    rejected = demo.client.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/reject", headers=admin)
+    rejected = demo.http.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/reject", headers=admin)
 
     assert rejected.status_code == 200
     assert rejected.json["status"] == "rejected"
-    assert demo.creditor(woning_id) == before
+    assert _creditor(demo, woning_id) == before
     assert (
-        demo.client.get(f"{API}/creditors/change-proposals/{proposed.json['id']}", headers=admin).json["status"]
+        demo.http.get(f"{API}/creditors/change-proposals/{proposed.json['id']}", headers=admin).json["status"]
         == "rejected"
     )
-    listed = demo.client.get(f"{API}/creditors/change-proposals?status=rejected", headers=admin).json["items"]
+    listed = demo.http.get(f"{API}/creditors/change-proposals?status=rejected", headers=admin).json["items"]
     assert [item["id"] for item in listed] == [proposed.json["id"]]
     [row] = demo.audit("creditor.change_rejected")
     assert row.details == {"creditor_id": woning_id, "fields": ["takes_email"]}
-    approve = demo.client.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/approve", headers=admin)
+    approve = demo.http.post(f"{API}/creditors/change-proposals/{proposed.json['id']}/approve", headers=admin)
     assert approve.status_code == 409
-    assert demo.creditor(woning_id) == before
+    assert _creditor(demo, woning_id) == before
 
 
-def test_only_administrators_see_and_decide_proposals(demo: Demo) -> None:
-    woning_id, _etag = demo.woning()
-    proposed = demo.client.post(
+def test_only_administrators_see_and_decide_proposals(demo: DemoWorld) -> None:
+    woning_id, _etag = _woning(demo)
+    proposed = demo.http.post(
         f"{API}/creditors/{woning_id}/change-proposals", json={"city": "Kampen"}, headers=demo.token("pi.demo")
     )
     assert proposed.status_code == 201
     pid = proposed.json["id"]
     for username in ("pi.demo", "pi.lelystad.demo", "schuldhulp.demo", "vrijwilliger.demo", "gemeente.demo"):
         headers = demo.token(username)
-        assert demo.client.get(f"{API}/creditors/change-proposals", headers=headers).status_code == 403
-        assert demo.client.get(f"{API}/creditors/change-proposals/{pid}", headers=headers).status_code == 403
+        assert demo.http.get(f"{API}/creditors/change-proposals", headers=headers).status_code == 403
+        assert demo.http.get(f"{API}/creditors/change-proposals/{pid}", headers=headers).status_code == 403
         for decision in ("approve", "reject"):
-            response = demo.client.post(f"{API}/creditors/change-proposals/{pid}/{decision}", headers=headers)
+            response = demo.http.post(f"{API}/creditors/change-proposals/{pid}/{decision}", headers=headers)
             assert response.status_code == 403, (username, decision)
     # Roles that may not write to the directory may not propose either.
     for username in ("vrijwilliger.demo", "gemeente.demo", "partner.demo"):
-        response = demo.client.post(
+        response = demo.http.post(
             f"{API}/creditors/{woning_id}/change-proposals", json={"city": "Kampen"}, headers=demo.token(username)
         )
         assert response.status_code == 403, username
@@ -235,17 +199,17 @@ def test_only_administrators_see_and_decide_proposals(demo: Demo) -> None:
         assert s.get_one(Creditor, woning_id).city == "Zwolle"
 
 
-def test_a_proposal_that_changes_nothing_or_breaks_a_rule_is_refused(demo: Demo) -> None:
-    woning_id, _etag = demo.woning()
+def test_a_proposal_that_changes_nothing_or_breaks_a_rule_is_refused(demo: DemoWorld) -> None:
+    woning_id, _etag = _woning(demo)
     headers = demo.token("schuldhulp.demo")
     url = f"{API}/creditors/{woning_id}/change-proposals"
 
-    empty = demo.client.post(url, json={}, headers=headers)
-    same = demo.client.post(url, json={"city": "Zwolle", "email": REAL}, headers=headers)
-    no_email = demo.client.post(url, json={"email": None}, headers=headers)  # it takes e-mail
-    not_contact = demo.client.post(url, json={"kind": "bank"}, headers=headers)
-    bad_email = demo.client.post(url, json={"email": "geen-adres"}, headers=headers)
-    missing = demo.client.post(f"{API}/creditors/987654/change-proposals", json={"city": "Kampen"}, headers=headers)
+    empty = demo.http.post(url, json={}, headers=headers)
+    same = demo.http.post(url, json={"city": "Zwolle", "email": REAL}, headers=headers)
+    no_email = demo.http.post(url, json={"email": None}, headers=headers)  # it takes e-mail
+    not_contact = demo.http.post(url, json={"kind": "bank"}, headers=headers)
+    bad_email = demo.http.post(url, json={"email": "geen-adres"}, headers=headers)
+    missing = demo.http.post(f"{API}/creditors/987654/change-proposals", json={"city": "Kampen"}, headers=headers)
 
     assert empty.status_code == same.status_code == 422
     assert empty.json["errors"] == {"_schema": ["Dit voorstel verandert niets aan de schuldeiser."]}
@@ -259,29 +223,29 @@ def test_a_proposal_that_changes_nothing_or_breaks_a_rule_is_refused(demo: Demo)
         assert s.scalars(select(CreditorChangeProposal)).all() == []
 
 
-def test_an_administrator_still_changes_contact_data_directly(demo: Demo) -> None:
-    woning_id, etag = demo.woning()
+def test_an_administrator_still_changes_contact_data_directly(demo: DemoWorld) -> None:
+    woning_id, etag = _woning(demo)
 
-    response = demo.client.patch(
+    response = demo.http.patch(
         f"{API}/creditors/{woning_id}",
         json={"email": "nieuw@woonstichting.example"},
         headers={**demo.token("admin.demo"), "If-Match": etag},
     )
 
     assert response.status_code == 200, response.json
-    assert demo.creditor(woning_id)["email"] == "nieuw@woonstichting.example"
+    assert _creditor(demo, woning_id)["email"] == "nieuw@woonstichting.example"
     [row] = demo.audit("creditor.update")
     assert row.details == {"fields": ["email"]}
 
 
-def test_the_service_refuses_a_contact_change_by_anyone_but_an_administrator(demo: Demo) -> None:
+def test_the_service_refuses_a_contact_change_by_anyone_but_an_administrator(demo: DemoWorld) -> None:
     """Defence in depth: a caller that skips the API's 403 (a future page, a script) still changes nothing."""
-    woning_id, _etag = demo.woning()
-    before = demo.creditor(woning_id)
+    woning_id, _etag = _woning(demo)
+    before = _creditor(demo, woning_id)
     with demo.db() as s:
         creditor = get_creditor(s, woning_id, for_update=True)
         with pytest.raises(ValidationFailed) as refused:
             update_creditor(s, creditor, actor=UserActor(user_id=1, role=Role.PI_STAFF), data={"email": ATTACKER})
         s.rollback()
     assert set(refused.value.errors) == {"email"}
-    assert demo.creditor(woning_id) == before
+    assert _creditor(demo, woning_id) == before

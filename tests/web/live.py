@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 from integrations import runtime as runtime_module
 from schulden.app import create_app
 from schulden.demo import DEMO_PASSWORD, seed_demo
+from schulden.http.ports import runtime
 from schulden.users.models import LoginAttempt
 from tests.conftest import make_settings
 
@@ -31,10 +32,10 @@ class Live:
     today: date
 
     def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
+        return runtime(self.app).database.session()
 
     def tick(self) -> None:
-        rt = self.app.extensions["schuldroute.runtime"]
+        rt = runtime(self.app)
         rt.engine.tick(rt.database.session)
 
 
@@ -42,7 +43,7 @@ class Live:
 def demo_server(committed_url: str, tmp_path: Path, *, smtp_port: int) -> Iterator[Live]:
     settings = make_settings(committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_port)
     app = create_app(settings)
-    rt = app.extensions["schuldroute.runtime"]
+    rt = runtime(app)
     today = rt.engine.clock().astimezone(rt.engine.timezone).date()
     with rt.database.session() as session:
         seed_demo(session, rt.engine, today=today)

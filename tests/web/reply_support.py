@@ -7,36 +7,29 @@ the code back from the PDF (test_referral_story.py does that once, end to end).
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.test import encode_multipart
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
-from schulden.demo import seed_demo
 from schulden.letters.models import Letter
 from schulden.letters.reply_codes import new_reply_secrets
-from tests.conftest import make_settings
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+from tests.demo_world import CSRF, DemoWorld
 
 
 @dataclass
 class ReplyWorld:
-    app: Flask
-    client: FlaskClient
-    today: date
+    """The committed demo world and the two letters whose secrets the test knows."""
+
+    demo: DemoWorld
     letter_id: int
     debt_id: int
     case_id: int
@@ -45,16 +38,27 @@ class ReplyWorld:
     other_letter_id: int
     other_token: str
 
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
+    @property
+    def app(self) -> Flask:
+        return self.demo.app
+
+    @property
+    def client(self) -> FlaskClient:
+        """The creditor's browser: one test client for the whole test."""
+        return self.demo.http
+
+    @property
+    def today(self) -> date:
+        return self.demo.today
+
+    def db(self) -> Session:
+        return self.demo.db()
 
     def new_client(self) -> FlaskClient:
         return self.app.test_client()
 
     def bearer(self, username: str = "schuldhulp.demo") -> dict[str, str]:
-        response = self.client.post("/api/v1/auth/token", json={"username": username, "password": "demo"})
-        assert response.status_code == 201, response.json
-        return {"Authorization": f"Bearer {response.json['access_token']}"}
+        return self.demo.token(username)
 
     def balance(self, euro: str = "1.234,50") -> dict[str, str]:
         return {"principal_cents": euro, "peildatum": (self.today - timedelta(days=1)).isoformat()}
@@ -82,15 +86,9 @@ def submit(client: FlaskClient, answer: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def world(committed_url: str, tmp_path: Path) -> Iterator[ReplyWorld]:
-    app = create_app(make_settings(committed_url, letter_store=tmp_path / "store"))
-    app.config["TESTING"] = True
-    rt = app.extensions["schuldroute.runtime"]
-    today = rt.engine.clock().astimezone(rt.engine.timezone).date()
-    with rt.database.session() as session:
-        seed_demo(session, rt.engine, today=today)
-        session.commit()  # the demo's letters are rendered by the in-process queue after this commit
-    with rt.database.session() as session:
+def world(committed: object, demo_world: DemoWorld) -> ReplyWorld:
+    """Committed: the demo's letters are rendered (and answering starts jobs)."""
+    with demo_world.db() as session:
         letter, other = session.scalars(
             select(Letter)
             .join(Case, Case.id == Letter.case_id)
@@ -108,6 +106,4 @@ def world(committed_url: str, tmp_path: Path) -> Iterator[ReplyWorld]:
         other.reply_token_hash = other_known.token_hash
         ids = (letter.id, letter.debt_id, letter.case_id, other.id)
         session.commit()
-    yield ReplyWorld(app, app.test_client(), today, ids[0], ids[1], ids[2], known.code, known.token, ids[3],
-                     other_known.token)  # fmt: skip
-    runtime_module._current = None
+    return ReplyWorld(demo_world, ids[0], ids[1], ids[2], known.code, known.token, ids[3], other_known.token)

@@ -7,31 +7,23 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape
-from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import delete, func, select
 from werkzeug.test import TestResponse
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
-from schulden.demo import seed_demo
 from schulden.letters.models import Letter
 from schulden.replies.models import CreditorReply
 from schulden.users.models import LoginAttempt
-from tests.conftest import SmtpServer, make_settings
+from tests.demo_world import DemoWorld, csrf
 
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\b")
 
 #: Amounts that must be refused: the review's list, scenario 41's and their relatives.
@@ -66,55 +58,16 @@ BAD_AMOUNTS = [
 GOOD_AMOUNTS = [("1.500", 150_000), ("1,50", 150), ("€ 12", 1200), ("1.500,00", 150_000), ("12.50", 1250)]
 
 
-@dataclass
-class World:
-    app: Flask
-    today: date
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def signed_in(self, username: str) -> FlaskClient:
-        client = self.app.test_client()
-        response = client.post(
-            "/aanmelden", data={"username": username, "password": "demo", "csrf_token": csrf(client, "/aanmelden")}
-        )
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return client
-
-    def demir(self) -> int:
-        """Demo case 2 (Demir, PI Zwolle): in inventory, three debts, L2 letters to the CJIB and the landlord."""
-        with self.db() as s:
-            found: int | None = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "Demir"))
-            assert found is not None
-            return found
-
-    def debts(self, case_id: int) -> list[tuple[int, int]]:
-        with self.db() as s:
-            rows = s.execute(select(Debt.id, Debt.principal_cents).where(Debt.case_id == case_id).order_by(Debt.id))
-            return [(row.id, row.principal_cents) for row in rows]
-
-
 @pytest.fixture
-def world(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[World]:
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()  # the demo's letters are rendered by the in-process queue after this commit
-    yield World(app, today)
-    runtime_module._current = None
+def world(demo_world: DemoWorld) -> DemoWorld:
+    """Fast; the reply page's tests ask for `committed`: they read the code printed on a rendered letter."""
+    return demo_world
 
 
-def csrf(client: FlaskClient, path: str) -> str:
-    match = CSRF.search(client.get(path, follow_redirects=True).get_data(as_text=True))
-    assert match, f"no CSRF field on {path}"
-    return match.group(1)
+def _debts(world: DemoWorld, case_id: int) -> list[tuple[int, int]]:
+    with world.db() as s:
+        rows = s.execute(select(Debt.id, Debt.principal_cents).where(Debt.case_id == case_id).order_by(Debt.id))
+        return [(row.id, row.principal_cents) for row in rows]
 
 
 def _refused_at(response: TestResponse, typed: str, message: str = "Vul een bedrag in euro in") -> None:
@@ -135,64 +88,65 @@ def _add_debt(client: FlaskClient, case_id: int, **fields: str) -> TestResponse:
     return client.post(path, data={**body, "csrf_token": csrf(client, path)})
 
 
-def _cjib(world: World) -> str:
+def _cjib(world: DemoWorld) -> str:
     from schulden.creditors.models import Creditor
 
     with world.db() as s:
         return str(s.scalar(select(Creditor.id).where(Creditor.name.like("%CJIB%"))))
 
 
-def test_the_intake_refuses_every_bad_amount_and_stores_nothing(world: World, subtests: Any) -> None:
-    client = world.signed_in("pi.demo")
-    case_id = world.demir()
+def test_the_intake_refuses_every_bad_amount_and_stores_nothing(world: DemoWorld, subtests: Any) -> None:
+    client = world.client("pi.demo")
+    case_id = world.case_id("Demir")
     creditor = _cjib(world)
-    before = world.debts(case_id)
+    before = _debts(world, case_id)
     for typed in BAD_AMOUNTS:
         with subtests.test(amount=typed[:40]):
             response = _add_debt(client, case_id, creditor_id=creditor, principal_cents=typed)
             _refused_at(response, typed)
-    assert world.debts(case_id) == before
+    assert _debts(world, case_id) == before
 
 
-def test_the_intake_reads_dutch_amounts_and_not_1_5e3_as_1500(world: World) -> None:
-    client = world.signed_in("pi.demo")
-    case_id = world.demir()
+def test_the_intake_reads_dutch_amounts_and_not_1_5e3_as_1500(world: DemoWorld) -> None:
+    client = world.client("pi.demo")
+    case_id = world.case_id("Demir")
     creditor = _cjib(world)
     stored = []
     for typed, cents in GOOD_AMOUNTS:
         response = _add_debt(client, case_id, creditor_id=creditor, principal_cents=typed)
         assert response.status_code == 303, response.get_data(as_text=True)[:1000]
         stored.append(cents)
-    assert [c for _id, c in world.debts(case_id)][-len(stored) :] == stored
+    assert [c for _id, c in _debts(world, case_id)][-len(stored) :] == stored
     _refused_at(_add_debt(client, case_id, creditor_id=creditor, principal_cents="1,5e3"), "1,5e3")
-    assert [c for _id, c in world.debts(case_id)][-1] == stored[-1]
+    assert [c for _id, c in _debts(world, case_id)][-1] == stored[-1]
 
 
-def test_the_intake_refuses_odd_creditor_numbers_without_a_500(world: World, subtests: Any) -> None:
+def test_the_intake_refuses_odd_creditor_numbers_without_a_500(world: DemoWorld, subtests: Any) -> None:
     """'²' passed str.isdigit() and then failed int(): a 500 before the fix."""
-    client = world.signed_in("pi.demo")
-    case_id = world.demir()
-    before = world.debts(case_id)
+    client = world.client("pi.demo")
+    case_id = world.case_id("Demir")
+    before = _debts(world, case_id)
     for creditor_id in ["\u00b2", "\u0663", "9" * 40, "-1", "0", "1e3", "NaN", "1\x00"]:
         with subtests.test(creditor_id=creditor_id):
             response = _add_debt(client, case_id, creditor_id=creditor_id, principal_cents="12,50")
             assert response.status_code == 422, (response.status_code, response.get_data(as_text=True)[:300])
-            assert world.debts(case_id) == before
+            assert _debts(world, case_id) == before
 
 
 # -- the creditors' reply page -------------------------------------------------------------------------------------
 
 
-def _reply_client(world: World) -> tuple[FlaskClient, Letter]:
+def _reply_client(world: DemoWorld) -> tuple[FlaskClient, Letter]:
     """A creditor with the code printed on the CJIB's L2 letter, signed in to its reply session."""
+    demir = world.case_id("Demir")
     with world.db() as s:
         letter = s.scalars(
-            select(Letter).where(Letter.case_id == world.demir(), Letter.letter_type == "L2").order_by(Letter.id)
+            select(Letter).where(Letter.case_id == demir, Letter.letter_type == "L2").order_by(Letter.id)
         ).first()
         assert letter is not None
         assert letter.storage_key is not None
         s.expunge(letter)
-    data = world.app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+    data = world.runtime.store.get(letter.storage_key)
     code = CODE.search("\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages))
     assert code, "the letter prints a reply code"
     client = world.app.test_client()
@@ -201,7 +155,7 @@ def _reply_client(world: World) -> tuple[FlaskClient, Letter]:
     return client, letter
 
 
-def _answer(world: World, client: FlaskClient, **fields: str) -> TestResponse:
+def _answer(world: DemoWorld, client: FlaskClient, **fields: str) -> TestResponse:
     # The reply form counts submissions per letter and refuses more than a handful in an hour (that limit has its
     # own tests); here every value of the corpus is a fresh attempt, so the count is cleared first.
     with world.db() as s:
@@ -210,12 +164,13 @@ def _answer(world: World, client: FlaskClient, **fields: str) -> TestResponse:
     return client.post("/antwoord/brief", data={**fields, "csrf_token": csrf(client, "/antwoord/brief")})
 
 
-def _replies(world: World) -> int:
+def _replies(world: DemoWorld) -> int:
     with world.db() as s:
         return s.scalar(select(func.count()).select_from(CreditorReply)) or 0
 
 
-def test_the_reply_page_refuses_every_bad_amount_in_every_amount_field(world: World, subtests: Any) -> None:
+@pytest.mark.usefixtures("committed")
+def test_the_reply_page_refuses_every_bad_amount_in_every_amount_field(world: DemoWorld, subtests: Any) -> None:
     client, _letter = _reply_client(world)
     yesterday = (world.today - timedelta(days=1)).isoformat()
     for field in ("principal_cents", "interest_cents", "costs_cents", "arrangement_monthly_cents"):
@@ -231,7 +186,8 @@ def test_the_reply_page_refuses_every_bad_amount_in_every_amount_field(world: Wo
     assert _replies(world) == 0
 
 
-def test_the_reply_page_refuses_odd_dates_and_flags_without_a_500(world: World, subtests: Any) -> None:
+@pytest.mark.usefixtures("committed")
+def test_the_reply_page_refuses_odd_dates_and_flags_without_a_500(world: DemoWorld, subtests: Any) -> None:
     client, _letter = _reply_client(world)
     answers: list[dict[str, str]] = [
         {"peildatum": "0000-01-01"},
@@ -252,7 +208,8 @@ def test_the_reply_page_refuses_odd_dates_and_flags_without_a_500(world: World, 
     assert _replies(world) == 0
 
 
-def test_the_reply_page_reads_12_500_as_twelve_thousand_five_hundred_euro(world: World) -> None:
+@pytest.mark.usefixtures("committed")
+def test_the_reply_page_reads_12_500_as_twelve_thousand_five_hundred_euro(world: DemoWorld) -> None:
     client, letter = _reply_client(world)
     _refused_at(_answer(world, client, principal_cents="1,5e3", peildatum=world.today.isoformat()), "1,5e3")
     done = _answer(world, client, principal_cents="12.500", costs_cents="€ 1.234,56", peildatum=world.today.isoformat())
@@ -300,8 +257,8 @@ WIZARD_CORPUS: list[tuple[str, list[str]]] = [
 ]
 
 
-def test_the_intake_wizard_refuses_the_identifier_corpus_without_a_500(world: World, subtests: Any) -> None:
-    client = world.signed_in("pi.demo")
+def test_the_intake_wizard_refuses_the_identifier_corpus_without_a_500(world: DemoWorld, subtests: Any) -> None:
+    client = world.client("pi.demo")
     with world.db() as s:
         cases_before = s.scalar(select(func.count()).select_from(Case))
     for field, values in WIZARD_CORPUS:
@@ -318,8 +275,8 @@ def test_the_intake_wizard_refuses_the_identifier_corpus_without_a_500(world: Wo
         assert s.scalar(select(func.count()).select_from(Case)) == cases_before
 
 
-def test_the_consent_step_refuses_odd_dates_and_text_without_a_500(world: World, subtests: Any) -> None:
-    client = world.signed_in("pi.demo")
+def test_the_consent_step_refuses_odd_dates_and_text_without_a_500(world: DemoWorld, subtests: Any) -> None:
+    client = world.client("pi.demo")
     with world.db() as s:
         case_id = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "IJsselstein"))
     path = f"/intake/{case_id}/toestemming"
@@ -331,19 +288,19 @@ def test_the_consent_step_refuses_odd_dates_and_text_without_a_500(world: World,
                 assert response.status_code == 422, (field, typed[:40], response.status_code)
 
 
-def test_the_print_batch_form_refuses_odd_pi_numbers_without_a_500(world: World, subtests: Any) -> None:
+def test_the_print_batch_form_refuses_odd_pi_numbers_without_a_500(world: DemoWorld, subtests: Any) -> None:
     """'²' passed str.isdigit() and then failed int(): a 500 before the fix."""
-    client = world.signed_in("pi.demo")
+    client = world.client("pi.demo")
     for pi_id in ["\u00b2", "\u0663", "9" * 40, "-1", "1e3", "\x00"]:
         with subtests.test(pi_id=pi_id):
             response = client.post("/printbatch", data={"pi_id": pi_id, "csrf_token": csrf(client, "/printbatch")})
             assert response.status_code == 422, (response.status_code, response.get_data(as_text=True)[:300])
 
 
-def test_choosing_a_municipality_refuses_odd_numbers_without_a_500(world: World, subtests: Any) -> None:
+def test_choosing_a_municipality_refuses_odd_numbers_without_a_500(world: DemoWorld, subtests: Any) -> None:
     """The referral page's municipality choice: '²' passed str.isdigit() and then failed int() (a 500)."""
-    client = world.signed_in("schuldhulp.demo")
-    case_id = world.demir()
+    client = world.client("schuldhulp.demo")
+    case_id = world.case_id("Demir")
     page = f"/dossiers/{case_id}/verwijzing"
     with world.db() as s:
         version = str(s.get_one(Case, case_id).row_version)

@@ -3,40 +3,21 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from schulden.app import create_app
 from schulden.audit import AuditEntry
 from schulden.creditors.models import Creditor
-from schulden.demo import DEMO_PASSWORD, seed_demo
 from schulden.organisations.models import Organisation
 from schulden.users.models import User
-from tests.conftest import make_settings
+from tests.demo_world import DemoWorld, seed_committed
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class World:
-    app: Flask
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def client(self, username: str) -> FlaskClient:
-        client = self.app.test_client()
-        response = client.post(
-            "/aanmelden", data={"username": username, "password": DEMO_PASSWORD, "csrf_token": csrf(client)}
-        )
-        assert response.status_code in (302, 303), response.get_data(as_text=True)
-        return client
+#: The names tests/web/test_letter_texts.py imports from here.
+World = DemoWorld
 
 
 def csrf(client: FlaskClient, path: str = "/aanmelden") -> str:
@@ -46,27 +27,20 @@ def csrf(client: FlaskClient, path: str = "/aanmelden") -> str:
 
 
 @pytest.fixture
-def world(committed_url: str) -> World:
-    return demo_world(committed_url)
+def world(demo_world: DemoWorld) -> DemoWorld:
+    return demo_world
 
 
-def demo_world(committed_url: str) -> World:
-    """The app on the committed database with the demo seeded (also used by tests/web/test_letter_texts.py)."""
-    app = create_app(make_settings(committed_url))
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()
-    return World(app)
+def demo_world(committed_url: str) -> DemoWorld:
+    """The demo committed on `committed_url` (for tests/web/test_letter_texts.py; not the `demo_world` fixture)."""
+    return seed_committed(committed_url)
 
 
 def text(response: TestResponse) -> str:
     return response.get_data(as_text=True)
 
 
-def test_only_administrators_reach_beheer(world: World) -> None:
+def test_only_administrators_reach_beheer(world: DemoWorld) -> None:
     assert world.app.test_client().get("/beheer").status_code == 302  # to the login page
     pi = world.client("pi.demo")
     for path in ("/beheer", "/beheer/gebruikers", "/beheer/schuldeisers", "/beheer/sjablonen", "/beheer/sjablonen/L1"):
@@ -78,7 +52,7 @@ def test_only_administrators_reach_beheer(world: World) -> None:
     assert "7 actieve accounts" in page
 
 
-def test_create_user_keeps_input_and_shows_dutch_errors(world: World) -> None:
+def test_create_user_keeps_input_and_shows_dutch_errors(world: DemoWorld) -> None:
     admin = world.client("admin.demo")
     token = csrf(admin, "/beheer/gebruikers")
     response = admin.post(
@@ -125,7 +99,7 @@ def test_create_user_keeps_input_and_shows_dutch_errors(world: World) -> None:
         assert s.scalar(select(AuditEntry.id).where(AuditEntry.action == "user.create")) is not None
 
 
-def test_disabling_a_user_ends_their_session_at_once(world: World) -> None:
+def test_disabling_a_user_ends_their_session_at_once(world: DemoWorld) -> None:
     pi = world.client("pi.demo")
     assert pi.get("/").status_code == 200
     admin = world.client("admin.demo")
@@ -151,7 +125,7 @@ def test_disabling_a_user_ends_their_session_at_once(world: World) -> None:
     assert admin.post(f"/beheer/gebruikers/{pi_id}/uitschakelen").status_code == 400
 
 
-def test_creditor_search_and_edit_with_the_api_rules(world: World) -> None:
+def test_creditor_search_and_edit_with_the_api_rules(world: DemoWorld) -> None:
     admin = world.client("admin.demo")
     page = text(admin.get("/beheer/schuldeisers?q=cjib"))
     assert "Centraal Justitieel Incassobureau (CJIB)" in page
@@ -197,7 +171,7 @@ def test_creditor_search_and_edit_with_the_api_rules(world: World) -> None:
     assert admin.get("/beheer/schuldeisers/999999").status_code == 404
 
 
-def test_letter_templates_are_listed_with_their_text(world: World) -> None:
+def test_letter_templates_are_listed_with_their_text(world: DemoWorld) -> None:
     admin = world.client("admin.demo")
     page = text(admin.get("/beheer/sjablonen"))
     for n in range(1, 11):

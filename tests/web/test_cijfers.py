@@ -5,18 +5,25 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from schulden.audit import AuditEntry
 from schulden.web.figures import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
-from tests.web.test_beheer import World, text
-from tests.web.test_beheer import world as world
+from tests.demo_world import DemoWorld
+from tests.web.test_beheer import text
+
+
+@pytest.fixture
+def world(demo_world: DemoWorld) -> DemoWorld:
+    return demo_world
+
 
 SPAN = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
 
 
-def _period(world: World) -> dict[str, str]:
-    engine = world.app.extensions["schuldroute.runtime"].engine
+def _period(world: DemoWorld) -> dict[str, str]:
+    engine = world.runtime.engine
     today: date = engine.clock().astimezone(engine.timezone).date()
     return {"from": (today - timedelta(days=365)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
 
@@ -29,7 +36,7 @@ def test_bars_scale_to_the_largest_value() -> None:
     assert bar_chart("e", "E", "", [], "0").bars == []
 
 
-def test_figures_page_shows_tables_charts_and_csv_link(world: World) -> None:
+def test_figures_page_shows_tables_charts_and_csv_link(world: DemoWorld) -> None:
     admin = world.client("pi.demo")
     period = _period(world)
     response = admin.get("/cijfers", query_string=period | {"group_by": "pi"})
@@ -60,10 +67,10 @@ def test_figures_page_shows_tables_charts_and_csv_link(world: World) -> None:
         assert s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "figures.export")) == 1
 
 
-def test_default_period_and_dutch_errors(world: World) -> None:
+def test_default_period_and_dutch_errors(world: DemoWorld) -> None:
     client = world.client("gemeente.demo")
     page = text(client.get("/cijfers"))
-    engine = world.app.extensions["schuldroute.runtime"].engine
+    engine = world.runtime.engine
     today = engine.clock().astimezone(engine.timezone).date()
     assert f'value="{today.year}-01-01"' in page
     assert f'value="{today.isoformat()}"' in page
@@ -80,7 +87,7 @@ def test_default_period_and_dutch_errors(world: World) -> None:
     assert client.get("/cijfers/kengetallen.csv", query_string={"from": "x", "to": "y"}).status_code == 422
 
 
-def test_volunteers_do_not_read_figures(world: World) -> None:
+def test_volunteers_do_not_read_figures(world: DemoWorld) -> None:
     volunteer = world.client("vrijwilliger.demo")
     assert volunteer.get("/cijfers").status_code == 403
     assert volunteer.get("/cijfers/kengetallen.csv").status_code == 403

@@ -11,15 +11,16 @@ from schulden.creditors.models import Creditor, CreditorChangeProposal
 from schulden.creditors.services import get_creditor, propose_change
 from schulden.roles import Role
 from schulden.users.models import User
-from tests.web.test_beheer import World, csrf, demo_world, text
+from tests.demo_world import DemoWorld
+from tests.web.test_beheer import csrf, text
 
 
 @pytest.fixture
-def world(committed_url: str) -> World:
-    return demo_world(committed_url)
+def world(demo_world: DemoWorld) -> DemoWorld:
+    return demo_world
 
 
-def _propose(world: World, changes: dict[str, object]) -> tuple[int, int]:
+def _propose(world: DemoWorld, changes: dict[str, object]) -> tuple[int, int]:
     """PI Lelystad's casemanager proposes `changes` to the demo landlord: (creditor id, proposal id)."""
     with world.db() as s:
         user = s.scalar(select(User).where(User.username == "pi.lelystad.demo"))
@@ -32,7 +33,7 @@ def _propose(world: World, changes: dict[str, object]) -> tuple[int, int]:
         return creditor_id, proposal.id
 
 
-def test_an_administrator_approves_a_proposal_on_the_creditor_page(world: World) -> None:
+def test_an_administrator_approves_a_proposal_on_the_creditor_page(world: DemoWorld) -> None:
     creditor_id, proposal_id = _propose(world, {"email": "post@nieuw.example"})
     _other, rejected_id = _propose(world, {"city": "Lelystad"})
     admin = world.client("admin.demo")
@@ -72,7 +73,7 @@ def test_an_administrator_approves_a_proposal_on_the_creditor_page(world: World)
     assert "al beoordeeld" in text(admin.get(f"/beheer/schuldeisers/{creditor_id}"))
 
 
-def test_others_cannot_decide_proposals(world: World) -> None:
+def test_others_cannot_decide_proposals(world: DemoWorld) -> None:
     creditor_id, proposal_id = _propose(world, {"email": "post@aanvaller.example"})
     pi = world.client("pi.lelystad.demo")
 

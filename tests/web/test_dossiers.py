@@ -5,73 +5,22 @@ surname search kept out of URLs, filter errors in Dutch, actions fired through t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
-from schulden.audit import AuditEntry
-from schulden.cases.models import Case, Detainee
-from schulden.demo import seed_demo
+from schulden.cases.models import Case
 from schulden.letters.models import Letter
-from tests.conftest import SmtpServer, make_settings
+from tests.demo_world import DemoWorld
 from tests.web.test_foundation import csrf_of
 from workflows import WorkflowInstance
 
-PASSWORD = "demo"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class World:
-    app: Flask
-    today: date
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def client(self, username: str) -> FlaskClient:
-        client = self.app.test_client()
-        token = csrf_of(client)
-        response = client.post("/aanmelden", data={"username": username, "password": PASSWORD, "csrf_token": token})
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
-
-    def case_id(self, surname: str) -> int:
-        with self.db() as s:
-            found: int | None = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == surname))
-            assert found is not None
-            return found
-
-    def audit(self, action: str) -> list[AuditEntry]:
-        with self.db() as s:
-            rows = list(s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)))
-            s.expunge_all()
-            return rows
-
 
 @pytest.fixture
-def world(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[World]:
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()  # the demo's letters are rendered by the in-process queue after this commit
-    yield World(app, today)
-    runtime_module._current = None
+def world(demo_world: DemoWorld) -> DemoWorld:
+    return demo_world
 
 
 def text(response: Any) -> str:
@@ -81,7 +30,7 @@ def text(response: Any) -> str:
 # --- Mijn werk ---------------------------------------------------------------------------------------------------
 
 
-def test_mijn_werk_groups_the_tasks_and_links_each_to_its_case(world: World) -> None:
+def test_mijn_werk_groups_the_tasks_and_links_each_to_its_case(world: DemoWorld) -> None:
     demir = world.case_id("Demir")
     with world.db() as s:  # the release comes within six weeks: a task for the PI
         s.execute(update(Case).where(Case.id == demir).values(expected_release=world.today + timedelta(weeks=2)))
@@ -97,7 +46,7 @@ def test_mijn_werk_groups_the_tasks_and_links_each_to_its_case(world: World) -> 
     assert row.details == {"case_ids": [demir]}
 
 
-def test_mijn_werk_of_another_pi_shows_nothing_of_zwolle(world: World) -> None:
+def test_mijn_werk_of_another_pi_shows_nothing_of_zwolle(world: DemoWorld) -> None:
     body = text(world.client("pi.lelystad.demo").get("/"))
     assert "geen taken" in body
     assert "Demir" not in body
@@ -120,7 +69,7 @@ def test_mijn_werk_puts_groups_with_urgent_tasks_first() -> None:
 # --- the case list -----------------------------------------------------------------------------------------------
 
 
-def test_case_list_shows_the_cases_in_scope_with_an_audit_row(world: World) -> None:
+def test_case_list_shows_the_cases_in_scope_with_an_audit_row(world: DemoWorld) -> None:
     client = world.client("pi.demo")
     page = client.get("/dossiers")
     assert page.status_code == 200
@@ -136,7 +85,7 @@ def test_case_list_shows_the_cases_in_scope_with_an_audit_row(world: World) -> N
     assert "Demir" not in other
 
 
-def test_case_list_filters_by_state_and_urgency_in_the_url(world: World) -> None:
+def test_case_list_filters_by_state_and_urgency_in_the_url(world: DemoWorld) -> None:
     client = world.client("pi.demo")
     body = text(client.get("/dossiers?state=inventory"))
     assert "Demir" in body
@@ -149,7 +98,7 @@ def test_case_list_filters_by_state_and_urgency_in_the_url(world: World) -> None
     assert "Demir" not in body
 
 
-def test_bad_filters_answer_422_in_dutch_with_the_field_marked(world: World) -> None:
+def test_bad_filters_answer_422_in_dutch_with_the_field_marked(world: DemoWorld) -> None:
     page = world.client("pi.demo").get("/dossiers?release_after=31-02-2025&urgent=misschien")
     assert page.status_code == 422
     body = text(page)
@@ -160,7 +109,7 @@ def test_bad_filters_answer_422_in_dutch_with_the_field_marked(world: World) -> 
     assert 'value="31-02-2025"' in body  # what was typed is kept
 
 
-def test_surname_search_is_a_post_and_the_name_never_reaches_a_url(world: World) -> None:
+def test_surname_search_is_a_post_and_the_name_never_reaches_a_url(world: DemoWorld) -> None:
     client = world.client("pi.demo")
     token = csrf_of(client, "/dossiers")
     page = client.post("/dossiers", data={"surname": "dem", "csrf_token": token})
@@ -175,7 +124,7 @@ def test_surname_search_is_a_post_and_the_name_never_reaches_a_url(world: World)
     assert client.post("/dossiers", data={"surname": "dem"}).status_code == 400
 
 
-def test_case_list_pages_with_the_keyset_cursor(world: World) -> None:
+def test_case_list_pages_with_the_keyset_cursor(world: DemoWorld) -> None:
     from schulden.web import cases as dossiers
 
     client = world.client("pi.demo")
@@ -196,7 +145,7 @@ def test_case_list_pages_with_the_keyset_cursor(world: World) -> None:
 # --- the case page -----------------------------------------------------------------------------------------------
 
 
-def test_case_page_shows_summary_debts_timeline_diagram_and_actions(world: World) -> None:
+def test_case_page_shows_summary_debts_timeline_diagram_and_actions(world: DemoWorld) -> None:
     demir = world.case_id("Demir")
     page = world.client("pi.demo").get(f"/dossiers/{demir}")
     assert page.status_code == 200
@@ -226,14 +175,14 @@ def test_case_page_shows_summary_debts_timeline_diagram_and_actions(world: World
         assert [r.case_id for r in world.audit(action)] == [demir], action
 
 
-def test_volunteer_sees_no_bsn_field(world: World) -> None:
+def test_volunteer_sees_no_bsn_field(world: DemoWorld) -> None:
     body = text(world.client("vrijwilliger.demo").get(f"/dossiers/{world.case_id('Demir')}"))
     assert "Ayşe Demir" in body
     assert "BSN" not in body
     assert "9842" not in body
 
 
-def test_a_case_out_of_scope_is_a_404_page_with_the_apis_audit_row(world: World) -> None:
+def test_a_case_out_of_scope_is_a_404_page_with_the_apis_audit_row(world: DemoWorld) -> None:
     demir = world.case_id("Demir")
     client = world.client("pi.lelystad.demo")
     page = client.get(f"/dossiers/{demir}", headers={"Accept": "text/html"})
@@ -257,7 +206,7 @@ def test_a_case_out_of_scope_is_a_404_page_with_the_apis_audit_row(world: World)
     )
 
 
-def test_actions_fire_through_the_service_and_refusals_say_why(world: World) -> None:
+def test_actions_fire_through_the_service_and_refusals_say_why(world: DemoWorld) -> None:
     demir = world.case_id("Demir")
     client = world.client("pi.demo")
     token = csrf_of(client, f"/dossiers/{demir}")
@@ -294,7 +243,8 @@ def test_actions_fire_through_the_service_and_refusals_say_why(world: World) -> 
     assert client.post(url, data={"event": "resume"}).status_code == 400  # no CSRF token
 
 
-def test_letter_pdf_with_the_apis_checks(world: World) -> None:
+@pytest.mark.usefixtures("committed")  # the demo's letters rendered: their PDFs
+def test_letter_pdf_with_the_apis_checks(world: DemoWorld) -> None:
     demir = world.case_id("Demir")
     with world.db() as s:
         letter = s.scalars(
@@ -318,7 +268,7 @@ def test_letter_pdf_with_the_apis_checks(world: World) -> None:
     assert [r.object_id for r in world.audit("authz_denied")] == [str(letter_id)]
 
 
-def test_flag_threat_takes_the_kind_of_threat_from_its_select(world: World) -> None:
+def test_flag_threat_takes_the_kind_of_threat_from_its_select(world: DemoWorld) -> None:
     demir = world.case_id("Demir")
     client = world.client("vrijwilliger.demo")
     token = csrf_of(client, f"/dossiers/{demir}")
@@ -340,7 +290,7 @@ def test_flag_threat_takes_the_kind_of_threat_from_its_select(world: World) -> N
         assert s.scalar(select(Case.urgent).where(Case.id == demir)) is True
 
 
-def test_closing_takes_a_reason_and_the_kind_of_closure(world: World) -> None:
+def test_closing_takes_a_reason_and_the_kind_of_closure(world: DemoWorld) -> None:
     case_id = world.case_id("IJsselstein")
     client = world.client("schuldhulp.demo")
     page = text(client.get(f"/dossiers/{case_id}"))

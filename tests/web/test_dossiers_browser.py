@@ -18,6 +18,7 @@ from integrations import runtime as runtime_module
 from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
 from schulden.demo import seed_demo
+from schulden.http.ports import runtime
 from schulden.users.models import LoginAttempt
 from tests.conftest import make_settings
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
@@ -32,9 +33,9 @@ def demo_server(
     """The app with the demo world on a real HTTP server in a thread; Demir's release moved within six weeks so
     that Mijn werk has a task. Yields the base URL and Demir's case id."""
     app: Flask = create_app(make_settings(committed_url, letter_store=tmp_path / "store"))
-    engine = app.extensions["schuldroute.runtime"].engine
+    engine = runtime(app).engine
     today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
+    with runtime(app).database.session() as session:
         seed_demo(session, engine, today=today)
         session.commit()
         demir = session.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "Demir"))

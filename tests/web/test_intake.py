@@ -4,69 +4,24 @@ by the same services, volunteers refused the consent with the workflow's reason,
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, timedelta
-from pathlib import Path
-from typing import Any
+from datetime import timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.audit import AuditEntry
 from schulden.cases.models import Case, Consent, Detainee
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
-from schulden.demo import seed_demo
-from schulden.users.models import LoginAttempt
-from tests.conftest import make_settings
+from tests.demo_world import DemoWorld, csrf
 from workflows import WorkflowInstance
-
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class World:
-    app: Flask
-    today: date
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def client(self, username: str) -> FlaskClient:
-        client = self.app.test_client()
-        token = csrf(client, "/aanmelden")
-        response = client.post("/aanmelden", data={"username": username, "password": "demo", "csrf_token": token})
-        assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return client
 
 
 @pytest.fixture
-def world(committed_url: str, tmp_path: Path) -> Iterator[World]:
-    app = create_app(make_settings(committed_url, letter_store=tmp_path / "store"))
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()
-    yield World(app, today)
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        session.execute(delete(LoginAttempt))
-        session.commit()
-    runtime_module._current = None
-
-
-def csrf(client: FlaskClient, path: str) -> str:
-    match = CSRF.search(client.get(path, follow_redirects=True).get_data(as_text=True))
-    assert match, f"no CSRF field on {path}"
-    return match.group(1)
+def world(demo_world: DemoWorld) -> DemoWorld:
+    return demo_world
 
 
 def post(client: FlaskClient, path: str, data: dict[str, str]) -> TestResponse:
@@ -82,12 +37,12 @@ DETAINEE = {
 }
 
 
-def _audit_actions(world: World, case_id: int) -> list[str]:
+def _audit_actions(world: DemoWorld, case_id: int) -> list[str]:
     with world.db() as s:
         return list(s.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case_id).order_by(AuditEntry.id)))
 
 
-def test_the_wizard_validates_each_step_keeps_what_was_typed_and_opens_the_case(world: World) -> None:
+def test_the_wizard_validates_each_step_keeps_what_was_typed_and_opens_the_case(world: DemoWorld) -> None:
     client = world.client("pi.demo")
     page = client.get("/intake")
     assert page.status_code == 200
@@ -225,7 +180,7 @@ def test_the_wizard_validates_each_step_keeps_what_was_typed_and_opens_the_case(
     assert {"consent.create", "debt.create", "debt.list", "case.read"} <= set(_audit_actions(world, case_id))
 
 
-def test_a_volunteer_gets_no_bsn_field_and_sees_why_the_consent_is_not_theirs(world: World) -> None:
+def test_a_volunteer_gets_no_bsn_field_and_sees_why_the_consent_is_not_theirs(world: DemoWorld) -> None:
     client = world.client("vrijwilliger.demo")
     html = client.get("/intake").get_data(as_text=True)
     assert "detainee.bsn" not in html
@@ -250,7 +205,7 @@ def test_a_volunteer_gets_no_bsn_field_and_sees_why_the_consent_is_not_theirs(wo
     assert client.get(f"/intake/{case_id}/schulden").status_code == 200
 
 
-def test_another_pi_gets_404_and_an_audit_row_and_other_roles_no_wizard(world: World) -> None:
+def test_another_pi_gets_404_and_an_audit_row_and_other_roles_no_wizard(world: DemoWorld) -> None:
     with world.db() as s:
         case_id = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == "IJsselstein"))
     other = world.client("pi.lelystad.demo")

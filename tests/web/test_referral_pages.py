@@ -3,59 +3,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.audit import AuditEntry
-from schulden.cases.models import Case, Detainee
-from schulden.demo import seed_demo
+from schulden.cases.models import Case
 from schulden.letters.models import Letter, PrintBatch
 from schulden.organisations.models import Organisation
 from schulden.referrals.models import Referral
-from schulden.users.models import LoginAttempt
-from tests.conftest import SmtpServer, make_settings
-from tests.web.test_intake import World, post
+from tests.demo_world import DemoWorld
+from tests.web.test_intake import post
 from workflows import WorkflowInstance
 
 
 @pytest.fixture
-def world(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[World]:
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()
-    yield World(app, today)
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        session.execute(delete(LoginAttempt))
-        session.commit()
-    runtime_module._current = None
+def world(committed: object, demo_world: DemoWorld) -> DemoWorld:
+    """Committed: sending a referral and making a print batch start jobs (the handover file, the PDFs)."""
+    return demo_world
 
 
-def _case_id(world: World, surname: str) -> int:
-    with world.db() as s:
-        case_id = s.scalar(select(Case.id).join(Detainee).where(Detainee.surname == surname))
-        assert case_id is not None
-        return case_id
-
-
-def _state(world: World, case_id: int) -> str:
+def _state(world: DemoWorld, case_id: int) -> str:
     with world.db() as s:
         return s.get_one(WorkflowInstance, s.get_one(Case, case_id).instance_id).state
 
 
-def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it(world: World) -> None:
+def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it(world: DemoWorld) -> None:
     client = world.client("pi.demo")
     with world.db() as s:
         waiting = s.scalars(
@@ -109,8 +83,8 @@ def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it
     assert world.client("gemeente.demo").get("/printbatch").status_code == 403
 
 
-def test_the_referral_page_says_why_it_cannot_send_yet(world: World) -> None:
-    case_id = _case_id(world, "Demir")  # still in the inventory
+def test_the_referral_page_says_why_it_cannot_send_yet(world: DemoWorld) -> None:
+    case_id = world.case_id("Demir")  # still in the inventory
     client = world.client("schuldhulp.demo")
     page = client.get(f"/dossiers/{case_id}/verwijzing")
     assert page.status_code == 200
@@ -132,8 +106,8 @@ def test_the_referral_page_says_why_it_cannot_send_yet(world: World) -> None:
         assert {"case.read", "referral.list"} <= actions
 
 
-def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_accepts(world: World) -> None:
-    case_id = _case_id(world, "Vries")  # referred to Zwolle by the demo
+def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_accepts(world: DemoWorld) -> None:
+    case_id = world.case_id("Vries")  # referred to Zwolle by the demo
     gemeente = world.client("gemeente.demo")
     inbox = gemeente.get("/gemeente")
     assert inbox.status_code == 200
@@ -226,8 +200,8 @@ def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_acce
     assert client.get(f"/verwijzingen/{first.id}/samenvatting.pdf").data.startswith(b"%PDF")
 
 
-def test_the_municipality_accepts_with_the_date_of_the_first_conversation(world: World) -> None:
-    case_id = _case_id(world, "Vries")
+def test_the_municipality_accepts_with_the_date_of_the_first_conversation(world: DemoWorld) -> None:
+    case_id = world.case_id("Vries")
     with world.db() as s:
         referral_id = s.scalars(select(Referral.id).where(Referral.case_id == case_id)).one()
     gemeente = world.client("gemeente.demo")

@@ -22,6 +22,7 @@ from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
 from schulden.demo import seed_demo
+from schulden.http.ports import runtime
 from schulden.letters.models import Letter
 from tests.conftest import make_settings
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
@@ -35,7 +36,7 @@ PHONE = {"width": 375, "height": 740}
 def reply_server(database: object, committed_url: str, tmp_path: Path) -> Iterator[tuple[str, Flask, Letter]]:
     """The app with the demo on a real HTTP server; returns its address, the app and a creditor letter (L2)."""
     app = create_app(make_settings(committed_url, letter_store=tmp_path / "store"))
-    rt = app.extensions["schuldroute.runtime"]
+    rt = runtime(app)
     today = rt.engine.clock().astimezone(rt.engine.timezone).date()
     with rt.database.session() as session:
         seed_demo(session, rt.engine, today=today)
@@ -69,7 +70,7 @@ def test_a_creditor_answers_on_a_phone_and_every_page_passes_axe(reply_server: t
     chromium = _chromium()
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (make test does)")
-    rt = app.extensions["schuldroute.runtime"]
+    rt = runtime(app)
     pdf = rt.store.get(letter.storage_key)
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     code = CODE.search(text)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from schulden.cases.models import Case, Detainee
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
+from schulden.http.ports import runtime
 from schulden.letters.models import Letter
 from schulden.referrals.models import Referral
 from tests.conftest import SmtpServer
@@ -63,7 +64,7 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
     from playwright.sync_api import sync_playwright
 
     axe = AXE.read_text(encoding="utf-8")
-    rt = live.app.extensions["schuldroute.runtime"]
+    rt = runtime(live.app)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), headless=True, args=["--no-sandbox"])
         try:

@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 
 from schulden.app import create_app
 from schulden.demo import DEMO_PASSWORD, seed_demo
+from schulden.http.ports import runtime
 from schulden.users.models import LoginAttempt
 from tests.conftest import make_settings
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
@@ -27,9 +28,9 @@ from tests.web.test_browser_smoke import AXE, Visit, _chromium
 def demo_server(database: object, committed_url: str, committed: sessionmaker[Session]) -> Iterator[str]:
     """The app with the demo world on a real HTTP server in a thread."""
     app: Flask = create_app(make_settings(committed_url))
-    engine = app.extensions["schuldroute.runtime"].engine
+    engine = runtime(app).engine
     today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
+    with runtime(app).database.session() as session:
         seed_demo(session, engine, today=today)
         session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
