@@ -1,7 +1,8 @@
 """REST for cases: intake in one call, list, detail, changes, history, available actions and events, consent,
 household, notes, transfers and the municipality. Views are thin: authenticate, call the operation the case page
-calls too (open_from_intake, take_case_step, record_signed_consent, choose_municipality, case_page, detail_view:
-each with its rules and audit row), or a query under the actor's scope with its read row, and commit once."""
+calls too (open_from_intake, take_case_step, record_signed_consent, choose_municipality: each with its rules and
+audit row), or the read of schulden/cases/views.py (case_page, read_case, read_history, ...: scope, query and the
+read's audit row), and commit once."""
 
 from __future__ import annotations
 
@@ -9,20 +10,19 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from sqlalchemy import or_, select
 
 from schulden import audit
-from schulden.access import BSN_READERS, CASE_WRITERS
+from schulden.access import CASE_WRITERS
 from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
+from schulden.api.refusals import http_refusals
 from schulden.cases import schemas
 from schulden.cases.intake import open_from_intake
-from schulden.cases.models import Case, CaseNote, Consent, Detainee, HouseholdMember, HouseholdRelation
-from schulden.cases.queries import case_detail, get_case
+from schulden.cases.models import Case, CaseNote, Consent, HouseholdRelation
+from schulden.cases.queries import get_case
 from schulden.cases.services import (
-    SERVICE_EVENTS,
     CaseChanges,
     EventHasOwnOperation,
     HouseholdInput,
@@ -36,14 +36,24 @@ from schulden.cases.services import (
     update_case,
     withdraw_consents,
 )
-from schulden.cases.views import case_page, case_view, detail_view
+from schulden.cases.views import (
+    case_page,
+    case_view,
+    read_actions,
+    read_case,
+    read_consents,
+    read_history,
+    read_household,
+    read_notes,
+    reveal_bsn,
+)
 from schulden.errors import ValidationFailed
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation
 from schulden.paging import PageArgs
 from schulden.roles import Role
-from workflows import WorkflowInstance
+from workflows import EventOption, HistoryEntry, WorkflowInstance
 
 blp = Blueprint("cases", __name__, url_prefix="/api/v1/cases", description="Dossiers: intake, inventaris, verwijzing")
 
@@ -65,7 +75,8 @@ def _view(session: Any, actor: UserActor, case: Case) -> dict[str, Any]:
     return case_view(session, runtime().engine, actor, case)
 
 
-def _read(session: Any, actor: UserActor, case: Case, action: str, **details: Any) -> None:
+def _changed(session: Any, actor: UserActor, case: Case, action: str, **details: Any) -> None:
+    """The audit row of a change whose operation does not write one yet (see the calls)."""
     audit.record(
         session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
         origin=origin(), details=details or None,
@@ -118,16 +129,12 @@ class CaseDetail(MethodView):
     @blp.response(200, schemas.CaseWithBsnOut)
     def get(self, case_id: int) -> tuple[dict[str, Any], int, Headers]:
         """One case, with its debt totals. The ETag is the version to send back in If-Match."""
-        actor = current_actor()
         session = db_session()
         # The scope check and everything the view shows in one SELECT (docs/benchmarks.md, API).
-        detail = case_detail(session, actor, case_id)
-        case = detail.case
-        # Read everything first, then one commit: after a commit the next query would need a new transaction.
-        view = detail_view(runtime().engine, actor, detail)
-        _read(session, actor, case, "case.read")
+        detail, view = read_case(session, runtime().engine, current_actor(), case_id, origin=origin())
+        # Everything is read before the one commit: after a commit the next query would need a new transaction.
         session.commit()
-        return view, 200, {"ETag": etag_for(case.row_version), "Cache-Control": "no-store"}
+        return view, 200, {"ETag": etag_for(detail.case.row_version), "Cache-Control": "no-store"}
 
     @blp.arguments(schemas.CaseUpdate)
     @blp.response(200, schemas.CaseWithBsnOut)
@@ -152,7 +159,7 @@ class CaseDetail(MethodView):
             ),
             actor=actor,
         )
-        _read(session, actor, case, "case.update", fields=changed)
+        _changed(session, actor, case, "case.update", fields=changed)
         session.commit()
         return _view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
 
@@ -165,24 +172,21 @@ class CaseBsn(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        require_role(actor, BSN_READERS, "het BSN inzien")
-        detainee = session.get_one(Detainee, case.detainee_id)
-        _read(session, actor, case, "bsn.reveal")
+        with http_refusals():
+            bsn = reveal_bsn(session, actor, case, origin=origin())
         session.commit()
-        return {"bsn": detainee.bsn or ""}, 200, {"Cache-Control": "no-store"}
+        return {"bsn": bsn}, 200, {"Cache-Control": "no-store"}
 
 
 @blp.route("/<id:case_id>/history")
 class CaseHistory(MethodView):
     @blp.response(200, schemas.HistoryOut(many=True))
-    def get(self, case_id: int) -> list[Any]:
+    def get(self, case_id: int) -> list[HistoryEntry]:
         """Everything that happened to the case, oldest first."""
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        instance = session.get_one(WorkflowInstance, case.instance_id)
-        history = runtime().engine.history(session, instance)
-        _read(session, actor, case, "case.history")
+        history = read_history(session, runtime().engine, actor, case, origin=origin())
         session.commit()
         return history
 
@@ -190,16 +194,12 @@ class CaseHistory(MethodView):
 @blp.route("/<id:case_id>/actions")
 class CaseActions(MethodView):
     @blp.response(200, schemas.ActionOut(many=True))
-    def get(self, case_id: int) -> list[Any]:
+    def get(self, case_id: int) -> list[EventOption]:
         """Every event of the case process: allowed for you now, or the reason it is not."""
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        instance = session.get_one(WorkflowInstance, case.instance_id)
-        options = [
-            o for o in runtime().engine.available_events(session, instance, actor) if o.event not in SERVICE_EVENTS
-        ]
-        _read(session, actor, case, "case.actions")
+        options = read_actions(session, runtime().engine, actor, case, origin=origin())
         session.commit()
         return options
 
@@ -242,13 +242,12 @@ class CaseEvents(MethodView):
 @blp.route("/<id:case_id>/consents")
 class CaseConsents(MethodView):
     @blp.response(200, schemas.ConsentOut(many=True))
-    def get(self, case_id: int) -> list[Any]:
+    def get(self, case_id: int) -> list[Consent]:
         """The signed consents, one row per purpose and recipient, including withdrawn ones."""
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id).order_by(Consent.id)))
-        _read(session, actor, case, "consent.list")
+        rows = read_consents(session, actor, case, origin=origin())
         session.commit()
         return rows
 
@@ -278,7 +277,7 @@ class ConsentWithdrawal(MethodView):
         rows = withdraw_consents(
             session, runtime().engine, case, actor=actor, consent_ids=data.get("consent_ids"), note=data.get("note")
         )
-        _read(session, actor, case, "consent.withdraw", consent_ids=[r.id for r in rows])
+        _changed(session, actor, case, "consent.withdraw", consent_ids=[r.id for r in rows])
         session.commit()
         return rows
 
@@ -291,8 +290,7 @@ class CaseHousehold(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        members = list(session.scalars(select(HouseholdMember).where(HouseholdMember.case_id == case.id)))
-        _read(session, actor, case, "household.read")
+        members = read_household(session, actor, case, origin=origin())
         session.commit()
         return {"members": members}
 
@@ -320,7 +318,7 @@ class CaseHousehold(MethodView):
             ],
             today=engine.today(),
         )
-        _read(session, actor, case, "household.update")
+        _changed(session, actor, case, "household.update")
         session.commit()
         return {"members": members}
 
@@ -329,23 +327,12 @@ class CaseHousehold(MethodView):
 class CaseNotes(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, schemas.NoteOut(many=True))
-    def get(self, args: dict[str, Any], case_id: int) -> list[Any]:
+    def get(self, args: dict[str, Any], case_id: int) -> list[CaseNote]:
         """Notes shared on the case, and your own organisation's unshared notes; newest first."""
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        notes = list(
-            session.scalars(
-                select(CaseNote)
-                .where(
-                    CaseNote.case_id == case.id,
-                    or_(CaseNote.shared.is_(True), CaseNote.organisation_id == actor.organisation_id),
-                )
-                .order_by(CaseNote.id.desc())
-                .limit(args["limit"])
-            )
-        )
-        _read(session, actor, case, "note.list")
+        notes = read_notes(session, actor, case, limit=args["limit"], origin=origin())
         session.commit()
         return notes
 
@@ -358,7 +345,7 @@ class CaseNotes(MethodView):
         session = db_session()
         case = get_case(session, actor, case_id)
         note = add_note(session, case, actor=actor, body=data["body"], shared=data["shared"])
-        _read(session, actor, case, "note.create", note_id=note.id)
+        _changed(session, actor, case, "note.create", note_id=note.id)
         session.commit()
         return note
 
@@ -381,7 +368,7 @@ class CaseTransfers(MethodView):
             to_pi_id=data["to_pi_id"],
             transferred_on=data["transferred_on"],
         )
-        _read(session, actor, case, "case.transfer", to_pi_id=data["to_pi_id"])
+        _changed(session, actor, case, "case.transfer", to_pi_id=data["to_pi_id"])
         session.commit()
         return _view(session, actor, case)
 
@@ -421,7 +408,7 @@ class CasePartners(MethodView):
         session = db_session()
         case = get_case(session, actor, case_id)
         link_partner(session, case, organisation_id=data["organisation_id"])
-        _read(session, actor, case, "case.partner", organisation_id=data["organisation_id"])
+        _changed(session, actor, case, "case.partner", organisation_id=data["organisation_id"])
         session.commit()
         partner: Organisation = session.get_one(Organisation, data["organisation_id"])
         return partner

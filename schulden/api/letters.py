@@ -12,9 +12,7 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 from marshmallow import fields
-from sqlalchemy import select
 
-from schulden import audit
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response
@@ -27,7 +25,7 @@ from schulden.letters import services
 from schulden.letters.compose import our_reference
 from schulden.letters.lifecycle import LetterStateError
 from schulden.letters.models import Letter, PrintBatch
-from schulden.letters.queries import failed_letters
+from schulden.letters.queries import failed_letters, read_letters
 from schulden.letters.schemas import PrintBatchIn
 
 blp = Blueprint("letters", __name__, url_prefix="/api/v1", description="Brieven, printbatches")
@@ -73,9 +71,7 @@ class CaseLetters(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        letters = session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id)).all()
-        audit.record(session, actor=actor, action="letter.list", object_type="case", object_id=case.id,
-                     case_id=case.id, origin=origin())  # fmt: skip
+        letters = read_letters(session, actor, case, origin=origin())
         session.commit()
         return [_view(letter) for letter in letters]
 

@@ -14,8 +14,6 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from sqlalchemy import select
 
 from schulden import audit
-from schulden.access import case_scope
-from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response, require_role
@@ -30,6 +28,7 @@ from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.referrals import services
 from schulden.referrals.lifecycle import ReferralStateError
 from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus
+from schulden.referrals.queries import read_inbox, read_referral, read_referrals
 from schulden.referrals.schemas import AcceptIn, ReferralIn, RefuseIn
 from schulden.roles import Role
 from schulden.worklist import list_tasks
@@ -141,11 +140,6 @@ def _view(referral: Referral, municipality: Organisation, case: Case) -> dict[st
     }
 
 
-def _log(session: Any, actor: UserActor, action: str, referral: Referral, **details: Any) -> None:
-    audit.record(session, actor=actor, action=action, object_type="referral", object_id=referral.id,
-                 case_id=referral.case_id, origin=origin(), details=details or None)  # fmt: skip
-
-
 def _out(session: Any, referral: Referral, case: Case) -> dict[str, Any]:
     return _view(referral, session.get_one(Organisation, referral.municipality_id), case)
 
@@ -158,15 +152,9 @@ class CaseReferrals(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        query = select(Referral).where(Referral.case_id == case.id).order_by(Referral.sequence)
-        if actor.role is Role.MUNICIPALITY:
-            # A municipality sees its own referrals of the case, not another municipality's refusal.
-            query = query.where(Referral.municipality_id == actor.organisation_id)
-        referrals = session.scalars(query).all()
-        audit.record(session, actor=actor, action="referral.list", object_type="case", object_id=case.id,
-                     case_id=case.id, origin=origin())  # fmt: skip
+        rows = read_referrals(session, actor, case, origin=origin())
         session.commit()
-        return [_out(session, r, case) for r in referrals]
+        return [_view(referral, municipality, case) for referral, municipality in rows]
 
     @blp.arguments(ReferralIn)
     @blp.response(201, ReferralOut)
@@ -194,22 +182,8 @@ class Inbox(MethodView):
     @blp.response(200, ReferralOut(many=True))
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
         """The referrals in your scope, the newest first: for a municipality its inbox (urgent ones on top)."""
-        actor = current_actor()
         session = db_session()
-        query = (
-            select(Referral, Case)
-            .join(Case, Case.id == Referral.case_id)
-            .where(case_scope(actor))
-            .order_by(Referral.urgent.desc(), Referral.referred_at.desc())
-            .limit(500)
-        )
-        if actor.role is Role.MUNICIPALITY:
-            query = query.where(Referral.municipality_id == actor.organisation_id)
-        if args.get("status"):
-            query = query.where(Referral.status == args["status"])
-        rows = session.execute(query).all()
-        audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
-                     origin=origin(), details={"count": len(rows)})  # fmt: skip
+        rows = read_inbox(session, current_actor(), status=args.get("status"), origin=origin())
         session.commit()
         return [_out(session, referral, case) for referral, case in rows]
 
@@ -218,10 +192,8 @@ class Inbox(MethodView):
 class ReferralDetail(MethodView):
     @blp.response(200, ReferralOut)
     def get(self, referral_id: int) -> dict[str, Any]:
-        actor = current_actor()
         session = db_session()
-        referral = services.scoped_referral(session, actor, referral_id)
-        _log(session, actor, "referral.read", referral)
+        referral = read_referral(session, current_actor(), referral_id, origin=origin())
         session.commit()
         return _out(session, referral, session.get_one(Case, referral.case_id))
 

@@ -1,7 +1,8 @@
 """REST for creditor replies on the staff side: list them, type in a paper or phone answer, mark one as read,
 download its attachment, revoke a letter's reply code. Creditors themselves answer on the reply page
 (schulden/web/replies.py), not through this API. The operations and the rule who may read a reply are in
-schulden/replies/services.py; this module parses, calls and shapes the answer."""
+schulden/replies/services.py, the reads with their audit rows in schulden/replies/queries.py; this module parses,
+calls and shapes the answer."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 from flask import Response
 from flask.views import MethodView
 
-from schulden import audit
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response
@@ -19,13 +19,12 @@ from schulden.cases.queries import get_case
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.replies.models import CreditorReply
+from schulden.replies.queries import read_replies, read_reply
 from schulden.replies.schemas import ReplyCreate, ReplyOut
 from schulden.replies.services import (
     NoAttachment,
     enter_reply,
-    get_reply,
     read_attachment,
-    replies_of_case,
     review_reply,
     revoke_reply_code,
 )
@@ -46,9 +45,7 @@ class CaseReplies(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        replies = replies_of_case(session, case.id)
-        audit.record(session, actor=actor, action="reply.list", object_type="case", object_id=case.id,
-                     case_id=case.id, origin=origin())  # fmt: skip
+        replies = read_replies(session, actor, case, origin=origin())
         session.commit()
         return [_view(r) for r in replies]
 
@@ -73,11 +70,8 @@ class DebtReplies(MethodView):
 class ReplyDetail(MethodView):
     @blp.response(200, ReplyOut)
     def get(self, reply_id: int) -> dict[str, Any]:
-        actor = current_actor()
         session = db_session()
-        reply = get_reply(session, actor, reply_id)
-        audit.record(session, actor=actor, action="reply.read", object_type="reply", object_id=reply.id,
-                     case_id=reply.case_id, origin=origin())  # fmt: skip
+        reply = read_reply(session, current_actor(), reply_id, origin=origin())
         session.commit()
         return _view(reply)
 

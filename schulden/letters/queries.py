@@ -1,10 +1,12 @@
-"""Reads of letters and print batches for both front doors, always within the actor's scope."""
+"""Reads of letters and print batches for both front doors, always within the actor's scope. A read a person makes
+of a case's letters writes its audit row (NEN 7513) in the caller's transaction; nothing here commits."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schulden import audit
 from schulden.access import case_scope, may_act_for_pi
 from schulden.actors import UserActor
 from schulden.cases.models import Case
@@ -21,6 +23,15 @@ def scoped_letter(session: Session, actor: UserActor, letter_id: int) -> Letter:
     if letter is None:
         raise NotFound("letter", letter_id)
     return letter
+
+
+def read_letters(session: Session, actor: UserActor, case: Case, *, origin: str | None = None) -> list[Letter]:
+    """GET /cases/{id}/letters and the case page: the letters of a case the caller holds under the actor's scope,
+    in the order asked for, with the `letter.list` row. Does not commit."""
+    letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id)))
+    audit.record(session, actor=actor, action="letter.list", object_type="case", object_id=case.id, case_id=case.id,
+                 origin=origin)  # fmt: skip
+    return letters
 
 
 def failed_letters(session: Session, actor: UserActor, *, limit: int = 200) -> list[Letter]:

@@ -1,10 +1,11 @@
 """The case list and the case page for staff: the API's queries, scope, services and audit rows, rendered as HTML.
 
 Nothing here decides who sees what or what may happen: the list is `cases.views.case_page`, the case is
-`case_detail` (scope and everything the summary shows in one SELECT), the view of the detainee is
-`cases.views.detail_view` (so the BSN is masked by the same role rule), the buttons are `engine.available_events`
-and pressing one is `take_case_step` / `take_debt_step`, the operations of the API's events. Every read writes the
-audit rows the API writes for the same data.
+`cases.views.read_case` (scope and everything the summary shows in one SELECT, the view of the detainee with the BSN
+masked by the API's role rule), its history, buttons, debts, letters and answers are the reads the API calls
+(`read_history`, `read_actions`, `debts.queries.read_debts`, `letters.queries.read_letters`,
+`replies.queries.read_replies`), and pressing a button is `take_case_step` / `take_debt_step`, the operations of
+the API's events. So every read writes the audit row the API writes for the same data, in one place.
 """
 
 from __future__ import annotations
@@ -23,26 +24,28 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from schulden import audit
-from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases import schemas
 from schulden.cases.models import Case
-from schulden.cases.queries import case_detail, get_case
-from schulden.cases.services import SERVICE_EVENTS, EventHasOwnOperation, take_case_step
-from schulden.cases.views import case_page, detail_view
-from schulden.creditors.models import Creditor
+from schulden.cases.queries import CaseDetailRow, get_case
+from schulden.cases.services import EventHasOwnOperation, take_case_step
+from schulden.cases.views import case_page, read_actions, read_case, read_history
 from schulden.debts.models import Debt
+from schulden.debts.queries import DebtListRow, read_debts
 from schulden.debts.services import take_debt_step
 from schulden.errors import NotFound, ValidationFailed
 from schulden.http.errors import record_denied
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
+from schulden.letters.lifecycle import PDF_READY, LetterStateError
 from schulden.letters.models import Letter, LetterStatus
+from schulden.letters.queries import read_letters
+from schulden.letters.services import downloadable_letter
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.replies.models import CreditorReply
+from schulden.replies.queries import read_replies
 from schulden.web.auth import current_actor, login_required
-from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
+from workflows import ConcurrentUpdate, TransitionRefused
 from workflows.definition import START_EVENT
 from workflows.store import HistoryEntry
 from workflows.svg import render_svg
@@ -114,14 +117,13 @@ EVENT_INPUTS = {
     "flag_threat": EventInput("threat", "Soort dreiging", THREAT_LABELS),
     "close": EventInput("closure_reason", "Reden van afsluiten", CLOSURE_LABELS),
 }
-#: A letter's PDF may be fetched in these states only (as the API's GET /letters/{id}/pdf).
-PDF_READY = (LetterStatus.RENDERED.value, LetterStatus.SENT.value)
 
 
-def _case_or_404(session: Session, actor: UserActor, case_id: int) -> Any:
-    """Out of scope and absent alike: the `authz_denied` audit row of the API, then the Dutch 404 page."""
+def _case_or_404(session: Session, actor: UserActor, case_id: int) -> tuple[CaseDetailRow, dict[str, Any]]:
+    """The case and its view with the `case.read` row; out of scope and absent alike: the `authz_denied` audit row
+    of the API, then the Dutch 404 page."""
     try:
-        return case_detail(session, actor, case_id)
+        return read_case(session, runtime().engine, actor, case_id, origin=request.remote_addr)
     except NotFound as exc:
         record_denied(exc)
         abort(404)
@@ -261,30 +263,23 @@ class TimelineItem:
     pdf_ready: bool = False
 
 
-def _debts(session: Session, case_id: int) -> list[DebtRow]:
-    """The case's debts with creditor and state in one statement (the API's list asks per debt)."""
+def _debts(rows: list[DebtListRow]) -> list[DebtRow]:
+    """The case's debts with creditor and state (read in one statement) as the page shows them."""
     registry = runtime().engine.registry
-    rows = session.execute(
-        select(Debt, Creditor.name, WorkflowInstance.process, WorkflowInstance.process_version, WorkflowInstance.state)
-        .join(Creditor, Creditor.id == Debt.creditor_id)
-        .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
-        .where(Debt.case_id == case_id)
-        .order_by(Debt.id)
-    ).all()
     return [
         DebtRow(
-            debt.id,
-            creditor,
-            debt.debt_type,
-            debt.category,
-            debt.amount_status,
-            registry.get(process, version).state(state).label or state,
-            debt.principal_cents,
-            debt.interest_cents,
-            debt.costs_cents,
-            state,
+            row.debt.id,
+            row.creditor,
+            row.debt.debt_type,
+            row.debt.category,
+            row.debt.amount_status,
+            registry.get(row.process, row.process_version).state(row.state).label or row.state,
+            row.debt.principal_cents,
+            row.debt.interest_cents,
+            row.debt.costs_cents,
+            row.state,
         )
-        for debt, creditor, process, version, state in rows
+        for row in rows
     ]
 
 
@@ -392,33 +387,19 @@ def _render_detail(
     actor = current_actor()
     session = db_session()
     errors = _field_ids(action_errors or {}, (values or {}).get("event", ""))
-    detail = _case_or_404(session, actor, case_id)
+    # The reads of the API's GET of the case, its history, actions, debts, letters and answers, each with its row.
+    detail, view = _case_or_404(session, actor, case_id)
     case = detail.case
     engine = runtime().engine
-    view = detail_view(engine, actor, detail)
+    origin = request.remote_addr
     process = engine.registry.get(detail.process, detail.process_version)
-    instance = session.get_one(WorkflowInstance, case.instance_id)
-    debts = _debts(session, case.id)
-    history = engine.history(session, instance)
-    letters = list(session.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id)))
-    replies = list(session.scalars(select(CreditorReply).where(CreditorReply.case_id == case.id)))
+    history = read_history(session, engine, actor, case, origin=origin)
     # Events without a label are the clocks' (system only): no person fires them, so they are no buttons.
     labelled = {t.event for t in process.transitions if t.label}
-    actions = [
-        o
-        for o in engine.available_events(session, instance, actor)
-        if o.event not in SERVICE_EVENTS and o.event in labelled
-    ]
-    # The rows the API writes for the same reads: the case, its debts, history, letters, answers and actions.
-    origin = request.remote_addr
-    for action in ("case.read", "case.history", "case.actions"):
-        audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id,
-                     case_id=case.id, origin=origin)  # fmt: skip
-    audit.record(session, actor=actor, action="debt.list", object_type="debt", object_id=None, case_id=case.id,
-                 origin=origin, details={"debt_ids": [d.id for d in debts]})  # fmt: skip
-    for action in ("letter.list", "reply.list"):
-        audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id,
-                     case_id=case.id, origin=origin)  # fmt: skip
+    actions = [o for o in read_actions(session, engine, actor, case, origin=origin) if o.event in labelled]
+    debts = _debts(read_debts(session, actor, case, origin=origin))
+    letters = read_letters(session, actor, case, origin=origin)
+    replies = read_replies(session, actor, case, origin=origin)
     session.commit()
     return render_template(
         "dossiers/detail.html",
@@ -542,19 +523,15 @@ def letter_pdf(letter_id: int) -> ResponseReturnValue:
 
     `?bekijken=1` shows it in the browser (inline); otherwise it is a download.
     """
-    actor = current_actor()
     session = db_session()
-    letter: Letter | None = session.scalar(
-        select(Letter).join(Case, Case.id == Letter.case_id).where(Letter.id == letter_id, case_scope(actor))
-    )
-    if letter is None:
-        record_denied(NotFound("letter", letter_id))
+    try:
+        letter = downloadable_letter(session, current_actor(), letter_id, origin=request.remote_addr)
+    except NotFound as exc:
+        record_denied(exc)
         abort(404)
-    if letter.storage_key is None or letter.status not in PDF_READY:
-        abort(409, "Deze brief is nog niet klaar (of is gestopt).")
-    data = runtime().store.get(letter.storage_key)
-    audit.record(session, actor=actor, action="letter.download", object_type="letter", object_id=letter.id,
-                 case_id=letter.case_id, origin=request.remote_addr)  # fmt: skip
+    except LetterStateError as exc:
+        abort(409, str(exc))
+    data = runtime().store.get(letter.storage_key or "")
     session.commit()
     response = Response(data, mimetype="application/pdf")
     disposition = "inline" if request.args.get("bekijken") else "attachment"

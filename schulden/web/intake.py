@@ -21,18 +21,18 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden import audit
 from schulden.access import CASE_WRITERS, bsn_recording_refusal
 from schulden.actors import UserActor
 from schulden.amounts import euro_to_cents
 from schulden.cases.intake import open_from_intake
-from schulden.cases.models import Case, ConsentPurpose, Detainee, DetentionType
+from schulden.cases.models import Case, ConsentPurpose, DetentionType
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
 from schulden.cases.services import record_signed_consent
+from schulden.cases.views import detainee_name, read_case_name
 from schulden.consents import PURPOSE_LABELS
 from schulden.creditors.models import Creditor
-from schulden.debts.models import Debt
+from schulden.debts.queries import read_intake_debts
 from schulden.debts.schemas import DebtCreate
 from schulden.debts.services import add_known_debt
 from schulden.errors import NotFound, ValidationFailed
@@ -173,15 +173,6 @@ def scoped_case(session: Session, actor: UserActor, case_id: int) -> Case:
         abort(404)
 
 
-def _case_header(session: Session, actor: UserActor, case: Case, action: str) -> dict[str, Any]:
-    """What every later step shows of the case; the read is audited as the API's GET of the case is."""
-    detainee = session.get_one(Detainee, case.detainee_id)
-    audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
-                 origin=request.remote_addr)  # fmt: skip
-    name = " ".join(p for p in (detainee.given_names, detainee.surname_prefix, detainee.surname) if p)
-    return {"case": case, "name": name}
-
-
 def _consent_refusal(session: Session, actor: UserActor, case: Case) -> str | None:
     """Why this user may not record the consent now (the workflow's own reason), or None when it may."""
     instance = session.get_one(WorkflowInstance, case.instance_id)
@@ -232,12 +223,13 @@ def consent(case_id: int) -> ResponseReturnValue:
             session.commit()
             flash("De toestemming is vastgelegd.", "ok")
             return redirect(url_for("intake.debts", case_id=case.id), code=303)
-    header = _case_header(session, actor, case, "case.read")
+    # The step's header is the detainee's name: read, and audited, as the API's GET of the case is.
+    name = read_case_name(session, actor, case, origin=request.remote_addr)
     session.commit()
     purposes = [(f"purpose.{p.value}", PURPOSE_LABELS[p]) for p in ConsentPurpose]
     return render_template(
         "intake/consent.html", values=values, errors=errors, labels=LABELS, steps=STEPS, current=3,
-        refusal=refusal, purposes=purposes, **header,
+        refusal=refusal, purposes=purposes, case=case, name=name,
     ), 422 if errors else 200  # fmt: skip
 
 
@@ -279,15 +271,12 @@ def debts(case_id: int) -> ResponseReturnValue:
             session.commit()
             flash("De schuld is toegevoegd.", "ok")
             return redirect(url_for("intake.debts", case_id=case.id), code=303)
-    header = _case_header(session, actor, case, "debt.list")
-    rows = session.execute(
-        select(Debt, Creditor.name).join(Creditor, Creditor.id == Debt.creditor_id)
-        .where(Debt.case_id == case.id).order_by(Debt.id)
-    ).all()  # fmt: skip
+    rows = read_intake_debts(session, actor, case, origin=request.remote_addr)
+    name = detainee_name(session, case)
     creditors = session.execute(select(Creditor.id, Creditor.name).order_by(Creditor.name)).all()
     session.commit()
     return render_template(
         "intake/debts.html", values=values, errors=errors, labels=LABELS, steps=STEPS, current=4,
-        debts=[(debt, name, DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type)) for debt, name in rows],
-        creditors=[(c.id, c.name) for c in creditors], debt_types=list(DEBT_TYPE_LABELS.items()), **header,
+        debts=[(debt, creditor, DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type)) for debt, creditor in rows],
+        creditors=[(c.id, c.name) for c in creditors], debt_types=list(DEBT_TYPE_LABELS.items()), case=case, name=name,
     ), 422 if errors else 200  # fmt: skip

@@ -1,9 +1,10 @@
 """The municipality's inbox and its referral page: the handover download, accept (with the date of the first
 conversation) and refuse (kind and reason).
 
-The inbox is GET /api/v1/referrals's query, and the decisions are the operations the API calls
-(schulden.referrals.services.accept and .refuse, with schulden/referrals/schemas.py), so the two cannot disagree;
-out of scope is a 404 page with the API's authz_denied audit row.
+The inbox and the referral are the reads GET /api/v1/referrals and /referrals/<id> call (schulden/referrals/queries.py,
+with their audit rows), and the decisions are the operations the API calls (schulden.referrals.services.accept and
+.refuse, with schulden/referrals/schemas.py), so the two cannot disagree; out of scope is a 404 page with the API's
+authz_denied audit row.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden import audit
-from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case
+from schulden.cases.views import detainee_name
 from schulden.errors import NotFound, ValidationFailed
 from schulden.http.errors import field_errors, record_denied
 from schulden.http.ports import runtime
@@ -28,10 +27,11 @@ from schulden.organisations.models import Organisation
 from schulden.referrals import services
 from schulden.referrals.lifecycle import DECIDABLE
 from schulden.referrals.models import Referral, RefusalKind
+from schulden.referrals.queries import read_inbox, read_referral
 from schulden.referrals.schemas import AcceptIn, RefuseIn
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.referrals import REFUSAL_LABELS, STATUS_LABELS, detainee_name
+from schulden.web.referrals import REFUSAL_LABELS, STATUS_LABELS
 from workflows import TransitionRefused
 
 blp = Blueprint("gemeente", __name__, url_prefix="/gemeente")
@@ -39,26 +39,12 @@ blp = Blueprint("gemeente", __name__, url_prefix="/gemeente")
 LABELS = {"first_conversation_on": "Datum eerste gesprek", "kind": "Soort weigering", "reason": "Reden"}
 
 
-def _log(session: Session, actor: UserActor, action: str, referral: Referral, **details: Any) -> None:
-    audit.record(session, actor=actor, action=action, object_type="referral", object_id=referral.id,
-                 case_id=referral.case_id, origin=request.remote_addr, details=details or None)  # fmt: skip
-
-
 @blp.get("")
 @roles_required(Role.MUNICIPALITY)
 def inbox() -> ResponseReturnValue:
-    actor = current_actor()
     session = db_session()
-    rows = session.execute(
-        select(Referral, Case)
-        .join(Case, Case.id == Referral.case_id)
-        .where(case_scope(actor), Referral.municipality_id == actor.organisation_id)
-        .order_by(Referral.urgent.desc(), Referral.referred_at.desc())
-        .limit(500)
-    ).all()
+    rows = read_inbox(session, current_actor(), origin=request.remote_addr)
     items = [(referral, case, detainee_name(session, case)) for referral, case in rows]
-    audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
-                 origin=request.remote_addr, details={"count": len(rows)})  # fmt: skip
     session.commit()
     return render_template("gemeente/inbox.html", items=items, status_labels=STATUS_LABELS, open_statuses=DECIDABLE)
 
@@ -76,7 +62,8 @@ def _load(session: Session, actor: UserActor, referral_id: int) -> tuple[Referra
 def _page(
     session: Session, actor: UserActor, referral: Referral, case: Case, values: dict[str, Any], errors: Any
 ) -> ResponseReturnValue:
-    _log(session, actor, "referral.read", referral)
+    # The referral was found by the operations' own rule (`_load`); this is its read, as GET /referrals/<id>.
+    read_referral(session, actor, referral.id, origin=request.remote_addr)
     municipality = session.get_one(Organisation, referral.municipality_id)
     context = {
         "referral": referral,

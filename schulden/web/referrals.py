@@ -16,11 +16,11 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden import audit
 from schulden.actors import UserActor
-from schulden.cases.models import Case, ConsentPurpose, Detainee
+from schulden.cases.models import Case, ConsentPurpose
 from schulden.cases.schemas import MunicipalityChoiceIn
 from schulden.cases.services import choose_municipality
+from schulden.cases.views import read_case_name
 from schulden.consents import PURPOSE_LABELS, has_valid_consent
 from schulden.errors import NotFound, ValidationFailed
 from schulden.http.errors import field_errors, record_denied
@@ -29,7 +29,8 @@ from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.referrals import services
 from schulden.referrals.lifecycle import ReferralStateError
-from schulden.referrals.models import Referral, ReferralStatus, RefusalKind
+from schulden.referrals.models import ReferralStatus, RefusalKind
+from schulden.referrals.queries import read_referrals
 from schulden.referrals.schemas import ReferralIn
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
@@ -56,11 +57,6 @@ REFUSAL_LABELS = {
 def _today() -> Any:
     engine = runtime().engine
     return engine.today()
-
-
-def detainee_name(session: Session, case: Case) -> str:
-    detainee = session.get_one(Detainee, case.detainee_id)
-    return " ".join(p for p in (detainee.given_names, detainee.surname_prefix, detainee.surname) if p)
 
 
 def _send_option(session: Session, actor: UserActor, case: Case) -> tuple[bool, str | None]:
@@ -183,20 +179,13 @@ def _page(session: Session, actor: UserActor, case: Case) -> dict[str, Any]:
         organisation_id=municipality.id if municipality else None,
     )
     allowed, reason = _send_option(session, actor, case)
-    referrals = session.execute(
-        select(Referral, Organisation.name)
-        .join(Organisation, Organisation.id == Referral.municipality_id)
-        .where(Referral.case_id == case.id)
-        .order_by(Referral.sequence)
-    ).all()
-    # The same read rows as GET /api/v1/cases/<id> and GET /api/v1/cases/<id>/referrals.
-    for action in ("case.read", "referral.list"):
-        audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
-                     origin=request.remote_addr)  # fmt: skip
+    # The reads (and audit rows) of GET /api/v1/cases/<id> and GET /api/v1/cases/<id>/referrals.
+    name = read_case_name(session, actor, case, origin=request.remote_addr)
+    referrals = [(r, m.name) for r, m in read_referrals(session, actor, case, origin=request.remote_addr)]
     instance = session.get_one(WorkflowInstance, case.instance_id)
     return {
         "case": case,
-        "name": detainee_name(session, case),
+        "name": name,
         "state_label": runtime().engine.process_of(instance).state(instance.state).label,
         "municipality": municipality,
         "consent": consent,

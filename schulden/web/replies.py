@@ -26,20 +26,17 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from schulden import audit
-from schulden.actors import CreditorActor
 from schulden.amounts import euro_to_cents
-from schulden.cases.models import Case, Detainee
-from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
 from schulden.http.clients import client_address
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
-from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
+from schulden.letters.compose import our_reference
 from schulden.letters.models import Letter
 from schulden.replies import codes, sessions
 from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused, check_pdf
 from schulden.replies.models import NO_COOPERATION_LABELS, ReplySessionEnd
+from schulden.replies.queries import letter_as_sent, letter_file, open_with_code, open_with_link, read_letter
 from schulden.replies.schemas import ReplyAnswer
 from schulden.replies.services import NOT_ABOUT_A_DEBT, StoredAttachment, submit_answer
 from schulden.web.security import body_limit
@@ -112,11 +109,6 @@ def _letter_of_session(db: Session) -> Letter | None:
     return letter
 
 
-def _audit(db: Session, letter: Letter, action: str, **details: Any) -> None:
-    audit.record(db, actor=CreditorActor(letter.id), action=action, object_type="letter", object_id=letter.id,
-                 case_id=letter.case_id, origin=client_address(), details=details or None)  # fmt: skip
-
-
 @blp.get("")
 def code_form() -> ResponseReturnValue:
     return render_template("antwoord/code.html", values={}, errors={}, labels=LABELS)
@@ -130,7 +122,7 @@ def code_submit() -> ResponseReturnValue:
         errors = {"code": ["Vul de antwoordcode van de brief in."]}
         return render_template("antwoord/code.html", values={}, errors=errors, labels=LABELS), 422
     try:
-        letter = codes.letter_for_code(db, typed, now=_now(), address=client_address())
+        letter = open_with_code(db, typed, now=_now(), origin=client_address())
     except codes.TooManyAttempts:
         db.commit()
         return render_template("antwoord/code.html", values={}, errors={"code": [TOO_MANY]}, labels=LABELS), 429
@@ -138,8 +130,6 @@ def code_submit() -> ResponseReturnValue:
         db.commit()  # the failed attempt counts towards the limit
         # The typed code is not shown again: it is (part of) a secret.
         return render_template("antwoord/code.html", values={}, errors={"code": [UNKNOWN]}, labels=LABELS), 404
-    codes.note_use(letter, now=_now())
-    _audit(db, letter, "reply.open", via="code")
     _open_session(db, letter)
     db.commit()
     return redirect(url_for("reply.answer_form"), code=303)
@@ -148,35 +138,18 @@ def code_submit() -> ResponseReturnValue:
 @blp.get("/<string(minlength=30):token>")
 def token_link(token: str) -> ResponseReturnValue:
     db = db_session()
-    letter = codes.letter_for_token(db, token, now=_now())
+    letter = open_with_link(db, token, now=_now(), origin=client_address())
     if letter is None:
         return render_template("antwoord/code.html", values={}, errors={"code": [UNKNOWN]}, labels=LABELS), 404
-    codes.note_use(letter, now=_now())
-    _audit(db, letter, "reply.open", via="link")
     _open_session(db, letter)
     db.commit()
     return redirect(url_for("reply.answer_form"), code=303)
 
 
-def _context(db: Session, letter: Letter) -> dict[str, Any]:
-    """What the creditor may see: what the letter itself says, and nothing more (no BSN, no other debts)."""
-    debt = db.get_one(Debt, letter.debt_id) if letter.debt_id is not None else None
-    case = db.get_one(Case, letter.case_id)
-    detainee = db.get_one(Detainee, case.detainee_id)
-    initials = "".join(f"{part[0]}." for part in detainee.given_names.split() if part)
-    surname = f"{detainee.surname_prefix} {detainee.surname}" if detainee.surname_prefix else detainee.surname
-    return {
-        "letter": letter,
-        "reference": our_reference(letter),
-        # The name the letter was addressed to (fixed when it was made), not today's directory entry.
-        "creditor_name": letter.recipient_name,
-        "client": f"{initials} {surname}",
-        "date_of_birth": detainee.date_of_birth,
-        "debt": debt,
-        "debt_type": DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type) if debt is not None else None,
-        "no_cooperation_options": list(NO_COOPERATION_LABELS.items()),
-        "labels": LABELS,
-    }
+def _context(shown: dict[str, Any]) -> dict[str, Any]:
+    """The form's context: what the creditor may see of its letter (replies.queries.letter_as_sent) and the
+    form's choices and labels."""
+    return {**shown, "no_cooperation_options": list(NO_COOPERATION_LABELS.items()), "labels": LABELS}
 
 
 def _form_to_answer(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -222,9 +195,9 @@ def answer_form() -> ResponseReturnValue:
     letter = _letter_of_session(db)
     if letter is None:
         return redirect(url_for("reply.code_form"), code=303)
-    _audit(db, letter, "reply.view")
+    shown = read_letter(db, letter, origin=client_address())
     db.commit()
-    return render_template("antwoord/form.html", values={}, errors={}, **_context(db, letter))
+    return render_template("antwoord/form.html", values={}, errors={}, **_context(shown))
 
 
 @blp.post("/brief")
@@ -238,7 +211,9 @@ def answer_submit() -> ResponseReturnValue:
         codes.check_submission_limit(db, letter, now=_now())
     except codes.TooManySubmissions:
         errors = {"_form": [TOO_MANY_ANSWERS]}
-        return render_template("antwoord/form.html", values={}, errors=errors, **_context(db, letter)), 429
+        return render_template(
+            "antwoord/form.html", values={}, errors=errors, **_context(letter_as_sent(db, letter))
+        ), 429
     raw, errors = _form_to_answer(request.form)
     values = {k: v for k, v in request.form.items() if k != "csrf_token"}
     data: dict[str, Any] = {}
@@ -268,7 +243,7 @@ def answer_submit() -> ResponseReturnValue:
     # A refused attempt counts too (every attempt may parse a PDF); committed on its own.
     codes.note_submission(db, letter, now=_now(), address=client_address(), accepted=False)
     db.commit()
-    context = _context(db, letter)
+    context = _context(letter_as_sent(db, letter))
     return render_template("antwoord/form.html", values=values, errors=errors, **context), 422
 
 
@@ -283,17 +258,17 @@ def _too_large(_exc: RequestEntityTooLarge) -> ResponseReturnValue:
     if letter is None:
         return redirect(url_for("reply.code_form"), code=303)
     errors = {"attachment": [BODY_TOO_BIG]}
-    return render_template("antwoord/form.html", values={}, errors=errors, **_context(db, letter)), 413
+    return render_template("antwoord/form.html", values={}, errors=errors, **_context(letter_as_sent(db, letter))), 413
 
 
 @blp.get("/brief.pdf")
 def letter_pdf() -> ResponseReturnValue:
     db = db_session()
     letter = _letter_of_session(db)
-    if letter is None or letter.storage_key is None:
+    key = None if letter is None else letter_file(db, letter, origin=client_address())
+    if letter is None or key is None:
         return redirect(url_for("reply.code_form"), code=303)
-    data = runtime().store.get(letter.storage_key)
-    _audit(db, letter, "reply.download")
+    data = runtime().store.get(key)
     db.commit()
     response = Response(data, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'attachment; filename="brief-{our_reference(letter)}.pdf"'
