@@ -143,8 +143,13 @@ def _require(actor: UserActor, role: Role, what: str) -> None:
 
 
 def scoped_referral(session: Session, actor: UserActor, referral_id: int) -> Referral:
-    """The referral if its case is in the actor's scope (access.case_scope); NotFound otherwise."""
-    return get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+    """The referral if its case is in the actor's scope (access.case_scope) and, for a municipality, it is addressed
+    to that municipality: after a re-routing the case points to the new one, which must not read the earlier
+    referral (the refusal and its reasons) of another. NotFound otherwise."""
+    referral = get_referral(session, select(Case.id).where(case_scope(actor)), referral_id)
+    if actor.role is Role.MUNICIPALITY and referral.municipality_id != actor.organisation_id:
+        raise NotFound("referral", referral_id)
+    return referral
 
 
 def send(

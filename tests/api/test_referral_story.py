@@ -9,29 +9,25 @@ import io
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from integrations import runtime as runtime_module
-from schulden.app import create_app
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
-from schulden.demo import seed_demo
 from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation
 from schulden.referrals.models import Referral
 from schulden.replies.models import CreditorReply
-from tests.conftest import SmtpServer, make_settings
-from workflows import WorkflowInstance
+from schulden.roles import Role
+from schulden.users.services import create_user
+from tests.demo_world import DemoWorld
+from workflows import SYSTEM, WorkflowInstance
 from workflows.store import HistoryEntry
 
 PASSWORD = "demo"
@@ -40,39 +36,13 @@ CODE = re.compile(r"\b([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})\b")
 LINK = re.compile(r"/antwoord/([A-Za-z0-9_\-]{30,})$")
 
 
-@dataclass
-class Story:
-    app: Flask
-    client: FlaskClient
-    smtp: SmtpServer
-    today: date
-
-    def db(self) -> Any:
-        return self.app.extensions["schuldroute.runtime"].database.session()
-
-    def token(self, username: str) -> dict[str, str]:
-        response = self.client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
-        assert response.status_code == 201, response.json
-        return {"Authorization": f"Bearer {response.json['access_token']}"}
-
-
 @pytest.fixture
-def story(committed_url: str, smtp_server: SmtpServer, tmp_path: Path) -> Iterator[Story]:
-    settings = make_settings(
-        committed_url, letter_store=tmp_path / "store", smtp_host="127.0.0.1", smtp_port=smtp_server.port
-    )
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    engine = app.extensions["schuldroute.runtime"].engine
-    today = engine.clock().astimezone(engine.timezone).date()
-    with app.extensions["schuldroute.runtime"].database.session() as session:
-        seed_demo(session, engine, today=today)
-        session.commit()  # the demo's letters are rendered by the in-process queue after this commit
-    yield Story(app, app.test_client(), smtp_server, today)
-    runtime_module._current = None
+def story(committed: object, demo_world: DemoWorld) -> DemoWorld:
+    """Committed: letters render and mail goes to a real SMTP server in-process after each commit."""
+    return demo_world
 
 
-def _inventory_case(story: Story) -> tuple[int, list[Letter]]:
+def _inventory_case(story: DemoWorld) -> tuple[int, list[Letter]]:
     """Demo case 2 (Demir): in inventory, letters L1 and L2 to the CJIB and the landlord."""
     with story.db() as s:
         case = s.scalar(select(Case).join(Detainee).where(Detainee.surname == "Demir"))
@@ -84,18 +54,18 @@ def _inventory_case(story: Story) -> tuple[int, list[Letter]]:
         return case.id, letters
 
 
-def _pdf_text(story: Story, letter: Letter) -> str:
-    data = story.app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+def _pdf_text(story: DemoWorld, letter: Letter) -> str:
+    data = story.runtime.store.get(letter.storage_key)
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
 
 
-def _token_from_qr(story: Story, letter: Letter, tmp_path: Path) -> str:
+def _token_from_qr(story: DemoWorld, letter: Letter, tmp_path: Path) -> str:
     """Scan the QR code as a creditor's phone would: rasterise the page, decode the code, take the token."""
     zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp decodes the QR code (test dependency)")
     image_module = pytest.importorskip("PIL.Image")
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (Debian poppler-utils) rasterises the page")
-    data = story.app.extensions["schuldroute.runtime"].store.get(letter.storage_key)
+    data = story.runtime.store.get(letter.storage_key)
     (tmp_path / "letter.pdf").write_bytes(data)
     pages = len(PdfReader(io.BytesIO(data)).pages)
     subprocess.run(
@@ -116,8 +86,8 @@ def _csrf(client: FlaskClient, path: str) -> str:
     return match.group(1)
 
 
-def _answer_with_code(story: Story, code: str, answer: dict[str, str]) -> Any:
-    client = story.client
+def _answer_with_code(story: DemoWorld, code: str, answer: dict[str, str]) -> Any:
+    client = story.http
     opened = client.post("/antwoord", data={"code": code, "csrf_token": _csrf(client, "/antwoord")})
     assert opened.status_code == 303, opened.get_data(as_text=True)[:500]
     assert opened.headers["Location"].endswith("/antwoord/brief")
@@ -128,7 +98,7 @@ def _answer_with_code(story: Story, code: str, answer: dict[str, str]) -> Any:
     return client.post("/antwoord/brief", data={**answer, "csrf_token": token.group(1)})
 
 
-def _debt_state(story: Story, debt_id: int) -> tuple[str, Debt]:
+def _debt_state(story: DemoWorld, debt_id: int) -> tuple[str, Debt]:
     with story.db() as s:
         debt = s.get_one(Debt, debt_id)
         state = s.get_one(WorkflowInstance, debt.instance_id).state
@@ -136,7 +106,7 @@ def _debt_state(story: Story, debt_id: int) -> tuple[str, Debt]:
         return state, debt
 
 
-def test_the_whole_referral_story(story: Story) -> None:
+def test_the_whole_referral_story(story: DemoWorld) -> None:
     case_id, letters = _inventory_case(story)
     cjib_letter, rent_letter = letters
     text = _pdf_text(story, cjib_letter)
@@ -163,20 +133,20 @@ def test_the_whole_referral_story(story: Story) -> None:
     assert state == "balance_confirmed"
     assert (debt.principal_cents, debt.costs_cents, debt.amount_status) == (45_000, 123_456, "confirmed")
     # The reply session ended with the answer: the form is gone.
-    assert story.client.get("/antwoord/brief").status_code == 303
+    assert story.http.get("/antwoord/brief").status_code == 303
 
     # 2. The landlord's answer came on paper: the counsellor types it in (the same fields, through the API).
     counsellor = story.token("schuldhulp.demo")
-    paper = story.client.post(
+    paper = story.http.post(
         f"/api/v1/debts/{rent_letter.debt_id}/replies",
         json={"channel": "post", "received_on": story.today.isoformat(), "no_cooperation": "declines_helper"},
         headers=counsellor,
     )
     assert paper.status_code == 201, paper.json
     assert paper.json["events"] == "reply_received,decline"
-    tasks = story.client.get("/api/v1/tasks", headers=counsellor).json
+    tasks = story.http.get("/api/v1/tasks", headers=counsellor).json
     assert ("reply_to_review", case_id) in [(t["kind"], t["case_id"]) for t in tasks]
-    replies = story.client.get(f"/api/v1/cases/{case_id}/replies", headers=counsellor).json
+    replies = story.http.get(f"/api/v1/cases/{case_id}/replies", headers=counsellor).json
     assert [(r["channel"], r["reviewed_at"] is None) for r in replies] == [("web", True), ("post", False)]
 
     # 3. The third debt (CAK) is written off by the counsellor; the inventory is complete and the referral due.
@@ -186,17 +156,17 @@ def test_the_whole_referral_story(story: Story) -> None:
         )
         assert open_debt is not None
         cak_id = open_debt.id
-    written_off = story.client.post(
+    written_off = story.http.post(
         f"/api/v1/debts/{cak_id}/events", json={"event": "write_off", "reason": "kwijtgescholden"}, headers=counsellor
     )
     assert written_off.status_code == 201, written_off.json
-    completed = story.client.post(
+    completed = story.http.post(
         f"/api/v1/cases/{case_id}/events", json={"event": "complete_inventory"}, headers=counsellor
     )
     assert completed.status_code == 201, completed.json
-    engine = story.app.extensions["schuldroute.runtime"].engine
-    engine.tick(story.app.extensions["schuldroute.runtime"].database.session)
-    case = story.client.get(f"/api/v1/cases/{case_id}", headers=counsellor)
+    engine = story.runtime.engine
+    engine.tick(story.runtime.database.session)
+    case = story.http.get(f"/api/v1/cases/{case_id}", headers=counsellor)
     assert case.json["state"] == "referral_due"
 
     # 4. The counsellor chooses Zwolle and sends the referral: the handover file goes to its mailbox.
@@ -204,26 +174,26 @@ def test_the_whole_referral_story(story: Story) -> None:
         zwolle = s.scalar(select(Organisation).where(Organisation.code == "GM0193"))
         assert zwolle is not None
         zwolle_id, zwolle_email = zwolle.id, zwolle.email
-    chosen = story.client.put(
+    chosen = story.http.put(
         f"/api/v1/cases/{case_id}/municipality",
         json={"municipality_id": zwolle_id, "reason": "gaat na vrijlating bij zijn zus in Zwolle wonen"},
         headers={**counsellor, "If-Match": case.headers["ETag"]},
     )
     assert chosen.status_code == 200, chosen.json
     before = len(story.smtp.messages)
-    sent = story.client.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
+    sent = story.http.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
     assert sent.status_code == 201, sent.json
     referral_id = sent.json["id"]
     # A release 12 weeks away, no threat: the municipality has 4 weeks for the first conversation.
     assert sent.json["wgs_due_on"] is not None
-    detail = story.client.get(f"/api/v1/referrals/{referral_id}", headers=counsellor).json
+    detail = story.http.get(f"/api/v1/referrals/{referral_id}", headers=counsellor).json
     assert detail["status"] == "delivered", detail
     [mail] = story.smtp.messages[before:]
     assert mail["To"] == zwolle_email
     [attachment] = list(mail.iter_attachments())
     handover_text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(attachment.get_content())).pages)
     assert "Demir" in handover_text
-    summary = story.client.get(f"/api/v1/referrals/{referral_id}/summary.pdf", headers=counsellor)
+    summary = story.http.get(f"/api/v1/referrals/{referral_id}/summary.pdf", headers=counsellor)
     assert summary.status_code == 200
     assert summary.data.startswith(b"%PDF")
     with story.db() as s:
@@ -232,21 +202,21 @@ def test_the_whole_referral_story(story: Story) -> None:
 
     # 5. The municipality sees it in its inbox and accepts, with the date of the first conversation.
     gemeente = story.token("gemeente.demo")
-    inbox = story.client.get("/api/v1/referrals", headers=gemeente).json
+    inbox = story.http.get("/api/v1/referrals", headers=gemeente).json
     assert referral_id in [r["id"] for r in inbox]
-    tasks = story.client.get("/api/v1/tasks", headers=gemeente).json
+    tasks = story.http.get("/api/v1/tasks", headers=gemeente).json
     assert ("referral_to_decide", referral_id) in [(t["kind"], t["object_id"]) for t in tasks]
-    accepted = story.client.post(
+    accepted = story.http.post(
         f"/api/v1/referrals/{referral_id}/accept",
         json={"first_conversation_on": (story.today + timedelta(days=7)).isoformat()},
         headers=gemeente,
     )
     assert accepted.status_code == 200, accepted.json
     assert accepted.json["status"] == "accepted"
-    assert story.client.get(f"/api/v1/cases/{case_id}", headers=counsellor).json["state"] == "accepted"
+    assert story.http.get(f"/api/v1/cases/{case_id}", headers=counsellor).json["state"] == "accepted"
 
     # 6. The outcome figures count it.
-    figures = story.client.get(
+    figures = story.http.get(
         "/api/v1/figures",
         query_string={"from": (story.today - timedelta(days=30)).isoformat(), "to": story.today.isoformat()},
         headers=counsellor,
@@ -255,16 +225,16 @@ def test_the_whole_referral_story(story: Story) -> None:
     assert "accepted" in figures.get_data(as_text=True)
 
 
-def test_the_qr_link_is_exchanged_for_a_session_and_leaves_no_token_behind(story: Story, tmp_path: Path) -> None:
+def test_the_qr_link_is_exchanged_for_a_session_and_leaves_no_token_behind(story: DemoWorld, tmp_path: Path) -> None:
     _case_id, [letter, _other] = _inventory_case(story)
     token = _token_from_qr(story, letter, tmp_path)
 
-    opened = story.client.get(f"/antwoord/{token}")
+    opened = story.http.get(f"/antwoord/{token}")
 
     assert opened.status_code == 303
     assert token not in opened.headers["Location"]
     assert opened.headers["Referrer-Policy"] == "no-referrer"
-    page = story.client.get(opened.headers["Location"])
+    page = story.http.get(opened.headers["Location"])
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert token not in body
@@ -273,7 +243,7 @@ def test_the_qr_link_is_exchanged_for_a_session_and_leaves_no_token_behind(story
     assert page.headers["Cache-Control"].startswith("no-store")
 
 
-def test_unknown_altered_expired_and_revoked_codes_get_the_same_answer(story: Story) -> None:
+def test_unknown_altered_expired_and_revoked_codes_get_the_same_answer(story: DemoWorld) -> None:
     _case_id, [letter, other] = _inventory_case(story)
     code = CODE.search(_pdf_text(story, letter))
     other_code = CODE.search(_pdf_text(story, other))
@@ -282,7 +252,7 @@ def test_unknown_altered_expired_and_revoked_codes_get_the_same_answer(story: St
     altered = code.group(1)[:-1] + ("A" if code.group(1)[-1] != "A" else "C")
 
     def attempt(typed: str) -> tuple[int, str]:
-        response = story.client.post("/antwoord", data={"code": typed, "csrf_token": _csrf(story.client, "/antwoord")})
+        response = story.http.post("/antwoord", data={"code": typed, "csrf_token": _csrf(story.http, "/antwoord")})
         text = response.get_data(as_text=True)
         message = re.search(r"onbekend, verlopen of ingetrokken", text)
         return response.status_code, message.group(0) if message else text[:200]
@@ -297,27 +267,27 @@ def test_unknown_altered_expired_and_revoked_codes_get_the_same_answer(story: St
         s.commit()
     expired = attempt(other_code.group(1))
     counsellor = story.token("schuldhulp.demo")
-    revoke = story.client.post(f"/api/v1/letters/{letter.id}/reply-code/revoke", headers=counsellor)
+    revoke = story.http.post(f"/api/v1/letters/{letter.id}/reply-code/revoke", headers=counsellor)
     assert revoke.status_code == 204
     revoked = attempt(code.group(1))
 
     assert unknown == changed == expired == revoked == (404, "onbekend, verlopen of ingetrokken")
 
 
-def test_a_revoked_code_ends_an_open_reply_session(story: Story) -> None:
+def test_a_revoked_code_ends_an_open_reply_session(story: DemoWorld) -> None:
     _case_id, [letter, _other] = _inventory_case(story)
     code = CODE.search(_pdf_text(story, letter))
     assert code
-    story.client.post("/antwoord", data={"code": code.group(1), "csrf_token": _csrf(story.client, "/antwoord")})
-    assert story.client.get("/antwoord/brief").status_code == 200
+    story.http.post("/antwoord", data={"code": code.group(1), "csrf_token": _csrf(story.http, "/antwoord")})
+    assert story.http.get("/antwoord/brief").status_code == 200
 
     counsellor = story.token("schuldhulp.demo")
-    story.client.post(f"/api/v1/letters/{letter.id}/reply-code/revoke", headers=counsellor)
+    story.http.post(f"/api/v1/letters/{letter.id}/reply-code/revoke", headers=counsellor)
 
-    assert story.client.get("/antwoord/brief").status_code == 303
+    assert story.http.get("/antwoord/brief").status_code == 303
 
 
-def test_typed_codes_are_rate_limited_per_letter(story: Story) -> None:
+def test_typed_codes_are_rate_limited_per_letter(story: DemoWorld) -> None:
     _case_id, [letter, _other] = _inventory_case(story)
     code = CODE.search(_pdf_text(story, letter))
     assert code
@@ -325,10 +295,10 @@ def test_typed_codes_are_rate_limited_per_letter(story: Story) -> None:
     statuses = []
     for guess in range(6):
         wrong = f"{lookup}{'ACDEFH'[guess]}{'HJK'[guess % 3]}MNPQR"  # 12 characters: a well-formed guess
-        response = story.client.post("/antwoord", data={"code": wrong, "csrf_token": _csrf(story.client, "/antwoord")})
+        response = story.http.post("/antwoord", data={"code": wrong, "csrf_token": _csrf(story.http, "/antwoord")})
         statuses.append(response.status_code)
     # The right code is refused too now: the letter is locked for an hour.
-    right = story.client.post("/antwoord", data={"code": code.group(1), "csrf_token": _csrf(story.client, "/antwoord")})
+    right = story.http.post("/antwoord", data={"code": code.group(1), "csrf_token": _csrf(story.http, "/antwoord")})
 
     assert statuses[:5] == [404] * 5
     assert statuses[5] == 429
@@ -336,7 +306,7 @@ def test_typed_codes_are_rate_limited_per_letter(story: Story) -> None:
     assert "Te veel pogingen" in right.get_data(as_text=True)
 
 
-def test_a_bad_answer_names_the_field_in_dutch_and_stores_nothing(story: Story) -> None:
+def test_a_bad_answer_names_the_field_in_dutch_and_stores_nothing(story: DemoWorld) -> None:
     _case_id, [letter, _other] = _inventory_case(story)
     code = CODE.search(_pdf_text(story, letter))
     assert code
@@ -355,7 +325,7 @@ def test_a_bad_answer_names_the_field_in_dutch_and_stores_nothing(story: Story) 
         assert state == "notified" or state == "letters_requested"
 
 
-def test_refused_as_not_resident_the_case_is_rerouted_and_keeps_its_history(story: Story) -> None:
+def test_refused_as_not_resident_the_case_is_rerouted_and_keeps_its_history(story: DemoWorld) -> None:
     counsellor = story.token("schuldhulp.demo")
     gemeente = story.token("gemeente.demo")
     with story.db() as s:
@@ -365,28 +335,28 @@ def test_refused_as_not_resident_the_case_is_rerouted_and_keeps_its_history(stor
         amsterdam = s.scalar(select(Organisation).where(Organisation.code == "GM0363"))
         assert amsterdam is not None
         amsterdam_id = amsterdam.id
-    [first] = story.client.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
+    [first] = story.http.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
 
-    refused = story.client.post(
+    refused = story.http.post(
         f"/api/v1/referrals/{first['id']}/refuse",
         json={"kind": "not_resident", "reason": "Niet ingeschreven in Zwolle"},
         headers=gemeente,
     )
     assert refused.status_code == 200, refused.json
     # The refusing municipality no longer sees the case.
-    assert story.client.get(f"/api/v1/cases/{case_id}", headers=gemeente).status_code == 404
+    assert story.http.get(f"/api/v1/cases/{case_id}", headers=gemeente).status_code == 404
 
-    current = story.client.get(f"/api/v1/cases/{case_id}", headers=counsellor)
+    current = story.http.get(f"/api/v1/cases/{case_id}", headers=counsellor)
     assert current.json["state"] == "rerouting"
-    story.client.put(
+    story.http.put(
         f"/api/v1/cases/{case_id}/municipality",
         json={"municipality_id": amsterdam_id, "reason": "woont bij zijn moeder in Amsterdam"},
         headers={**counsellor, "If-Match": current.headers["ETag"]},
     )
-    again = story.client.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
+    again = story.http.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
     assert again.status_code == 201, again.json
 
-    referrals = story.client.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
+    referrals = story.http.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
     assert [(r["sequence"], r["municipality"]["code"], r["status"]) for r in referrals] == [
         (1, "GM0193", "refused"),
         (2, "GM0363", "delivered"),
@@ -400,31 +370,43 @@ def test_refused_as_not_resident_the_case_is_rerouted_and_keeps_its_history(stor
         ]
     assert events[-4:] == ["send_referral", "refuse_referral_not_resident", "set_municipality", "send_referral"]
 
+    # Amsterdam now sees the case, but not Zwolle's refusal: a municipality reads only referrals addressed to it.
+    with story.db() as s:
+        create_user(s, actor=SYSTEM, username="gemeente.amsterdam", display_name="Amsterdam", role=Role.MUNICIPALITY,
+                    password="demo", organisation=s.get_one(Organisation, amsterdam_id))  # fmt: skip
+        s.commit()
+    amsterdam_user = story.token("gemeente.amsterdam")
+    assert story.http.get(f"/api/v1/cases/{case_id}", headers=amsterdam_user).status_code == 200
+    assert story.http.get(f"/api/v1/referrals/{referrals[1]['id']}", headers=amsterdam_user).status_code == 200
+    assert story.http.get(f"/api/v1/referrals/{first['id']}", headers=amsterdam_user).status_code == 404
+    handover = story.http.get(f"/api/v1/referrals/{first['id']}/handover.pdf", headers=amsterdam_user)
+    assert handover.status_code == 404
 
-def test_a_withdrawn_consent_stops_a_referral_it_no_longer_covers(story: Story) -> None:
+
+def test_a_withdrawn_consent_stops_a_referral_it_no_longer_covers(story: DemoWorld) -> None:
     counsellor = story.token("schuldhulp.demo")
     with story.db() as s:
         case = s.scalar(select(Case).join(Detainee).where(Detainee.surname == "Demir"))
         assert case is not None
         case_id = case.id
-    consents = story.client.get(f"/api/v1/cases/{case_id}/consents", headers=counsellor).json
+    consents = story.http.get(f"/api/v1/cases/{case_id}/consents", headers=counsellor).json
     refer = [c["id"] for c in consents if c["purpose"] == "refer_municipality"]
     with story.db() as s:
         zwolle_id = s.scalar(select(Organisation.id).where(Organisation.code == "GM0193"))
-    current = story.client.get(f"/api/v1/cases/{case_id}", headers=counsellor)
-    chosen = story.client.put(
+    current = story.http.get(f"/api/v1/cases/{case_id}", headers=counsellor)
+    chosen = story.http.put(
         f"/api/v1/cases/{case_id}/municipality",
         json={"municipality_id": zwolle_id, "reason": "woont in Zwolle"},
         headers={**counsellor, "If-Match": current.headers["ETag"]},
     )
     assert chosen.status_code == 200, chosen.json
-    withdrawn = story.client.post(
+    withdrawn = story.http.post(
         f"/api/v1/cases/{case_id}/consents/withdrawal", json={"consent_ids": refer}, headers=counsellor
     )
     assert withdrawn.status_code in (200, 201), withdrawn.json
-    story.client.post(f"/api/v1/cases/{case_id}/events", json={"event": "request_referral"}, headers=counsellor)
+    story.http.post(f"/api/v1/cases/{case_id}/events", json={"event": "request_referral"}, headers=counsellor)
 
-    refused = story.client.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
+    refused = story.http.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
 
     assert refused.status_code == 409, refused.json
     assert "toestemming" in refused.json["detail"]
@@ -432,26 +414,26 @@ def test_a_withdrawn_consent_stops_a_referral_it_no_longer_covers(story: Story) 
         assert s.scalars(select(Referral).where(Referral.case_id == case_id)).all() == []
 
 
-def test_a_first_conversation_planned_after_the_wgs_term_is_a_breach_on_both_sides(story: Story) -> None:
+def test_a_first_conversation_planned_after_the_wgs_term_is_a_breach_on_both_sides(story: DemoWorld) -> None:
     counsellor = story.token("schuldhulp.demo")
     gemeente = story.token("gemeente.demo")
     with story.db() as s:
         case = s.scalar(select(Case).join(Detainee).where(Detainee.surname == "Vries"))
         assert case is not None
         case_id = case.id
-    [referral] = story.client.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
+    [referral] = story.http.get(f"/api/v1/cases/{case_id}/referrals", headers=counsellor).json
     late = date.fromisoformat(referral["wgs_due_on"]) + timedelta(days=1)
 
-    accepted = story.client.post(
+    accepted = story.http.post(
         f"/api/v1/referrals/{referral['id']}/accept", json={"first_conversation_on": late.isoformat()}, headers=gemeente
     )
 
     assert accepted.status_code == 200, accepted.json
     assert accepted.json["wgs_breached"] is True
     for headers in (counsellor, gemeente):
-        tasks = story.client.get("/api/v1/tasks", headers=headers).json
+        tasks = story.http.get("/api/v1/tasks", headers=headers).json
         assert ("wgs_breach", referral["id"]) in [(t["kind"], t["object_id"]) for t in tasks]
-    figures = story.client.get(
+    figures = story.http.get(
         "/api/v1/figures",
         query_string={"from": story.today.isoformat(), "to": story.today.isoformat(), "group_by": "municipality"},
         headers=counsellor,
@@ -459,11 +441,11 @@ def test_a_first_conversation_planned_after_the_wgs_term_is_a_breach_on_both_sid
     assert figures["total"]["wgs_breaches"] == 1
 
 
-def test_mijn_werk_lists_overdue_creditor_answers_and_deadlines_of_today(story: Story) -> None:
+def test_mijn_werk_lists_overdue_creditor_answers_and_deadlines_of_today(story: DemoWorld) -> None:
     from workflows import SYSTEM
     from workflows.store import TimerRow, TimerStatus
 
-    engine = story.app.extensions["schuldroute.runtime"].engine
+    engine = story.runtime.engine
     case_id, [cjib_letter, _rent] = _inventory_case(story)
     with story.db() as s:
         debt = s.get_one(Debt, cjib_letter.debt_id)
@@ -478,7 +460,7 @@ def test_mijn_werk_lists_overdue_creditor_answers_and_deadlines_of_today(story: 
         timer.deadline = story.today
         s.commit()
 
-    tasks = story.client.get("/api/v1/tasks", headers=story.token("schuldhulp.demo")).json
+    tasks = story.http.get("/api/v1/tasks", headers=story.token("schuldhulp.demo")).json
 
     kinds = {(t["kind"], t["case_id"]) for t in tasks}
     assert ("answer_overdue", case_id) in kinds
@@ -495,7 +477,7 @@ def test_mijn_werk_lists_overdue_creditor_answers_and_deadlines_of_today(story: 
     assert "Termijnen die vandaag verlopen" in page
 
 
-def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(story: Story) -> None:
+def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(story: DemoWorld) -> None:
     from schulden.letters.templates import TEXTS_DIR, use_stored_texts
 
     admin = story.app.test_client()
@@ -534,7 +516,7 @@ def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(stor
                 .join(WorkflowInstance, WorkflowInstance.id == Debt.instance_id)
                 .where(Debt.case_id == case_id, WorkflowInstance.state == "identified")
             )
-        fired = story.client.post(f"/api/v1/debts/{cak}/events", json={"event": "send_letters"}, headers=counsellor)
+        fired = story.http.post(f"/api/v1/debts/{cak}/events", json={"event": "send_letters"}, headers=counsellor)
         assert fired.status_code == 201, fired.json
         with story.db() as s:
             letter = s.scalar(select(Letter).where(Letter.debt_id == cak, Letter.letter_type == "L2"))
