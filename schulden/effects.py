@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat
+from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat, graver_threat
 from schulden.consents import PURPOSE_LABELS, has_valid_consent, missing_consent_message
 from schulden.debts.models import AmountStatus, Debt
 from schulden.letters.lifecycle import cancel_open
@@ -143,7 +143,7 @@ def _mark_urgent(ctx: Context) -> Mapping[str, Any]:
     case = case_of(ctx)
     if case is not None:
         case.urgent = True
-        case.threat = threat
+        case.threat = graver_threat(case.threat, threat)
     return {"threat": threat}
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
-from schulden.cases.models import Case, Detainee
+from schulden.cases.models import WGS_THREATS, Case, Detainee
 from schulden.debts.models import Debt
 from schulden.letters.models import Letter, LetterStatus
 from schulden.referrals.models import Referral, ReferralStatus
@@ -63,6 +63,8 @@ def tasks_for(session: Session, actor: UserActor, *, today: date) -> list[Task]:
     """The actor's tasks, the urgent ones and the earliest deadlines first."""
     scope = case_scope(actor)
     tasks: list[Task] = []
+    if actor.role in (Role.COUNSELLOR, Role.PI_STAFF):
+        tasks += _threats_to_refer(session, scope, today)
     if actor.role is Role.COUNSELLOR:
         tasks += _replies_to_review(session, scope)
         tasks += _referrals_due(session, scope)
@@ -178,6 +180,30 @@ def _deadlines_due(session: Session, scope: ColumnElement[bool], today: date) ->
             tasks.append(Task("due_today", "Termijn verloopt vandaag", case_id, rule, due_on=deadline,
                               urgent=deadline is not None and deadline < today))  # fmt: skip
     return tasks
+
+
+#: Case states before the referral is sent, in which a Wgs threat means: refer now.
+_BEFORE_REFERRAL = ("awaiting_consent", "inventory", "inventory_complete", "referral_due", "rerouting", "on_hold")
+
+
+def _threats_to_refer(session: Session, scope: ColumnElement[bool], today: date) -> list[Task]:
+    """A Wgs threat (eviction, cut-off, the end of the health insurance) on a case not yet referred: the referral
+    cannot wait for the release, whatever its date; due today, so it stands at the top of the list."""
+    rows = session.execute(
+        _cases(scope)
+        .where(
+            Case.referred_at.is_(None),
+            Case.threat.in_(sorted(WGS_THREATS)),
+            WorkflowInstance.state.in_(_BEFORE_REFERRAL),
+        )
+        .order_by(Case.id)
+        .limit(LIMIT)
+    )
+    return [
+        Task("refer_now", "Dreiging: nu verwijzen naar de gemeente", case.id, _name(detainee), due_on=today,
+             urgent=True)
+        for case, detainee, _instance in rows
+    ]  # fmt: skip
 
 
 def _releases_near(session: Session, scope: ColumnElement[bool], today: date) -> list[Task]:

@@ -7,12 +7,9 @@ from typing import Any
 
 from flask import request
 from flask.views import MethodView
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden import audit
 from schulden.access import CASE_WRITERS
-from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
@@ -21,11 +18,11 @@ from schulden.cases.schemas import ActionOut, EventIn, EventResult
 from schulden.creditors.models import Creditor
 from schulden.debts import schemas
 from schulden.debts.models import Debt
-from schulden.debts.queries import get_debt
-from schulden.debts.services import add_known_debt, take_debt_step, update_debt
+from schulden.debts.queries import get_debt, read_debt, read_debt_actions, read_debts
+from schulden.debts.services import add_known_debt, change_debt, take_debt_step
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
-from workflows import WorkflowInstance
+from workflows import EventOption, WorkflowInstance
 
 blp = Blueprint("debts", __name__, url_prefix="/api/v1", description="Schulden per dossier")
 
@@ -66,13 +63,6 @@ def debt_view(session: Session, debt: Debt, state: str | None = None) -> dict[st
     }
 
 
-def _log(session: Session, actor: UserActor, action: str, debt_id: int | None, case_id: int, **details: Any) -> None:
-    audit.record(
-        session, actor=actor, action=action, object_type="debt", object_id=debt_id, case_id=case_id,
-        origin=origin(), details=details or None,
-    )  # fmt: skip
-
-
 @blp.route("/cases/<id:case_id>/debts")
 class CaseDebts(MethodView):
     @blp.response(200, schemas.DebtListOut)
@@ -81,13 +71,12 @@ class CaseDebts(MethodView):
         actor = current_actor()
         session = db_session()
         case = get_case(session, actor, case_id)
-        debts = list(session.scalars(select(Debt).where(Debt.case_id == case.id).order_by(Debt.id)))
+        debts = [row.debt for row in read_debts(session, actor, case, origin=origin())]
         by_category: dict[str, int] = defaultdict(int)
         by_status: dict[str, int] = defaultdict(int)
         for debt in debts:
             by_category[debt.category] += debt.total_cents
             by_status[debt.amount_status] += debt.total_cents
-        _log(session, actor, "debt.list", None, case.id, debt_ids=[d.id for d in debts])
         session.commit()
         return {
             "items": [debt_view(session, d) for d in debts],
@@ -120,10 +109,8 @@ class DebtDetail(MethodView):
     @blp.response(200, schemas.DebtOut)
     def get(self, debt_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """One debt. The ETag is the version to send back in If-Match."""
-        actor = current_actor()
         session = db_session()
-        debt = get_debt(session, actor, debt_id)
-        _log(session, actor, "debt.read", debt.id, debt.case_id)
+        debt = read_debt(session, current_actor(), debt_id, origin=origin())
         session.commit()
         return debt_view(session, debt), 200, {"ETag": etag_for(debt.row_version), "Cache-Control": "no-store"}
 
@@ -136,9 +123,7 @@ class DebtDetail(MethodView):
         session = db_session()
         debt = get_debt(session, actor, debt_id)
         check_if_match(debt.row_version)
-        today = runtime().engine.today()
-        changed = update_debt(session, debt, data, today=today)
-        _log(session, actor, "debt.update", debt.id, debt.case_id, fields=changed)
+        change_debt(session, runtime().engine, debt, data, actor=actor, origin=origin())
         session.commit()
         return debt_view(session, debt), 200, {"ETag": etag_for(debt.row_version)}
 
@@ -146,14 +131,10 @@ class DebtDetail(MethodView):
 @blp.route("/debts/<id:debt_id>/actions")
 class DebtActions(MethodView):
     @blp.response(200, ActionOut(many=True))
-    def get(self, debt_id: int) -> list[Any]:
+    def get(self, debt_id: int) -> list[EventOption]:
         """Every event of the debt process: allowed for you now, or the reason it is not."""
-        actor = current_actor()
         session = db_session()
-        debt = get_debt(session, actor, debt_id)
-        instance = session.get_one(WorkflowInstance, debt.instance_id)
-        options = runtime().engine.available_events(session, instance, actor)
-        _log(session, actor, "debt.actions", debt.id, debt.case_id)
+        options = read_debt_actions(session, runtime().engine, current_actor(), debt_id, origin=origin())
         session.commit()
         return options
 

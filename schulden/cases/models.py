@@ -29,6 +29,23 @@ class Threat(StrEnum):
     ATTACHMENT = "attachment"
 
 
+#: The threats of art. 4a Wgs: eviction, cut-off of energy or water, termination of the health insurance put the
+#: municipality's first conversation on the 3-working-day track. An attachment makes a case urgent for us, but the
+#: law does not shorten the municipality's term for it. The one list: the case process, the letters, the handover
+#: file and the work list all ask this one.
+WGS_THREATS: frozenset[str] = frozenset(
+    {Threat.EVICTION.value, Threat.UTILITY_CUT_OFF.value, Threat.INSURANCE_TERMINATION.value}
+)
+
+
+def graver_threat(current: str | None, new: str) -> str:
+    """The threat a case keeps when `new` is recorded: a Wgs threat outranks an attachment; between two of the same
+    weight the first one recorded stays, so a later, lighter report never takes a case off the short track."""
+    if current is None or (new in WGS_THREATS and current not in WGS_THREATS):
+        return new
+    return current
+
+
 class ClosureReason(StrEnum):
     HANDED_OVER = "handed_over"
     RELEASED_WITHOUT_REFERRAL = "released_without_referral"

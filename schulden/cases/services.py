@@ -34,6 +34,7 @@ from schulden.cases.models import (
 from schulden.creditors.models import Creditor
 from schulden.errors import ValidationFailed
 from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.referrals.services import sync_wgs_term
 from schulden.roles import Role
 from schulden.routing import propose_municipality
 from workflows import Actor, Engine, HistoryEntry, TransitionRefused, WorkflowInstance
@@ -214,6 +215,9 @@ def take_case_step(
     if event in SERVICE_EVENTS:
         raise EventHasOwnOperation(event)
     entry = fire_case_event(session, engine, case, event, actor=actor, payload=payload, reason=reason)
+    if event == "flag_threat":
+        # After the referral a Wgs threat restarts the municipality's clock: the referral row follows it.
+        sync_wgs_term(session, case)
     session.flush()
     audit.record(session, actor=actor, action="case.event", object_type="case", object_id=case.id,
                  case_id=case.id, origin=origin, details={"event": event})  # fmt: skip

@@ -12,7 +12,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from schulden.cases.models import ClosureReason, ConsentPurpose, Threat
+from schulden.cases.models import WGS_THREATS, ClosureReason, ConsentPurpose
 from schulden.debts.models import Debt
 from schulden.effects import (
     CANCEL_LETTERS,
@@ -99,11 +99,6 @@ def _release_escalation(ctx: Context) -> date | None:
     return case.expected_release - timedelta(days=14)
 
 
-#: The threats of art. 4a Wgs that put the first conversation on the 3-working-day track. An attachment makes a
-#: case urgent for us, but the law does not shorten the municipality's term for it.
-WGS_THREATS = frozenset({Threat.EVICTION.value, Threat.UTILITY_CUT_OFF.value, Threat.INSURANCE_TERMINATION.value})
-
-
 def _wgs_delay(ctx: Context) -> Delay:
     case = case_of(ctx)
     return WorkingDays(3) if case is not None and case.threat in WGS_THREATS else Weeks(4)
@@ -128,6 +123,21 @@ def _inventory_settled(ctx: Context) -> str | None:
 
 INVENTORY_SETTLED = Guard("elke schuld is bevestigd, geschat of zonder reactie", _inventory_settled)
 THREAT_KNOWN = Guard("de dreiging is bekend", valid_threat, needs_input=True)
+
+
+def _shortens_the_term(ctx: Context) -> str | None:
+    """After the referral only a Wgs threat the case does not have yet restarts the municipality's clock: an
+    attachment does not shorten the term, and restarting a running 3-day term would lengthen it."""
+    case = case_of(ctx)
+    threat = ctx.payload.get("threat")
+    if threat not in WGS_THREATS:
+        return "Na de verwijzing verkort alleen een dreiging van art. 4a Wgs de termijn van de gemeente."
+    if case is not None and case.threat in WGS_THREATS:
+        return "De termijn van de gemeente loopt al op het spoor van 3 werkdagen."
+    return None
+
+
+SHORTENS_THE_TERM = Guard("de dreiging verkort de termijn van de gemeente", _shortens_the_term)
 FIRST_CONVERSATION_KNOWN = Guard(
     "de datum van het eerste gesprek is bekend", first_conversation_given, needs_input=True
 )
@@ -399,7 +409,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "referred",
                 "referred",
                 roles={PI, VOLUNTEER, COUNSELLOR},
-                guards=[THREAT_KNOWN],
+                guards=[THREAT_KNOWN, SHORTENS_THE_TERM],
                 effects=[MARK_URGENT],
                 label="Dreiging melden",
             ),

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.actors import UserActor
 from schulden.cases.models import Case, Threat
+from schulden.cases.threats import raise_threat
 from schulden.creditors.models import Creditor
 from schulden.debts.models import DEBT_TYPES, AmountStatus, Debt, DebtCategory
 from schulden.errors import ValidationFailed
@@ -136,7 +137,28 @@ def add_known_debt(
     session.flush()
     audit.record(session, actor=actor, action="debt.create", object_type="debt", object_id=debt.id,
                  case_id=case.id, origin=origin)  # fmt: skip
+    if debt.threat:
+        raise_threat(session, engine, case, debt.threat, actor=actor)
     return debt
+
+
+def change_debt(
+    session: Session,
+    engine: Engine,
+    debt: Debt,
+    changes: Mapping[str, Any],
+    *,
+    actor: UserActor,
+    origin: str | None = None,
+) -> list[str]:
+    """PATCH /debts/{id}: amounts, reference, status or flags (DebtUpdate's output). A threat recorded on the debt
+    reaches the case (cases/threats.py). Writes the `debt.update` audit row; does not commit."""
+    changed = update_debt(session, debt, changes, today=engine.today())
+    audit.record(session, actor=actor, action="debt.update", object_type="debt", object_id=debt.id,
+                 case_id=debt.case_id, origin=origin, details={"fields": changed})  # fmt: skip
+    if "threat" in changed and debt.threat:
+        raise_threat(session, engine, session.get_one(Case, debt.case_id), debt.threat, actor=actor)
+    return changed
 
 
 def check_creditor(session: Session, creditor_id: int, field: str) -> Creditor:

@@ -29,6 +29,7 @@ from babel.numbers import format_currency
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from schulden.cases.models import WGS_THREATS
 from schulden.letters.content import AMOUNT_STATUS_NL, LETTER_TYPES, LetterContent
 from schulden.letters.text_rules import TextRuleError, check_text
 
@@ -45,8 +46,8 @@ THREAT_NL: Mapping[str, str] = {
     "attachment": "beslag op inkomen of bezittingen",
 }
 
-#: The threats that put the municipality on the 3-working-day track of art. 4a Wgs (attachment is not one of them).
-WGS_URGENT_THREATS: frozenset[str] = frozenset({"eviction", "utility_cut_off", "insurance_termination"})
+#: The threats that put the municipality on the 3-working-day track of art. 4a Wgs (cases.models, the one list).
+WGS_URGENT_THREATS: frozenset[str] = WGS_THREATS
 
 #: Merge fields a text may use, with the value a text sees when the caller leaves the field out.
 #: `client_name` is required for every letter; each text adds its own required fields in `verplicht:`.

@@ -43,6 +43,8 @@ from schulden.letters.content import AMOUNT_STATUS_NL
 from schulden.letters.templates import THREAT_NL, WGS_URGENT_THREATS
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_registry
+from schulden.referrals.models import Referral
+from schulden.referrals.services import latest_referral
 from schulden.roles import Role
 from schulden.users.models import User
 from workflows import HistoryEntry, Registry, WorkflowInstance, dutch_calendar
@@ -461,7 +463,9 @@ def build_handover(
         detainee=_detainee(session, case, detainee, pi),
         municipality=_municipality(municipality) if municipality is not None else None,
         contacts=_contacts(session, case, pi, [inst.id for _, inst in rows], sender),
-        urgency=_urgency(case, [(d, creditors[d.creditor_id]) for d, _ in rows], made_on),
+        urgency=_urgency(
+            case, [(d, creditors[d.creditor_id]) for d, _ in rows], made_on, latest_referral(session, case.id)
+        ),
         first_conversation=first_conversation,
         consent=_consent(session, case, municipality, made_on),
         debts=debts,
@@ -620,7 +624,10 @@ def _person(member: HouseholdMember) -> HouseholdPerson:
     )
 
 
-def _urgency(case: Case, debts: Sequence[tuple[Debt, Creditor]], made_on: date) -> Urgency:
+def _urgency(case: Case, debts: Sequence[tuple[Debt, Creditor]], made_on: date, referral: Referral | None) -> Urgency:
+    """The threats on the case and its debts, and the municipality's term: once the referral is sent, the term of
+    its running Wgs clock (the one the municipality's work list and our reminders keep), so the file, the L8
+    letter, the referral and the case say the same; before that, the term the file's date would start."""
     threats: list[ThreatLine] = []
     if case.threat:
         threats.append(_threat_line(case.threat, "dossier"))
@@ -629,7 +636,15 @@ def _urgency(case: Case, debts: Sequence[tuple[Debt, Creditor]], made_on: date) 
             threats.append(_threat_line(debt.threat, creditor.name))
     wgs_urgent = any(t.wgs_urgent for t in threats)
     calendar = dutch_calendar()
-    if wgs_urgent:
+    if referral is not None and referral.wgs_due_on is not None:
+        wgs_urgent = referral.threat in WGS_URGENT_THREATS
+        due = referral.wgs_due_on
+        rule = (
+            f"binnen {WGS_URGENT_WORKING_DAYS} werkdagen (art. 4a Wgs, dreigende situatie)"
+            if wgs_urgent
+            else f"binnen {WGS_NORMAL_WEEKS} weken (art. 4a Wgs)"
+        )
+    elif wgs_urgent:
         due = calendar.add_working_days(made_on, WGS_URGENT_WORKING_DAYS)
         rule = f"binnen {WGS_URGENT_WORKING_DAYS} werkdagen (art. 4a Wgs, dreigende situatie)"
     else:
