@@ -357,8 +357,8 @@ def db(request: pytest.FixtureRequest, app_connection: tuple[Flask, Connection |
 @pytest.fixture
 def world(db: sessionmaker[Session]) -> Any:
     """The world of security.md 2.3 (tests/api/world.py: two PIs, their teams, two municipalities, a partner, six
-    cases, a user per role) in the `app` test's transaction. Tests with a world of their own (the demo seed, a
-    figures world) define `world` in their file."""
+    cases, a user per role) in the `app` test's transaction. The pages' tests take `demo_world` (the demo seed,
+    tests/demo_world.py); the figures tests keep a world of their own."""
     from tests.api.world import build_world
 
     return build_world(db)
