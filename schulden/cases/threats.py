@@ -14,10 +14,7 @@ from sqlalchemy.orm import Session
 from schulden.cases.models import Case, graver_threat
 from schulden.cases.services import fire_case_event
 from schulden.referrals.services import sync_wgs_term
-from workflows import Actor, Engine, TransitionRefused, WorkflowInstance
-
-#: The case states in which a threat can still change something (closed cases keep their history).
-_FINAL = frozenset({"closed"})
+from workflows import Actor, Engine, TransitionRefused
 
 
 def raise_threat(session: Session, engine: Engine, case: Case, threat: str, *, actor: Actor) -> bool:
@@ -25,14 +22,11 @@ def raise_threat(session: Session, engine: Engine, case: Case, threat: str, *, a
 
     Fires the case's `flag_threat`, so the case history tells who reported it; after the referral the process
     only accepts a Wgs threat the case does not have yet (a lighter one would restart, and so lengthen, the
-    municipality's term), which is then a no-op here.
+    municipality's term); a refusal is a no-op here.
     """
     if case.urgent and graver_threat(case.threat, threat) == case.threat:
         return False
-    state = session.get_one(WorkflowInstance, case.instance_id).state
-    if state in _FINAL:
-        return False
-    try:
+    try:  # a closed case refuses flag_threat, as the process refuses a lighter threat after the referral
         fire_case_event(session, engine, case, "flag_threat", actor=actor, payload={"threat": threat})
     except TransitionRefused:
         return False

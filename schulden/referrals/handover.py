@@ -634,22 +634,22 @@ def _urgency(case: Case, debts: Sequence[tuple[Debt, Creditor]], made_on: date, 
     for debt, creditor in debts:
         if debt.threat and not any(t.threat == debt.threat and t.source == creditor.name for t in threats):
             threats.append(_threat_line(debt.threat, creditor.name))
-    wgs_urgent = any(t.wgs_urgent for t in threats)
-    calendar = dutch_calendar()
     if referral is not None and referral.wgs_due_on is not None:
         wgs_urgent = referral.threat in WGS_URGENT_THREATS
         due = referral.wgs_due_on
-        rule = (
-            f"binnen {WGS_URGENT_WORKING_DAYS} werkdagen (art. 4a Wgs, dreigende situatie)"
-            if wgs_urgent
-            else f"binnen {WGS_NORMAL_WEEKS} weken (art. 4a Wgs)"
-        )
-    elif wgs_urgent:
-        due = calendar.add_working_days(made_on, WGS_URGENT_WORKING_DAYS)
-        rule = f"binnen {WGS_URGENT_WORKING_DAYS} werkdagen (art. 4a Wgs, dreigende situatie)"
     else:
-        due = calendar.add_weeks(made_on, WGS_NORMAL_WEEKS)
-        rule = f"binnen {WGS_NORMAL_WEEKS} weken (art. 4a Wgs)"
+        wgs_urgent = any(t.wgs_urgent for t in threats)
+        calendar = dutch_calendar()
+        due = (
+            calendar.add_working_days(made_on, WGS_URGENT_WORKING_DAYS)
+            if wgs_urgent
+            else calendar.add_weeks(made_on, WGS_NORMAL_WEEKS)
+        )
+    rule = (
+        f"binnen {WGS_URGENT_WORKING_DAYS} werkdagen (art. 4a Wgs, dreigende situatie)"
+        if wgs_urgent
+        else f"binnen {WGS_NORMAL_WEEKS} weken (art. 4a Wgs)"
+    )
     return Urgency(
         urgent=case.urgent or bool(threats),
         threats=tuple(threats),
