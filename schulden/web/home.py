@@ -21,7 +21,7 @@ blp = Blueprint("home", __name__)
 
 #: The heading of each kind of task, in the order shown when urgency does not decide.
 KINDS: dict[str, str] = {
-    "refer_now": "Dreiging (art. 4a Wgs): nu verwijzen naar de gemeente",
+    "refer_now": "Nu verwijzen: dreiging",
     "referral_failed": "Verwijzingen die niet konden worden afgeleverd",
     "wgs_breach": "Termijn eerste gesprek (Wgs) overschreden",
     "referral_due": "Verwijzingen te versturen",
