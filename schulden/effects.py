@@ -37,8 +37,6 @@ LETTER_TITLES = {
     "L10": "Intrekkingsverklaring",
 }
 
-# Extra letters by debt type at first contact (domain.md section 4, L6 and L7).
-FIRST_CONTACT_EXTRA = {"zorgpremie": ("L6",), "toeslagen": ("L7",), "uitkering_terugvordering": ("L7",)}
 
 
 def case_of(ctx: Context) -> Case | None:
@@ -92,15 +90,16 @@ def request_letters(*letter_types: str) -> Effect:
 
 
 def _first_contact_letters(ctx: Context) -> Mapping[str, Any]:
-    debt = debt_of(ctx)
-    extra = FIRST_CONTACT_EXTRA.get(debt.debt_type, ()) if debt else ()
-    return _ask(ctx, ["L1", "L2", *extra])
+    # One letter, one reply code: the notice of detention carries the request for a statement of account, as
+    # Schuldenknooppunt's Kennisgeving and Saldoverzoek travel together (issue 12). L6 and L7 are not about a debt:
+    # they go at intake, to the insurer and to the benefit offices (schulden/cases/notices.py).
+    return _ask(ctx, ["L1"])
 
 
 REQUEST_FIRST_CONTACT = Effect(
     "request_letters:first_contact",
     _first_contact_letters,
-    "Vraagt L1 en L2 aan, plus L6 bij zorgpremie en L7 bij toeslagen of terugvordering",
+    "Vraagt L1 aan: melding detentie met verzoek om saldo-opgave, één brief met één antwoordcode",
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -77,6 +77,23 @@ class ConsentPurpose(StrEnum):
     SHARE_PROBATION = "share_probation"
 
 
+class Benefit(StrEnum):
+    """A benefit or allowance the detainee received at arrest; each is reported to its office at intake (L7)."""
+
+    ZORGTOESLAG = "zorgtoeslag"
+    HUURTOESLAG = "huurtoeslag"
+    KINDEROPVANGTOESLAG = "kinderopvangtoeslag"
+    KINDGEBONDEN_BUDGET = "kindgebonden_budget"
+    BIJSTAND = "bijstand"
+    WW = "ww"
+    ZIEKTEWET = "ziektewet"
+    WIA = "wia"
+    WAJONG = "wajong"
+    AOW = "aow"
+    ANW = "anw"
+    KINDERBIJSLAG = "kinderbijslag"
+
+
 class HouseholdRelation(StrEnum):
     PARTNER = "partner"
     CHILD = "child"
@@ -129,6 +146,9 @@ class Case(Base):
     municipality_reason: Mapped[str | None] = mapped_column(Text)
     # Set when the referral is sent: from then on the municipality may see the case.
     referred_at: Mapped[datetime | None]
+    # The basic health insurance (domain.md 2.3, L6): suspended from the start of detention, reactivated on release.
+    health_insurer_id: Mapped[int | None] = mapped_column(ForeignKey("creditor.id", ondelete="RESTRICT"))
+    health_policy_number: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     row_version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -211,6 +231,26 @@ class Consent(Base):
     def valid_on(self, day: date) -> bool:
         """In force on `day`: signed, not expired, not withdrawn."""
         return self.withdrawn_at is None and self.signed_on <= day <= self.valid_until
+
+
+class CaseBenefit(Base):
+    """A benefit the detainee received when detained (recorded at intake; one row per kind)."""
+
+    __tablename__ = "case_benefit"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("debt_case.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("case_id", "kind"),
+        CheckConstraint(
+            "kind IN ('zorgtoeslag', 'huurtoeslag', 'kinderopvangtoeslag', 'kindgebonden_budget', 'bijstand', 'ww', "
+            "'ziektewet', 'wia', 'wajong', 'aow', 'anw', 'kinderbijslag')",
+            name="kind_known",
+        ),
+    )
 
 
 class HouseholdMember(Base):

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -52,6 +52,9 @@ class Creditor(Base):
     city: Mapped[str | None] = mapped_column(String(100))
     kvk: Mapped[str | None] = mapped_column(String(8))
     grade: Mapped[str | None] = mapped_column(String(1))
+    # How a helper reaches the creditor where no correspondence address exists (a phone line, an online form):
+    # a letter to such a creditor is not posted but becomes a task for the counsellor (issue 12).
+    channel_note: Mapped[str | None] = mapped_column(Text)
     source_url: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -8,16 +8,16 @@ department of the PI; detention dates only where the letter type needs them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden.cases.models import Case, Consent, ConsentPurpose, Detainee, DetentionType, HouseholdMember
-from schulden.consents import PURPOSE_LABELS
+from schulden.cases.models import Case, Detainee, DetentionType, HouseholdMember
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
+from schulden.letters.consent_fields import consent_fields, withdrawal_fields
 from schulden.letters.content import Address, DebtLine, LetterContent
 from schulden.letters.models import Letter
 from schulden.letters.reply_codes import ReplySecrets
@@ -247,8 +247,8 @@ def _municipality_fields(municipality: Organisation | None) -> dict[str, Any]:
 def _letter_type_fields(session: Session, kind: str, case: Case, letter_date: date) -> dict[str, Any]:
     """What only some letters tell: the consent (L8, L9), its withdrawal (L10), the household (L8)."""
     return {
-        "consent": _consent_fields(session, case, letter_date) if kind in ("L8", "L9") else None,
-        "withdrawal": _withdrawal_fields(session, case) if kind == "L10" else None,
+        "consent": consent_fields(session, case, letter_date) if kind in ("L8", "L9") else None,
+        "withdrawal": withdrawal_fields(session, case) if kind == "L10" else None,
         "household": _household(session, case) if kind == "L8" else None,
     }
 
@@ -297,21 +297,6 @@ def _first_letter_date(session: Session, letter: Letter) -> date | None:
     )
 
 
-def _consent_fields(session: Session, case: Case, letter_date: date) -> dict[str, Any]:
-    rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))))
-    # The form (L9) is printed before anything is signed: it proposes every purpose and a validity until six
-    # months after the expected release (domain.md 6.3 item 7), or a year when the release date is unknown.
-    proposed_until = (case.expected_release + timedelta(days=183)) if case.expected_release else None
-    return {
-        "purposes": [PURPOSE_LABELS[ConsentPurpose(r.purpose)] for r in rows] or list(PURPOSE_LABELS.values()),
-        "recipients": [],
-        "valid_until": max((r.valid_until for r in rows), default=None)
-        or proposed_until
-        or letter_date + timedelta(days=365),
-        "witness": next((r.witness for r in rows if r.witness), None),
-    }
-
-
 #: What an L7 names per debt type: which payment the detention affects.
 BENEFITS = {
     "toeslagen": ("Toeslagen (zorgtoeslag, huurtoeslag, kindgebonden budget)",),
@@ -345,14 +330,6 @@ def _counsellor_name(session: Session, letter: Letter) -> str | None:
         return None
     user = session.get(User, int(user_id))
     return user.display_name if user is not None else None
-
-
-def _withdrawal_fields(session: Session, case: Case) -> dict[str, Any]:
-    rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_not(None))))
-    return {
-        "scope": [PURPOSE_LABELS[ConsentPurpose(r.purpose)] for r in rows],
-        "from_date": max((r.withdrawn_at for r in rows if r.withdrawn_at), default=None),
-    }
 
 
 def _household(session: Session, case: Case) -> list[str]:

@@ -28,6 +28,9 @@ class LetterStatus(StrEnum):
 class Channel(StrEnum):
     POST = "post"
     EMAIL = "email"
+    # No correspondence address: the counsellor delivers it through the creditor's own channel (phone line, online
+    # form), named in `recipient_channel_note`, and marks it done. It never enters a print batch.
+    MANUAL = "manual"
 
 
 class Letter(Base):
@@ -48,6 +51,7 @@ class Letter(Base):
     recipient_city: Mapped[str | None] = mapped_column(String(100))
     recipient_email: Mapped[str | None] = mapped_column(String(254))
     recipient_may_receive_bsn: Mapped[bool] = mapped_column(default=False, server_default=false())
+    recipient_channel_note: Mapped[str | None] = mapped_column(Text)
     letter_type: Mapped[str] = mapped_column(String(4))
     round: Mapped[int] = mapped_column(Integer, default=1)
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
@@ -85,7 +89,7 @@ class Letter(Base):
         CheckConstraint(
             "status IN ('queued', 'rendering', 'rendered', 'sent', 'failed', 'cancelled')", name="status_known"
         ),
-        CheckConstraint("channel IN ('post', 'email')", name="channel_known"),
+        CheckConstraint("channel IN ('post', 'email', 'manual')", name="channel_known"),
         CheckConstraint("creditor_id IS NULL OR recipient_name IS NOT NULL", name="creditor_address_fixed"),
         CheckConstraint(
             "letter_type IN ('L1', 'L2', 'L3', 'L4', 'L5', 'L6', 'L7', 'L8', 'L9', 'L10')", name="type_known"

@@ -69,6 +69,9 @@ class CreditorReply(Base):
     has_judgment: Mapped[bool | None]
     has_attachment: Mapped[bool | None]
     original_creditor: Mapped[str | None] = mapped_column(String(200))
+    # The creditor's own numbers for the client and the claim (Schuldenknooppunt's Kennisgeving antwoord).
+    creditor_customer_number: Mapped[str | None] = mapped_column(String(64))
+    creditor_invoice_number: Mapped[str | None] = mapped_column(String(64))
     arrangement_offered: Mapped[bool | None]
     arrangement_monthly_cents: Mapped[int | None] = mapped_column(BigInteger)
     arrangement_terms: Mapped[str | None] = mapped_column(Text)
