@@ -64,15 +64,19 @@ def _register_web(app: Flask) -> None:
         assets,
         auth,
         cases,
+        conditions,
         figures,
         filters,
         health,
         home,
+        insurance,
         intake,
+        knooppunt,
         letter_texts,
         letters,
         referral_inbox,
         referrals,
+        release,
         replies,
         security,
     )
@@ -87,6 +91,6 @@ def _register_web(app: Flask) -> None:
     assets.init_app(app)
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
-        referral_inbox,
+        referral_inbox, conditions, knooppunt, insurance, release,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)

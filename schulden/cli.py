@@ -218,6 +218,42 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
     click.echo(f"print batch: {count} letters, {rt.store.path(key)}")
 
 
+# -- cases -------------------------------------------------------------------------------------------------------------
+
+
+@click.group("cases")
+def cases_group() -> None:
+    """Cases: the Schuldenknooppunt export."""
+
+
+@cases_group.command("knooppunt-export")
+@click.option("--case", "case_id", type=click.IntRange(min=1), required=True, help="The case's id.")
+@click.option("--output", type=click.Path(path_type=Path), default=None, help="Write the JSON here (default: stdout).")
+@with_appcontext
+def cases_knooppunt_export(case_id: int, output: Path | None) -> None:
+    """The case's letters and creditor answers as Schuldenknooppunt messages (docs/schuldenknooppunt.md).
+
+    Runs as the system, as `letters print-batch` does (the operator on the server has no scope of a person); the
+    export is logged as `case.knooppunt_export` and never carries the BSN.
+    """
+    from schulden.errors import NotFound
+    from schulden.replies.knooppunt import case_export
+
+    with database.session_scope() as session:
+        try:
+            document = case_export(session, SYSTEM_ACTOR, case_id, origin=None)
+        except NotFound as exc:
+            raise click.ClickException(f"case: geen dossier met id {case_id}") from exc
+        text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        # Written before the audit row commits: a file that could not be written leaves no row saying it was.
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            output.write_text(text, encoding="utf-8")
+    if output is not None:
+        click.echo(f"wrote {output}", err=True)
+
+
 # -- worker and tick ---------------------------------------------------------------------------------------------------
 
 
@@ -360,6 +396,7 @@ COMMANDS = (
     reference_group,
     seed_demo_command,
     letters_group,
+    cases_group,
     worker_command,
     tick_command,
     users_group,

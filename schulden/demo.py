@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
+from schulden.cases.insurance import set_insurance
 from schulden.cases.models import Case, ConsentPurpose, DetentionType
 from schulden.cases.services import ConsentItem, fire_case_event, link_partner, open_case, record_consents
 from schulden.creditors.models import Creditor
@@ -82,6 +83,7 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         "cjib": _creditor(session, "Centraal Justitieel Incassobureau (CJIB)", "publiek", "government", True),
         "toeslagen": _creditor(session, "Belastingdienst/Toeslagen", "publiek", "government", True),
         "cak": _creditor(session, "CAK", "zorg", "government", True),
+        "insurer": _creditor(session, "Zorg en Zekerheid", "zorg", "health_insurer", True),
         "woning": Creditor(
             name="Woonstichting De Demo",
             kind="landlord",
@@ -132,6 +134,12 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
         expected_release=today + timedelta(weeks=12),
     )
     _consent(session, engine, inventory, pi_staff, today)
+    _intake_done(session, engine, inventory, pi_staff)
+    # What she had at her arrest: the insurer gets L6, Toeslagen and the municipality's income department L7.
+    set_insurance(
+        session, engine, pi_staff, inventory, insurer_id=creditors["insurer"].id, policy_number="ZZ-20417733",
+        benefits=["zorgtoeslag", "huurtoeslag", "bijstand"],
+    )  # fmt: skip
     fine = add_debt(
         session, engine, inventory, actor=pi_staff, creditor=creditors["cjib"],
         category=DebtCategory.PUBLIEK, debt_type="cjib_boete", principal_cents=45_000,
@@ -166,6 +174,7 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
     )
     link_partner(session, referred, organisation_id=orgs["probation"].id)
     _consent(session, engine, referred, pi_staff, today)
+    _intake_done(session, engine, referred, pi_staff)
     toeslag = add_debt(
         session, engine, referred, actor=pi_staff, creditor=creditors["toeslagen"],
         category=DebtCategory.PUBLIEK, debt_type="toeslagen", principal_cents=120_000,
@@ -190,7 +199,12 @@ def _municipality(session: Session, code: str, name: str, province: str) -> Orga
 
 def _creditor(session: Session, name: str, category: str, kind: str, may_receive_bsn: bool) -> Creditor:
     """A public creditor from the reference data when it is loaded, else a demo row."""
-    found = session.scalar(select(Creditor).where(Creditor.name.startswith(name.split(" (")[0])).limit(1))
+    found = session.scalar(
+        select(Creditor)
+        .where(Creditor.name.startswith(name.split(" (")[0]), Creditor.active.is_(True))
+        .order_by(Creditor.id)
+        .limit(1)
+    )
     return found or Creditor(name=name, category=category, kind=kind, may_receive_bsn=may_receive_bsn)
 
 
@@ -200,12 +214,25 @@ def _consent(session: Session, engine: Engine, case: Case, actor: UserActor, tod
         engine,
         case,
         actor=actor,
-        items=[ConsentItem(purpose) for purpose in ConsentPurpose],
+        # A referral consent names its municipality (domain.md 6.3 item 3): the one of return, when it is chosen.
+        items=[
+            ConsentItem(purpose, recipient_organisation_id=case.municipality_id)
+            if purpose is ConsentPurpose.REFER_MUNICIPALITY
+            else ConsentItem(purpose)
+            for purpose in ConsentPurpose
+            if purpose is not ConsentPurpose.REFER_MUNICIPALITY or case.municipality_id is not None
+        ],
         signed_on=today - timedelta(days=2),
         valid_until=today + timedelta(weeks=26),
         witness="Casemanager PI Zwolle",
         today=today,
     )
+
+
+def _intake_done(session: Session, engine: Engine, case: Case, actor: UserActor) -> None:
+    """The PI's own intake clocks (screening, D&R-plan): done for the cases that arrived weeks ago."""
+    fire_case_event(session, engine, case, "record_screening", actor=actor)
+    fire_case_event(session, engine, case, "record_dr_plan", actor=actor)
 
 
 def _actor(user: User) -> UserActor:

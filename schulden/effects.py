@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from schulden.cases.models import Case, ClosureReason, ConsentPurpose, Threat, graver_threat
+from schulden.cases.notices import request_intake_notices
 from schulden.consents import PURPOSE_LABELS, has_valid_consent, missing_consent_message
 from schulden.debts.models import AmountStatus, Debt
 from schulden.letters.lifecycle import cancel_open
@@ -25,7 +26,7 @@ from workflows import SYSTEM, Context, Effect, Guard, WorkflowInstance
 
 # domain.md section 4: letter types.
 LETTER_TITLES = {
-    "L1": "Melding detentie en verzoek opschorting incasso",
+    "L1": "Melding detentie, verzoek opschorting incasso en saldo-opgave",
     "L2": "Verzoek saldo-opgave",
     "L3": "Herinnering",
     "L4": "Voorstel betalingsregeling",
@@ -36,7 +37,6 @@ LETTER_TITLES = {
     "L9": "Machtiging en toestemmingsverklaring",
     "L10": "Intrekkingsverklaring",
 }
-
 
 
 def case_of(ctx: Context) -> Case | None:
@@ -100,6 +100,22 @@ REQUEST_FIRST_CONTACT = Effect(
     "request_letters:first_contact",
     _first_contact_letters,
     "Vraagt L1 aan: melding detentie met verzoek om saldo-opgave, één brief met één antwoordcode",
+)
+
+
+def _intake_notices(ctx: Context) -> Mapping[str, Any]:
+    case = case_of(ctx)
+    if case is None:
+        return {"letters": []}
+    letters = request_intake_notices(ctx.session, case, requested_by=ctx.actor.actor_id, today=ctx.today)
+    return {"letters": [letter.id for letter in letters]}
+
+
+REQUEST_INTAKE_NOTICES = Effect(
+    "request_letters:intake_notices",
+    _intake_notices,
+    "Vraagt L6 aan de zorgverzekeraar en L7 aan elke uitkeringsinstantie aan (bij toestemming om wijzigingen door "
+    "te geven)",
 )
 
 

@@ -52,7 +52,8 @@ def _cover(pi: Organisation, letters: list[Letter], batch_date: date) -> bytes:
         # Only references on the list: the mailroom needs no names (they are on the letters themselves).
         canvas.drawString(20 * mm, y, str(number))
         canvas.drawString(35 * mm, y, our_reference(letter))
-        canvas.drawString(110 * mm, y, letter.letter_type)
+        # One reference per client and debt: the type and the letter number tell two letters of a debt apart.
+        canvas.drawString(110 * mm, y, f"{letter.letter_type}  brief {letter.id}")
     canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -420,6 +420,7 @@ def send_letter_email(letter_id: int) -> str:
         address = _email_target(session, letter)
         subject = f"Brief {letter.letter_type} - {our_reference(letter)}"
         storage_key, message_id = letter.storage_key, letter.email_message_id
+        letter_has_reply = letter.reply_code_hash is not None
     if address is None or storage_key is None:
         _email_failed(letter_id, "geen e-mailadres bekend")
         return "no-address"
@@ -427,7 +428,9 @@ def send_letter_email(letter_id: int) -> str:
         rt.mailer.send_pdf(
             to=address,
             subject=subject,
-            body="Bijgaand onze brief. Antwoorden kan met de code of QR-code in de brief.",
+            # A letter without a reply code (the notice that our authorisation ended) asks for no answer.
+            body="Bijgaand onze brief."
+            + (" Antwoorden kan met de code of QR-code in de brief." if letter_has_reply else ""),
             pdf=rt.store.get(storage_key),
             filename=f"brief-{letter_id}.pdf",
             message_id=message_id,

@@ -210,7 +210,9 @@ def render_pdf(content: LetterContent, *, font_dir: Path | None = None) -> bytes
         lang="nl-NL",
         initialFontName=styles.fonts.regular,  # no unused Helvetica in the page resources
     )
-    footer = f"{content.our_reference} · {content.letter_type} versie {rendered.version}"
+    # Our reference is one per client and debt (the same on the notice, the reminder and the proposal); the letter
+    # number tells this letter apart on every page, for the mailroom and for a creditor who calls about it.
+    footer = f"{content.our_reference} · {content.letter_type} versie {rendered.version} · brief {content.letter_id}"
 
     def canvas_maker(filename: Any, /, **kwargs: Any) -> Canvas:
         return _NumberedCanvas(
@@ -350,7 +352,9 @@ def _story(content: LetterContent, rendered: texts.RenderedText, styles: _Styles
 def _references(content: LetterContent, styles: _Styles) -> Table:
     columns: list[tuple[str, str]] = [("Datum", texts.datum(content.date)), ("Ons kenmerk", content.our_reference)]
     if content.their_reference:
-        columns.append(("Uw kenmerk", content.their_reference))
+        # The CJIB files everything under its betalingskenmerk and asks for it by that name (domain.md 2.2).
+        label = "Betalingskenmerk" if content.fields.get("cjib") else "Uw kenmerk"
+        columns.append((label, content.their_reference))
     widths = [45 * mm, 55 * mm, TEXT_WIDTH - 100 * mm][: len(columns)]
     table = Table(
         [[_p(label, styles.label) for label, _ in columns], [_p(value, styles.value) for _, value in columns]],
@@ -525,7 +529,7 @@ def warm_up(*, font_dir: Path | None = None) -> None:
         LetterContent(
             letter_type="L2",
             letter_id=0,
-            our_reference="SR-000000-L2-0",
+            our_reference="SR-000000",
             their_reference=None,
             date=day,
             sender=Address(("Schuldroute",)),

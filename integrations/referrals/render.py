@@ -62,6 +62,9 @@ from schulden.referrals.handover import (
     HouseholdPart,
     SummaryDebt,
     Total,
+    condition_rows,
+    contract_text,
+    follow_up_rows,
 )
 
 __all__ = ["render_detainee_summary_pdf", "render_handover_pdf"]
@@ -165,6 +168,7 @@ class _HandoverStyles:
     bullet: ParagraphStyle
     cell: ParagraphStyle
     note: ParagraphStyle
+    subheading: ParagraphStyle
 
 
 def _handover_styles(font_dir: Path | None) -> _HandoverStyles:
@@ -188,6 +192,9 @@ def _handover_styles(font_dir: Path | None) -> _HandoverStyles:
         bullet=letter_styles.bullet,
         cell=ParagraphStyle("ho-cell", parent=body, fontSize=7.5, leading=9.5, spaceAfter=0),
         note=ParagraphStyle("ho-note", parent=body, fontSize=8, leading=10, textColor=GREY),
+        subheading=ParagraphStyle(
+            "ho-subheading", parent=body, fontName=fonts.bold, spaceBefore=4, spaceAfter=2, keepWithNext=1
+        ),
     )
 
 
@@ -225,14 +232,17 @@ def _facts(rows: Sequence[tuple[str, str]], styles: _HandoverStyles) -> Table:
 
 
 def _handover_story(h: Handover, s: _HandoverStyles) -> list[Flowable]:
-    """The file's parts in order: head, detainee, contacts, threats and term, consent, debts, household."""
+    """The file's parts in order: head, detainee, basisvoorwaarden, contacts, threats and term, consent, debts (the
+    overview, then each creditor and the contracts ended), household."""
     story: list[Flowable] = [_p("Overdrachtsdossier schuldhulpverlening", s.title), _facts(_head_rows(h), s)]
     story += _detainee_part(h.detainee, s)
+    story += [_p("Basisvoorwaarden na vrijlating", s.heading), _facts(condition_rows(h.conditions), s)]
     story += [_p("Contactpersonen", s.heading), _contacts_table(h.contacts, s)]
     story += _urgency_part(h, s)
     story.append(_p("Toestemming van de gedetineerde", s.heading))
     story += _consent_part(h, s)
     story += _debts_part(h, s)
+    story += _creditors_part(h, s)
     if h.household is not None:  # only when asked for
         story += _household_part(h.household, s)
     return story
@@ -319,6 +329,24 @@ def _debts_part(h: Handover, s: _HandoverStyles) -> list[Flowable]:
             [_p("Totalen per status van het bedrag", s.heading), _totals_table(h.totals_by_status, "Status", s)]
         )
     )
+    return out
+
+
+def _creditors_part(h: Handover, s: _HandoverStyles) -> list[Flowable]:
+    """Per debt where it stands with the creditor (address, contact, judgment, attachment, suspension, letters),
+    then the contracts ended. Every row has a value: "onbekend" where nothing is known."""
+    out: list[Flowable] = []
+    if h.debts:
+        out.append(_p("Per schuldeiser", s.heading))
+        for d in h.debts:
+            title = f"{d.creditor} {DASH} {d.type_label}" + (f" (kenmerk {d.reference})" if d.reference else "")
+            out.append(KeepTogether([_p(title, s.subheading), _facts(follow_up_rows(d.follow_up), s)]))
+    out.append(_p("Opgezegde overeenkomsten", s.heading))
+    if h.terminated_contracts:
+        for contract in h.terminated_contracts:
+            out.append(_p(contract_text(contract), s.bullet, "\u2022"))
+    else:
+        out.append(_p("Er zijn geen overeenkomsten opgezegd.", s.body))
     return out
 
 
@@ -504,6 +532,7 @@ class _SummaryStyles:
     detail: ParagraphStyle
     cell: ParagraphStyle
     cell_bold: ParagraphStyle
+    todo: ParagraphStyle
 
 
 def _summary_styles(fonts: _Fonts, size: float) -> _SummaryStyles:
@@ -521,7 +550,7 @@ def _summary_styles(fonts: _Fonts, size: float) -> _SummaryStyles:
             fontName=fonts.bold,
             fontSize=size + 2,
             leading=(size + 2) * 1.3,
-            spaceBefore=size * 0.6,
+            spaceBefore=size * 0.45,
             spaceAfter=size * 0.3,
             keepWithNext=1,
         ),
@@ -529,6 +558,14 @@ def _summary_styles(fonts: _Fonts, size: float) -> _SummaryStyles:
         detail=ParagraphStyle("b1-detail", parent=body, leftIndent=5 * mm, spaceAfter=size * 0.2),
         cell=ParagraphStyle("b1-cell", parent=body, spaceAfter=0),
         cell_bold=ParagraphStyle("b1-cell-bold", parent=body, fontName=fonts.bold, spaceAfter=0),
+        todo=ParagraphStyle(
+            "b1-todo",
+            parent=body,
+            leftIndent=5 * mm,
+            bulletIndent=1 * mm,
+            bulletFontName=fonts.regular,
+            spaceAfter=0,
+        ),
     )
 
 
@@ -598,23 +635,30 @@ def _summary_story(s: DetaineeSummary, st: _SummaryStyles, shown: int) -> list[F
     if s.debts:
         story.append(_p(f"Samen is dat {bedrag(s.total_cents)}.", st.debt))
 
-    story.append(_p("Wat gebeurt er na uw vrijlating?", st.heading))
+    # Written for both sides of the release: a person who is free is told what happened, never asked whether he
+    # is still in prison.
+    released = s.released_on is not None
+    story.append(_p("Wat gebeurt er nu?" if released else "Wat gebeurt er na uw vrijlating?", st.heading))
     m = s.municipality
     after = []
-    if s.expected_release is not None:
+    if s.released_on is not None:
+        after.append(f"U bent vrijgekomen op {datum(s.released_on)}.")
+    elif s.expected_release is not None:
         after.append(f"U komt waarschijnlijk vrij op {datum(s.expected_release)}.")
     if m is not None:
-        after.append(f"Daarna helpt {_gemeente(m.name, start=False)} u verder met uw schulden.")
+        when = "Nu" if released else "Daarna"
+        after.append(f"{when} helpt {_gemeente(m.name, start=False)} u verder met uw schulden.")
     if after:
         story.append(_p(" ".join(after), st.body))
     if s.first_conversation is not None:
         story.append(_p(f"Uw eerste gesprek bij de gemeente is op {datum(s.first_conversation)}.", st.debt))
     else:
         soon = " Dat gebeurt snel, want er is haast." if s.wgs_urgent else ""
+        heard = "Hebt u na een week nog niets gehoord?" if released else "Hebt u na uw vrijlating nog niets gehoord?"
         story.append(
             _p(
-                f"De gemeente maakt een afspraak met u voor een eerste gesprek.{soon} Hebt u na uw vrijlating nog"
-                " niets gehoord? Neem dan zelf contact op met de gemeente.",
+                f"De gemeente maakt een afspraak met u voor een eerste gesprek.{soon} {heard} Neem dan zelf"
+                " contact op met de gemeente.",
                 st.body,
             )
         )
@@ -624,6 +668,14 @@ def _summary_story(s: DetaineeSummary, st: _SummaryStyles, shown: int) -> list[F
         reach = _call_or_mail(m.phone, m.email)
         if reach:
             story.append(_p(reach, st.detail))
+    else:
+        story.append(_p("Welke gemeente u helpt, is nog niet bekend. Uw schuldhulpverlener vertelt het u.", st.detail))
+
+    if s.todo:
+        story.append(
+            _p("Wat moet u nu doen?" if released else "Wat doet u in de eerste dagen na uw vrijlating?", st.heading)
+        )
+        story += [_p(item, st.todo, "\u2022") for item in s.todo]
 
     story.append(_p("Wie kunt u bellen?", st.heading))
     who = s.counsellor_name or "uw schuldhulpverlener"
@@ -632,8 +684,9 @@ def _summary_story(s: DetaineeSummary, st: _SummaryStyles, shown: int) -> list[F
     reach = _call_or_mail(s.counsellor_phone, s.counsellor_email)
     if reach:
         story.append(_p(reach, st.detail))
-    casemanager = f", {s.casemanager_name}" if s.casemanager_name else ""
-    story.append(_p(f"Nog in de gevangenis? Vraag het uw casemanager{casemanager}.", st.body))
+    if not released:
+        casemanager = f", {s.casemanager_name}" if s.casemanager_name else ""
+        story.append(_p(f"Zolang u in de gevangenis zit, kunt u ook uw casemanager{casemanager} vragen.", st.body))
     return story
 
 

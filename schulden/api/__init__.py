@@ -33,13 +33,17 @@ def make_api(app: Flask) -> Any:
     """Bind a new Api to `app` and register every API blueprint."""
     from schulden.api.auth import blp as auth
     from schulden.api.cases import blp as cases
+    from schulden.api.conditions import blp as conditions
     from schulden.api.creditors import blp as creditors
     from schulden.api.debts import blp as debts
     from schulden.api.docs import blp as docs
     from schulden.api.figures import blp as figures
+    from schulden.api.insurance import blp as insurance
+    from schulden.api.knooppunt import blp as knooppunt
     from schulden.api.letters import blp as letters
     from schulden.api.organisations import blp as municipalities
     from schulden.api.referrals import blp as referrals
+    from schulden.api.release import blp as release
     from schulden.api.replies import blp as replies
 
     app.config.update(
@@ -65,7 +69,21 @@ def make_api(app: Flask) -> Any:
     api.register_converter(IdConverter, _id_schema)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearer": []}]
-    for blueprint in (auth, cases, debts, letters, creditors, municipalities, figures, replies, referrals):
+    for blueprint in (
+        auth,
+        cases,
+        conditions,
+        insurance,
+        debts,
+        letters,
+        creditors,
+        municipalities,
+        figures,
+        replies,
+        referrals,
+        knooppunt,
+        release,
+    ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)
     return api

@@ -64,6 +64,7 @@ OWN_ENDPOINT = {
     "set_municipality": "Kies de gemeente met PUT /api/v1/cases/{id}/municipality.",
     "record_transfer": "Leg een overplaatsing vast met POST /api/v1/cases/{id}/transfers.",
     "change_release_date": "Wijzig de verwachte vrijlating met PATCH /api/v1/cases/{id}.",
+    "release_early": "Leg de vrijlating vast met POST /api/v1/cases/{id}/release.",
     "send_referral": "Verstuur de verwijzing met POST /api/v1/cases/{id}/referrals.",
     "accept_referral": "Accepteer met POST /api/v1/referrals/{id}/accept.",
     "refuse_referral": "Weiger met POST /api/v1/referrals/{id}/refuse.",

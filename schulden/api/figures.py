@@ -31,8 +31,11 @@ def _signed_in_and_allowed() -> None:
 
 def _figures(args: dict[str, Any], *, export: bool) -> Figures:
     session = db_session()
-    timezone = runtime().engine.timezone
-    result = read_figures(session, current_actor(), args, timezone=timezone, export=export, origin=origin())
+    engine = runtime().engine
+    result = read_figures(
+        session, current_actor(), args, timezone=engine.timezone, calendar=engine.calendar, today=engine.today(),
+        export=export, origin=origin(),
+    )  # fmt: skip
     session.commit()
     return result
 

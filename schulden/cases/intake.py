@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from schulden import audit
 from schulden.access import bsn_recording_refusal, pi_refusal
 from schulden.actors import UserActor
+from schulden.cases.insurance import set_insurance
 from schulden.cases.models import Case, DetentionType
 from schulden.cases.services import open_case
 from schulden.errors import ValidationFailed
@@ -101,6 +102,11 @@ def open_from_intake(
         )
     except ValidationFailed as exc:
         raise ValidationFailed({REQUEST_FIELD.get(k, k): v for k, v in exc.errors.items()}) from None
+    if data.get("health_insurer_id") or data.get("health_policy_number") or data.get("benefits"):
+        set_insurance(
+            session, engine, actor, case, insurer_id=data.get("health_insurer_id"),
+            policy_number=data.get("health_policy_number"), benefits=data.get("benefits") or [], origin=origin,
+        )  # fmt: skip
     audit.record(
         session, actor=actor, action="case.create", object_type="case", object_id=case.id, case_id=case.id,
         origin=origin,

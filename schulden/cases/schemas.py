@@ -6,7 +6,7 @@ from __future__ import annotations
 from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
-from schulden.cases.models import ClosureReason, ConsentPurpose, DetentionType, HouseholdRelation, Threat
+from schulden.cases.models import Benefit, ClosureReason, ConsentPurpose, DetentionType, HouseholdRelation, Threat
 from schulden.fields import Bsn, Cents, Day, DjiNumber, DutchSchema, Id, Name, PlainText, Postcode, length, one_of
 from schulden.paging import PageArgs
 
@@ -35,6 +35,10 @@ class CaseCreate(DutchSchema):
     detention = fields.Nested(DetentionIn, required=True)
     intended_postcode = Postcode(load_default=None, allow_none=True)
     registration_municipality_id = Id(load_default=None, allow_none=True)
+    # The basic health insurance and the benefits at arrest (L6, L7 once the consent is recorded); optional.
+    health_insurer_id = Id(load_default=None, allow_none=True)
+    health_policy_number = PlainText(load_default=None, allow_none=True, maximum=40)
+    benefits = fields.List(fields.String(validate=one_of([b.value for b in Benefit])), load_default=list)
 
 
 class CaseUpdate(DutchSchema):
@@ -301,3 +305,21 @@ class PartnerIn(DutchSchema):
 
 
 __all__ = ["Cents"]
+
+
+BENEFIT_KINDS = [b.value for b in Benefit]
+
+
+class InsuranceIn(DutchSchema):
+    """The basic health insurance and the benefits at arrest (PUT /cases/{id}/insurance; also at intake)."""
+
+    health_insurer_id = Id(load_default=None, allow_none=True)
+    health_policy_number = PlainText(load_default=None, allow_none=True, maximum=40)
+    benefits = fields.List(fields.String(validate=one_of(BENEFIT_KINDS)), load_default=list)
+
+
+class InsuranceOut(DutchSchema):
+    health_insurer = fields.Nested(OrganisationRef, allow_none=True)
+    health_policy_number = fields.String(allow_none=True)
+    benefits = fields.List(fields.String())
+    letters = fields.List(fields.Integer(), metadata={"description": "De brieven (L6, L7) die deze wijziging aanvroeg"})

@@ -31,8 +31,11 @@ from schulden.cases.models import (
     RoutingRule,
     Transfer,
 )
+from schulden.consent_notices import notify_creditors_of_withdrawal
+from schulden.consents import REFERRAL_NEEDS_MUNICIPALITY
 from schulden.creditors.models import Creditor
 from schulden.errors import ValidationFailed
+from schulden.letters.services import request_letter
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.referrals.services import sync_wgs_term
 from schulden.roles import Role
@@ -180,6 +183,7 @@ SERVICE_EVENTS = frozenset(
         "set_municipality",
         "record_transfer",
         "change_release_date",
+        "release_early",
         "send_referral",
         "accept_referral",
         "refuse_referral",
@@ -409,7 +413,9 @@ def record_consents(
 ) -> list[Consent]:
     """Record the signed authorisation, one row per purpose and recipient (domain.md 6.3).
 
-    A case still waiting for consent moves on to the inventory when the consent covers contacting creditors.
+    A consent to refer names one municipality (6.3 items 3-4): the one given, else the case's own, which is the one
+    the printed form (L9) names; without either it is refused. A case still waiting for consent moves on to the
+    inventory when the consent covers contacting creditors.
     """
     today = today or engine.today(now)
     errors: dict[str, list[str]] = {}
@@ -421,13 +427,22 @@ def record_consents(
         errors["valid_until"] = ["Geldig tot ligt voor de datum van ondertekening."]
     elif valid_until < today:
         errors["valid_until"] = ["Deze toestemming is al verlopen."]
+    named: list[ConsentItem] = []
     for item in items:
         if item.recipient_creditor_id is not None and session.get(Creditor, item.recipient_creditor_id) is None:
             errors["recipient_creditor_id"] = [f"Geen schuldeiser met id {item.recipient_creditor_id}."]
+        if item.purpose is ConsentPurpose.REFER_MUNICIPALITY and item.recipient_organisation_id is None:
+            item = ConsentItem(item.purpose, item.recipient_creditor_id, case.municipality_id)
+            if item.recipient_organisation_id is None:
+                errors["recipient_organisation_id"] = [REFERRAL_NEEDS_MUNICIPALITY]
         if item.recipient_organisation_id is not None:
             org = session.get(Organisation, item.recipient_organisation_id)
             if org is None:
                 errors["recipient_organisation_id"] = [f"Geen organisatie met id {item.recipient_organisation_id}."]
+            elif item.purpose is ConsentPurpose.REFER_MUNICIPALITY and org.kind != OrganisationKind.MUNICIPALITY.value:
+                errors["recipient_organisation_id"] = [f"{org.name} is geen gemeente. {REFERRAL_NEEDS_MUNICIPALITY}"]
+        named.append(item)
+    items = named
     if errors:
         raise ValidationFailed(errors)
     rows = [
@@ -503,8 +518,11 @@ def withdraw_consents(
 ) -> list[Consent]:
     """Withdraw some consents (or all, when `consent_ids` is None); stops what they cover at once.
 
-    Withdrawing everything closes the case (and its debts' clocks); a partial withdrawal narrows what the
-    guards allow from this moment on.
+    Withdrawing everything closes the case (and its debts' clocks) through the case's `withdraw_consent` step,
+    which makes the withdrawal form (L10). A partial withdrawal narrows what the guards allow from this moment on,
+    and does here what that step does for the part withdrawn (domain.md 4, L10): the detainee gets his L10, letters
+    for the withdrawn purposes still waiting are stopped, and each creditor who had a letter under them is told that
+    our authorisation has ended.
     """
     moment = now or engine.clock()
     query = select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))
@@ -527,6 +545,24 @@ def withdraw_consents(
         # A case in draft or already closed has nothing to stop.
         with suppress(TransitionRefused):
             fire_case_event(session, engine, case, "withdraw_consent", actor=actor, reason=note, now=now)
+        return rows
+    if instance_of(session, case).state == "closed":
+        return rows  # everything has stopped already
+    # Rows are withdrawn once, so the first of them names this withdrawal: a retried request finds them withdrawn
+    # and is refused above, and the keys below can never ask twice.
+    key_prefix = f"cw{case.id}-{min(r.id for r in rows)}"
+    today = engine.today(moment)
+    request_letter(
+        session, case=case, letter_type="L10", key=f"{key_prefix}-L10", requested_by=actor.actor_id, letter_date=today
+    )
+    notify_creditors_of_withdrawal(
+        session,
+        case,
+        {ConsentPurpose(r.purpose) for r in rows},
+        on=today,
+        requested_by=actor.actor_id,
+        key_prefix=key_prefix,
+    )
     return rows
 
 

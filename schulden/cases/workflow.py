@@ -4,6 +4,11 @@ Clocks: the referral window opens N weeks (settings, default 6) before the expec
 the municipality must hold the first conversation within 4 weeks, or 3 working days when eviction, cut-off or
 termination of the health insurance threatens (art. 4a Wgs); our reminder to the municipality after 10 working
 days. `on_hold` holds the clocks: a case back from hold keeps its deadlines, shifted by the time held.
+
+The PI's own intake clocks (domain.md 1.2: screening within 10 working days of arrival, the D&R-plan within a month,
+art. 18a Pbw) are not timers: `record_screening` and `record_dr_plan` mark them done, and the work list shows them
+until then (schulden/worklist.py). A release is recorded by its own operation (schulden/cases/release.py), which
+fires `release_early`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from schulden.cases.models import WGS_THREATS, ClosureReason, ConsentPurpose
+from schulden.consent_notices import NOTIFY_CREDITORS_OF_WITHDRAWAL
 from schulden.debts.models import Debt
 from schulden.effects import (
     CANCEL_LETTERS,
@@ -27,6 +33,7 @@ from schulden.effects import (
     RECORD_ACCEPTANCE,
     REFUSED_NOT_RESIDENT,
     REFUSED_OTHER,
+    REQUEST_INTAKE_NOTICES,
     case_of,
     close_case,
     consent_guard,
@@ -54,7 +61,7 @@ from workflows import (
     Weeks,
     WorkingDays,
 )
-from workflows.store import WorkflowInstance
+from workflows.store import HistoryEntry, WorkflowInstance
 
 PI = Role.PI_STAFF.value
 VOLUNTEER = Role.VOLUNTEER.value
@@ -136,6 +143,25 @@ def _shortens_the_term(ctx: Context) -> str | None:
         return "De termijn van de gemeente loopt al op het spoor van 3 werkdagen."
     return None
 
+
+def _not_recorded_yet(event: str, description: str, done: str) -> Guard:
+    """Guard: `event` is not in the case's history yet (the intake's steps are each recorded once)."""
+
+    def check(ctx: Context) -> str | None:
+        seen = ctx.session.scalar(
+            select(HistoryEntry.id).where(HistoryEntry.instance_id == ctx.instance.id, HistoryEntry.event == event)
+        )
+        return done if seen is not None else None
+
+    return Guard(description, check)
+
+
+SCREENING_OPEN = _not_recorded_yet(
+    "record_screening", "de screening is nog niet vastgelegd", "De screening is al vastgelegd."
+)
+DR_PLAN_OPEN = _not_recorded_yet(
+    "record_dr_plan", "het D&R-plan is nog niet vastgelegd", "Het D&R-plan is al vastgelegd."
+)
 
 SHORTENS_THE_TERM = Guard("de dreiging verkort de termijn van de gemeente", _shortens_the_term)
 FIRST_CONVERSATION_KNOWN = Guard(
@@ -220,6 +246,8 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "inventory",
                 roles={PI, COUNSELLOR},
                 guards=[consent_guard(ConsentPurpose.CONTACT_CREDITORS)],
+                # The insurer's suspension (L6) and the benefit offices' notices (L7) go at intake (domain.md 2.3).
+                effects=[REQUEST_INTAKE_NOTICES],
                 label="Getekende toestemming vastleggen",
             ),
             Transition(
@@ -292,6 +320,16 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 "referral_due",
                 roles={PI, COUNSELLOR},
                 effects=[record_intent("refer_same_day", "Vrijlating onverwacht: verwijzing nog dezelfde dag")],
+                label="Onverwacht vrijgelaten",
+            ),
+            # Released before consent, or when the referral is already due or sent: the state stays, the history
+            # records the day (record_release sets actual_release, stops letters and reminders in every case).
+            Transition(
+                "release_early",
+                ("draft", "referral_due", "rerouting", "referred", "accepted"),
+                ANY,
+                roles={PI, COUNSELLOR},
+                internal=True,
                 label="Onverwacht vrijgelaten",
             ),
             Transition(
@@ -387,6 +425,7 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                     CANCEL_LETTERS,
                     CANCEL_REFERRALS,
                     request_letters("L10"),
+                    NOTIFY_CREDITORS_OF_WITHDRAWAL,
                     close_case(ClosureReason.CONSENT_WITHDRAWN),
                     CLOSE_DEBTS,
                 ],
@@ -422,6 +461,26 @@ def build_case_process(referral_window_weeks: int = 6) -> Process:
                 roles={PI, COUNSELLOR, SYSTEM},
                 internal=True,
                 label="Gemeente kiezen",
+            ),
+            # The PI's intake (domain.md 1.2): screening within 10 working days of arrival, the D&R-plan within a
+            # month (art. 18a Pbw). Until recorded, the work list shows each as a task with its date.
+            Transition(
+                "record_screening",
+                OPEN_STATES,
+                ANY,
+                roles={PI, COUNSELLOR},
+                internal=True,
+                guards=[SCREENING_OPEN],
+                label="Screening afgerond",
+            ),
+            Transition(
+                "record_dr_plan",
+                OPEN_STATES,
+                ANY,
+                roles={PI, COUNSELLOR},
+                internal=True,
+                guards=[DR_PLAN_OPEN],
+                label="D&R-plan vastgesteld",
             ),
             Transition(
                 "record_transfer",

@@ -2,18 +2,20 @@
 
 The creditor clock: a creditor answers within 10 working days (Schuldenknooppunt procesafspraken). Unanswered,
 reminder L3 goes out; then a second reminder; after another 10 working days the debt is `no_response` and the
-client's estimate stands. Letters to be written within 5 working days of a debt being found.
+client's estimate stands. Letters to be written within 5 working days of a debt being found. Once the client's
+release is recorded no reminder goes out: it would describe him as detained (the timer is recorded as refused).
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from schulden.cases.models import ConsentPurpose
+from schulden.cases.models import Case, ConsentPurpose
 from schulden.effects import (
     AMOUNT_CONFIRMED,
     REQUEST_FIRST_CONTACT,
     consent_guard,
+    debt_of,
     record_intent,
     request_letters,
 )
@@ -51,6 +53,19 @@ def _arrangement_given(ctx: Context) -> str | None:
 
 
 ARRANGEMENT_GIVEN = Guard("het voorstel is compleet", _arrangement_given, needs_input=True)
+
+
+def _still_detained(ctx: Context) -> str | None:
+    """A reminder (L3) says the client's situation is unchanged: after his release it is not. The timer is then
+    recorded as refused, and the creditor's answer waits for the municipality (the referral hands the debt over)."""
+    debt = debt_of(ctx)
+    case = ctx.session.get(Case, debt.case_id) if debt is not None else None
+    if case is not None and case.actual_release is not None:
+        return "De cliënt is vrijgelaten: geen herinnering meer over de detentie."
+    return None
+
+
+STILL_DETAINED = Guard("de cliënt is nog gedetineerd", _still_detained)
 # A creditor may answer before our letter is even posted (it knew of the detention from the client). Exported:
 # a reply with a balance confirms the debt in these states (schulden.replies.services).
 ANSWERABLE = ("letters_requested", *CONTACTED, "no_response")
@@ -129,7 +144,7 @@ def build_debt_process() -> Process:
                 "notified",
                 "reminded",
                 roles={SYSTEM},
-                guards=[MAY_CONTACT],
+                guards=[STILL_DETAINED, MAY_CONTACT],
                 effects=[request_letters("L3")],
             ),
             Transition(
@@ -137,7 +152,7 @@ def build_debt_process() -> Process:
                 "reminded",
                 "reminded_again",
                 roles={SYSTEM},
-                guards=[MAY_CONTACT],
+                guards=[STILL_DETAINED, MAY_CONTACT],
                 effects=[request_letters("L3")],
             ),
             Transition("no_reply", "reminded_again", "no_response", roles={SYSTEM}),
@@ -156,6 +171,17 @@ def build_debt_process() -> Process:
                 roles={COUNSELLOR, CREDITOR},
                 requires_reason=True,
                 label="Geen medewerking",
+            ),
+            # The standalone Saldoverzoek (L2): the detention was reported with the first letter; a creditor that never
+            # answered, or whose balance is disputed, is asked for its statement again, with a new answer clock.
+            Transition(
+                "request_balance",
+                ("no_response", "disputed"),
+                "letters_requested",
+                roles={COUNSELLOR},
+                guards=[MAY_CONTACT],
+                effects=[request_letters("L2")],
+                label="Saldo opnieuw opvragen",
             ),
             Transition(
                 "dispute",
@@ -186,6 +212,7 @@ def build_debt_process() -> Process:
                 ANY,
                 roles={SYSTEM},
                 internal=True,
+                guards=[STILL_DETAINED],
                 effects=[request_letters("L3")],
             ),
             Transition(
@@ -217,6 +244,7 @@ def build_debt_process() -> Process:
                 ANY,
                 roles={SYSTEM},
                 internal=True,
+                guards=[STILL_DETAINED],
                 effects=[request_letters("L3")],
             ),
             Transition(
@@ -248,6 +276,7 @@ def build_debt_process() -> Process:
                 ANY,
                 roles={SYSTEM},
                 internal=True,
+                guards=[STILL_DETAINED],
                 effects=[request_letters("L3")],
             ),
             Transition(

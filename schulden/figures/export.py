@@ -19,9 +19,14 @@ HEADERS = (
     "Geaccepteerd door gemeente",
     "Schulden met eerste antwoord",
     "Mediaan dagen tot eerste antwoord",
-    "Schulden zonder reactie",
-    "Schuldeisers zonder reactie",
+    "Schulden zonder reactie na twee herinneringen",
+    "Schulden zonder antwoord van schuldeiser",
+    "Schuldeisers zonder antwoord",
     "Wgs-termijn overschreden",
+    "Intake binnen 10 werkdagen",
+    "Eerste gesprek vastgelegd",
+    "Eerste gesprek binnen Wgs-termijn",
+    "Wgs-termijn voorbij zonder eerste gesprek",
 )
 
 # A cell starting with one of these is read as a formula by spreadsheet programs (CSV injection): creditor names
@@ -53,8 +58,13 @@ def _cells(name: str, code: str | None, row: FigureRow) -> list[str | int]:
         row.answered_debts,
         _decimal(row.median_days_to_first_answer),
         row.no_response_debts,
+        row.unanswered_debts,
         _text(creditors),
         row.wgs_breaches,
+        row.intake_within_10_working_days,
+        row.referrals_with_first_conversation,
+        row.first_conversation_within_wgs_term,
+        row.wgs_term_passed_without_first_conversation,
     ]
 
 

@@ -1,5 +1,6 @@
-"""Outcome figures per PI or per municipality over a period (issue 5, item 5), computed from what is stored:
-the cases, the workflow history, the debts and their letters. docs/figures.md defines every figure.
+"""Outcome figures per PI or per municipality over a period (issues 5 and 12), computed from what is stored: the
+cases, the workflow history, the debts and their letters, the creditors' replies and the referrals.
+docs/figures.md defines every figure.
 
 Each figure (or a family of figures over the same rows) is one aggregate query, scoped in SQL with the same
 clause as every case read (schulden.access.case_scope), so a PI's staff can never count another PI's cases.
@@ -47,11 +48,13 @@ from schulden.cases.models import Case
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
-from schulden.letters.models import Letter
+from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation
-from schulden.referrals.models import Referral
+from schulden.referrals.models import Referral, ReferralStatus
+from schulden.replies.models import CreditorReply
 from schulden.roles import Role
-from workflows import HistoryEntry
+from workflows import BusinessCalendar, HistoryEntry, dutch_calendar
+from workflows.store import utcnow
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
@@ -64,7 +67,8 @@ MAX_PERIOD_DAYS = 731
 FIGURE_READERS = frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY, Role.ADMIN})
 
 #: A creditor's answer, in whatever form it reaches the debt's history (docs/figures.md). `reply_received` is
-#: fired for every reply, besides the event that the reply's content leads to.
+#: fired for every reply, besides the event that the reply's content leads to. Only the first-answer figures read
+#: these: "no answer" (unanswered_debts) asks for a creditor_reply row, which a counsellor's click does not write.
 ANSWER_EVENTS = (
     "reply_received",
     "confirm_balance",
@@ -77,6 +81,13 @@ ANSWER_EVENTS = (
     "mark_paid",
     "write_off",
 )
+
+#: The intake norm: a case is opened at the latest on this working day after the detention started.
+INTAKE_WORKING_DAYS = 10
+
+#: Referrals that will get no first conversation from this municipality: it refused (another may get the case)
+#: or the referral was withdrawn. Their term passing is not a conversation overdue.
+_REFERRAL_ENDED = (ReferralStatus.REFUSED.value, ReferralStatus.CANCELLED.value)
 
 #: The name SQLite knows the local-day function by while a figures query runs.
 _SQLITE_LOCAL_DAY = "schulden_local_day"
@@ -134,8 +145,24 @@ class FigureRow:
     answered_debts: int = 0
     median_days_to_first_answer: float | None = None
     no_response_debts: int = 0
+    unanswered_debts: int = 0
     never_answering_creditors: list[CreditorCount] = field(default_factory=list)
     wgs_breaches: int = 0
+    intake_within_10_working_days: int = 0
+    referrals_with_first_conversation: int = 0
+    first_conversation_within_wgs_term: int = 0
+    wgs_term_passed_without_first_conversation: int = 0
+    # Here the state of each basisvoorwaarde at release will join (issue 12 item 9), from its own table.
+
+    @property
+    def intake_share(self) -> float | None:
+        """Percentage of the cases opened that were opened within the intake norm; None without cases."""
+        return _percentage(self.intake_within_10_working_days, self.cases_opened)
+
+    @property
+    def first_conversation_share(self) -> float | None:
+        """Percentage of the recorded first conversations that fall within the Wgs term; None without any."""
+        return _percentage(self.first_conversation_within_wgs_term, self.referrals_with_first_conversation)
 
 
 @dataclass(frozen=True)
@@ -144,6 +171,10 @@ class Figures:
     group_by: Grouping
     rows: list[FigureRow]
     total: FigureRow
+
+
+def _percentage(part: int, whole: int) -> float | None:
+    return None if not whole else 100 * part / whole
 
 
 # -- calendar days in SQL ----------------------------------------------------------------------------------------------
@@ -236,11 +267,17 @@ def outcome_figures(
     period: Period,
     group_by: Grouping,
     timezone: ZoneInfo = AMSTERDAM,
+    calendar: BusinessCalendar | None = None,
+    today: date | None = None,
 ) -> Figures:
     """The outcome figures of the cases `actor` may see, one row per PI or municipality, and their total.
 
+    `calendar` is the engine's working-day calendar (default: the Dutch one the engine uses), `today` the engine's
+    day (default: the wall clock in `timezone`): a Wgs term counts as passed once its due day lies before today.
     Reads only; does not commit. Administrators count every case: figures are counts, not case content.
     """
+    calendar = calendar or dutch_calendar()
+    today = today or utcnow().astimezone(timezone).date()
     _prepare(session)
     query = _Queries(
         period=period,
@@ -276,12 +313,20 @@ def outcome_figures(
     # planned after it (schulden/effects.py). Counted by referral, so a re-routed case can breach twice.
     for key, breaches in session.execute(query.wgs_breaches()):
         row(key).wgs_breaches = int(breaches or 0)
+    for key, recorded, within, overdue in session.execute(query.first_conversations(today)):
+        target = row(key)
+        target.referrals_with_first_conversation = int(recorded or 0)
+        target.first_conversation_within_wgs_term = int(within or 0)
+        target.wgs_term_passed_without_first_conversation = int(overdue or 0)
+    _intake(session.execute(query.intake_days()).all(), row, calendar)
     total = FigureRow(group=None)
     _medians(session.execute(query.first_answers()).all(), row, total)
-    for key, creditor_id, name, debts in session.execute(query.no_response()):
-        target = row(key)
-        target.never_answering_creditors.append(CreditorCount(creditor_id, name, debts))
-        target.no_response_debts += debts
+    for key, debts in session.execute(query.no_response()):
+        row(key).no_response_debts = debts
+    for key, debts in session.execute(query.unanswered_debts()):
+        row(key).unanswered_debts = debts
+    for key, creditor_id, name, debts in session.execute(query.unanswered_by_creditor()):
+        row(key).never_answering_creditors.append(CreditorCount(creditor_id, name, debts))
 
     names = _group_refs(session, [key for key in rows if key is not None])
     for key, target in rows.items():
@@ -298,6 +343,8 @@ def read_figures(
     args: Mapping[str, Any],
     *,
     timezone: ZoneInfo,
+    calendar: BusinessCalendar | None = None,
+    today: date | None = None,
     export: bool = False,
     origin: str | None = None,
 ) -> Figures:
@@ -306,7 +353,9 @@ def read_figures(
     export is a read too, NEN 7513). The role check (FIGURE_READERS) comes first, at the door. Does not commit."""
     period = check_period(args["start"], args["end"])
     group_by = Grouping(args["group_by"])
-    result = outcome_figures(session, actor=actor, period=period, group_by=group_by, timezone=timezone)
+    result = outcome_figures(
+        session, actor=actor, period=period, group_by=group_by, timezone=timezone, calendar=calendar, today=today
+    )
     audit.record(
         session,
         actor=actor,
@@ -457,20 +506,116 @@ class _Queries:
         return select(waits.c.grp, waits.c.days, func.count()).group_by(waits.c.grp, waits.c.days)
 
     def no_response(self) -> Any:
-        """Debts that went to no_response in the period, per group and per creditor addressed."""
+        """Debts that went to no_response in the period: the workflow's own verdict after two reminders."""
         entry = HistoryEntry
-        # The letters went to the collecting party when one collects for the creditor (letters.services
-        # .recipient_of): it is that party that did not answer.
-        addressee = func.coalesce(Debt.collecting_party_id, Debt.creditor_id)
         return (
-            select(self.group, Creditor.id, Creditor.name, func.count(distinct(Debt.id)))
+            select(self.group, func.count(distinct(Debt.id)))
             .select_from(entry)
             .join(Debt, Debt.instance_id == entry.instance_id)
             .join(Case, Case.id == Debt.case_id)
-            .join(Creditor, Creditor.id == addressee)
             .where(self.scope, entry.event == "no_reply", entry.at >= self.start, entry.at < self.end)
-            .group_by(self.group, Creditor.id, Creditor.name)
+            .group_by(self.group)
         )
+
+    def _unanswered_letters(self) -> Any:
+        """Letters to a creditor about a debt, sent in the period, whose debt has no creditor answer at all: no
+        creditor_reply row, from the reply page or typed in by the counsellor from post, phone or e-mail. A
+        counsellor's workflow click ("Saldo ontvangen") writes no such row, and so is no answer."""
+        return (
+            select(self.group.label("grp"), Letter.debt_id, Letter.creditor_id)
+            .select_from(Letter)
+            .join(Case, Case.id == Letter.case_id)
+            .where(
+                self.scope,
+                Letter.status == LetterStatus.SENT.value,
+                Letter.debt_id.is_not(None),
+                Letter.creditor_id.is_not(None),
+                Letter.sent_at >= self.start,
+                Letter.sent_at < self.end,
+                ~exists().where(CreditorReply.debt_id == Letter.debt_id),
+            )
+        )
+
+    def unanswered_debts(self) -> Any:
+        """Per group, the debts without a creditor answer that had a letter sent in the period."""
+        letters = self._unanswered_letters().subquery()
+        return select(letters.c.grp, func.count(distinct(letters.c.debt_id))).group_by(letters.c.grp)
+
+    def unanswered_by_creditor(self) -> Any:
+        """The same debts per group and per creditor addressed. The letter names its recipient (`creditor_id`): the
+        collecting party when one collects for the creditor (letters.services.recipient_of), and it is that party
+        that did not answer."""
+        letters = self._unanswered_letters().subquery()
+        return (
+            select(letters.c.grp, Creditor.id, Creditor.name, func.count(distinct(letters.c.debt_id)))
+            .select_from(letters)
+            .join(Creditor, Creditor.id == letters.c.creditor_id)
+            .group_by(letters.c.grp, Creditor.id, Creditor.name)
+        )
+
+    def intake_days(self) -> Any:
+        """Cases opened in the period as (group, detention start, opening day, cases): the working-day calendar is
+        Python's (workflows.calendar), so the norm is judged there, on a histogram of a few rows per day."""
+        opened = (
+            select(
+                self.group.label("grp"),
+                Case.detention_start.label("detention_start"),
+                self._day(Case.created_at).label("opened_on"),
+            )
+            .where(self.scope, Case.created_at >= self.start, Case.created_at < self.end)
+            .subquery()
+        )
+        return select(opened.c.grp, opened.c.detention_start, opened.c.opened_on, func.count()).group_by(
+            opened.c.grp, opened.c.detention_start, opened.c.opened_on
+        )
+
+    def first_conversations(self, today: date) -> Any:
+        """Referrals whose Wgs term ends in the period: with a first conversation date recorded (the municipality
+        gives it when it accepts), of those the ones on or before the term's last day, and the ones still open
+        without a date whose term has passed (its last day lies before today)."""
+        recorded = Referral.first_conversation_on.is_not(None)
+        return (
+            select(
+                self.group,
+                func.sum(case((recorded, 1), else_=0)),
+                func.sum(case((and_(recorded, Referral.first_conversation_on <= Referral.wgs_due_on), 1), else_=0)),
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                ~recorded,
+                                Referral.status.not_in(_REFERRAL_ENDED),
+                                Referral.wgs_due_on < today,
+                            ),
+                            1,
+                        ),
+                        else_=0,
+                    )
+                ),
+            )
+            .select_from(Referral)
+            .join(Case, Case.id == Referral.case_id)
+            .where(self.scope, Referral.wgs_due_on >= self.period.start, Referral.wgs_due_on <= self.period.end)
+            .group_by(self.group)
+        )
+
+
+def _intake(histogram: Iterable[Any], row: Callable[[int | None], FigureRow], calendar: BusinessCalendar) -> None:
+    """Fill intake_within_10_working_days from (group, detention start, opening day, cases): opened at the latest
+    on the tenth working day after the detention started (that day itself does not count, as in every term of the
+    Algemene termijnenwet); opened on the day the detention started is day 0."""
+    deadlines: dict[date, date] = {}
+    for key, detention_start, opened_on, cases in histogram:
+        deadline = deadlines.get(detention_start)
+        if deadline is None:
+            deadline = deadlines[detention_start] = calendar.add_working_days(detention_start, INTAKE_WORKING_DAYS)
+        if _as_date(opened_on) <= deadline:
+            row(key).intake_within_10_working_days += cases
+
+
+def _as_date(value: date | str) -> date:
+    # SQLite hands back the local day as the ISO text its function made when the driver skips the type.
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def _median(histogram: dict[int, int]) -> float | None:
@@ -535,7 +680,12 @@ def _add_up(rows: list[FigureRow], total: FigureRow) -> None:
         total.referred += row.referred
         total.accepted += row.accepted
         total.no_response_debts += row.no_response_debts
+        total.unanswered_debts += row.unanswered_debts
         total.wgs_breaches += row.wgs_breaches
+        total.intake_within_10_working_days += row.intake_within_10_working_days
+        total.referrals_with_first_conversation += row.referrals_with_first_conversation
+        total.first_conversation_within_wgs_term += row.first_conversation_within_wgs_term
+        total.wgs_term_passed_without_first_conversation += row.wgs_term_passed_without_first_conversation
         for item in row.never_answering_creditors:
             known = creditors.get(item.creditor_id)
             creditors[item.creditor_id] = (

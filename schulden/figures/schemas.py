@@ -47,9 +47,39 @@ class FigureValuesOut(DutchSchema):
     accepted = fields.Integer(metadata={"description": "Dossiers door de gemeente geaccepteerd in de periode"})
     answered_debts = fields.Integer(metadata={"description": "Schulden met een eerste antwoord in de periode"})
     median_days_to_first_answer = fields.Float(allow_none=True)
-    no_response_debts = fields.Integer()
-    never_answering_creditors = fields.List(fields.Nested(CreditorCountOut))
+    no_response_debts = fields.Integer(
+        metadata={"description": "Schulden die in de periode na twee herinneringen naar 'geen reactie' gingen"}
+    )
+    unanswered_debts = fields.Integer(
+        metadata={
+            "description": "Schulden met een brief aan de schuldeiser verstuurd in de periode, waarop (tot nu toe) "
+            "geen antwoord van de schuldeiser is vastgelegd (antwoordpagina of ingevoerd van post, telefoon of "
+            "e-mail); een klik als 'Saldo ontvangen' is geen antwoord"
+        }
+    )
+    never_answering_creditors = fields.List(
+        fields.Nested(CreditorCountOut),
+        metadata={"description": "De schulden zonder antwoord per aangeschreven schuldeiser of incassopartij"},
+    )
     wgs_breaches = fields.Integer()
+    intake_within_10_working_days = fields.Integer(
+        metadata={
+            "description": "Van de dossiers geopend in de periode: geopend uiterlijk op de 10e werkdag na de start "
+            "van de detentie"
+        }
+    )
+    referrals_with_first_conversation = fields.Integer(
+        metadata={"description": "Verwijzingen met de Wgs-termijn eindigend in de periode en een datum eerste gesprek"}
+    )
+    first_conversation_within_wgs_term = fields.Integer(
+        metadata={"description": "Daarvan: het eerste gesprek op of voor de laatste dag van de Wgs-termijn"}
+    )
+    wgs_term_passed_without_first_conversation = fields.Integer(
+        metadata={
+            "description": "Verwijzingen met de Wgs-termijn eindigend in de periode, nog open, zonder datum eerste "
+            "gesprek, waarvan de termijn voorbij is"
+        }
+    )
 
 
 class GroupFiguresOut(DutchSchema):

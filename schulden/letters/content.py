@@ -52,7 +52,7 @@ class LetterContent:
 
     letter_type: str  # "L1".."L10"
     letter_id: int
-    our_reference: str  # e.g. "SR-000123-L1-1"
+    our_reference: str  # one per client and debt, e.g. "SR-000123-45" (case 123, debt 45); "SR-000123" for the case
     their_reference: str | None  # the creditor's klantnummer / dossiernummer / CJIB-beschikkingsnummer
     date: date  # the letter date; also the PDF's creation date
     sender: Address  # our organisation + team; the first line is the organisation (PDF author)

@@ -4,6 +4,8 @@
                           |  \\--render_failed (attempts left)--> queued
                           \\--render_failed (last attempt)--> failed --retry--> queued
     queued | rendering | rendered --cancel_open--> cancelled
+    queued | rendering | rendered --cancel_describing_detention (released)--> cancelled
+    rendered (channel manual) --sent_manually--> sent
 
 Jobs (integrations/letters), the print batch, the API and the pages call these; nothing else assigns
 `Letter.status`. The claims keep their conditional UPDATEs: a letter is claimed by one job only, and only the job
@@ -35,6 +37,10 @@ FIRST_CONTACT = frozenset({"L1", "L2", "L6", "L7"})
 #: A letter may be recorded as sent once its PDF exists. A cancelled one too: an e-mail that left the server
 #: before a withdrawal could stop it has gone out all the same.
 _SENDABLE = (LetterStatus.RENDERED.value, LetterStatus.CANCELLED.value)
+#: Letters that describe the client as detained (domain.md 4): after a release they would tell a creditor, an
+#: office or the client himself something no longer true. L6 only in its first round (the suspension; round 2 is
+#: the reactivation after release); L8 (the referral) and L10 (the withdrawal) hold regardless.
+DESCRIBE_DETENTION = frozenset({"L1", "L2", "L3", "L4", "L5", "L7", "L9"})
 
 
 class LetterStateError(DomainError):
@@ -176,6 +182,25 @@ def cancel_open(session: Session, case_id: int, *, reason: str) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def cancel_describing_detention(session: Session, case_id: int, *, reason: str) -> list[int]:
+    """queued | rendering | rendered -> cancelled for the case's letters not gone out yet that describe the client as
+    detained (DESCRIBE_DETENTION, L6 round 1), after his release; the ids, oldest first. A render job holding one of
+    them loses its claim (`rendered` needs `rendering`), so no PDF is recorded for it."""
+    describes = or_(
+        Letter.letter_type.in_(sorted(DESCRIBE_DETENTION)), and_(Letter.letter_type == "L6", Letter.round == 1)
+    )
+    ids = list(
+        session.scalars(
+            update(Letter)
+            .where(Letter.case_id == case_id, Letter.status.in_(OPEN), describes)
+            .values(status=LetterStatus.CANCELLED.value, last_error=reason)
+            .returning(Letter.id)
+            .execution_options(synchronize_session="fetch")
+        )
+    )
+    return sorted(ids)
+
+
 def sent(session: Session, engine: Engine, letters: Iterable[Letter], *, at: datetime) -> None:
     """rendered -> sent (in a print batch, accepted by the mail server, delivered with a referral); a first contact
     starts the creditor's answer clock (the debt's workflow)."""
@@ -184,18 +209,33 @@ def sent(session: Session, engine: Engine, letters: Iterable[Letter], *, at: dat
         if letter.status not in _SENDABLE and letter.status != LetterStatus.SENT.value:
             raise LetterStateError("Alleen een gemaakte brief kan worden verstuurd.")
     for letter in letters:
-        letter.status = LetterStatus.SENT.value
-        letter.sent_at = at
-        if letter.debt_id is not None and letter.letter_type in FIRST_CONTACT:
-            debt = session.get_one(Debt, letter.debt_id)
-            instance = session.get_one(WorkflowInstance, debt.instance_id)
-            if instance.state == "letters_requested":
-                # Refused (e.g. consent withdrawn meanwhile): the debt stays where it is.
-                with suppress(TransitionRefused):
-                    engine.fire(
-                        session, instance, "letters_sent", actor=SYSTEM, payload={"letter_id": letter.id}, now=at
-                    )
+        _mark_sent(session, engine, letter, at=at)
     session.flush()
+
+
+def sent_manually(session: Session, engine: Engine, letter: Letter, *, at: datetime) -> None:
+    """rendered -> sent for a letter with channel 'manual': the counsellor delivered it through the creditor's own
+    channel (a phone line, an online form) and says so. Its clock starts as for a posted letter."""
+    if letter.channel != Channel.MANUAL.value:
+        raise LetterStateError(
+            "Alleen een brief die u zelf verstuurt (via het kanaal van de schuldeiser) kunt u zo afmelden."
+        )
+    if letter.status != LetterStatus.RENDERED.value:
+        raise LetterStateError("Alleen een gemaakte brief die nog niet is verstuurd kan als verstuurd worden afgemeld.")
+    _mark_sent(session, engine, letter, at=at)
+    session.flush()
+
+
+def _mark_sent(session: Session, engine: Engine, letter: Letter, *, at: datetime) -> None:
+    letter.status = LetterStatus.SENT.value
+    letter.sent_at = at
+    if letter.debt_id is not None and letter.letter_type in FIRST_CONTACT:
+        debt = session.get_one(Debt, letter.debt_id)
+        instance = session.get_one(WorkflowInstance, debt.instance_id)
+        if instance.state == "letters_requested":
+            # Refused (e.g. consent withdrawn meanwhile): the debt stays where it is.
+            with suppress(TransitionRefused):
+                engine.fire(session, instance, "letters_sent", actor=SYSTEM, payload={"letter_id": letter.id}, now=at)
 
 
 # -- e-mail delivery: not a status of its own, a claim on the rendered letter ------------------------------------

@@ -25,6 +25,7 @@ from schulden.letters.models import Channel, Letter, LetterStatus, PrintBatch
 from schulden.letters.queries import scoped_letter
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.ports import PrintBatchMaker
+from schulden.reference import is_objection_desk
 from schulden.roles import Role
 from workflows import Actor, Engine
 
@@ -50,7 +51,40 @@ def recipient_copy(creditor: Creditor) -> dict[str, Any]:
         "recipient_city": creditor.city,
         "recipient_email": creditor.email,
         "recipient_may_receive_bsn": creditor.may_receive_bsn,
+        "recipient_channel_note": creditor.channel_note,
     }
+
+
+def has_postal_address(creditor: Creditor) -> bool:
+    return bool(creditor.address_line and creditor.postcode and creditor.city)
+
+
+#: What the counsellor's task says when a creditor has neither an address nor a channel in the directory.
+NO_CHANNEL = (
+    "Geen adres of kanaal in de schuldeisersgids: zoek het correspondentieadres op en stel het voor in de gids."
+)
+
+
+def creditor_channel(creditor: Creditor) -> Channel:
+    """How a letter reaches this creditor: e-mail where it takes it, post to a correspondence address, and else the
+    counsellor's own task through the channel the directory names (issue 12: never an objection desk)."""
+    if creditor.takes_email:
+        return Channel.EMAIL
+    return Channel.POST if has_postal_address(creditor) else Channel.MANUAL
+
+
+class ObjectionDesk(ValidationFailed):
+    """A letter would go to an objection or complaints desk, where it may be handled as an objection (Awb)."""
+
+    def __init__(self, creditor: Creditor) -> None:
+        super().__init__(
+            {
+                "creditor_id": [
+                    f"'{creditor.name}, {creditor.department}' is een bezwaar- of klachtenadres: een brief daarheen "
+                    "kan als bezwaar worden behandeld. Kies bij de schuld de schuldeiser met het correspondentieadres."
+                ]
+            }
+        )
 
 
 def request_letter(
@@ -64,23 +98,41 @@ def request_letter(
     debt: Debt | None = None,
     organisation_id: int | None = None,
     round_: int = 1,
+    recipient: Creditor | None = None,
+    recipient_address: dict[str, Any] | None = None,
 ) -> Letter:
-    """The letter for this key, created queued if it does not exist yet (a second ask returns the first)."""
+    """The letter for this key, created queued if it does not exist yet (a second ask returns the first).
+
+    The recipient is the debt's (its collecting party or creditor), or `recipient` for a letter about the case (L6 to
+    the health insurer, L7 to a benefit office), or `recipient_address` (Letter's recipient_* columns) for an office
+    outside the creditor directory. A creditor without a correspondence address gets a letter the counsellor delivers
+    through its channel (Channel.MANUAL); an objection desk gets none (ObjectionDesk)."""
     existing = session.scalar(select(Letter).where(Letter.idempotency_key == key))
     if existing is not None:
         return existing
-    creditor = recipient_of(session, debt)
+    creditor = recipient_of(session, debt) if recipient is None else recipient
+    if creditor is not None and is_objection_desk(creditor.department):
+        raise ObjectionDesk(creditor)
+    address: dict[str, Any] = recipient_copy(creditor) if creditor is not None else dict(recipient_address or {})
     if letter_type in TO_DETAINEE or letter_type == "L8":
         # L8 goes to the municipality's team by e-mail (or its case system); the detainee's letters by post.
         channel = Channel.EMAIL if letter_type == "L8" else Channel.POST
+    elif creditor is not None:
+        channel = creditor_channel(creditor)
+    elif address:
+        # An office that is not in the creditor directory (a municipality's income department, L7).
+        has_address = address.get("recipient_address_line") and address.get("recipient_city")
+        channel = Channel.POST if has_address else Channel.MANUAL
     else:
-        channel = Channel.EMAIL if creditor is not None and creditor.takes_email else Channel.POST
+        channel = Channel.POST
+    if channel is Channel.MANUAL and not address.get("recipient_channel_note"):
+        address["recipient_channel_note"] = NO_CHANNEL
     letter = Letter(
         case_id=case.id,
         debt_id=debt.id if debt else None,
         creditor_id=creditor.id if creditor else None,
         organisation_id=organisation_id,
-        **(recipient_copy(creditor) if creditor is not None else {}),
+        **address,
         letter_type=letter_type,
         round=round_,
         idempotency_key=key,

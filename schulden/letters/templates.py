@@ -86,6 +86,18 @@ FIELD_DEFAULTS: Mapping[str, Any] = {
     "consent": None,  # L9: purposes, recipients, valid_until, witness
     "withdrawal": None,  # L10: scope, from_date
     "household": None,  # list of str
+    "chased": None,  # L3: the letter a reminder chases (letter_type, title, date, reference)
+    "cjib": None,  # L1-L5 to the CJIB: schadevergoeding, deferral_start
+    "policy_number": None,  # L6: the client's policy or relationship number
+    "reactivation": False,  # L6: round 2, the insurance starts again after release
+    "insured_children": None,  # L6: children insured on the client's policy
+    "report_deadline": None,  # L7 to Toeslagen: 4 weeks after the start of detention
+    "report_late": False,  # L7: the letter goes after that deadline
+    "housing_after_release": None,  # L8
+    "health_insurance": None,  # L8
+    "care_after_release": None,  # L8
+    "contact_after_release": None,  # L8
+    "debt_details": None,  # L8: list of str, one line per debt
 }
 REQUIRED_FIELDS: tuple[str, ...] = ("client_name",)
 KNOWN_FIELDS: frozenset[str] = frozenset(FIELD_DEFAULTS) | frozenset(REQUIRED_FIELDS)

@@ -26,9 +26,11 @@ from jinja2 import nodes
 
 #: Fields that are a group of values, and the parts a text may name (``{{ arrangement.months }}``).
 NESTED_FIELDS: Mapping[str, frozenset[str]] = {
-    "arrangement": frozenset({"monthly_cents", "months", "start_date", "basis"}),
-    "consent": frozenset({"purposes", "recipients", "valid_until", "witness"}),
-    "withdrawal": frozenset({"scope", "from_date"}),
+    "arrangement": frozenset({"monthly_cents", "months", "start_date", "basis", "remaining_cents", "paid_by"}),
+    "chased": frozenset({"letter_type", "title", "date", "reference"}),  # L3: the letter the reminder chases
+    "cjib": frozenset({"schadevergoeding", "deferral_start"}),  # L1-L5 to the CJIB
+    "consent": frozenset({"purposes", "recipients", "valid_until", "witness", "municipality", "retention_years"}),
+    "withdrawal": frozenset({"scope", "from_date", "to_creditor"}),
 }
 
 _COMPARISONS = frozenset({"eq", "ne", "gt", "gteq", "lt", "lteq"})
@@ -218,7 +220,7 @@ def _refused_expression(node: nodes.Node) -> str:
     if isinstance(node, nodes.Getitem | nodes.Slice):
         return "een deel kiezen met [ ] kan niet in een brief."
     if isinstance(node, nodes.Getattr):
-        return "een onderdeel van iets anders dan arrangement, consent of withdrawal kan niet in een brief."
+        return f"een onderdeel van iets anders dan {_nested_listed()} kan niet in een brief."
     if isinstance(node, nodes.BinExpr | nodes.UnaryExpr | nodes.Concat):
         return "rekenen of teksten aan elkaar plakken kan niet in een brief; schrijf de tekst gewoon uit."
     if isinstance(node, nodes.Const | nodes.Literal):

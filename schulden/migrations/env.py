@@ -32,8 +32,28 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(_url())
     with engine.connect() as conn:
-        _run(conn)
+        if conn.dialect.name == "sqlite":
+            _run_sqlite(conn)
+        else:
+            _run(conn)
     engine.dispose()
+
+
+def _run_sqlite(connection: Connection) -> None:
+    """SQLite's own procedure for schema changes (sqlite.org/lang_altertable.html): batch mode rebuilds a table by
+    copy, drop and rename, and with foreign keys on, dropping a table that rows of another refer to fails. So the
+    check is off during the migration (the pragma only works outside a transaction) and the whole database is
+    checked before the connection is given back: a migration that broke a reference still fails."""
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        _run(connection)
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"migration left {len(broken)} broken references, first: {broken[0]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
 
 
 def _run(connection: Connection) -> None:

@@ -24,6 +24,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schulden.cases.conditions import (
+    BENEFIT_STATES,
+    UNKNOWN,
+    HealthInsurance,
+    IdDocument,
+    IncomeAfterRelease,
+    ReleaseConditions,
+    conditions_of,
+)
+from schulden.cases.conditions import label as condition_label
 from schulden.cases.models import (
     Case,
     CaseNote,
@@ -38,13 +48,16 @@ from schulden.cases.models import (
 from schulden.consents import PURPOSE_LABELS
 from schulden.creditors.models import Creditor
 from schulden.debts.models import AmountStatus, Debt, DebtCategory
-from schulden.letters.compose import DEBT_TYPE_LABELS, Sender, organisation_address
+from schulden.effects import LETTER_TITLES
+from schulden.letters.compose import DEBT_TYPE_LABELS, Sender, letter_recipient_address, organisation_address
 from schulden.letters.content import AMOUNT_STATUS_NL
-from schulden.letters.templates import THREAT_NL, WGS_URGENT_THREATS
+from schulden.letters.models import Channel, Letter, LetterStatus
+from schulden.letters.templates import THREAT_NL, WGS_URGENT_THREATS, datum
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_registry
 from schulden.referrals.models import Referral
 from schulden.referrals.services import latest_referral
+from schulden.replies.models import CreditorReply
 from schulden.roles import Role
 from schulden.users.models import User
 from workflows import HistoryEntry, Registry, WorkflowInstance, dutch_calendar
@@ -151,6 +164,7 @@ class DetaineeDetails:
     registration_municipality: str | None
     routing_rule: str | None  # how the municipality was chosen, in words
     routing_reason: str | None
+    actual_release: date | None = None  # set once he is free: the summary then speaks to a free person
 
 
 @dataclass(frozen=True)
@@ -204,6 +218,59 @@ class ConsentScope:
 
 
 @dataclass(frozen=True)
+class ConditionsDetails:
+    """The basisvoorwaarden at release as recorded (schulden.cases.conditions); None is unknown ("onbekend")."""
+
+    id_document: str | None = None
+    id_valid_until: date | None = None
+    bank_account: str | None = None
+    income_after_release: str | None = None
+    income_office: str | None = None
+    income_applied_on: date | None = None
+    housing_after_release: str | None = None
+    postal_address: str | None = None
+    health_insurance: str | None = None
+    health_insurer: str | None = None  # the insurer recorded at intake (Case.health_insurer_id)
+    care_arranged: str | None = None
+    contact_after_release: str | None = None
+
+
+@dataclass(frozen=True)
+class LetterLine:
+    """A letter about one debt: when it was made and sent, and when the creditor answered it."""
+
+    letter_type: str
+    title: str
+    letter_date: date
+    sent_on: date | None  # None: not sent yet (queued, waiting for the print batch, failed)
+    answered_on: date | None
+
+
+@dataclass(frozen=True)
+class DebtFollowUp:
+    """Where a debt stands with its creditor: address and contact, judgment and attachment, suspension, letters."""
+
+    address: tuple[str, ...]  # the newest letter's own copy of the address, else the directory's
+    contact: str | None  # the person, phone and e-mail of the newest answer, else the directory's e-mail or channel
+    has_judgment: bool | None
+    has_attachment: bool | None
+    suspended: bool | None
+    suspended_until: date | None
+    letters: tuple[LetterLine, ...]
+
+
+@dataclass(frozen=True)
+class TerminatedContract:
+    """A contract we asked to end (L5) or that the creditor confirmed ended."""
+
+    creditor: str
+    type_label: str
+    reference: str | None
+    confirmed: bool
+    requested_on: date | None  # the date of the L5, when there is one
+
+
+@dataclass(frozen=True)
 class HandoverDebt:
     """One debt of the overview. Amounts in integer cents."""
 
@@ -228,6 +295,7 @@ class HandoverDebt:
     threat: str | None
     joint_with_partner: bool  # always False when the household part is left out
     is_business_debt: bool
+    follow_up: DebtFollowUp | None = None
 
     @property
     def total_cents(self) -> int:
@@ -305,6 +373,8 @@ class Handover:
     totals_by_category: tuple[Total, ...]
     totals_by_status: tuple[Total, ...]
     household: HouseholdPart | None  # None: not asked for (include_household=False)
+    conditions: ConditionsDetails = ConditionsDetails()
+    terminated_contracts: tuple[TerminatedContract, ...] = ()
 
     @property
     def open_debts(self) -> tuple[HandoverDebt, ...]:
@@ -359,6 +429,8 @@ class DetaineeSummary:
     counsellor_phone: str | None
     counsellor_email: str | None
     casemanager_name: str | None
+    released_on: date | None = None  # free since then: no question whether he is still in prison
+    todo: tuple[str, ...] = ()  # what to do in the first days after release, short B1 sentences
 
 
 def detainee_summary(handover: Handover) -> DetaineeSummary:
@@ -392,7 +464,115 @@ def detainee_summary(handover: Handover) -> DetaineeSummary:
         counsellor_phone=counsellor.phone if counsellor else None,
         counsellor_email=counsellor.email if counsellor else None,
         casemanager_name=casemanager.name if casemanager else None,
+        released_on=handover.detainee.actual_release,
+        todo=release_todo(handover.conditions),
     )
+
+
+def release_todo(c: ConditionsDetails) -> tuple[str, ...]:
+    """The first days after release, in short B1 sentences: income, health insurance, zorgtoeslag, ID, papers.
+
+    Written so it reads right before and after release ("Na uw vrijlating" is a time, not a question).
+    """
+    # Each item one line at the summary's 12 pt floor where it can be: the page must still hold the debts.
+    todo: list[str] = []
+    if c.income_after_release == IncomeAfterRelease.BENEFIT_GRANTED.value:
+        todo.append("Uw uitkering is toegekend. Geef uw adres door.")
+    elif c.income_after_release == IncomeAfterRelease.BENEFIT_APPLIED.value:
+        where = f" bij {c.income_office}" if c.income_office else ""
+        todo.append(f"U hebt een uitkering aangevraagd{where}. Hoort u niets? Bel dan zelf.")
+    elif c.income_after_release != IncomeAfterRelease.WORK.value:
+        todo.append("Vraag een uitkering aan bij de gemeente (bijstand) of bij UWV.")
+    if c.health_insurance != HealthInsurance.ACTIVE.value:
+        todo.append("Zorgverzekering: stuur uw ontslagbewijs naar de verzekeraar.")
+    todo.append("Vraag opnieuw zorgtoeslag aan bij Dienst Toeslagen.")
+    if c.id_document == IdDocument.APPLIED.value:
+        todo.append("Haal uw nieuwe identiteitsbewijs op bij de gemeente.")
+    elif c.id_document != IdDocument.VALID.value:
+        todo.append("Geen geldig identiteitsbewijs? Vraag een nieuw aan bij de gemeente.")
+    todo.append("Neem mee: uw ID, ontslagbewijs, bankpas en de brieven van schuldeisers.")
+    return tuple(todo)
+
+
+# -- printed lines: the same words in the handover file and the L8 letter --------------------------------------------
+
+NOT_APPLICABLE = "niet van toepassing"
+
+
+def _yes_no(value: bool | None) -> str:
+    return UNKNOWN if value is None else ("ja" if value else "nee")
+
+
+def _day(value: date | None) -> str:
+    return datum(value) if value is not None else UNKNOWN
+
+
+def condition_rows(c: ConditionsDetails) -> tuple[tuple[str, str], ...]:
+    """The basisvoorwaarden as (label, value) rows; a value is never empty: "onbekend" where nothing is known."""
+    if c.id_document in (IdDocument.VALID.value, IdDocument.EXPIRED.value):
+        id_text = f"{condition_label('id_document', c.id_document)}, geldig tot {_day(c.id_valid_until)}"
+    else:
+        id_text = condition_label("id_document", c.id_document)
+    benefit = c.income_after_release in BENEFIT_STATES
+    income_unknown = c.income_after_release is None
+    office = (c.income_office or UNKNOWN) if benefit or income_unknown else NOT_APPLICABLE
+    applied = _day(c.income_applied_on) if benefit or income_unknown else NOT_APPLICABLE
+    insurance = condition_label("health_insurance", c.health_insurance)
+    if c.health_insurer:
+        insurance += f" (verzekeraar: {c.health_insurer})"
+    return (
+        ("Identiteitsbewijs", id_text),
+        ("Bankrekening", condition_label("bank_account", c.bank_account)),
+        ("Inkomen", condition_label("income_after_release", c.income_after_release)),
+        ("Uitkering aangevraagd bij", office),
+        ("Uitkering aangevraagd op", applied),
+        ("Wonen", condition_label("housing_after_release", c.housing_after_release)),
+        ("Adres of postadres", c.postal_address or UNKNOWN),
+        ("Zorgverzekering", insurance),
+        ("Zorg en begeleiding", condition_label("care_arranged", c.care_arranged)),
+        ("Telefoon of e-mail", c.contact_after_release or UNKNOWN),
+    )
+
+
+def _suspension_text(f: DebtFollowUp) -> str:
+    if f.suspended is None:
+        return UNKNOWN
+    if not f.suspended:
+        return "niet toegekend"
+    return f"toegekend tot {datum(f.suspended_until)}" if f.suspended_until else "toegekend, einddatum onbekend"
+
+
+def letter_text(line: LetterLine) -> str:
+    """'L1 Melding detentie ... van 2 maart 2026: verstuurd op 3 maart 2026, geen antwoord'."""
+    text = f"{line.letter_type} {line.title} van {datum(line.letter_date)}: "
+    text += f"verstuurd op {datum(line.sent_on)}" if line.sent_on else "nog niet verstuurd"
+    if line.answered_on is not None:
+        text += f", beantwoord op {datum(line.answered_on)}"
+    elif line.sent_on is not None:
+        text += ", geen antwoord"
+    return text
+
+
+def follow_up_rows(f: DebtFollowUp | None) -> tuple[tuple[str, str], ...]:
+    """Where one debt stands with its creditor as (label, value) rows; never an empty value."""
+    if f is None:
+        f = DebtFollowUp((), None, None, None, None, None, ())
+    return (
+        ("Adres", ", ".join(f.address) or UNKNOWN),
+        ("Contact", f.contact or UNKNOWN),
+        ("Vonnis", _yes_no(f.has_judgment)),
+        ("Beslag", _yes_no(f.has_attachment)),
+        ("Uitstel van betaling", _suspension_text(f)),
+        ("Brieven", "; ".join(letter_text(line) for line in f.letters) or "nog geen brieven gestuurd"),
+    )
+
+
+def contract_text(c: TerminatedContract) -> str:
+    text = f"{c.creditor} \u2013 {c.type_label}" + (f", kenmerk {c.reference}" if c.reference else "")
+    if c.confirmed:
+        return text + ": opgezegd"
+    when = f" op {datum(c.requested_on)}" if c.requested_on else ""
+    return text + f": opzegging gevraagd{when}, nog niet bevestigd"
 
 
 # -- building from the database --------------------------------------------------------------------------------------
@@ -442,8 +622,15 @@ def build_handover(
     creditor_ids = {d.creditor_id for d, _ in rows} | {d.collecting_party_id for d, _ in rows if d.collecting_party_id}
     creditors = {c.id: c for c in session.scalars(select(Creditor).where(Creditor.id.in_(creditor_ids)))}
     arrangements = _arrangements(session, [inst.id for _, inst in rows])
+    letters = list(
+        session.scalars(
+            select(Letter).where(Letter.case_id == case.id, Letter.debt_id.is_not(None)).order_by(Letter.id)
+        )
+    )
+    follow_ups = _follow_ups(session, case, [d for d, _ in rows], creditors, letters)
     debts = tuple(
-        _debt(debt, instance, creditors, arrangements.get(instance.id), include_household) for debt, instance in rows
+        _debt(debt, instance, creditors, arrangements.get(instance.id), include_household, follow_ups.get(debt.id))
+        for debt, instance in rows
     )
 
     household = None
@@ -472,6 +659,8 @@ def build_handover(
         totals_by_category=totals(debts, "category"),
         totals_by_status=totals(debts, "amount_status"),
         household=household,
+        conditions=_conditions(session, case),
+        terminated_contracts=_terminated(debts, letters),
     )
 
 
@@ -538,6 +727,122 @@ def _detainee(session: Session, case: Case, detainee: Detainee, pi: Organisation
         registration_municipality=registration.name if registration is not None else None,
         routing_rule=ROUTING_RULE_LABELS.get(case.municipality_rule or ""),
         routing_reason=case.municipality_reason,
+        actual_release=case.actual_release,
+    )
+
+
+def _conditions(session: Session, case: Case) -> ConditionsDetails:
+    row: ReleaseConditions | None = conditions_of(session, case.id)
+    insurer = session.get(Creditor, case.health_insurer_id) if case.health_insurer_id else None
+    if row is None:
+        return ConditionsDetails(health_insurer=insurer.name if insurer is not None else None)
+    return ConditionsDetails(
+        id_document=row.id_document,
+        id_valid_until=row.id_valid_until,
+        bank_account=row.bank_account,
+        income_after_release=row.income_after_release,
+        income_office=row.income_office,
+        income_applied_on=row.income_applied_on,
+        housing_after_release=row.housing_after_release,
+        postal_address=row.postal_address,
+        health_insurance=row.health_insurance,
+        health_insurer=insurer.name if insurer is not None else None,
+        care_arranged=row.care_arranged,
+        contact_after_release=row.contact_after_release,
+    )
+
+
+def _follow_ups(
+    session: Session, case: Case, debts: Sequence[Debt], creditors: dict[int, Creditor], letters: Sequence[Letter]
+) -> dict[int, DebtFollowUp]:
+    """Per debt: the address its letters went to, the creditor's contact, what its newest answer says about a
+    judgment, an attachment and a suspension, and each letter with the date it was sent and answered."""
+    replies = list(
+        session.scalars(select(CreditorReply).where(CreditorReply.case_id == case.id).order_by(CreditorReply.id))
+    )
+    out: dict[int, DebtFollowUp] = {}
+    for debt in debts:
+        own_letters = [x for x in letters if x.debt_id == debt.id and x.status != LetterStatus.CANCELLED.value]
+        own_replies = [r for r in replies if r.debt_id == debt.id]
+        # The newest answer: the one no later answer superseded (the highest version).
+        newest = max(own_replies, key=lambda r: (r.superseded_at is None, r.version, r.id), default=None)
+        to_creditor = [x for x in own_letters if x.creditor_id is not None and x.recipient_name]
+        if to_creditor:
+            last = to_creditor[-1]
+            address = letter_recipient_address(last).lines
+            if last.channel == Channel.MANUAL.value and last.recipient_channel_note:
+                address = (*address, last.recipient_channel_note)
+        else:
+            party = creditors.get(debt.collecting_party_id or debt.creditor_id) or creditors[debt.creditor_id]
+            address = _directory_address(party)
+        out[debt.id] = DebtFollowUp(
+            address=address,
+            contact=_contact(newest, creditors.get(debt.collecting_party_id or debt.creditor_id)),
+            has_judgment=newest.has_judgment if newest is not None else None,
+            has_attachment=newest.has_attachment if newest is not None else None,
+            suspended=newest.collection_suspended if newest is not None else None,
+            suspended_until=newest.collection_suspended_until if newest is not None else None,
+            letters=tuple(_letter_line(x, own_replies) for x in own_letters),
+        )
+    return out
+
+
+def _directory_address(creditor: Creditor) -> tuple[str, ...]:
+    place = " ".join(p for p in (creditor.postcode, (creditor.city or "").upper()) if p)
+    lines = (creditor.name, creditor.department, creditor.address_line, place or None, creditor.channel_note)
+    return tuple(line for line in lines if line)
+
+
+def _contact(reply: CreditorReply | None, creditor: Creditor | None) -> str | None:
+    """The person who answered, with phone and e-mail; without an answer, the directory's e-mail."""
+    if reply is not None:
+        parts = [p for p in (reply.contact_name, reply.contact_phone, reply.contact_email) if p]
+        if parts:
+            return ", ".join(parts)
+    return creditor.email if creditor is not None and creditor.email else None
+
+
+def _letter_line(letter: Letter, replies: Sequence[CreditorReply]) -> LetterLine:
+    """An answer belongs to the letter it names; an answer that names none (post, phone) to the letters before it."""
+    answers = [r.received_on for r in replies if r.letter_id == letter.id] or [
+        r.received_on for r in replies if r.letter_id is None and r.received_on >= letter.letter_date
+    ]
+    sent_on = None
+    if letter.status == LetterStatus.SENT.value:
+        at = letter.sent_at
+        if at is None:
+            sent_on = letter.letter_date
+        else:
+            sent_on = (at if at.tzinfo is not None else at.replace(tzinfo=UTC)).astimezone(TIMEZONE).date()
+    return LetterLine(
+        letter_type=letter.letter_type,
+        title=LETTER_TITLES.get(letter.letter_type, letter.letter_type),
+        letter_date=letter.letter_date,
+        sent_on=sent_on,
+        answered_on=min(answers) if answers else None,
+    )
+
+
+#: States in which a contract was asked to end (L5) or confirmed ended.
+TERMINATION_STATES = {"termination_requested": False, "terminated": True}
+
+
+def _terminated(debts: Sequence[HandoverDebt], letters: Sequence[Letter]) -> tuple[TerminatedContract, ...]:
+    """The contracts we asked to end: a debt in a termination state (before handing over), or with an L5."""
+    l5_dates: dict[int, date] = {}
+    for letter in letters:
+        if letter.letter_type == "L5" and letter.debt_id is not None and letter.status != LetterStatus.CANCELLED.value:
+            l5_dates.setdefault(letter.debt_id, letter.letter_date)
+    return tuple(
+        TerminatedContract(
+            creditor=d.creditor,
+            type_label=d.type_label,
+            reference=d.reference,
+            confirmed=TERMINATION_STATES.get(d.state, False),
+            requested_on=l5_dates.get(d.debt_id),
+        )
+        for d in debts
+        if d.state in TERMINATION_STATES or d.debt_id in l5_dates
     )
 
 
@@ -579,6 +884,7 @@ def _debt(
     creditors: dict[int, Creditor],
     arrangement: Arrangement | None,
     include_household: bool,
+    follow_up: DebtFollowUp | None = None,
 ) -> HandoverDebt:
     creditor = creditors[debt.creditor_id]
     collector = creditors.get(debt.collecting_party_id) if debt.collecting_party_id else None
@@ -610,6 +916,7 @@ def _debt(
         threat=debt.threat,
         joint_with_partner=debt.joint_with_partner and include_household,
         is_business_debt=debt.is_business_debt,
+        follow_up=follow_up,
     )
 
 

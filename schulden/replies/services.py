@@ -54,6 +54,8 @@ FIELDS = (
     "has_judgment",
     "has_attachment",
     "original_creditor",
+    "creditor_customer_number",
+    "creditor_invoice_number",
     "arrangement_offered",
     "arrangement_monthly_cents",
     "arrangement_terms",
@@ -88,7 +90,16 @@ def check_answer(data: Mapping[str, Any], *, today: date) -> None:
             errors["no_cooperation_note"] = ["Licht de reden toe als u 'andere reden' kiest."]
     elif not has_balance and not any(
         data.get(k) not in (None, "", False)
-        for k in ("collection_suspended", "interest_suspended", "arrangement_offered", "note", "has_judgment")
+        # The creditor's own numbers alone are an answer too: Schuldenknooppunt's Kennisgeving antwoord.
+        for k in (
+            "collection_suspended",
+            "interest_suspended",
+            "arrangement_offered",
+            "note",
+            "has_judgment",
+            "creditor_customer_number",
+            "creditor_invoice_number",
+        )
     ):
         errors["principal_cents"] = ["Geef het saldo, of kies 'geen medewerking', of schrijf een toelichting."]
     if has_balance and data.get("peildatum") is None:

@@ -30,9 +30,16 @@ blp = Blueprint("cijfers", __name__, url_prefix="/cijfers")
 FORM_LABELS = {"from": "Van", "to": "Tot en met", "group_by": "Per"}
 GROUPING_LABELS = {Grouping.PI.value: "PI", Grouping.MUNICIPALITY.value: "Gemeente"}
 
-#: The figures shown, in order, with their Dutch name (as in the CSV) and a sentence on what is counted.
+#: The figures shown, in order, with their Dutch name (as in the CSV) and a sentence on what is counted; the two
+#: shares are percentages (UNITS) of counts the table "Intake en eerste gesprek" shows.
 FIGURES: tuple[tuple[str, str, str], ...] = (
     ("cases_opened", "Dossiers geopend", "Dossiers die in de periode zijn geopend."),
+    (
+        "intake_share",
+        "Intake binnen 10 werkdagen",
+        "Van de dossiers geopend in de periode: het percentage dat uiterlijk op de 10e werkdag na de start van de "
+        "detentie is geopend (weekenden en feestdagen tellen niet als werkdag).",
+    ),
     ("released", "Vrijgelaten in periode", "Dossiers met de dag van vrijlating in de periode."),
     (
         "inventory_complete_at_release",
@@ -42,15 +49,39 @@ FIGURES: tuple[tuple[str, str, str], ...] = (
     ("referred_before_release", "Verwezen voor vrijlating", "Van de vrijgelatenen: verwezen voor de vrijlating."),
     ("referred", "Verwezen in periode", "Dossiers die in de periode naar een gemeente zijn verwezen."),
     ("accepted", "Geaccepteerd door gemeente", "Verwijzingen die de gemeente in de periode heeft geaccepteerd."),
-    ("answered_debts", "Schulden met eerste antwoord", "Schulden met een eerste antwoord van de schuldeiser."),
+    (
+        "answered_debts",
+        "Schulden met eerste antwoord",
+        "Schulden met een eerste antwoord in de periode zoals de geschiedenis van de schuld het toont: ook een "
+        "stap die de schuldhulpverlener zelf zette, zoals 'Saldo ontvangen'.",
+    ),
     (
         "median_days_to_first_answer",
         "Mediaan dagen tot eerste antwoord",
         "De mediaan van het aantal kalenderdagen van de eerste brief tot het eerste antwoord.",
     ),
-    ("no_response_debts", "Schulden zonder reactie", "Schulden waarop de schuldeiser niet heeft gereageerd."),
+    (
+        "unanswered_debts",
+        "Schulden zonder antwoord van schuldeiser",
+        "Schulden waarover in de periode een brief aan de schuldeiser is verstuurd en waarop tot nu toe geen "
+        "antwoord van de schuldeiser is vastgelegd: niet via de antwoordpagina en niet ingevoerd van post, telefoon "
+        "of e-mail. Een stap als 'Saldo ontvangen' zonder vastgelegd antwoord telt niet als antwoord.",
+    ),
+    (
+        "no_response_debts",
+        "Schulden zonder reactie na twee herinneringen",
+        "Schulden die in de periode na twee herinneringen op 'geen reactie' zijn gezet.",
+    ),
     ("wgs_breaches", "Wgs-termijn overschreden", "Keren dat een wettelijke termijn van de Wgs is overschreden."),
+    (
+        "first_conversation_share",
+        "Eerste gesprek binnen Wgs-termijn",
+        "Van de verwijzingen waarvan de Wgs-termijn in de periode afloopt en waarvoor de gemeente de datum van het "
+        "eerste gesprek heeft vastgelegd: het percentage met die datum op of voor de laatste dag van de termijn.",
+    ),
 )
+PERCENT = " %"
+UNITS = {"intake_share": PERCENT, "first_conversation_share": PERCENT}
 
 # Chart geometry in SVG user units; the SVG scales to the width of the page (viewBox).
 CHART_WIDTH = 640
@@ -87,22 +118,32 @@ def field_messages(exc: ValidationError) -> dict[str, list[str]]:
     return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
 
 
-def _shown(value: float | None) -> str:
+def _shown(value: float | None, unit: str = "") -> str:
     if value is None:
         return "\N{EN DASH}"
     if isinstance(value, float) and not value.is_integer():
-        return f"{value:.1f}".replace(".", ",")
-    return str(int(value))
+        return f"{value:.1f}".replace(".", ",") + unit
+    return str(int(value)) + unit
 
 
-def bar_chart(key: str, title: str, description: str, rows: list[tuple[str, float | None]], total: str) -> Chart:
-    """Bars scaled to the largest value; a value of 0 or none draws no bar (the text still says it)."""
-    largest = max((value for _, value in rows if value), default=0)
+def bar_chart(
+    key: str,
+    title: str,
+    description: str,
+    rows: list[tuple[str, float | None]],
+    total: str,
+    *,
+    unit: str = "",
+    full: float | None = None,
+) -> Chart:
+    """Bars scaled to the largest value, or to `full` when given (a percentage: 100, so that 33 % is a third of
+    the width and not all of it); a value of 0 or none draws no bar (the text still says it)."""
+    largest = full or max((value for _, value in rows if value), default=0)
     span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
     bars = []
     for index, (label, value) in enumerate(rows):
         width = round(span * value / largest) if value and largest else 0
-        bars.append(Bar(label, value, _shown(value), index * ROW_HEIGHT, width))
+        bars.append(Bar(label, value, _shown(value, unit), index * ROW_HEIGHT, width))
     return Chart(
         key=key,
         title=title,
@@ -124,9 +165,39 @@ def _group_name(row: FigureRow) -> str:
 def charts_of(figures: Figures) -> list[Chart]:
     charts = []
     for key, title, description in FIGURES:
+        unit = UNITS.get(key, "")
         rows = [(_group_name(row), getattr(row, key)) for row in figures.rows]
-        charts.append(bar_chart(key, title, description, rows, _shown(getattr(figures.total, key))))
+        total = _shown(getattr(figures.total, key), unit)
+        charts.append(
+            bar_chart(key, title, description, rows, total, unit=unit, full=100.0 if unit == PERCENT else None)
+        )
     return charts
+
+
+#: The columns of the table "Intake en eerste gesprek" after the group's name.
+OUTCOME_HEADERS = (
+    "Dossiers geopend",
+    "Intake binnen 10 werkdagen",
+    "Eerste gesprek vastgelegd",
+    "Eerste gesprek binnen Wgs-termijn",
+    "Wgs-termijn voorbij zonder eerste gesprek",
+)
+
+
+def _count_and_share(count: int, share: float | None) -> str:
+    return str(count) if share is None else f"{count} ({_shown(share, PERCENT)})"
+
+
+def outcome_cells(row: FigureRow) -> list[str]:
+    """One row of the table "Intake en eerste gesprek": the counts, with the shares the charts show."""
+    return [
+        _group_name(row),
+        str(row.cases_opened),
+        _count_and_share(row.intake_within_10_working_days, row.intake_share),
+        str(row.referrals_with_first_conversation),
+        _count_and_share(row.first_conversation_within_wgs_term, row.first_conversation_share),
+        str(row.wgs_term_passed_without_first_conversation),
+    ]
 
 
 def _default_period(today: date) -> dict[str, str]:
@@ -156,8 +227,16 @@ def _read(*, export: bool) -> tuple[dict[str, str], dict[str, list[str]], Figure
     if args is None:
         return values, errors, None
     db = db_session()
+    engine = runtime().engine
     figures = read_figures(
-        db, current_actor(), args, timezone=runtime().engine.timezone, export=export, origin=client_address()
+        db,
+        current_actor(),
+        args,
+        timezone=engine.timezone,
+        calendar=engine.calendar,
+        today=engine.today(),
+        export=export,
+        origin=client_address(),
     )
     db.commit()
     return values, errors, figures
@@ -190,6 +269,9 @@ def index() -> ResponseReturnValue:
         groupings=list(GROUPING_LABELS.items()),
         figures=result,
         charts=charts_of(result),
+        outcome_headers=OUTCOME_HEADERS,
+        outcome_rows=[outcome_cells(row) for row in result.rows],
+        outcome_total=outcome_cells(result.total),
         group_header=GROUP_HEADER[result.group_by],
         group_word="PI" if result.group_by is Grouping.PI else "gemeente",
         group_name=_group_name,

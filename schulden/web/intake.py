@@ -24,13 +24,15 @@ from sqlalchemy.orm import Session
 from schulden.access import CASE_WRITERS, bsn_recording_refusal
 from schulden.actors import UserActor
 from schulden.amounts import euro_to_cents
+from schulden.cases.insurance import health_insurers
 from schulden.cases.intake import open_from_intake
 from schulden.cases.models import Case, ConsentPurpose, DetentionType
+from schulden.cases.notices import BENEFITS
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
 from schulden.cases.services import record_signed_consent
 from schulden.cases.views import detainee_name, read_case_name
-from schulden.consents import PURPOSE_LABELS
+from schulden.consents import purpose_label
 from schulden.creditors.models import Creditor
 from schulden.debts.queries import read_intake_debts
 from schulden.debts.schemas import DebtCreate
@@ -40,6 +42,7 @@ from schulden.http.errors import field_errors, record_denied
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.letters.compose import DEBT_TYPE_LABELS
+from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
 from workflows import TransitionRefused, WorkflowInstance
@@ -57,6 +60,9 @@ DETENTION_LABELS = {
 }
 DETAINEE_FIELDS = ("given_names", "surname_prefix", "surname", "date_of_birth", "bsn", "dji_number")
 DETENTION_FIELDS = ("type", "start", "expected_release")
+#: The detention step also records the basic health insurance and the benefits (L6 and L7 follow the consent).
+INSURANCE_FIELDS = ("health_insurer_id", "health_policy_number")
+BENEFIT_FIELDS = tuple(f"benefit.{kind}" for kind in BENEFITS)
 LABELS = {
     "detainee.given_names": "Voornamen",
     "detainee.surname_prefix": "Tussenvoegsel",
@@ -69,6 +75,9 @@ LABELS = {
     "detention.expected_release": "Verwachte vrijlating",
     "detention.pi_id": "PI",
     "intended_postcode": "Postcode na vrijlating",
+    "health_insurer_id": "Zorgverzekeraar",
+    "health_policy_number": "Polisnummer",
+    "benefits": "Uitkeringen en toeslagen",
     "purposes": "Doelen",
     "signed_on": "Ondertekend op",
     "valid_until": "Geldig tot",
@@ -96,6 +105,10 @@ def _case_input(values: Mapping[str, str]) -> dict[str, Any]:
     body: dict[str, Any] = {"detainee": detainee, "detention": detention}
     if values.get("intended_postcode"):
         body["intended_postcode"] = values["intended_postcode"]
+    for name in INSURANCE_FIELDS:
+        if values.get(name):
+            body[name] = values[name]
+    body["benefits"] = [name.removeprefix("benefit.") for name in BENEFIT_FIELDS if values.get(name)]
     return body
 
 
@@ -113,6 +126,8 @@ def _step(number: int, values: dict[str, str], errors: dict[str, list[str]]) -> 
         "current": number,
         "detention_options": list(DETENTION_LABELS.items()),
         "volunteer": current_actor().role is Role.VOLUNTEER,
+        "insurers": [(c.id, c.name) for c in health_insurers(db_session())] if number == 2 else [],
+        "benefit_options": [(f"benefit.{kind}", rule.label) for kind, rule in BENEFITS.items()],
     }
     return render_template(template, **context), 422 if errors else 200
 
@@ -125,7 +140,7 @@ def start() -> ResponseReturnValue:
     if request.method == "GET":
         return _step(1, {}, {})
     names = tuple(f"detainee.{n}" for n in DETAINEE_FIELDS) + tuple(f"detention.{n}" for n in DETENTION_FIELDS)
-    values = _typed(request.form, (*names, "intended_postcode"))
+    values = _typed(request.form, (*names, "intended_postcode", *INSURANCE_FIELDS, *BENEFIT_FIELDS))
     step = request.form.get("stap")
     if step == "1":
         body = _case_input(values)
@@ -193,17 +208,20 @@ def consent(case_id: int) -> ResponseReturnValue:
     case = scoped_case(session, actor, case_id)
     refusal = _consent_refusal(session, actor, case)
     today = _today()
+    # A referral consent names its municipality (domain.md 6.3): without one chosen it is asked for later.
+    municipality = session.get(Organisation, case.municipality_id) if case.municipality_id else None
+    offered = [p for p in ConsentPurpose if p is not ConsentPurpose.REFER_MUNICIPALITY or municipality is not None]
     values: dict[str, Any] = {
         "signed_on": today.isoformat(),
         "valid_until": (today + timedelta(weeks=26)).isoformat(),
-        **{f"purpose.{p.value}": True for p in ConsentPurpose},
+        **{f"purpose.{p.value}": True for p in offered},
     }
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if refusal is not None:
             abort(403)
         values = {k: v for k, v in request.form.items() if k != "csrf_token"}
-        chosen = [p.value for p in ConsentPurpose if request.form.get(f"purpose.{p.value}")]
+        chosen = [p.value for p in offered if request.form.get(f"purpose.{p.value}")]
         body: dict[str, Any] = {"purposes": [{"purpose": p} for p in chosen]}
         for name in ("signed_on", "valid_until", "witness"):
             if (request.form.get(name) or "").strip():
@@ -226,7 +244,7 @@ def consent(case_id: int) -> ResponseReturnValue:
     # The step's header is the detainee's name: read, and audited, as the API's GET of the case is.
     name = read_case_name(session, actor, case, origin=request.remote_addr)
     session.commit()
-    purposes = [(f"purpose.{p.value}", PURPOSE_LABELS[p]) for p in ConsentPurpose]
+    purposes = [(f"purpose.{p.value}", purpose_label(p, municipality.name if municipality else None)) for p in offered]
     return render_template(
         "intake/consent.html", values=values, errors=errors, labels=LABELS, steps=STEPS, current=3,
         refusal=refusal, purposes=purposes, case=case, name=name,

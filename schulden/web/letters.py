@@ -36,7 +36,7 @@ def _overview(session: Session, pi: Organisation) -> dict[str, Any]:
         "pi": pi,
         # Only references and kinds: like the batch's cover sheet, the list needs no names.
         "pending": [
-            (our_reference(x), LETTER_TITLES.get(x.letter_type, x.letter_type), x.letter_date)
+            (f"{our_reference(x)} (brief {x.id})", LETTER_TITLES.get(x.letter_type, x.letter_type), x.letter_date)
             for x in pending_post(session, pi.id)
         ],
         "batches": recent_batches(session, pi.id),

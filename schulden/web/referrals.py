@@ -8,6 +8,7 @@ operation too (services.referral_file: the case's scope, the API's audit rows).
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
 from schulden.cases.models import Case, ConsentPurpose
-from schulden.cases.schemas import MunicipalityChoiceIn
-from schulden.cases.services import choose_municipality
+from schulden.cases.schemas import ConsentIn, MunicipalityChoiceIn
+from schulden.cases.services import choose_municipality, record_signed_consent
 from schulden.cases.views import read_case_name
 from schulden.consents import PURPOSE_LABELS, has_valid_consent
 from schulden.errors import NotFound, ValidationFailed
@@ -114,19 +115,25 @@ def _render(
     errors: dict[str, list[str]] | None = None,
     choice_values: dict[str, Any] | None = None,
     choice_errors: dict[str, list[str]] | None = None,
+    consent_values: dict[str, Any] | None = None,
+    consent_errors: dict[str, list[str]] | None = None,
 ) -> ResponseReturnValue:
-    """The page; each of its two forms keeps its own values and errors."""
+    """The page; each of its three forms keeps its own values and errors."""
     context = _page(session, actor, case)
     session.commit()
+    today = _today()
     html = render_template(
         "verwijzing/form.html",
         values=values or {},
         errors=errors or {},
         choice_values=choice_values or {"version": case.row_version},
         choice_errors=choice_errors or {},
+        consent_values=consent_values
+        or {"signed_on": today.isoformat(), "valid_until": (today + timedelta(weeks=26)).isoformat()},
+        consent_errors=consent_errors or {},
         **context,
     )
-    return html, 422 if errors or choice_errors else 200
+    return html, 422 if errors or choice_errors or consent_errors else 200
 
 
 @blp.post("/dossiers/<int:case_id>/verwijzing/gemeente")
@@ -166,6 +173,38 @@ def municipality(case_id: int) -> ResponseReturnValue:
         return _render(session, actor, case, choice_values=values, choice_errors=errors)
     session.commit()
     flash("De gemeente is gekozen.", "ok")
+    return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
+
+
+@blp.post("/dossiers/<int:case_id>/verwijzing/toestemming")
+@roles_required(Role.COUNSELLOR)
+def referral_consent(case_id: int) -> ResponseReturnValue:
+    """The detainee's signed consent to refer to the chosen municipality, as POST /api/v1/cases/<id>/consents with
+    one purpose: a referral consent names its municipality (domain.md 6.3), so one signed at intake, before the
+    municipality was known, or naming another one, does not cover this referral."""
+    actor = current_actor()
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    values = {name: (request.form.get(name) or "").strip() for name in ("signed_on", "valid_until", "witness")}
+    body: dict[str, Any] = {
+        "purposes": [
+            {"purpose": ConsentPurpose.REFER_MUNICIPALITY.value, "recipient_organisation_id": case.municipality_id}
+        ],
+        **{name: value for name, value in values.items() if value},
+    }
+    errors: dict[str, list[str]] = {}
+    try:
+        data = ConsentIn().load(body)
+        record_signed_consent(session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr)
+    except ValidationError as exc:
+        errors = field_errors(exc.messages)
+    except ValidationFailed as exc:
+        session.rollback()
+        errors = exc.errors
+    if errors:
+        return _render(session, actor, case, consent_values=values, consent_errors=errors)
+    session.commit()
+    flash("De toestemming voor de verwijzing is vastgelegd.", "ok")
     return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
 
 

@@ -72,6 +72,8 @@ LABELS = {
     "has_judgment": "Vonnis",
     "has_attachment": "Beslag",
     "original_creditor": "Oorspronkelijke schuldeiser",
+    "creditor_customer_number": "Uw klantnummer",
+    "creditor_invoice_number": "Uw factuurnummer",
     "arrangement_offered": "Betalingsregeling",
     "arrangement_monthly_cents": "Bedrag per maand",
     "arrangement_terms": "Voorwaarden regeling",
@@ -271,7 +273,8 @@ def letter_pdf() -> ResponseReturnValue:
     data = runtime().store.get(key)
     db.commit()
     response = Response(data, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'attachment; filename="brief-{our_reference(letter)}.pdf"'
+    name = f"brief-{our_reference(letter)}-{letter.letter_type}-{letter.id}.pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 

@@ -145,6 +145,19 @@ ROUTES: dict[tuple[str, str], Route] = {
         frozenset({422}),
         lambda w: {"members": [{"relation": "partner"}, {"relation": "partner"}]},
     ),
+    ("conditions.CaseReleaseConditions", "GET"): Route("case"),
+    ("conditions.CaseReleaseConditions", "PUT"): Route(
+        "case", CASE_EDITORS, frozenset({428}), lambda w: {"care_arranged": "arranged"}
+    ),
+    ("insurance.CaseInsurance", "GET"): Route("case"),
+    ("insurance.CaseInsurance", "PUT"): Route(
+        "case", CASE_EDITORS, frozenset({422}), lambda w: {"health_insurer_id": 987_654}
+    ),
+    ("knooppunt.CaseExport", "GET"): Route("case"),
+    ("release.CaseRelease", "POST"): Route(
+        "case", CASE_MANAGERS, frozenset({412}), lambda w: {"released_on": "2026-01-05"}, STALE
+    ),
+    ("release.LetterSentManually", "POST"): Route("letter", frozenset({Role.COUNSELLOR}), frozenset({409})),
     ("cases.CaseNotes", "GET"): Route("case"),
     ("cases.CaseNotes", "POST"): Route(
         "case", CASE_EDITORS | {Role.MUNICIPALITY}, frozenset({422}), lambda w: {"body": "   "}

@@ -31,6 +31,9 @@ from schulden.letters import lifecycle
 from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_engine
+from schulden.referrals.services import send_referral
+from schulden.replies.models import ReplyChannel
+from schulden.replies.services import record_reply
 from schulden.roles import Role
 from schulden.users.models import User
 from tests.api.world import _password_hash, token
@@ -123,10 +126,11 @@ def _silent(session: Session, engine: Engine, debt: Debt, reminded: datetime, ag
 
 
 def _refer(session: Session, engine: Engine, case: Case, moment: datetime) -> None:
-    """Send the referral at `moment`; a complete inventory may already have made it due."""
+    """Send the referral at `moment` (its Wgs term copied onto the referral); a complete inventory may already have
+    made it due."""
     if _state(session, case) in ("inventory", "inventory_complete"):
         fire_case_event(session, engine, case, "request_referral", actor=COUNSELLOR, now=moment)
-    fire_case_event(session, engine, case, "send_referral", actor=COUNSELLOR, now=moment)
+    send_referral(session, engine, case, actor=COUNSELLOR, include_district_team=False, now=moment)
     assert _state(session, case) == "referred"
 
 
@@ -140,6 +144,7 @@ def _case(
     created: datetime,
     expected_release: date | None,
     consent: datetime | None = None,
+    detention_start: date = date(2025, 11, 3),
 ) -> Case:
     case = make_case(
         session,
@@ -147,7 +152,7 @@ def _case(
         pi=orgs[pi],
         # make_case always chooses one (it would make a new one); a case without is cleared just below.
         municipality=orgs[municipality or "M-1"],
-        detention_start=date(2025, 11, 3),
+        detention_start=detention_start,
         expected_release=expected_release,
         now=created,
     )
@@ -193,10 +198,12 @@ def build_figure_world(db: sessionmaker[Session]) -> FigureWorld:
             session.flush()
             creditors[key] = creditor
 
-        # A1: every debt answered or silent, complete, referred four weeks before release, accepted.
+        # A1: every debt answered or silent, complete, referred four weeks before release, accepted. Detained on
+        # 22 December: with Christmas and New Year the tenth working day is 7 January, so opened within the norm.
         a1 = _case(
             session, engine, orgs, pi="PI-A", municipality="M-1",
             created=at(2026, 1, 5), expected_release=date(2026, 3, 31), consent=at(2026, 1, 5, 11),
+            detention_start=date(2025, 12, 22),
         )  # fmt: skip
         d1 = make_debt(session, engine, a1, creditor=creditors["C1"], now=at(2026, 1, 5, 12))
         d2 = make_debt(session, engine, a1, creditor=creditors["C2"], now=at(2026, 1, 5, 12))
@@ -227,9 +234,13 @@ def build_figure_world(db: sessionmaker[Session]) -> FigureWorld:
         d4 = make_debt(session, engine, a2, creditor=creditors["C1"], now=at(2026, 2, 1, 12))
         make_debt(session, engine, a2, creditor=creditors["C2"], now=at(2026, 2, 1, 12))
         _contact(session, engine, d4, at(2026, 2, 2), at(2026, 2, 3))
-        # The creditor's first answer is the reply itself; the balance it confirms is entered a week later.
-        fire_debt_event(session, engine, d4, "reply_received", actor=COUNSELLOR, now=at(2026, 2, 10))
-        fire_debt_event(session, engine, d4, "confirm_balance", actor=COUNSELLOR, now=at(2026, 2, 17))
+        # The creditor answers on paper and the counsellor types it in: a creditor_reply row, and the first answer.
+        # The other debts' answers above are the counsellor's clicks only: no creditor answer for "no answer".
+        record_reply(
+            session, engine, actor=COUNSELLOR, debt=d4, letter_id=None, channel=ReplyChannel.POST,
+            data={"principal_cents": 50_000, "peildatum": date(2026, 2, 9)}, received_on=date(2026, 2, 10),
+            today=date(2026, 2, 10), now=at(2026, 2, 10),
+        )  # fmt: skip
         fire_case_event(session, engine, a2, "release_early", actor=PI_STAFF, now=at(2026, 4, 1, 9))
         _refer(session, engine, a2, at(2026, 4, 1, 15))
         fire_case_event(session, engine, a2, "wgs_deadline_passed", actor=SYSTEM, now=at(2026, 4, 29, 0, 5))
@@ -303,8 +314,15 @@ def _alfa(world: FigureWorld) -> dict[str, Any]:
         "answered_debts": 3,  # d1 (7 days), d2 (13), d4 (7); d6 answered no letter
         "median_days_to_first_answer": 7.0,
         "no_response_debts": 1,  # d3, collected by C3
-        "never_answering_creditors": _never(world, {"C3": 1}),
+        # d1 (a click on "Saldo ontvangen"), d2 (a click on "decline") and d3 (silent): no creditor_reply row; d4
+        # was answered on paper, d6's letter never went out.
+        "unanswered_debts": 3,
+        "never_answering_creditors": _never(world, {"C3": 1, "C2": 1, "C1": 1}),
         "wgs_breaches": 1,  # A2
+        "intake_within_10_working_days": 1,  # A1
+        "referrals_with_first_conversation": 1,  # A1, term to 30 March
+        "first_conversation_within_wgs_term": 1,  # A1 on 20 March
+        "wgs_term_passed_without_first_conversation": 1,  # A2, term to 29 April
     }
 
 
@@ -319,8 +337,13 @@ def _bravo(world: FigureWorld) -> dict[str, Any]:
         "answered_debts": 1,
         "median_days_to_first_answer": 18.0,
         "no_response_debts": 1,
-        "never_answering_creditors": _never(world, {"C3": 1}),
+        "unanswered_debts": 2,  # d7 (a click) and d8 (silent)
+        "never_answering_creditors": _never(world, {"C3": 1, "C1": 1}),
         "wgs_breaches": 0,
+        "intake_within_10_working_days": 0,
+        "referrals_with_first_conversation": 0,
+        "first_conversation_within_wgs_term": 0,
+        "wgs_term_passed_without_first_conversation": 0,
     }
 
 
@@ -351,8 +374,13 @@ def test_figures_per_pi_for_the_administrator(client: FlaskClient, world: Figure
         "answered_debts": 4,
         "median_days_to_first_answer": 10.0,
         "no_response_debts": 2,
-        "never_answering_creditors": _never(world, {"C3": 2}),
+        "unanswered_debts": 5,
+        "never_answering_creditors": _never(world, {"C3": 2, "C1": 2, "C2": 1}),
         "wgs_breaches": 1,
+        "intake_within_10_working_days": 1,
+        "referrals_with_first_conversation": 1,
+        "first_conversation_within_wgs_term": 1,
+        "wgs_term_passed_without_first_conversation": 1,
     }
 
 
@@ -478,15 +506,29 @@ def test_csv_download_for_dutch_spreadsheets(client: FlaskClient, world: FigureW
             "Geaccepteerd door gemeente",
             "Schulden met eerste antwoord",
             "Mediaan dagen tot eerste antwoord",
-            "Schulden zonder reactie",
-            "Schuldeisers zonder reactie",
+            "Schulden zonder reactie na twee herinneringen",
+            "Schulden zonder antwoord van schuldeiser",
+            "Schuldeisers zonder antwoord",
             "Wgs-termijn overschreden",
+            "Intake binnen 10 werkdagen",
+            "Eerste gesprek vastgelegd",
+            "Eerste gesprek binnen Wgs-termijn",
+            "Wgs-termijn voorbij zonder eerste gesprek",
         ],
         # The creditor named "=Incasso Stil" is written as text, never as a formula.
-        ["PI Alfa", "PIA", "3", "3", "1", "2", "2", "1", "3", "7,0", "1", "'=Incasso Stil (1)", "1"],
-        ["PI Bravo", "PIB", "1", "0", "0", "0", "0", "0", "1", "18,0", "1", "'=Incasso Stil (1)", "0"],
-        ["Totaal", "", "4", "3", "1", "2", "2", "1", "4", "10,0", "2", "'=Incasso Stil (2)", "1"],
-    ]
+        [
+            "PI Alfa", "PIA", "3", "3", "1", "2", "2", "1", "3", "7,0", "1", "3",
+            "'=Incasso Stil (1), Energie Test (1), Woonstichting Test (1)", "1", "1", "1", "1", "1",
+        ],
+        [
+            "PI Bravo", "PIB", "1", "0", "0", "0", "0", "0", "1", "18,0", "1", "2",
+            "'=Incasso Stil (1), Woonstichting Test (1)", "0", "0", "0", "0", "0",
+        ],
+        [
+            "Totaal", "", "4", "3", "1", "2", "2", "1", "4", "10,0", "2", "5",
+            "'=Incasso Stil (2), Woonstichting Test (2), Energie Test (1)", "1", "1", "1", "1", "1",
+        ],
+    ]  # fmt: skip
 
 
 def test_csv_per_municipality_follows_the_scope(client: FlaskClient, world: FigureWorld) -> None:

@@ -43,15 +43,29 @@ def story(committed: object, demo_world: DemoWorld) -> DemoWorld:
 
 
 def _inventory_case(story: DemoWorld) -> tuple[int, list[Letter]]:
-    """Demo case 2 (Demir): in inventory, letters L1 and L2 to the CJIB and the landlord."""
+    """Demo case 2 (Demir): in inventory, the first-contact letters (L1) to the CJIB and the landlord."""
     with story.db() as s:
         case = s.scalar(select(Case).join(Detainee).where(Detainee.surname == "Demir"))
         assert case is not None
         letters = list(
-            s.scalars(select(Letter).where(Letter.case_id == case.id, Letter.letter_type == "L2").order_by(Letter.id))
+            s.scalars(select(Letter).where(Letter.case_id == case.id, Letter.letter_type == "L1").order_by(Letter.id))
         )
         s.expunge_all()
         return case.id, letters
+
+
+def _consent_to_refer(story: DemoWorld, case_id: int, municipality_id: int, headers: dict[str, str]) -> None:
+    today = story.runtime.engine.today()
+    signed = story.http.post(
+        f"/api/v1/cases/{case_id}/consents",
+        json={
+            "purposes": [{"purpose": "refer_municipality", "recipient_organisation_id": municipality_id}],
+            "signed_on": today.isoformat(),
+            "valid_until": (today + timedelta(weeks=26)).isoformat(),
+        },
+        headers=headers,
+    )
+    assert signed.status_code == 201, signed.json
 
 
 def _pdf_text(story: DemoWorld, letter: Letter) -> str:
@@ -180,6 +194,8 @@ def test_the_whole_referral_story(story: DemoWorld) -> None:
         headers={**counsellor, "If-Match": case.headers["ETag"]},
     )
     assert chosen.status_code == 200, chosen.json
+    # The consent signed at intake could not name a municipality yet; the detainee signs the referral to Zwolle.
+    _consent_to_refer(story, case_id, zwolle_id, counsellor)
     before = len(story.smtp.messages)
     sent = story.http.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
     assert sent.status_code == 201, sent.json
@@ -353,6 +369,8 @@ def test_refused_as_not_resident_the_case_is_rerouted_and_keeps_its_history(stor
         json={"municipality_id": amsterdam_id, "reason": "woont bij zijn moeder in Amsterdam"},
         headers={**counsellor, "If-Match": current.headers["ETag"]},
     )
+    # A referral consent names its municipality: Amsterdam needs one of its own (domain.md 6.3).
+    _consent_to_refer(story, case_id, amsterdam_id, counsellor)
     again = story.http.post(f"/api/v1/cases/{case_id}/referrals", json={}, headers=counsellor)
     assert again.status_code == 201, again.json
 
@@ -389,8 +407,6 @@ def test_a_withdrawn_consent_stops_a_referral_it_no_longer_covers(story: DemoWor
         case = s.scalar(select(Case).join(Detainee).where(Detainee.surname == "Demir"))
         assert case is not None
         case_id = case.id
-    consents = story.http.get(f"/api/v1/cases/{case_id}/consents", headers=counsellor).json
-    refer = [c["id"] for c in consents if c["purpose"] == "refer_municipality"]
     with story.db() as s:
         zwolle_id = s.scalar(select(Organisation.id).where(Organisation.code == "GM0193"))
     current = story.http.get(f"/api/v1/cases/{case_id}", headers=counsellor)
@@ -400,6 +416,20 @@ def test_a_withdrawn_consent_stops_a_referral_it_no_longer_covers(story: DemoWor
         headers={**counsellor, "If-Match": current.headers["ETag"]},
     )
     assert chosen.status_code == 200, chosen.json
+    # Her intake named no municipality, so she consents to the referral to Zwolle now that it is known.
+    signed = story.http.post(
+        f"/api/v1/cases/{case_id}/consents",
+        json={
+            "purposes": [{"purpose": "refer_municipality", "recipient_organisation_id": zwolle_id}],
+            "signed_on": story.today.isoformat(),
+            "valid_until": (story.today + timedelta(weeks=26)).isoformat(),
+        },
+        headers=counsellor,
+    )
+    assert signed.status_code == 201, signed.json
+    consents = story.http.get(f"/api/v1/cases/{case_id}/consents", headers=counsellor).json
+    refer = [c["id"] for c in consents if c["purpose"] == "refer_municipality"]
+    assert refer
     withdrawn = story.http.post(
         f"/api/v1/cases/{case_id}/consents/withdrawal", json={"consent_ids": refer}, headers=counsellor
     )
@@ -485,18 +515,18 @@ def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(stor
     token = CSRF.search(login.get_data(as_text=True))
     assert token
     admin.post("/aanmelden", data={"username": "admin.demo", "password": PASSWORD, "csrf_token": token.group(1)})
-    shipped = (TEXTS_DIR / "L2.txt").read_text(encoding="utf-8-sig")
+    shipped = (TEXTS_DIR / "L1.txt").read_text(encoding="utf-8-sig")
     version = int(re.search(r"^versie:\s*(\d+)", shipped, re.MULTILINE).group(1))  # type: ignore[union-attr]
     try:
-        form = admin.get("/beheer/sjablonen/L2").get_data(as_text=True)
+        form = admin.get("/beheer/sjablonen/L1").get_data(as_text=True)
         csrf = CSRF.search(form)
         assert csrf
         # The same version again is refused, with the reason at the field; nothing is stored.
-        same = admin.post("/beheer/sjablonen/L2", data={"text": shipped, "csrf_token": csrf.group(1)})
+        same = admin.post("/beheer/sjablonen/L1", data={"text": shipped, "csrf_token": csrf.group(1)})
         assert same.status_code == 422
         assert "Verhoog de versie" in same.get_data(as_text=True)
         broken = admin.post(
-            "/beheer/sjablonen/L2",
+            "/beheer/sjablonen/L1",
             data={"text": shipped.replace("---", "===", 1), "csrf_token": csrf.group(1)},
         )
         assert broken.status_code == 422
@@ -504,7 +534,7 @@ def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(stor
 
         changed = re.sub(r"^versie:\s*\d+", f"versie: {version + 1}", shipped, count=1, flags=re.MULTILINE)
         changed += "\nDeze zin staat er sinds de proefwijziging.\n"
-        saved = admin.post("/beheer/sjablonen/L2", data={"text": changed, "csrf_token": csrf.group(1)})
+        saved = admin.post("/beheer/sjablonen/L1", data={"text": changed, "csrf_token": csrf.group(1)})
         assert saved.status_code == 303, saved.get_data(as_text=True)[:1000]
 
         # The next letters use the new text and name its version.
@@ -519,7 +549,7 @@ def test_an_administrator_changes_a_letter_text_and_the_next_letters_use_it(stor
         fired = story.http.post(f"/api/v1/debts/{cak}/events", json={"event": "send_letters"}, headers=counsellor)
         assert fired.status_code == 201, fired.json
         with story.db() as s:
-            letter = s.scalar(select(Letter).where(Letter.debt_id == cak, Letter.letter_type == "L2"))
+            letter = s.scalar(select(Letter).where(Letter.debt_id == cak, Letter.letter_type == "L1"))
             assert letter is not None
             s.expunge(letter)
         assert letter.template_version == str(version + 1)

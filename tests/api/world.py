@@ -335,13 +335,18 @@ def _case(
     if spec.municipality is not None:
         case.municipality_id = orgs[spec.municipality]
         session.flush()
-    # The signed authorisation for every purpose; it moves the case from draft to the inventory.
+    # The signed authorisation for every purpose; it moves the case from draft to the inventory. The referral is
+    # consented to for a named municipality only, so a case without one leaves it out.
     record_consents(
         session,
         engine,
         case,
         actor=staff,
-        items=[ConsentItem(purpose) for purpose in ConsentPurpose],
+        items=[
+            ConsentItem(purpose)
+            for purpose in ConsentPurpose
+            if purpose is not ConsentPurpose.REFER_MUNICIPALITY or case.municipality_id is not None
+        ],
         signed_on=SIGNED_ON,
         valid_until=VALID_UNTIL,
     )
@@ -361,7 +366,7 @@ def _case(
             creditor_reference=reference,
         )
         debts.append(WorldDebt(debt.id, spec.key, reference))
-    # The first contact with the first debt's creditor: its letters (L1, L2) belong to this case.
+    # The first contact with the first debt's creditor: its letter (L1) belongs to this case.
     fire_debt_event(session, engine, session.get_one(Debt, debts[0].id), "send_letters", actor=counsellor)
     if spec.referred:
         fire_case_event(session, engine, case, "request_referral", actor=counsellor)

@@ -671,6 +671,7 @@ def test_withdraw_consent_closes_the_case_and_stops_the_letters(session: Session
         {"effect": "cancel_outgoing_letters", "cancelled": 0},
         {"effect": "cancel_referrals", "cancelled": 0},
         {"effect": "request_letters:L10", "letters": entry.effects[2]["letters"], "types": ["L10"]},
+        {"effect": "notify_creditors_of_withdrawal", "letters": []},
         {"effect": "close_case", "closure_reason": "consent_withdrawn"},
         {"effect": "close_debts", "debts": 0},
     ]

@@ -1,7 +1,9 @@
-"""The handover PDF is byte-for-byte the same as before `_handover_story` was split into parts (issue 11).
+"""The handover PDF is byte-for-byte what it was when the digests were taken: a change in the layout shows here.
 
-The digests in handover_render_snapshot.json were taken from the renderer before the split. The inputs are plain
-values (no database): one full handover and variants that take each branch of the story the other way.
+The digests in handover_render_snapshot.json were first taken before `_handover_story` was split into parts (issue
+11), and taken again when the basisvoorwaarden, the part per creditor and the contracts ended were added (issue 12
+item 7; `python -m tests.integration.test_handover_render_snapshot`). The inputs are plain values (no database): one
+full handover and variants that take each branch of the story the other way.
 """
 
 from __future__ import annotations
@@ -17,15 +19,19 @@ import pytest
 from integrations.referrals.render import render_handover_pdf
 from schulden.referrals.handover import (
     Arrangement,
+    ConditionsDetails,
     ConsentLine,
     ConsentScope,
     Contact,
+    DebtFollowUp,
     DetaineeDetails,
     Handover,
     HandoverDebt,
     HouseholdPart,
     HouseholdPerson,
+    LetterLine,
     MunicipalityDetails,
+    TerminatedContract,
     ThreatLine,
     Total,
     Urgency,
@@ -57,6 +63,23 @@ def _debt(debt_id: int, creditor: str, state: str, *, arrangement: Arrangement |
         threat="eviction" if debt_id == 1 else None,
         joint_with_partner=debt_id == 2,
         is_business_debt=False,
+        follow_up=(
+            DebtFollowUp(
+                address=("Woonstichting Thuis", "Postbus 5", "1000 AA  AMSTERDAM"),
+                contact="M. de Wit, 020 123 45 67",
+                has_judgment=False,
+                has_attachment=True,
+                suspended=True,
+                suspended_until=date(2026, 9, 1),
+                letters=(
+                    LetterLine("L1", "Melding detentie", date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 20)),
+                    LetterLine("L3", "Herinnering", date(2026, 2, 2), date(2026, 2, 3), None),
+                    LetterLine("L4", "Voorstel betalingsregeling", date(2026, 2, 20), None, None),
+                ),
+            )
+            if debt_id == 1
+            else None
+        ),
     )
 
 
@@ -123,6 +146,24 @@ FULL = Handover(
         ),
         joint_debts=(_debt(2, "Energie B.V.", "registered"),),
     ),
+    conditions=ConditionsDetails(
+        id_document="valid",
+        id_valid_until=date(2030, 5, 3),
+        bank_account="blocked",
+        income_after_release="benefit_applied",
+        income_office="gemeente Zwolle",
+        income_applied_on=date(2026, 2, 10),
+        housing_after_release="family_or_friends",
+        postal_address="Dorpsstraat 1, 8011 AB  ZWOLLE",
+        health_insurance="suspended",
+        health_insurer="VGZ",
+        care_arranged="needed",
+        contact_after_release="06 12345678",
+    ),
+    terminated_contracts=(
+        TerminatedContract("Bel Goedkoop", "Telefoon en internet", "TEL-1", confirmed=True, requested_on=None),
+        TerminatedContract("Sportschool", "Overige schuld", None, confirmed=False, requested_on=date(2026, 2, 1)),
+    ),
 )
 
 VARIANTS = {
@@ -151,6 +192,7 @@ VARIANTS = {
     "nothing_settled": replace(FULL, debts=FULL.debts[:1]),
     "no_household": replace(FULL, household=None),
     "empty_household": replace(FULL, household=HouseholdPart(members=(), joint_debts=())),
+    "conditions_unknown": replace(FULL, conditions=ConditionsDetails(), terminated_contracts=()),
 }
 
 
@@ -166,7 +208,7 @@ def test_handover_pdf_is_unchanged(name: str) -> None:
 
 
 def _write_snapshot() -> None:
-    """Run once, on the renderer before the split: `python -m tests.integration.test_handover_render_snapshot`."""
+    """Run after a deliberate change of the layout: `python -m tests.integration.test_handover_render_snapshot`."""
     digests = {name: hashlib.sha256(render_handover_pdf(h)).hexdigest() for name, h in VARIANTS.items()}
     SNAPSHOT.write_text(json.dumps(digests, indent=0, sort_keys=True) + "\n", encoding="utf-8")
 

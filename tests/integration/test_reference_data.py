@@ -1,8 +1,7 @@
-"""Reference data: the 342 municipalities, the PC4 table and the grade A public creditors, loaded idempotently."""
+"""Reference data: the 342 municipalities, the PC4 table and the creditor directory, loaded idempotently."""
 
 from __future__ import annotations
 
-import csv
 import time
 
 from sqlalchemy import func, select
@@ -11,7 +10,7 @@ from sqlalchemy.orm import Session
 from schulden.creditors.models import Creditor, CreditorKind
 from schulden.debts.models import DebtCategory
 from schulden.organisations.models import Organisation, OrganisationKind, PostcodeArea
-from schulden.reference import CREDITORS_CSV, load_reference_data
+from schulden.reference import DIRECTORY, load_reference_data
 from schulden.routing import propose_municipality
 
 
@@ -19,9 +18,8 @@ def _municipalities(session: Session) -> list[Organisation]:
     return list(session.scalars(select(Organisation).where(Organisation.kind == OrganisationKind.MUNICIPALITY.value)))
 
 
-def _grade_a_rows() -> int:
-    with CREDITORS_CSV.open(newline="", encoding="utf-8") as handle:
-        return sum(1 for row in csv.DictReader(handle) if row["betrouwbaarheid"] == "A")
+def _directory_entries() -> int:
+    return len(DIRECTORY)
 
 
 def test_loading_twice_gives_the_same_rows_and_no_duplicates(session: Session) -> None:
@@ -35,7 +33,7 @@ def test_loading_twice_gives_the_same_rows_and_no_duplicates(session: Session) -
     assert len(municipalities) == 342
     assert {m.code: m.id for m in _municipalities(session)} == municipalities
     assert session.scalar(select(func.count()).select_from(PostcodeArea)) == 4053
-    assert session.scalar(select(func.count()).select_from(Creditor)) == _grade_a_rows() == 6
+    assert session.scalar(select(func.count()).select_from(Creditor)) == _directory_entries() == 13
     # Nothing was rewritten: the row versions did not move.
     assert {(c.name, c.department): (c.id, c.row_version) for c in session.scalars(select(Creditor))} == creditors
 
@@ -53,12 +51,12 @@ def test_spot_checks(session: Session) -> None:
     assert proposal.municipality is not None
     assert proposal.municipality.name == "Zwolle"
 
-    cjib = session.scalar(
-        select(Creditor).where(Creditor.name.contains("CJIB"), Creditor.department == "algemeen postadres")
-    )
+    cjib = session.scalar(select(Creditor).where(Creditor.name.contains("CJIB"), Creditor.department.is_(None)))
     assert cjib is not None
     assert cjib.may_receive_bsn is True
     assert (cjib.kind, cjib.category, cjib.grade) == (CreditorKind.GOVERNMENT, DebtCategory.PUBLIEK, "A")
+    assert cjib.channel_note is not None
+    assert "zaaknummer" in cjib.channel_note
     assert (cjib.address_line, cjib.postcode, cjib.city) == ("Postbus 1794", "8901 CB", "Leeuwarden")
     assert cjib.source_url is not None
     assert cjib.source_url.startswith("http")
@@ -66,6 +64,8 @@ def test_spot_checks(session: Session) -> None:
     assert cjib.email is None
     cak = session.scalars(select(Creditor).where(Creditor.name == "CAK")).all()
     assert {c.category for c in cak} == {DebtCategory.ZORG}
+    # No correspondence address for the CAK in any official source: no address, the channel instead.
+    assert [(c.address_line, bool(c.channel_note)) for c in cak] == [(None, True)]
     # Every seeded creditor names where its address comes from.
     assert session.scalar(select(func.count()).select_from(Creditor).where(Creditor.source_url.is_(None))) == 0
 
@@ -77,7 +77,7 @@ def test_existing_rows_are_matched_and_what_users_keep_is_kept(session: Session)
     )
     cjib = Creditor(
         name="Centraal Justitieel Incassobureau (CJIB)",
-        department="algemeen postadres",
+        department=None,
         category=DebtCategory.OVERIG.value,
         takes_email=True,
         email="post@cjib.example",
@@ -89,7 +89,7 @@ def test_existing_rows_are_matched_and_what_users_keep_is_kept(session: Session)
 
     assert counts["municipalities_created"] == 341
     assert counts["municipalities_updated"] == 1
-    assert counts["creditors_created"] == 5
+    assert counts["creditors_created"] == 12
     assert counts["creditors_updated"] == 1
     session.refresh(amsterdam)
     session.refresh(cjib)

@@ -406,17 +406,19 @@ def pipeline(pg_database: DatabaseUnderTest, committed_url: str, tmp_path: Path)
         redis.stop()
 
 
-def _ask_for_letters(p: Pipeline, debts: int, *, per_commit: int | None = None) -> list[int]:
-    """`debts` cases with one debt each, and the counsellor asking for its first letters (L1 + L2); a commit per
-    `per_commit` debts (default: one commit for all), after each of which the session hook enqueues the letters
-    of that commit (one job per chunk of up to 25). Returns the new letters' ids."""
+def _ask_for_letters(p: Pipeline, cases: int, *, per_commit: int | None = None) -> list[int]:
+    """`cases` cases with two debts each, and the counsellor asking for their first letters (an L1 each: two letters
+    a case, as the L1 + L2 of one debt were before issue 12); a commit per `per_commit` cases (default: one commit
+    for all), after each of which the session hook enqueues the letters of that commit (one job per chunk of up to
+    25). Returns the new letters' ids."""
     with p.factory() as s:
         before = set(s.scalars(select(Letter.id)))
         creditor = make_creditor(s)
-        for n in range(debts):
+        for n in range(cases):
             case = make_case(s, p.rt.engine)
-            debt = make_debt(s, p.rt.engine, case, creditor=creditor)
-            fire_debt_event(s, p.rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+            for _ in range(2):
+                debt = make_debt(s, p.rt.engine, case, creditor=creditor)
+                fire_debt_event(s, p.rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
             if per_commit is not None and (n + 1) % per_commit == 0:
                 s.commit()
         s.commit()
@@ -584,7 +586,7 @@ def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pip
     slots = {p.fleet.start("fork", put_delay=delay): "fork", p.fleet.start("default", put_delay=delay): "default"}
     p.fleet.wait_ready(*slots)
 
-    # Two debts per request: 25 jobs of 4 letters, so that a kill mid-job leaves letters of its chunk unrendered
+    # Two cases per request: 25 jobs of 4 letters, so that a kill mid-job leaves letters of its chunk unrendered
     # (claimed by the dead job) and others of it possibly written but not recorded.
     letter_ids = _ask_for_letters(p, 50, per_commit=2)
     assert len(letter_ids) == 100
@@ -623,7 +625,7 @@ def test_killing_workers_and_horses_mid_batch_still_gives_one_pdf_per_letter(pip
 
 def test_a_job_killed_after_writing_its_pdf_leaves_no_second_file(pipeline: Pipeline) -> None:
     p = pipeline
-    letter_ids = _ask_for_letters(p, 1)  # L1 and L2, waiting in Redis; no worker yet
+    letter_ids = _ask_for_letters(p, 1)  # two L1s, waiting in Redis; no worker yet
     with _publishing_held(p):
         worker = p.fleet.start("fork")
         _wait(lambda: _jobs_waiting_on_the_lock(p) == 1, 45, "a job to block on its audit row", p.fleet.observe)
@@ -799,7 +801,8 @@ def test_with_a_worker_waiting_a_job_starts_only_after_commit_and_never_after_ro
         assert p.queue.count == 0
         assert _store_files(p) == set()
         s.commit()
-    _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] == 2, 30, "the committed letters", p.fleet.observe)
+    rendered = LetterStatus.RENDERED.value
+    _wait(lambda: _counts(p)[rendered] == len(committed_ids), 30, "the committed letters", p.fleet.observe)
 
     with p.factory() as s:
         case = make_case(s, p.rt.engine)

@@ -78,7 +78,8 @@ def test_asking_for_letters_renders_them_after_commit_one_pdf_each(letters_env: 
     debt_id = _debt_with_letters(factory, engine)
 
     letters = _letters(factory, debt_id)
-    assert [(lt.letter_type, lt.status) for lt in letters] == [("L1", "rendered"), ("L2", "rendered")]
+    # First contact is one letter: the notice of detention carries the request for a statement (issue 12).
+    assert [(lt.letter_type, lt.status) for lt in letters] == [("L1", "rendered")]
     assert sorted(rt.store.keys("letters")) == sorted(lt.storage_key for lt in letters)
     for letter in letters:
         data = rt.store.get(letter.storage_key)
@@ -93,7 +94,7 @@ def test_asking_for_letters_renders_them_after_commit_one_pdf_each(letters_env: 
 
     # A second run of the job changes nothing: no second PDF, the same row.
     assert jobs.render_letter(letters[0].id) == "not-claimed"
-    assert len(rt.store.keys("letters")) == 2
+    assert len(rt.store.keys("letters")) == 1
 
 
 def test_a_rolled_back_request_leaves_no_letter_and_no_job(
@@ -110,7 +111,7 @@ def test_a_rolled_back_request_leaves_no_letter_and_no_job(
             debt = make_debt(s, rt.engine, case)
             s.commit()
             fire_debt_event(s, rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
-            assert s.scalar(select(func.count()).select_from(Letter)) == 2
+            assert s.scalar(select(func.count()).select_from(Letter)) == 1
             s.rollback()
         connection = Redis.from_url(redis_url)
         assert Queue("letters", connection=connection).count == 0
@@ -133,7 +134,7 @@ def test_with_redis_the_job_runs_on_a_worker_after_commit(
         debt_id = _debt_with_letters(rt.database.sessionmaker, rt.engine)  # type: ignore[arg-type]
         queue = rt.queue
         assert isinstance(queue, RedisQueue)
-        assert queue.queues["letters"].count == 1  # one job for the commit's two letters
+        assert queue.queues["letters"].count == 1  # one job for the commit's letters
         assert {lt.status for lt in _letters(rt.database.sessionmaker, debt_id)} == {"queued"}  # type: ignore[arg-type]
 
         PromptSimpleWorker([queue.queues["letters"]], connection=queue.connection).work(burst=True)
@@ -184,7 +185,7 @@ def test_the_sweeper_re_enqueues_a_letter_whose_job_was_lost(
     late = jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER * 2)
 
     assert early == {"render": 0, "email": 0}
-    assert late["render"] == 2
+    assert late["render"] == 1
     assert {lt.status for lt in _letters(factory, debt_id)} == {"rendered"}
 
 
@@ -274,7 +275,7 @@ def test_email_letters_reach_the_smtp_server(letters_env: dict[str, Any], smtp_s
 
     letters = _letters(factory, debt_id)
     assert {(lt.channel, lt.status) for lt in letters} == {("email", "sent")}
-    assert len(smtp_server.messages) == 2
+    assert len(smtp_server.messages) == 1
     message = smtp_server.messages[0]
     assert message["To"] == "incasso@verhuurder.example"
     assert message["Message-ID"] == letters[0].email_message_id

@@ -46,15 +46,15 @@ def rt(committed: sessionmaker[Session], committed_url: str, tmp_path: Path) -> 
 
 
 def _queued_letters(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[Letter]:
-    """A case whose first letters (L1, L2) are asked for and committed, with no job run for them."""
+    """A case with two debts whose first letters (an L1 each) are asked for and committed, with no job run for them."""
     with monkeypatch.context() as patch:
         patch.setattr(InProcessQueue, "enqueue", lambda *args, **kwargs: True)
         with rt.database.session() as s:
             case = make_case(s, rt.engine)
-            debt = make_debt(s, rt.engine, case)
-            fire_debt_event(s, rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+            for debt in (make_debt(s, rt.engine, case), make_debt(s, rt.engine, case)):
+                fire_debt_event(s, rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
             s.commit()
-            letters = list(s.scalars(select(Letter).where(Letter.debt_id == debt.id).order_by(Letter.id)))
+            letters = list(s.scalars(select(Letter).where(Letter.case_id == case.id).order_by(Letter.id)))
     assert {lt.status for lt in letters} == {LetterStatus.QUEUED.value}
     return letters
 
@@ -164,12 +164,13 @@ def rq_rt(committed: sessionmaker[Session], committed_url: str, redis_url: str, 
 
 
 def _ask(rt: Runtime) -> list[int]:
+    """Two letters in one commit: the first letter (L1) of each of a case's two debts."""
     with rt.database.session() as s:
         case = make_case(s, rt.engine)
-        debt = make_debt(s, rt.engine, case)
-        fire_debt_event(s, rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+        for debt in (make_debt(s, rt.engine, case), make_debt(s, rt.engine, case)):
+            fire_debt_event(s, rt.engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
         s.commit()
-        return list(s.scalars(select(Letter.id).where(Letter.debt_id == debt.id).order_by(Letter.id)))
+        return list(s.scalars(select(Letter.id).where(Letter.case_id == case.id).order_by(Letter.id)))
 
 
 def test_the_sweeper_counts_only_the_letters_it_enqueued(rq_rt: Runtime) -> None:

@@ -38,7 +38,7 @@ def letter(letter_type: str = "L1", **fields: Any) -> LetterContent:
     return LetterContent(
         letter_type=letter_type,
         letter_id=123,
-        our_reference=f"SR-000123-{letter_type}-1",
+        our_reference="SR-000123-45",
         their_reference="CJIB-2026-55501",
         date=date(2026, 11, 28),
         sender=Address(("Stichting Schuldroute", "Team Noord", "Postbus 123", "8000 AB  ZWOLLE")),
@@ -140,7 +140,7 @@ def test_metadata_names_the_letter_the_sender_and_the_subject() -> None:
     content = letter("L2")
     meta = reader(render_pdf(content)).metadata
     assert meta is not None
-    assert meta.title == "Verzoek om een saldo-opgave \u2013 SR-000123-L2-1"
+    assert meta.title == "Verzoek om een saldo-opgave \u2013 SR-000123-45"
     assert meta.author == "Stichting Schuldroute"
     assert meta.subject == render_text(content).subject
     assert meta["/CreationDate"].startswith("D:20261128")
@@ -198,7 +198,9 @@ def test_a_long_letter_numbers_its_pages() -> None:
     assert total >= 3
     for number, text in enumerate(texts, start=1):
         assert f"Pagina {number} van {total}" in text
-        assert "SR-000123-L8-1" in text
+        # Our reference (one per client and debt) with the letter's type and number: each page names its letter.
+        assert "SR-000123-45 · L8 versie" in text
+        assert "· brief 123" in text
     assert "Schuldeiser 39" in flat(" ".join(texts))
     # The header row repeats on every page the table runs over.
     assert sum("Hoofdsom" in t for t in texts) >= 2
@@ -351,9 +353,12 @@ def test_warm_up_and_the_time_per_letter() -> None:
     started = time.perf_counter()
     warm_up()
     warm = time.perf_counter() - started
-    one_page = replace(letter("L10"), attachments=(), reply_code=None, reply_url=None)
+    # The notice to a creditor that our authorisation ended: the shortest letter, one page without a reply block.
+    l10 = letter("L10")
+    notice = {**l10.fields, "withdrawal": {**l10.fields["withdrawal"], "to_creditor": True}}
+    one_page = replace(l10, fields=notice, attachments=(), reply_code=None, reply_url=None)
     cases = (
-        ("L10, 1 page, no QR", one_page),
+        ("L10 to a creditor, 1 page, no QR", one_page),
         ("L10 + reply block with QR, 2 pages", replace(letter("L10"), attachments=())),
         ("L1 + QR, 2 pages", letter("L1")),
     )

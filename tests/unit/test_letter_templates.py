@@ -36,16 +36,16 @@ NAME = "Ĳsbrand van der Mëulen-Öztürk"
 #: Fingerprint of each text (everything but the `versie:` line) at its version. A text that changes without a new
 #: version fails here: raise `versie:` in the text, then copy the new version and fingerprint from the failure.
 FINGERPRINTS: dict[str, tuple[str, str]] = {
-    "L1": ("1", "0177a9753ef6d1b0"),
-    "L2": ("1", "71a4ee3ab3078d57"),
-    "L3": ("1", "b6eb33b1c610a784"),
-    "L4": ("1", "b0ea3242aa96ff92"),
-    "L5": ("1", "17881cf3097e1bee"),
-    "L6": ("1", "75a11f06e0b507a2"),
-    "L7": ("1", "771382da1e5201b8"),
-    "L8": ("1", "043bdb45c1ee4171"),
-    "L9": ("1", "a9c29084a0adf902"),
-    "L10": ("1", "5f497f010784a1bc"),
+    "L1": ("2", "4ff4b67986893fbb"),
+    "L2": ("2", "36fa89c706ce712d"),
+    "L3": ("2", "c7ac520af23c2360"),
+    "L4": ("2", "78f64e9259580d26"),
+    "L5": ("2", "885340506b2822cc"),
+    "L6": ("2", "42a4cf12b2f8cec5"),
+    "L7": ("2", "878e3abb740d4617"),
+    "L8": ("2", "f6001a3259fa4603"),
+    "L9": ("2", "082b6b6478add099"),
+    "L10": ("2", "0e0634ce3a2de56d"),
 }
 
 
@@ -65,7 +65,14 @@ def full_fields(**overrides: Any) -> dict[str, Any]:
         "threat": None,
         "reply_deadline": date(2026, 12, 11),
         "first_letter_date": date(2026, 11, 2),
-        "first_reference": "SR-000123-L1-1",
+        "first_reference": "SR-000123-45",
+        "chased": {
+            "letter_type": "L1",
+            "title": "Melding detentie, verzoek om de incasso op te schorten en om een saldo-opgave",
+            "date": date(2026, 11, 2),
+            "reference": "SR-000123-45",
+        },
+        "cjib": None,
         "round": 1,
         "missing": ["de hoofdsom", "de peildatum"],
         "arrangement": {
@@ -73,6 +80,8 @@ def full_fields(**overrides: Any) -> dict[str, Any]:
             "months": 12,
             "start_date": date(2027, 1, 31),
             "basis": "het inkomen in detentie van ongeveer € 60 per maand",
+            "remaining_cents": 109456,  # the debt below is EUR 1.244,56, the plan pays EUR 150,00
+            "paid_by": None,
         },
         "contract_number": "TEL-99812",
         "end_date": None,
@@ -91,8 +100,14 @@ def full_fields(**overrides: Any) -> dict[str, Any]:
             "recipients": ["Uw schuldeisers", "Gemeente Zwolle"],
             "valid_until": date(2027, 9, 15),
             "witness": "J. Smit, casemanager",
+            "municipality": "Zwolle",
+            "retention_years": 2,
         },
-        "withdrawal": {"scope": ["Contact met de gemeente Zwolle"], "from_date": date(2026, 12, 1)},
+        "withdrawal": {
+            "scope": ["Contact met de gemeente Zwolle"],
+            "from_date": date(2026, 12, 1),
+            "to_creditor": False,
+        },
         "household": ["partner (deelt de huurovereenkomst)", "kind, 8 jaar"],
     }
     fields.update(overrides)
@@ -103,7 +118,7 @@ def make_content(letter_type: str, **fields: Any) -> LetterContent:
     return LetterContent(
         letter_type=letter_type,
         letter_id=123,
-        our_reference=f"SR-000123-{letter_type}-1",
+        our_reference="SR-000123-45",
         their_reference="CJIB-2026-55501",
         date=date(2026, 11, 28),
         sender=Address(("Stichting Schuldroute", "Team Noord", "Postbus 123", "8000 AB  ZWOLLE")),
@@ -369,10 +384,12 @@ def test_the_reminder_counts_its_round() -> None:
 
 
 def test_the_health_insurance_letter_switches_to_reactivation_after_release() -> None:
-    assert render_text(make_content("L6")).subject.startswith("Opschorting zorgverzekering")
-    after = render_text(make_content("L6", actual_release=date(2027, 3, 15)))
-    assert after.subject.startswith("Heractivering zorgverzekering")
+    assert render_text(make_content("L6")).subject.startswith("Opschorting basisverzekering")
+    # The second L6 (round 2, made by the release) asks for the reactivation; the first never does, even re-rendered.
+    after = render_text(make_content("L6", actual_release=date(2027, 3, 15), reactivation=True))
+    assert after.subject.startswith("Heractivering basisverzekering")
     assert "vrijgekomen" in text_of(after)
+    assert render_text(make_content("L6", actual_release=date(2027, 3, 15))).subject.startswith("Opschorting")
 
 
 def test_the_consent_form_lists_each_purpose_as_a_box_and_names_its_version() -> None:
@@ -383,7 +400,7 @@ def test_the_consent_form_lists_each_purpose_as_a_box_and_names_its_version() ->
     assert "15 september 2027" in text
     assert "Autoriteit Persoonsgegevens" in text
     assert "Getuige: J. Smit, casemanager" in text
-    assert "L9 versie 1" in text
+    assert "L9 versie 2" in text
 
 
 def test_plain_text_keeps_names_and_double_spaces() -> None:

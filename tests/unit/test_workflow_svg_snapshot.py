@@ -66,7 +66,8 @@ def _drawings() -> Iterator[tuple[str, str]]:
 
 
 def _write_snapshot() -> None:
-    """Run once, on the renderer before the split: `python -m tests.unit.test_workflow_svg_snapshot`."""
+    """Run on the renderer before the split, and again when a process changes (issue 12 added `request_balance`
+    and the release guards): `python -m tests.unit.test_workflow_svg_snapshot`."""
     SNAPSHOT.write_text(json.dumps(dict(_drawings()), indent=0, sort_keys=True) + "\n", encoding="utf-8")
 
 

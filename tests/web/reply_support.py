@@ -93,7 +93,7 @@ def world(committed: object, demo_world: DemoWorld) -> ReplyWorld:
             select(Letter)
             .join(Case, Case.id == Letter.case_id)
             .join(Detainee, Detainee.id == Case.detainee_id)
-            .where(Detainee.surname == "Demir", Letter.letter_type == "L2")
+            .where(Detainee.surname == "Demir", Letter.letter_type == "L1")
             .order_by(Letter.id)
         ).all()[:2]
         assert letter.status in ("rendered", "sent")

@@ -141,7 +141,7 @@ def _reply_client(world: DemoWorld) -> tuple[FlaskClient, Letter]:
     demir = world.case_id("Demir")
     with world.db() as s:
         letter = s.scalars(
-            select(Letter).where(Letter.case_id == demir, Letter.letter_type == "L2").order_by(Letter.id)
+            select(Letter).where(Letter.case_id == demir, Letter.letter_type == "L1").order_by(Letter.id)
         ).first()
         assert letter is not None
         assert letter.storage_key is not None

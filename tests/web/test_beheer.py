@@ -177,6 +177,6 @@ def test_letter_templates_are_listed_with_their_text(world: DemoWorld) -> None:
     for n in range(1, 11):
         assert f'href="/beheer/sjablonen/L{n}"' in page
     page = text(admin.get("/beheer/sjablonen/L1"))
-    assert "Melding detentie en verzoek om de incasso op te schorten" in page
+    assert "Melding detentie, verzoek om de incasso op te schorten en om een saldo-opgave" in page
     assert "{{ client_name }}" in page
     assert admin.get("/beheer/sjablonen/L99").status_code == 404

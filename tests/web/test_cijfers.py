@@ -47,8 +47,8 @@ def test_figures_page_shows_tables_charts_and_csv_link(world: DemoWorld) -> None
     assert "PI Zwolle" in page
     assert "PI Lelystad" not in page
     assert '<caption class="utrecht-table__caption">Dossiers geopend per PI</caption>' in page
-    assert page.count('role="img"') == 10
-    assert page.count('<title id="grafiek-') == 10
+    assert page.count('role="img"') == 13
+    assert page.count('<title id="grafiek-') == 13
     assert 'class="sr-chart__bar"' in page
     assert "style=" not in page  # the CSP forbids style attributes: colours come from the stylesheet
     opened = re.search(r"Dossiers geopend</h3>\s*<p[^>]*>[^<]*Totaal: <strong>(\d+)</strong>", page)

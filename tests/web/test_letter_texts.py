@@ -6,6 +6,8 @@ be previewed on an invented case with its changed lines before it is saved; an e
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -17,9 +19,10 @@ from tests.web.test_beheer import World, csrf, demo_world, text
 ESCAPE = "{{ cycler.__init__.__globals__.os.getuid() }}"
 
 
-def _l2_with(extra: str, version: int = 2) -> str:
+def _l2_with(extra: str, version: int = 3) -> str:
+    """The shipped L2 (versie 2) with a sentence added, as version `version`."""
     shipped = (TEXTS_DIR / "L2.txt").read_text(encoding="utf-8")
-    return shipped.replace("versie: 1", f"versie: {version}", 1).replace(
+    return re.sub(r"^versie: \d+", f"versie: {version}", shipped, count=1, flags=re.MULTILINE).replace(
         "Geachte heer, mevrouw,", f"Geachte heer, mevrouw,\n\n{extra}", 1
     )
 
@@ -75,25 +78,25 @@ def test_save_then_go_back_to_the_shipped_text_as_a_new_version(beheer_world: Wo
     admin = beheer_world.client("admin.demo")
     token = csrf(admin, "/beheer/sjablonen/L2")
     saved = admin.post(
-        "/beheer/sjablonen/L2", data={"text": _l2_with("Een extra zin.", version=2), "csrf_token": token}
+        "/beheer/sjablonen/L2", data={"text": _l2_with("Een extra zin.", version=3), "csrf_token": token}
     )
     assert saved.status_code == 303
     page = text(admin.get("/beheer/sjablonen/L2"))
-    assert "Versie 2 van L2 is opgeslagen" in page
+    assert "Versie 3 van L2 is opgeslagen" in page
     assert "Meegeleverde tekst terugzetten" in page
 
     restored = admin.post("/beheer/sjablonen/L2/terugzetten", data={"version": "meegeleverd", "csrf_token": token})
     assert restored.status_code == 303
     rows = _stored(beheer_world)
-    assert [row.version for row in rows] == [2, 3]
+    assert [row.version for row in rows] == [3, 4]
     assert "Een extra zin." not in rows[-1].text
     assert rows[-1].text.startswith("titel:")
-    assert "versie: 3" in rows[-1].text
+    assert "versie: 4" in rows[-1].text
     page = text(admin.get("/beheer/sjablonen/L2"))
-    assert "De tekst van de meegeleverde tekst is terug in gebruik als versie 3" in page
+    assert "De tekst van de meegeleverde tekst is terug in gebruik als versie 4" in page
 
-    back_to_2 = admin.post("/beheer/sjablonen/L2/terugzetten", data={"version": "2", "csrf_token": token})
-    assert back_to_2.status_code == 303
+    back_to_3 = admin.post("/beheer/sjablonen/L2/terugzetten", data={"version": "3", "csrf_token": token})
+    assert back_to_3.status_code == 303
     assert "Een extra zin." in _stored(beheer_world)[-1].text
     assert admin.post("/beheer/sjablonen/L2/terugzetten", data={"version": "x", "csrf_token": token}).status_code == 400
 

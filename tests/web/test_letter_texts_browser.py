@@ -32,7 +32,7 @@ def live(database: object, committed_url: str, smtp_server: SmtpServer, tmp_path
 
 def _l2_with(extra: str, version: int) -> str:
     shipped = (TEXTS_DIR / "L2.txt").read_text(encoding="utf-8")
-    return shipped.replace("versie: 1", f"versie: {version}", 1).replace(
+    return re.sub(r"^versie: \d+", f"versie: {version}", shipped, count=1, flags=re.MULTILINE).replace(
         "Geachte heer, mevrouw,", f"Geachte heer, mevrouw,\n\n{extra}", 1
     )
 
@@ -59,7 +59,7 @@ def test_a_template_escape_through_the_admin_page_is_refused(live: Live, width: 
             visit.check(f"letter-texts-{width}-01-l2")
 
             # The attack: template code in the text, saved.
-            page.get_by_label("Tekst van de brief").fill(_l2_with(ESCAPE, version=2))
+            page.get_by_label("Tekst van de brief").fill(_l2_with(ESCAPE, version=3))
             page.get_by_role("button", name="Nieuwe versie opslaan").click()
             page.wait_for_load_state()
             visit.check(f"letter-texts-{width}-02-refused")
@@ -70,7 +70,7 @@ def test_a_template_escape_through_the_admin_page_is_refused(live: Live, width: 
                 assert session.scalars(select(LetterTextVersion)).all() == []
 
             # A harmless change: preview first, then save.
-            page.get_by_label("Tekst van de brief").fill(_l2_with("Wij schrijven namens {{ client_name }}.", 2))
+            page.get_by_label("Tekst van de brief").fill(_l2_with("Wij schrijven namens {{ client_name }}.", 3))
             page.get_by_role("button", name="Voorbeeld bekijken").click()
             page.wait_for_load_state()
             visit.check(f"letter-texts-{width}-03-preview")
@@ -78,6 +78,6 @@ def test_a_template_escape_through_the_admin_page_is_refused(live: Live, width: 
             page.get_by_role("button", name="Nieuwe versie opslaan").click()
             page.wait_for_load_state()
             visit.check(f"letter-texts-{width}-04-saved")
-            assert page.get_by_text("Versie 2 van L2 is opgeslagen").is_visible()
+            assert page.get_by_text("Versie 3 van L2 is opgeslagen").is_visible()
         finally:
             browser.close()

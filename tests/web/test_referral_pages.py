@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from schulden.actors import SYSTEM
 from schulden.audit import AuditEntry
-from schulden.cases.models import Case
+from schulden.cases.models import Case, ConsentPurpose
+from schulden.cases.services import ConsentItem, record_consents
 from schulden.letters.models import Letter, PrintBatch
 from schulden.organisations.models import Organisation
 from schulden.referrals.models import Referral
@@ -93,7 +95,8 @@ def test_the_referral_page_says_why_it_cannot_send_yet(world: DemoWorld) -> None
     assert "disabled" in html
     assert "Verwijzingen van dossier" in html
     assert "nog geen." in html
-    assert "Er is een geldige toestemming" in html
+    # No municipality is known yet, so she could not consent to a referral (it names its municipality).
+    assert "Er is <strong>geen</strong> geldige toestemming" in html
     refused = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja"})
     assert refused.status_code == 422
     assert "Niet mogelijk in de status" in refused.get_data(as_text=True)
@@ -180,6 +183,16 @@ def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_acce
         assert (case.municipality_id, case.municipality_reason) == (amsterdam_id, "woont in Amsterdam")
     page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
     assert "Gekozen gemeente: <strong>Amsterdam</strong>" in page
+    # His consent named Zwolle: the referral to Amsterdam waits for his consent to that one (domain.md 6.3).
+    assert "Er is <strong>geen</strong> geldige toestemming" in page
+    with world.db() as s:
+        record_consents(
+            s, world.runtime.engine, s.get_one(Case, case_id), actor=SYSTEM,
+            items=[ConsentItem(ConsentPurpose.REFER_MUNICIPALITY, None, amsterdam_id)],
+            signed_on=world.today, valid_until=world.today + timedelta(weeks=26), today=world.today,
+        )  # fmt: skip
+        s.commit()
+    page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
     assert "Er is een geldige toestemming" in page
     sent = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja"})
     assert sent.status_code == 303, sent.get_data(as_text=True)[:3000]

@@ -46,7 +46,7 @@ def reply_server(database: object, committed_url: str, tmp_path: Path) -> Iterat
             select(Letter)
             .join(Case, Case.id == Letter.case_id)
             .join(Detainee, Detainee.id == Case.detainee_id)
-            .where(Detainee.surname == "Demir", Letter.letter_type == "L2")
+            .where(Detainee.surname == "Demir", Letter.letter_type == "L1")
             .order_by(Letter.id)
             .limit(1)
         )

@@ -123,7 +123,7 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
                         select(Letter, Creditor.name)
                         .join(Debt, Debt.id == Letter.debt_id)
                         .join(Creditor, Creditor.id == Debt.creditor_id)
-                        .where(Letter.case_id == case_id, Letter.letter_type == "L2")
+                        .where(Letter.case_id == case_id, Letter.letter_type == "L1")
                     ).all()
                 }
                 s.expunge_all()
@@ -179,6 +179,9 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             page.get_by_label("Reden van de keuze").fill("Gaat na de vrijlating bij familie in Zwolle wonen.")
             _submit(page, "Gemeente kiezen")
             visit.check("story-16-gemeente-gekozen")
+            # The consent signed at intake could not name a municipality; the referral's own consent names Zwolle.
+            _submit(page, "Toestemming voor Zwolle vastleggen")
+            assert page.get_by_text("De toestemming voor de verwijzing is vastgelegd.").is_visible()
             _submit(page, "Verwijzing versturen")
             visit.check("story-17-verwijzing-verstuurd")
             with live.db() as s:
