@@ -93,6 +93,9 @@ def tasks_for(
         tasks += _deadlines_due(session, scope, today)
     if actor.role in (Role.COUNSELLOR, Role.PI_STAFF):
         tasks += _releases_near(session, scope, today)
+    if actor.role is Role.PI_STAFF:
+        # The screening and the D&R-plan are the PI's own work (domain.md 1.2): the casemanager's list, not the
+        # counsellor's, whose list would otherwise fill with every new detainee's intake.
         tasks += _intake_clocks(session, scope, calendar or dutch_calendar())
     if actor.role is Role.MUNICIPALITY:
         tasks += _referrals_to_decide(session, scope, actor)

@@ -267,15 +267,19 @@ def _release(d: DetaineeDetails) -> str:
 
 
 def _detainee_part(d: DetaineeDetails, s: _HandoverStyles) -> list[Flowable]:
+    # After the release the file states it and no longer reads as if he were still inside (issue 12, item 1).
+    pi = d.pi_name + (f", {d.pi_address}" if d.pi_address else "")
+    released_on = d.actual_release
+    released = released_on is not None
     rows = [
         ("Naam", d.name),
         ("Geboortedatum", datum(d.date_of_birth)),
         ("BSN", d.bsn or "niet bekend"),
         ("Registratienummer DJI", d.dji_number or "niet bekend"),
-        ("Penitentiaire inrichting", d.pi_name + (f", {d.pi_address}" if d.pi_address else "")),
+        ("Laatste penitentiaire inrichting" if released else "Penitentiaire inrichting", pi),
         ("Soort detentie", d.detention_type_label),
-        ("In detentie sinds", datum(d.detention_start)),
-        ("Verwachte vrijlating", _release(d)),
+        ("Begin detentie" if released else "In detentie sinds", datum(d.detention_start)),
+        ("Vrijgelaten op", datum(released_on)) if released_on is not None else ("Verwachte vrijlating", _release(d)),
     ]
     if d.intended_postcode:
         rows.append(("Postcode na vrijlating", d.intended_postcode))

@@ -49,8 +49,8 @@ RELEASE_ROLES = frozenset({Role.PI_STAFF, Role.COUNSELLOR})
 MOVES_TO_REFERRAL_DUE = frozenset({"awaiting_consent", "inventory", "inventory_complete", "on_hold"})
 #: What the client must do himself after release (domain.md 2.3): shown on the page's check step and after it.
 ZORGTOESLAG_REMINDER = (
-    "Wijs de cliënt erop dat hij de zorgtoeslag opnieuw moet aanvragen bij de Belastingdienst/Toeslagen: "
-    "tijdens de detentie had hij er geen recht op."
+    "Wijs de cliënt erop dat de zorgtoeslag opnieuw moet worden aangevraagd bij de Belastingdienst/Toeslagen: "
+    "tijdens de detentie bestond er geen recht op."
 )
 
 

@@ -61,7 +61,8 @@ def search_creditors(
     after: Position | None = None,
 ) -> tuple[list[Creditor], Position | None]:
     """A page of creditors ordered by (name, id), and the position after its last row (None on the last page)."""
-    query = select(Creditor)
+    # Retired entries (the objection desks seeded before) are kept for old letters, not offered for new debts.
+    query = select(Creditor).where(Creditor.active.is_(True))
     if q and q.strip():
         query = query.where(Creditor.name.icontains(q.strip(), autoescape=True))
     if kind:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schulden.cases.models import Case, Detainee, DetentionType, HouseholdMember
+from schulden.cases.models import Case, Detainee, DetentionType, HouseholdMember, Threat
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
 from schulden.letters.consent_fields import consent_fields, withdrawal_fields
@@ -264,11 +264,25 @@ def _debt_fields(session: Session, letter: Letter, rows: _Rows, calendar: Busine
     debt, original = rows.debt, rows.original
     return {
         "collector_for": original.name if debt is not None and debt.collecting_party_id and original else None,
-        "threat": (debt.threat if debt is not None and debt.threat else rows.case.threat),
+        "threat": _threat_for(letter, rows),
         "reply_deadline": calendar.add_working_days(letter.letter_date, 10),
         "contract_number": debt.creditor_reference if debt is not None else None,
         "end_date": None,
     }
+
+
+def _threat_for(letter: Letter, rows: _Rows) -> str | None:
+    """The threat a letter may name. A creditor reads only the threat its own claim causes: a landlord the
+    eviction, not the CJIB (data minimisation; the eviction is none of the CJIB's business). The insurer reads a
+    threatened termination of the insurance; the municipality (L8) and the client read the case's threat."""
+    debt, case = rows.debt, rows.case
+    if debt is not None:
+        return debt.threat
+    if letter.letter_type == "L6":
+        return case.threat if case.threat == Threat.INSURANCE_TERMINATION.value else None
+    if letter.letter_type in TO_CREDITOR:
+        return None
+    return case.threat
 
 
 def _municipality_fields(municipality: Organisation | None) -> dict[str, Any]:

@@ -104,8 +104,9 @@ PASSED_ON_STATES = frozenset({"handed_over", "closed"})
 #: "What was arranged" for the detainee, per debt state: short sentences at B1 level (domain.md 4, notes). Short
 #: enough to stand in a table cell, so that a page in a large font holds ten debts or more.
 ARRANGED_B1: dict[str, str] = {
-    "identified": "We schrijven de schuldeiser nog een brief.",
-    "letters_requested": "We schrijven de schuldeiser een brief.",
+    # The summary goes with the referral, when every open debt is handed over: we write no more letters then.
+    "identified": "Nog geen brief gestuurd. De gemeente neemt dit over.",
+    "letters_requested": "Nog geen brief gestuurd. De gemeente neemt dit over.",
     "notified": "Brief gestuurd. We wachten op antwoord.",
     "reminded": "Brief gestuurd. We wachten op antwoord.",
     "reminded_again": "Brief gestuurd. We wachten op antwoord.",

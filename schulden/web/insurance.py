@@ -4,6 +4,7 @@ schema, roles, scope, rules, letters and audit row."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -47,8 +48,10 @@ def form(case_id: int) -> ResponseReturnValue:
         }
     else:
         values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        raw_id = values.get("health_insurer_id") or ""
         body: dict[str, Any] = {
-            "health_insurer_id": values.get("health_insurer_id") or None,
+            # The select posts text; only 0-9 is a number here (str.isdigit() also passes '²').
+            "health_insurer_id": int(raw_id) if re.fullmatch(r"[0-9]{1,18}", raw_id) else (raw_id or None),
             "health_policy_number": (values.get("health_policy_number") or "").strip() or None,
             "benefits": [kind for kind in BENEFITS if values.get(f"benefit.{kind}")],
         }

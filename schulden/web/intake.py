@@ -45,6 +45,7 @@ from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.cases import THREAT_LABELS
 from workflows import TransitionRefused, WorkflowInstance
 
 blp = Blueprint("intake", __name__, url_prefix="/intake")
@@ -86,6 +87,7 @@ LABELS = {
     "debt_type": "Soort schuld",
     "principal_cents": "Bedrag",
     "creditor_reference": "Kenmerk van de schuldeiser",
+    "threat": "Dreiging",
 }
 
 
@@ -108,6 +110,9 @@ def _case_input(values: Mapping[str, str]) -> dict[str, Any]:
     for name in INSURANCE_FIELDS:
         if values.get(name):
             body[name] = values[name]
+    if re.fullmatch(r"[0-9]{1,18}", body.get("health_insurer_id", "")):
+        # The select posts text; only 0-9 is a number here (str.isdigit() also passes '²').
+        body["health_insurer_id"] = int(body["health_insurer_id"])
     body["benefits"] = [name.removeprefix("benefit.") for name in BENEFIT_FIELDS if values.get(name)]
     return body
 
@@ -265,7 +270,7 @@ def debts(case_id: int) -> ResponseReturnValue:
     if request.method == "POST":
         values = {k: v.strip() for k, v in request.form.items() if k != "csrf_token"}
         body: dict[str, Any] = {}
-        for name in ("creditor_id", "debt_type", "creditor_reference"):
+        for name in ("creditor_id", "debt_type", "creditor_reference", "threat"):
             if values.get(name):
                 # Only 0-9 is a number here: str.isdigit() also passes '²', on which int() fails (a 500).
                 is_number = name == "creditor_id" and re.fullmatch(r"[0-9]{1,18}", values[name])
@@ -291,10 +296,14 @@ def debts(case_id: int) -> ResponseReturnValue:
             return redirect(url_for("intake.debts", case_id=case.id), code=303)
     rows = read_intake_debts(session, actor, case, origin=request.remote_addr)
     name = detainee_name(session, case)
-    creditors = session.execute(select(Creditor.id, Creditor.name).order_by(Creditor.name)).all()
+    # Retired entries (the objection desks seeded before) are not offered: the operation would refuse them.
+    creditors = session.execute(
+        select(Creditor.id, Creditor.name).where(Creditor.active.is_(True)).order_by(Creditor.name)
+    ).all()
     session.commit()
     return render_template(
         "intake/debts.html", values=values, errors=errors, labels=LABELS, steps=STEPS, current=4,
         debts=[(debt, creditor, DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type)) for debt, creditor in rows],
         creditors=[(c.id, c.name) for c in creditors], debt_types=list(DEBT_TYPE_LABELS.items()), case=case, name=name,
+        threats=list(THREAT_LABELS.items()),
     ), 422 if errors else 200  # fmt: skip

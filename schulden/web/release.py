@@ -97,7 +97,8 @@ def _confirm(
         return _render(session, actor, case, values=values, errors={"_form": [message]}, status=409)
     parts = [f"De vrijlating op {datum(released_on)} is vastgelegd."]
     if result.letters_stopped:
-        parts.append(f"{len(result.letters_stopped)} brief/brieven gestopt.")
+        stopped = len(result.letters_stopped)
+        parts.append(f"{stopped} {'brief' if stopped == 1 else 'brieven'} gestopt.")
     if result.insurer_letter is not None:
         parts.append("De zorgverzekeraar krijgt de heractivering (L6).")
     if result.referral is not None:

@@ -241,3 +241,15 @@ def test_the_summary_after_release_never_asks_whether_he_is_still_in_prison(
     assert "U hebt een uitkering aangevraagd bij gemeente Testdorp. Hoort u niets? Bel dan zelf." in text
     assert "Geen geldig identiteitsbewijs?" not in text
     assert "Neem mee: uw ID, ontslagbewijs, bankpas en de brieven van schuldeisers." in text
+
+
+def test_the_handover_after_release_states_the_release_not_a_detention(
+    session: Session, wf_engine: Engine, tmp_path: Path
+) -> None:
+    handover = make_handover(session, wf_engine, conditions=False, released=date(2026, 2, 27))
+    text = " ".join(read(render_handover_pdf(handover), tmp_path, "released").split())
+
+    assert "Vrijgelaten op 27 februari 2026" in text
+    assert "Laatste penitentiaire" in text  # the label wraps in its column
+    assert "In detentie sinds" not in text
+    assert "Verwachte vrijlating" not in text

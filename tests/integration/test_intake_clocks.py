@@ -1,6 +1,7 @@
 """The PI's intake clocks (domain.md 1.2, issue 12 item 5): screening within 10 working days of arrival, the
-D&R-plan within a calendar month (art. 18a Pbw). Both are tasks on the work list of the PI's staff and the case's
-counsellors until `record_screening` / `record_dr_plan` is in the case's history."""
+D&R-plan within a calendar month (art. 18a Pbw). Both are tasks on the work list of the PI's staff (the PI's own
+work, not the counsellor's) until `record_screening` / `record_dr_plan` is in the case's history; a counsellor may
+record them too."""
 
 from __future__ import annotations
 
@@ -58,8 +59,8 @@ def test_screening_and_dr_plan_are_tasks_until_recorded(session: Session, wf_eng
         "dr_plan_due": ("D&R-plan vaststellen", date(2026, 5, 20), False),
     }
     assert intake.clocks(intake.staff) == expected
-    assert intake.clocks(intake.counsellor) == expected
-    assert intake.clocks(intake.volunteer) == {}, "the casemanager's and counsellor's clocks, not the volunteer's"
+    assert intake.clocks(intake.counsellor) == {}, "the PI's clocks: not on the counsellor's list"
+    assert intake.clocks(intake.volunteer) == {}, "the casemanager's clocks, not the volunteer's"
 
     intake.step("record_screening", intake.staff)
     assert intake.clocks(intake.staff) == {"dr_plan_due": expected["dr_plan_due"]}

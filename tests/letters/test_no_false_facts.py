@@ -161,3 +161,29 @@ def test_a_pre_trial_case_is_called_so_while_detained(
     by_type = {x.letter_type: x for x in letters if not (x.letter_type == "L6" and x.round > 1)}
     for kind in ("L1", "L6", "L7", "L8"):
         assert "voorlopige hechtenis" in _text(session, wf_engine, by_type[kind], tmp_path), kind
+
+
+def test_a_creditor_reads_only_the_threat_of_its_own_claim(
+    session: Session, wf_engine: WorkflowEngine, tmp_path: Path
+) -> None:
+    """The eviction recorded on the rent debt is the landlord's business and the municipality's, not the CJIB's."""
+    case = make_case(session, wf_engine)
+    fire_case_event(session, wf_engine, case, "record_consent", actor=COUNSELLOR, now=NOW)
+    rent = make_debt(session, wf_engine, case, creditor=make_creditor(session, name="Woonstichting"))
+    fine = make_debt(
+        session, wf_engine, case, creditor=make_creditor(session, name="Centraal Justitieel Incassobureau")
+    )
+    rent.threat = "eviction"
+    case.threat, case.urgent = "eviction", True
+    session.flush()
+    for debt in (rent, fine):
+        fire_debt_event(session, wf_engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
+    l8 = request_letter(
+        session, case=case, letter_type="L8", key=f"threat-{case.id}-L8", requested_by="test", letter_date=NOW.date(),
+        organisation_id=case.municipality_id,
+    )  # fmt: skip
+    first = {x.debt_id: x for x in session.scalars(select(Letter).where(Letter.letter_type == "L1"))}
+
+    assert "huisuitzetting" in _text(session, wf_engine, first[rent.id], tmp_path)
+    assert "huisuitzetting" not in _text(session, wf_engine, first[fine.id], tmp_path)
+    assert "huisuitzetting" in _text(session, wf_engine, l8, tmp_path)
