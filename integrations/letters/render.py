@@ -281,19 +281,37 @@ def window_rect() -> tuple[float, float, float, float]:
     return (left * mm, PAGE_HEIGHT - (top + height) * mm, (left + width) * mm, PAGE_HEIGHT - top * mm)
 
 
+class AddressDoesNotFit(ValueError):
+    """The recipient's address does not fit the envelope window: the letter fails with this reason instead of being
+    posted with a cut-off name or department (issue 12: a department that does not fit is an error, not '…')."""
+
+
 def _draw_address(canvas: Canvas, address: Address, font: str) -> None:
     x0, y0, x1, y1 = window_rect()
     lines = [texts.plain_text(line) for line in address.lines]
+    # The largest size at which every line fits the window, in height and in width.
     for size in (10.0, 9.0, 8.0, 7.0):
         leading = size * 1.25
         first = y1 - 2 * mm - size
-        if first - (len(lines) - 1) * leading >= y0 + 2 * mm:
+        tall_enough = first - (len(lines) - 1) * leading >= y0 + 2 * mm
+        if tall_enough and all(pdfmetrics.stringWidth(line, font, size) <= x1 - x0 for line in lines):
             break
     else:
-        raise ValueError(f"the recipient address has {len(lines)} lines; it does not fit in the envelope window")
+        # The line by its number, not its text: the error is stored on the letter and may be a person's name.
+        too_wide = [n for n, line in enumerate(lines, 1) if pdfmetrics.stringWidth(line, font, 7.0) > x1 - x0]
+        if too_wide:
+            raise AddressDoesNotFit(
+                f"Adresregel {too_wide[0]} ({len(lines[too_wide[0] - 1])} tekens) past niet in het venster van de "
+                "envelop: kort de naam of de afdeling in bij de schuldeiser (schuldeisersgids) en laat de brief "
+                "opnieuw maken."
+            )
+        raise AddressDoesNotFit(
+            f"Het adres heeft {len(lines)} regels en past niet in het venster van de envelop: kort het in bij de "
+            "schuldeiser (schuldeisersgids) en laat de brief opnieuw maken."
+        )
     canvas.setFont(font, size)
     for index, line in enumerate(lines):
-        canvas.drawString(x0, first - index * leading, _fit(line, font, size, x1 - x0))
+        canvas.drawString(x0, first - index * leading, line)
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:

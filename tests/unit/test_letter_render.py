@@ -23,7 +23,15 @@ from pypdf.generic import ContentStream
 from stdnum.nl import bsn as stdnum_bsn
 
 from integrations.letters.qr import qr_matrix
-from integrations.letters.render import FONT_DIR_ENV, FontsMissing, font_dir, render_pdf, warm_up, window_rect
+from integrations.letters.render import (
+    FONT_DIR_ENV,
+    AddressDoesNotFit,
+    FontsMissing,
+    font_dir,
+    render_pdf,
+    warm_up,
+    window_rect,
+)
 from schulden.letters.content import LETTER_TYPES, Address, DebtLine, LetterContent
 from schulden.letters.templates import render_text
 from tests.unit.test_letter_templates import BSN, NAME, full_fields
@@ -169,7 +177,8 @@ MARKUP = '<font color="red">Jan</font> <img src="x"/> <a href="http://x.example"
 def test_reportlab_markup_in_user_text_prints_literally_and_adds_no_link_or_image() -> None:
     content = replace(
         letter("L1", client_name=MARKUP, collector_for='<a href="http://evil.example">X</a>'),
-        recipient=Address((MARKUP, "Postbus 1", "1000 AA  AMSTERDAM")),
+        # Short enough for the envelope window (a longer line is an error there, not a cut-off line).
+        recipient=Address(('<b>Jan</b> <font color="red">&amp;</font>', "Postbus 1", "1000 AA  AMSTERDAM")),
         debts=(DebtLine(MARKUP, "<br/>", "<para>", 100, 0, 0, "estimated"),),
         attachments=(MARKUP,),
         signature=(MARKUP,),
@@ -178,6 +187,7 @@ def test_reportlab_markup_in_user_text_prints_literally_and_adds_no_link_or_imag
     text = pdf_text(pdf)
     assert text.count(flat(MARKUP)) >= 5  # greeting, facts, window, table, attachments, signature, subject
     assert '<a href="http://evil.example">X</a>' in text
+    assert '<b>Jan</b> <font color="red">&amp;</font>' in text
     assert "<br/>" in text
     assert "<para>" in text
     for page in reader(pdf).pages:
@@ -313,14 +323,25 @@ def test_the_recipient_address_sits_in_the_envelope_window() -> None:
     assert inside == list(content.recipient.lines)
 
 
-def test_a_long_address_still_fits_the_window() -> None:
-    lines = tuple(f"Regel {n} met een nogal lange tekst die niet in het venster past, echt niet" for n in range(8))
+def test_a_long_address_gets_a_smaller_size_and_stays_whole() -> None:
+    lines = (
+        "Woningcorporatie Het Lange Voorbeeld",
+        "t.a.v. Afdeling Huurincasso en Debiteuren",
+        "Postbus 1",
+        "1000 AA  X",
+    )
+    lines = (*lines, "Regel vijf", "Regel zes")
     positions = _positions(render_pdf(replace(letter("L2"), recipient=Address(lines))))
     x0, y0, x1, y1 = _window()
-    placed = [(t, x, y) for t, x, y in positions if t.startswith("Regel")]
-    assert len(placed) == 8
+    placed = [(t, x, y) for t, x, y in positions if t in lines]
+    assert [t for t, _, _ in placed] == list(lines), "every line whole, none cut off"
     assert all(x0 <= x < x1 and y0 <= y <= y1 for _, x, y in placed)
-    assert all(t.endswith("…") for t, _, _ in placed)
+
+
+def test_an_address_line_too_wide_for_the_window_is_an_error_not_an_ellipsis() -> None:
+    department = "t.a.v. Afdeling bezwaar, beroep, klachten en geschillen over premies en terugvorderingen"
+    with pytest.raises(AddressDoesNotFit, match="past niet in het venster"):
+        render_pdf(replace(letter("L2"), recipient=Address(("CAK", department, "Postbus 1", "1000 AA  X"))))
 
 
 def test_the_fonts_are_embedded_subsets_of_dejavu_sans() -> None:
