@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
+from schulden.figures.conditions import BASISVOORWAARDEN, STATE_LABELS
 from schulden.figures.queries import FigureRow, Figures, Grouping
 
 GROUP_HEADER = {Grouping.PI: "PI", Grouping.MUNICIPALITY: "Gemeente"}
@@ -27,6 +28,8 @@ HEADERS = (
     "Eerste gesprek vastgelegd",
     "Eerste gesprek binnen Wgs-termijn",
     "Wgs-termijn voorbij zonder eerste gesprek",
+    # Three columns per basisvoorwaarde: "Identiteitsbewijs geregeld", "... niet geregeld", "... onbekend".
+    *(f"{condition.label} {state}" for condition in BASISVOORWAARDEN.values() for state in STATE_LABELS.values()),
 )
 
 # A cell starting with one of these is read as a formula by spreadsheet programs (CSV injection): creditor names
@@ -65,6 +68,7 @@ def _cells(name: str, code: str | None, row: FigureRow) -> list[str | int]:
         row.referrals_with_first_conversation,
         row.first_conversation_within_wgs_term,
         row.wgs_term_passed_without_first_conversation,
+        *(row.conditions_at_release[name].of(state) for name in BASISVOORWAARDEN for state in STATE_LABELS),
     ]
 
 

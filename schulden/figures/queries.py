@@ -1,5 +1,6 @@
 """Outcome figures per PI or per municipality over a period (issues 5 and 12), computed from what is stored: the
-cases, the workflow history, the debts and their letters, the creditors' replies and the referrals.
+cases, the workflow history, the debts and their letters, the creditors' replies, the referrals and the recorded
+basisvoorwaarden.
 docs/figures.md defines every figure.
 
 Each figure (or a family of figures over the same rows) is one aggregate query, scoped in SQL with the same
@@ -30,8 +31,10 @@ from sqlalchemy import (
     case,
     distinct,
     exists,
+    false,
     func,
     literal_column,
+    or_,
     select,
     text,
     true,
@@ -44,10 +47,12 @@ from sqlalchemy.sql.functions import FunctionElement
 from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import UserActor
+from schulden.cases.conditions import IdDocument, ReleaseConditions
 from schulden.cases.models import Case
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
 from schulden.errors import ValidationFailed
+from schulden.figures.conditions import BASISVOORWAARDEN, ConditionState
 from schulden.letters.models import Letter, LetterStatus
 from schulden.organisations.models import Organisation
 from schulden.referrals.models import Referral, ReferralStatus
@@ -132,6 +137,27 @@ class CreditorCount:
 
 
 @dataclass
+class ConditionCounts:
+    """Of the cases released in the period: how many had one basisvoorwaarde geregeld, niet geregeld, onbekend."""
+
+    arranged: int = 0
+    not_arranged: int = 0
+    unknown: int = 0
+
+    def of(self, state: ConditionState) -> int:
+        return int(getattr(self, state.value))
+
+    def add(self, other: ConditionCounts) -> None:
+        self.arranged += other.arranged
+        self.not_arranged += other.not_arranged
+        self.unknown += other.unknown
+
+
+def _no_conditions() -> dict[str, ConditionCounts]:
+    return {name: ConditionCounts() for name in BASISVOORWAARDEN}
+
+
+@dataclass
 class FigureRow:
     """The figures of one group (or, with `group` None, of all groups together)."""
 
@@ -152,7 +178,9 @@ class FigureRow:
     referrals_with_first_conversation: int = 0
     first_conversation_within_wgs_term: int = 0
     wgs_term_passed_without_first_conversation: int = 0
-    # Here the state of each basisvoorwaarde at release will join (issue 12 item 9), from its own table.
+    #: Per basisvoorwaarde (a column of release_conditions, in the order of figures.conditions.BASISVOORWAARDEN),
+    #: its state on the released cases; the three counts add up to `released`.
+    conditions_at_release: dict[str, ConditionCounts] = field(default_factory=_no_conditions)
 
     @property
     def intake_share(self) -> float | None:
@@ -305,6 +333,7 @@ def outcome_figures(
         target.released = released
         target.inventory_complete_at_release = int(complete or 0)
         target.referred_before_release = int(referred_before or 0)
+    _conditions(session.execute(query.conditions_at_release()).all(), row)
     for key, referred, accepted in session.execute(query.referral_events()):
         target = row(key)
         target.referred = referred
@@ -388,9 +417,8 @@ class _Queries:
             .group_by(self.group)
         )
 
-    def releases(self) -> Any:
-        """Cases whose release day falls in the period; of those, the ones whose inventory was complete on that
-        day and the ones referred on or before it."""
+    def _released(self) -> Any:
+        """The release cohort: the cases whose release day falls in the period, with their group and that day."""
         early = (
             select(HistoryEntry.instance_id, func.min(HistoryEntry.at).label("early_at"))
             .where(HistoryEntry.event == "release_early")
@@ -398,12 +426,17 @@ class _Queries:
             .subquery()
         )
         release_day = func.coalesce(self._day(early.c.early_at), Case.actual_release, Case.expected_release)
-        cohort = (
-            select(Case.instance_id, self.group.label("grp"), release_day.label("release_day"))
+        return (
+            select(Case.id, Case.instance_id, self.group.label("grp"), release_day.label("release_day"))
             .outerjoin(early, early.c.instance_id == Case.instance_id)
             .where(self.scope, release_day >= self.period.start, release_day <= self.period.end)
             .subquery()
         )
+
+    def releases(self) -> Any:
+        """Cases whose release day falls in the period; of those, the ones whose inventory was complete on that
+        day and the ones referred on or before it."""
+        cohort = self._released()
         entry = aliased(HistoryEntry)
         per_case = (
             select(
@@ -437,6 +470,37 @@ class _Queries:
             func.sum(case((per_case.c.balance > 0, 1), else_=0)),
             func.sum(per_case.c.referred),
         ).group_by(per_case.c.grp)
+
+    def conditions_at_release(self) -> Any:
+        """Per group: the cases released in the period, then per basisvoorwaarde how many were geregeld and how
+        many niet geregeld (figures.conditions); the rest is onbekend. The values are the ones stored now."""
+        cohort = self._released()
+        conditions = ReleaseConditions
+        counts: list[Any] = [cohort.c.grp, func.count()]
+        for name, condition in BASISVOORWAARDEN.items():
+            column = getattr(conditions, name)
+            if condition.values is None:
+                arranged: ColumnElement[bool] = and_(column.is_not(None), column != "")
+                not_arranged: ColumnElement[bool] = false()
+            else:
+                arranged = column.in_(sorted(str(v) for v, ok in condition.values.items() if ok))
+                not_arranged = column.in_(sorted(str(v) for v, ok in condition.values.items() if not ok))
+            if name == "id_document":
+                # A valid ID whose recorded end lies before the release day had expired by then.
+                expired = and_(
+                    column == IdDocument.VALID.value,
+                    conditions.id_valid_until.is_not(None),
+                    conditions.id_valid_until < cohort.c.release_day,
+                )
+                arranged, not_arranged = and_(arranged, ~expired), or_(not_arranged, expired)
+            counts.append(func.sum(case((arranged, 1), else_=0)))
+            counts.append(func.sum(case((not_arranged, 1), else_=0)))
+        return (
+            select(*counts)
+            .select_from(cohort)
+            .outerjoin(conditions, conditions.case_id == cohort.c.id)
+            .group_by(cohort.c.grp)
+        )
 
     def referral_events(self) -> Any:
         """Cases referred and cases accepted in the period."""
@@ -600,6 +664,16 @@ class _Queries:
         )
 
 
+def _conditions(rows: Iterable[Any], row: Callable[[int | None], FigureRow]) -> None:
+    """Fill conditions_at_release from (group, released, then geregeld and niet geregeld per basisvoorwaarde);
+    onbekend is what remains: no row, an empty column."""
+    for key, released, *sums in rows:
+        target = row(key).conditions_at_release
+        for index, name in enumerate(BASISVOORWAARDEN):
+            arranged, not_arranged = int(sums[2 * index] or 0), int(sums[2 * index + 1] or 0)
+            target[name] = ConditionCounts(arranged, not_arranged, released - arranged - not_arranged)
+
+
 def _intake(histogram: Iterable[Any], row: Callable[[int | None], FigureRow], calendar: BusinessCalendar) -> None:
     """Fill intake_within_10_working_days from (group, detention start, opening day, cases): opened at the latest
     on the tenth working day after the detention started (that day itself does not count, as in every term of the
@@ -686,6 +760,8 @@ def _add_up(rows: list[FigureRow], total: FigureRow) -> None:
         total.referrals_with_first_conversation += row.referrals_with_first_conversation
         total.first_conversation_within_wgs_term += row.first_conversation_within_wgs_term
         total.wgs_term_passed_without_first_conversation += row.wgs_term_passed_without_first_conversation
+        for name, counts in row.conditions_at_release.items():
+            total.conditions_at_release[name].add(counts)
         for item in row.never_answering_creditors:
             known = creditors.get(item.creditor_id)
             creditors[item.creditor_id] = (

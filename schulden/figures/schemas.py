@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import fields
 
 from schulden.fields import Day, DutchSchema, one_of
+from schulden.figures.conditions import BASISVOORWAARDEN
 from schulden.figures.queries import Grouping
 
 
@@ -34,6 +35,28 @@ class CreditorCountOut(DutchSchema):
     creditor_id = fields.Integer()
     name = fields.String()
     debts = fields.Integer()
+
+
+#: Built from a dict: a class attribute `unknown` would clash, for the type checker, with marshmallow's option of
+#: that name (at runtime the fields are taken off the class, so the option stays as it is).
+ConditionCountsOut = DutchSchema.from_dict(
+    {
+        "arranged": fields.Integer(metadata={"description": "Geregeld"}),
+        "not_arranged": fields.Integer(metadata={"description": "Niet geregeld"}),
+        "unknown": fields.Integer(metadata={"description": "Onbekend: niets vastgelegd"}),
+    },
+    name="ConditionCountsOut",
+)
+
+
+#: One field per basisvoorwaarde, named after its column of the release conditions (GET .../release-conditions).
+ConditionsAtReleaseOut = DutchSchema.from_dict(
+    {
+        name: fields.Nested(ConditionCountsOut, metadata={"description": condition.label})
+        for name, condition in BASISVOORWAARDEN.items()
+    },
+    name="ConditionsAtReleaseOut",
+)
 
 
 class FigureValuesOut(DutchSchema):
@@ -79,6 +102,14 @@ class FigureValuesOut(DutchSchema):
             "description": "Verwijzingen met de Wgs-termijn eindigend in de periode, nog open, zonder datum eerste "
             "gesprek, waarvan de termijn voorbij is"
         }
+    )
+    conditions_at_release = fields.Nested(
+        ConditionsAtReleaseOut,
+        metadata={
+            "description": "Van de dossiers vrijgelaten in de periode (released): per basisvoorwaarde hoeveel er bij "
+            "vrijlating geregeld, niet geregeld of onbekend waren; de drie tellen op tot released. Welke waarden "
+            "als geregeld tellen staat in docs/figures.md"
+        },
     )
 
 

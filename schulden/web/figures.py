@@ -16,7 +16,9 @@ from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
+from schulden.cases.conditions import CHOICES
 from schulden.errors import ValidationFailed
+from schulden.figures.conditions import BASISVOORWAARDEN, STATE_LABELS
 from schulden.figures.export import GROUP_HEADER, csv_filename, figures_csv
 from schulden.figures.queries import FIGURE_READERS, FigureRow, Figures, Grouping, check_period, read_figures
 from schulden.figures.schemas import FiguresArgs
@@ -200,6 +202,49 @@ def outcome_cells(row: FigureRow) -> list[str]:
     ]
 
 
+#: The columns of the table "Basisvoorwaarden bij vrijlating" after the group and the state.
+CONDITION_HEADERS = tuple(condition.label for condition in BASISVOORWAARDEN.values())
+
+
+@dataclass(frozen=True)
+class ConditionGroup:
+    """One group in the table "Basisvoorwaarden bij vrijlating": a row per state, a count per basisvoorwaarde."""
+
+    name: str
+    released: int
+    states: list[tuple[str, list[int]]]
+
+
+def condition_group(row: FigureRow) -> ConditionGroup:
+    states = [
+        (label, [row.conditions_at_release[name].of(state) for name in BASISVOORWAARDEN])
+        for state, label in STATE_LABELS.items()
+    ]
+    return ConditionGroup(_group_name(row), row.released, states)
+
+
+def condition_rules() -> list[tuple[str, str]]:
+    """Per basisvoorwaarde, in Dutch, which recorded values count as geregeld and which as niet geregeld: the
+    table of schulden.figures.conditions, with the labels the form shows."""
+    rules = []
+    for name, condition in BASISVOORWAARDEN.items():
+        if condition.values is None:
+            rules.append((condition.label, condition.note))
+            continue
+        labels = CHOICES[name]
+        arranged = _either([labels[value] for value, ok in condition.values.items() if ok])
+        missing = _either([labels[value] for value, ok in condition.values.items() if not ok])
+        sentence = f"geregeld bij {arranged}; niet geregeld bij {missing}."
+        rules.append((condition.label, f"{sentence} {condition.note}".strip()))
+    return rules
+
+
+def _either(values: list[str]) -> str:
+    """'a', 'b' of 'c': the form's labels quoted, so that the value "geregeld" reads as a value."""
+    quoted = [f"\N{LEFT SINGLE QUOTATION MARK}{value}\N{RIGHT SINGLE QUOTATION MARK}" for value in values]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " of " + quoted[-1]
+
+
 def _default_period(today: date) -> dict[str, str]:
     """This calendar year up to today: what a manager asks for first."""
     return {"from": date(today.year, 1, 1).isoformat(), "to": today.isoformat(), "group_by": Grouping.PI.value}
@@ -272,6 +317,10 @@ def index() -> ResponseReturnValue:
         outcome_headers=OUTCOME_HEADERS,
         outcome_rows=[outcome_cells(row) for row in result.rows],
         outcome_total=outcome_cells(result.total),
+        condition_headers=CONDITION_HEADERS,
+        condition_groups=[condition_group(row) for row in result.rows],
+        condition_total=condition_group(result.total),
+        condition_rules=condition_rules(),
         group_header=GROUP_HEADER[result.group_by],
         group_word="PI" if result.group_by is Grouping.PI else "gemeente",
         group_name=_group_name,

@@ -21,7 +21,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from schulden.actors import UserActor
 from schulden.audit import AuditEntry
+from schulden.cases.conditions import set_release_conditions
 from schulden.cases.models import Case
 from schulden.cases.services import fire_case_event
 from schulden.creditors.models import Creditor
@@ -90,6 +92,44 @@ CREDITORS = {
     "C1": ("Woonstichting Test", DebtCategory.OVERIG),
     "C2": ("Energie Test", DebtCategory.NUTS),
     "C3": ("=Incasso Stil", DebtCategory.OVERIG),
+}
+
+
+#: What was recorded for A1 before its release (the only case with basisvoorwaarden).
+A1_CONDITIONS = {
+    "id_document": "applied",
+    "bank_account": "has_account",
+    "income_after_release": "none",
+    "contact_after_release": "06-11112222",
+}
+#: The basisvoorwaarden, in the order of the API and the CSV.
+CONDITIONS = (
+    "id_document",
+    "bank_account",
+    "income_after_release",
+    "housing_after_release",
+    "health_insurance",
+    "care_arranged",
+    "contact_after_release",
+)
+
+
+def _conditions(released: int, **recorded: tuple[int, int]) -> dict[str, dict[str, int]]:
+    """conditions_at_release: (geregeld, niet geregeld) for the conditions given, the rest of `released` unknown."""
+    counts = {name: recorded.get(name, (0, 0)) for name in CONDITIONS}
+    return {
+        name: {"arranged": arranged, "not_arranged": missing, "unknown": released - arranged - missing}
+        for name, (arranged, missing) in counts.items()
+    }
+
+
+#: A1's recorded conditions among PI Alfa's released cases: ID applied and a bank account are geregeld, no income
+#: is niet geregeld, the contact is geregeld.
+A1_COUNTS = {
+    "id_document": (1, 0),
+    "bank_account": (1, 0),
+    "income_after_release": (0, 1),
+    "contact_after_release": (1, 0),
 }
 
 
@@ -225,6 +265,9 @@ def build_figure_world(db: sessionmaker[Session]) -> FigureWorld:
             session, engine, a1, "accept_referral", actor=MUNICIPALITY,
             payload={"first_conversation_on": "2026-03-20"}, now=at(2026, 3, 10),
         )  # fmt: skip
+        # Part of A1's basisvoorwaarden: ID applied for, a bank account, no income; the rest is unknown.
+        counsellor = UserActor(user_ids["cns_a"], Role.COUNSELLOR, orgs["team-a"].id)
+        set_release_conditions(session, counsellor, a1, A1_CONDITIONS, today=date(2026, 3, 1))
 
         # A2: released early with a debt still open, referred the same day; the Wgs term passes.
         a2 = _case(
@@ -323,6 +366,7 @@ def _alfa(world: FigureWorld) -> dict[str, Any]:
         "referrals_with_first_conversation": 1,  # A1, term to 30 March
         "first_conversation_within_wgs_term": 1,  # A1 on 20 March
         "wgs_term_passed_without_first_conversation": 1,  # A2, term to 29 April
+        "conditions_at_release": _conditions(3, **A1_COUNTS),  # A1 recorded some; A2 and A3 nothing
     }
 
 
@@ -344,6 +388,7 @@ def _bravo(world: FigureWorld) -> dict[str, Any]:
         "referrals_with_first_conversation": 0,
         "first_conversation_within_wgs_term": 0,
         "wgs_term_passed_without_first_conversation": 0,
+        "conditions_at_release": _conditions(0),
     }
 
 
@@ -381,6 +426,7 @@ def test_figures_per_pi_for_the_administrator(client: FlaskClient, world: Figure
         "referrals_with_first_conversation": 1,
         "first_conversation_within_wgs_term": 1,
         "wgs_term_passed_without_first_conversation": 1,
+        "conditions_at_release": _conditions(3, **A1_COUNTS),
     }
 
 
@@ -438,6 +484,7 @@ def test_a_municipality_counts_only_the_cases_referred_to_it(client: FlaskClient
             **_alfa(world),
             "cases_opened": 2,
             "released": 2,
+            "conditions_at_release": _conditions(2, **A1_COUNTS),
         }
     }
     # M-2 had nothing referred: its own row is there, empty.
@@ -492,6 +539,9 @@ def test_csv_download_for_dutch_spreadsheets(client: FlaskClient, world: FigureW
     )
     assert response.headers["Cache-Control"] == "no-store"
     data = response.get_data()
+    # Geregeld, niet geregeld, onbekend per basisvoorwaarde: A1's record among PI Alfa's three releases.
+    alfa_conditions = ["1", "0", "2", "1", "0", "2", "0", "1", "2", "0", "0", "3", "0", "0", "3", "0", "0", "3",
+                       "1", "0", "2"]  # fmt: skip
     assert data.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8 only with it
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
     assert rows == [
@@ -514,19 +564,30 @@ def test_csv_download_for_dutch_spreadsheets(client: FlaskClient, world: FigureW
             "Eerste gesprek vastgelegd",
             "Eerste gesprek binnen Wgs-termijn",
             "Wgs-termijn voorbij zonder eerste gesprek",
+            *(
+                f"{condition} {state}"
+                for condition in (
+                    "Identiteitsbewijs", "Bankrekening", "Inkomen", "Wonen", "Zorgverzekering",
+                    "Zorg en begeleiding", "Contact na vrijlating",
+                )
+                for state in ("geregeld", "niet geregeld", "onbekend")
+            ),
         ],
         # The creditor named "=Incasso Stil" is written as text, never as a formula.
         [
             "PI Alfa", "PIA", "3", "3", "1", "2", "2", "1", "3", "7,0", "1", "3",
             "'=Incasso Stil (1), Energie Test (1), Woonstichting Test (1)", "1", "1", "1", "1", "1",
+            *alfa_conditions,
         ],
         [
             "PI Bravo", "PIB", "1", "0", "0", "0", "0", "0", "1", "18,0", "1", "2",
             "'=Incasso Stil (1), Woonstichting Test (1)", "0", "0", "0", "0", "0",
+            *["0"] * 21,
         ],
         [
             "Totaal", "", "4", "3", "1", "2", "2", "1", "4", "10,0", "2", "5",
             "'=Incasso Stil (2), Woonstichting Test (2), Energie Test (1)", "1", "1", "1", "1", "1",
+            *alfa_conditions,
         ],
     ]  # fmt: skip
 

@@ -8,7 +8,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from schulden.actors import UserActor
 from schulden.audit import AuditEntry
+from schulden.cases.conditions import set_release_conditions
+from schulden.cases.models import Case
+from schulden.roles import Role
 from schulden.web.figures import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
 from tests.demo_world import DemoWorld
 from tests.web.test_beheer import text
@@ -55,6 +59,9 @@ def test_figures_page_shows_tables_charts_and_csv_link(world: DemoWorld) -> None
     assert opened
     assert int(opened.group(1)) == 3
     assert "/cijfers/kengetallen.csv?from=" in page
+    # Nobody in the demo was released in the past year: the section says so instead of a table of zeros.
+    assert '<h3 class="utrecht-heading-3" id="cijfer-basisvoorwaarden">Basisvoorwaarden bij vrijlating</h3>' in page
+    assert "Er zijn in deze periode geen dossiers vrijgelaten." in page
     with world.db() as s:
         assert s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "figures.read")) == 1
 
@@ -65,6 +72,43 @@ def test_figures_page_shows_tables_charts_and_csv_link(world: DemoWorld) -> None
     assert csv.data.startswith("\ufeffGemeente;Code;Dossiers geopend".encode())
     with world.db() as s:
         assert s.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action == "figures.export")) == 1
+
+
+def test_the_basisvoorwaarden_at_release_as_a_table(world: DemoWorld) -> None:
+    """De Vries leaves in three weeks: part of his basisvoorwaarden is recorded. One row per state under the PI,
+    a column per basisvoorwaarde, and the rules that say what counts as geregeld."""
+    with world.db() as s:
+        case = s.get_one(Case, world.case_id("Vries"))
+        counsellor = UserActor(user_id=1, role=Role.COUNSELLOR)
+        values = {"id_document": "applied", "bank_account": "blocked", "housing_after_release": "shelter"}
+        set_release_conditions(s, counsellor, case, values, today=world.today)
+        s.commit()
+    period = {"from": world.today.isoformat(), "to": (world.today + timedelta(days=30)).isoformat()}
+
+    page = text(world.client("pi.demo").get("/cijfers", query_string=period | {"group_by": "pi"}))
+
+    assert '<caption class="utrecht-table__caption">Basisvoorwaarden bij vrijlating per PI</caption>' in page
+    assert 'role="region" aria-label="Basisvoorwaarden bij vrijlating per PI"' in page
+    headers = re.findall(r'<th scope="col"[^>]*>([^<]+)</th>', page.split("cijfer-basisvoorwaarden")[-1])
+    assert headers[:9] == [
+        "PI", "Stand", "Identiteitsbewijs", "Bankrekening", "Inkomen", "Wonen", "Zorgverzekering",
+        "Zorg en begeleiding", "Contact na vrijlating",
+    ]  # fmt: skip
+    assert '<th scope="rowgroup" rowspan="3" class="utrecht-table__header-cell">PI Zwolle (1 vrijgelaten)</th>' in page
+    table = page.split("Basisvoorwaarden bij vrijlating per PI</caption>")[1].split("</table>")[0]
+    rows = {
+        label: [int(n) for n in re.findall(r'numeric-column">(\d+)</td>', cells)]
+        for label, cells in re.findall(r'<th scope="row"[^>]*>([^<]+)</th>(.*?)</tr>', table, re.S)
+    }
+    # The total repeats PI Zwolle's row: the last match per state wins.
+    assert rows == {
+        "geregeld": [1, 0, 0, 1, 0, 0, 0],
+        "niet geregeld": [0, 1, 0, 0, 0, 0, 0],
+        "onbekend": [0, 0, 1, 0, 1, 1, 1],
+    }
+    assert "<strong>Wonen</strong>: geregeld bij \u2018eigen woning\u2019, " in page
+    assert "niet geregeld bij \u2018geen woonplek\u2019." in page
+    assert page.count('role="img"') == 13  # a table, no new chart
 
 
 def test_default_period_and_dutch_errors(world: DemoWorld) -> None:

@@ -114,6 +114,17 @@ def test_beheer_and_cijfers_in_chromium_pass_axe(demo_server: str) -> None:
             assert fill not in ("", "rgb(0, 0, 0)"), fill
             visit.check("w3-08-cijfers")
 
+            # De Vries leaves in three weeks: the basisvoorwaarden table, with axe, and on a phone's width.
+            today = date.fromisoformat(page.get_by_label("Tot en met", exact=True).input_value())
+            page.goto(f"{base}/cijfers?from={today}&to={today + timedelta(days=30)}&group_by=pi")
+            assert page.get_by_role("table", name="Basisvoorwaarden bij vrijlating per PI").is_visible()
+            visit.check("w3-08b-cijfers-basisvoorwaarden")
+            page.set_viewport_size({"width": 375, "height": 800})
+            # The wide table scrolls inside its region; the page itself never scrolls sideways.
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            visit.check("w3-08c-cijfers-375")
+            page.set_viewport_size({"width": 1280, "height": 800})
+
             page.get_by_role("radio", name="Gemeente").check()
             start = page.get_by_label("Van", exact=True).input_value()
             page.get_by_label("Tot en met", exact=True).fill(start)
