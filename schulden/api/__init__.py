@@ -34,6 +34,7 @@ def make_api(app: Flask) -> Any:
     from schulden.api.auth import blp as auth
     from schulden.api.cases import blp as cases
     from schulden.api.conditions import blp as conditions
+    from schulden.api.consent_forms import blp as consent_forms
     from schulden.api.creditors import blp as creditors
     from schulden.api.debts import blp as debts
     from schulden.api.docs import blp as docs
@@ -73,6 +74,7 @@ def make_api(app: Flask) -> Any:
         auth,
         cases,
         conditions,
+        consent_forms,
         insurance,
         debts,
         letters,

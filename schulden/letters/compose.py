@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from schulden.cases.models import Case, Detainee, DetentionType, HouseholdMember, Threat
 from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
-from schulden.letters.consent_fields import consent_fields, withdrawal_fields
+from schulden.letters.consent_fields import consent_fields, is_referral_form, withdrawal_fields
 from schulden.letters.content import Address, DebtLine, LetterContent
 from schulden.letters.handover_fields import handover_fields
 from schulden.letters.models import Letter, LetterStatus
@@ -296,7 +296,11 @@ def _municipality_fields(municipality: Organisation | None) -> dict[str, Any]:
 def _letter_type_fields(session: Session, kind: str, case: Case, letter: Letter) -> dict[str, Any]:
     """What only some letters tell: the consent (L8, L9), its withdrawal (L10), the household (L8)."""
     return {
-        "consent": consent_fields(session, case, letter.letter_date) if kind in ("L8", "L9") else None,
+        "consent": (
+            consent_fields(session, case, letter.letter_date, referral_only=is_referral_form(letter))
+            if kind in ("L8", "L9")
+            else None
+        ),
         "withdrawal": withdrawal_fields(session, case, letter) if kind == "L10" else None,
         "household": _household(session, case) if kind == "L8" else None,
     }

@@ -18,13 +18,33 @@ from schulden.consents import CASE_RETENTION_YEARS, CREDITOR_PURPOSES, PURPOSE_L
 from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation
 
+#: The idempotency key's marker of the referral's own consent form (schulden/cases/consent_forms.py).
+REFERRAL_FORM_MARK = "-L9-refer-"
+
+
+def is_referral_form(letter: Letter) -> bool:
+    return letter.letter_type == "L9" and REFERRAL_FORM_MARK in letter.idempotency_key
+
 
 def _organisation_name(session: Session, org_id: int | None) -> str | None:
     org = session.get(Organisation, org_id) if org_id is not None else None
     return org.name if org is not None else None
 
 
-def consent_fields(session: Session, case: Case, letter_date: date) -> dict[str, Any]:
+def consent_fields(session: Session, case: Case, letter_date: date, *, referral_only: bool = False) -> dict[str, Any]:
+    """`referral_only`: the form for a referral asked after the intake, naming the case's municipality alone
+    (schulden/cases/consent_forms.py)."""
+    if referral_only:
+        proposed = (case.expected_release + timedelta(days=183)) if case.expected_release else None
+        municipality = _organisation_name(session, case.municipality_id)
+        return {
+            "purposes": [purpose_label(ConsentPurpose.REFER_MUNICIPALITY, municipality)],
+            "recipients": [],
+            "valid_until": proposed or letter_date + timedelta(days=365),
+            "witness": None,
+            "municipality": municipality,
+            "retention_years": CASE_RETENTION_YEARS,
+        }
     rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))))
     # The form (L9) is printed before anything is signed: it proposes every purpose and a validity until six
     # months after the expected release (domain.md 6.3 item 7), or a year when the release date is unknown.

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
+from schulden.cases.consent_forms import request_referral_consent_form
 from schulden.cases.models import Case, ConsentPurpose
 from schulden.cases.schemas import ConsentIn, MunicipalityChoiceIn
 from schulden.cases.services import choose_municipality, record_signed_consent
@@ -173,6 +174,23 @@ def municipality(case_id: int) -> ResponseReturnValue:
         return _render(session, actor, case, choice_values=values, choice_errors=errors)
     session.commit()
     flash("De gemeente is gekozen.", "ok")
+    return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
+
+
+@blp.post("/dossiers/<int:case_id>/verwijzing/formulier")
+@roles_required(Role.COUNSELLOR, Role.PI_STAFF)
+def referral_consent_form(case_id: int) -> ResponseReturnValue:
+    """The L9 naming the chosen municipality, for the detainee to sign (as POST /cases/<id>/referral-consent-form)."""
+    actor = current_actor()
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    try:
+        letter = request_referral_consent_form(session, runtime().engine, actor, case, origin=request.remote_addr)
+    except ValidationFailed as exc:
+        session.rollback()
+        return _render(session, actor, case, consent_errors=exc.errors)
+    session.commit()
+    flash(f"Het toestemmingsformulier is klaargezet (brief {letter.id}); het gaat met de post naar de PI.", "ok")
     return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
 
 

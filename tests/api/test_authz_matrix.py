@@ -149,6 +149,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("conditions.CaseReleaseConditions", "PUT"): Route(
         "case", CASE_EDITORS, frozenset({428}), lambda w: {"care_arranged": "arranged"}
     ),
+    ("consent_forms.ReferralConsentForm", "POST"): Route("case", CASE_MANAGERS, frozenset({412}), None, STALE),
     ("insurance.CaseInsurance", "GET"): Route("case"),
     ("insurance.CaseInsurance", "PUT"): Route(
         "case", CASE_EDITORS, frozenset({422}), lambda w: {"health_insurer_id": 987_654}
