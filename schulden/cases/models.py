@@ -166,6 +166,8 @@ class Case(Base):
             name="municipality_rule_known",
         ),
         Index("ix_debt_case_pi_id_created_at", "pi_id", "created_at"),
+        # The PI's intake clocks on Mijn werk walk a PI's cases by arrival (schulden/worklist.py _intake_clocks).
+        Index("ix_debt_case_pi_id_detention_start", "pi_id", "detention_start", "id"),
         Index("ix_debt_case_municipality_id", "municipality_id"),
         Index("ix_debt_case_team_id_created_at", "team_id", "created_at"),
     )
