@@ -29,12 +29,13 @@ from schulden.letters import lifecycle
 from schulden.letters.compose import Sender, compose
 from schulden.letters.models import Letter, LetterStatus
 from schulden.letters.services import request_letter
-from schulden.letters.templates import BulletList, Facts, Heading, Paragraph, render_text
+from schulden.letters.templates import render_text
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.users.models import User
 from tests.conftest import NOW, actor
 from tests.factories import PI_STAFF, make_case, make_creditor, make_debt, make_municipality
+from tests.letter_text import text_of
 from workflows import Engine as WorkflowEngine
 
 SENDER = Sender("Stichting Schuldroute", ("Postbus 1", "1000 AA  TEST"), "088 000 00 00", "a@b.example", "http://x")
@@ -43,16 +44,7 @@ TODAY = date(2026, 3, 2)  # NOW's day
 
 
 def _text(session: Session, engine: WorkflowEngine, letter: Letter) -> str:
-    rendered = render_text(compose(session, letter, sender=SENDER, calendar=engine.calendar, reply=None))
-    parts = [rendered.subject]
-    for block in rendered.blocks:
-        if isinstance(block, Paragraph | Heading):
-            parts.append(block.text)
-        elif isinstance(block, BulletList):
-            parts.extend(block.items)
-        elif isinstance(block, Facts):
-            parts.extend(f"{label}: {value}" for label, value in block.rows)
-    return "\n".join(parts)
+    return text_of(render_text(compose(session, letter, sender=SENDER, calendar=engine.calendar, reply=None)))
 
 
 def _casemanager(session: Session) -> User:

@@ -18,9 +18,10 @@ from schulden.cases.models import DetentionType
 from schulden.debts.services import fire_debt_event
 from schulden.letters.compose import Sender, compose
 from schulden.letters.models import Letter
-from schulden.letters.templates import BulletList, Facts, Heading, Paragraph, render_text
+from schulden.letters.templates import render_text
 from tests.conftest import NOW, actor
 from tests.factories import make_case, make_creditor, make_debt
+from tests.letter_text import text_of
 from workflows import Engine as WorkflowEngine
 
 SENDER = Sender("Schuldroute", ("Postbus 1", "1000 AA  TEST"), "088 000 00 00", "a@b.example", "http://127.0.0.1")
@@ -34,16 +35,7 @@ def _l1_text(session: Session, engine: WorkflowEngine, detention_type: Detention
     fire_debt_event(session, engine, debt, "send_letters", actor=COUNSELLOR, now=NOW)
     session.flush()
     letter = session.scalars(select(Letter).where(Letter.debt_id == debt.id, Letter.letter_type == "L1")).one()
-    rendered = render_text(compose(session, letter, sender=SENDER, calendar=engine.calendar, reply=None))
-    parts = [rendered.subject]
-    for block in rendered.blocks:
-        if isinstance(block, Paragraph | Heading):
-            parts.append(block.text)
-        elif isinstance(block, BulletList):
-            parts.extend(block.items)
-        elif isinstance(block, Facts):
-            parts.extend(f"{label}: {value}" for label, value in block.rows)
-    return "\n".join(parts)
+    return text_of(render_text(compose(session, letter, sender=SENDER, calendar=engine.calendar, reply=None)))
 
 
 #: Every detention type without a release date, and with one (a pre-trial case has none: the intake refuses it).

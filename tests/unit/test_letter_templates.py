@@ -21,7 +21,6 @@ from schulden.letters.templates import (
     LetterTextError,
     MissingField,
     Paragraph,
-    RenderedText,
     add_months,
     bedrag,
     datum,
@@ -29,6 +28,7 @@ from schulden.letters.templates import (
     plain_text,
     render_text,
 )
+from tests.letter_text import text_of
 
 BSN = "111222333"
 NAME = "Ĳsbrand van der Mëulen-Öztürk"
@@ -128,18 +128,6 @@ def make_content(letter_type: str, **fields: Any) -> LetterContent:
         debts=(DebtLine("CJIB", "123", "CJIB-boete", 123456, 0, 1000, "estimated"),),
         reply_code="K7QM-4TXD-9P",
     )
-
-
-def text_of(rendered: RenderedText) -> str:
-    parts = [rendered.subject]
-    for block in rendered.blocks:
-        if isinstance(block, Paragraph | Heading):
-            parts.append(block.text)
-        elif isinstance(block, BulletList):
-            parts.extend(block.items)
-        elif isinstance(block, Facts):
-            parts.extend(f"{label}: {value}" for label, value in block.rows)
-    return "\n".join(parts)
 
 
 def render(letter_type: str, **fields: Any) -> str:
