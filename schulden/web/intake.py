@@ -41,11 +41,11 @@ from schulden.errors import NotFound, ValidationFailed
 from schulden.http.errors import field_errors, record_denied
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
+from schulden.labels import THREAT_LABELS
 from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
-from schulden.web.cases import THREAT_LABELS
 from workflows import TransitionRefused, WorkflowInstance
 
 blp = Blueprint("intake", __name__, url_prefix="/intake")
