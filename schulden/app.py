@@ -61,6 +61,7 @@ def _register_web(app: Flask) -> None:
     from schulden.web import (
         account,
         admin,
+        answers,
         assets,
         auth,
         cases,
@@ -91,6 +92,6 @@ def _register_web(app: Flask) -> None:
     assets.init_app(app)
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
-        referral_inbox, conditions, knooppunt, insurance, release,
+        referral_inbox, conditions, knooppunt, insurance, release, answers,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)

@@ -6,7 +6,7 @@ and the refusal says which consent is missing.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -87,3 +87,12 @@ def has_valid_consent(
 
 def missing_consent_message(purpose: ConsentPurpose) -> str:
     return f"Er is geen geldige toestemming voor '{PURPOSE_LABELS[purpose]}'."
+
+
+def proposed_consent_validity(expected_release: date | None, today: date) -> date:
+    """How long the signed consent is proposed to hold: six months after the expected release (domain.md 6.3 item 7),
+    or a year from today when the release date is unknown. The printed form (L9) and the intake's "Geldig tot"
+    both take it from here, so the date the detainee reads is the date the screen proposes."""
+    if expected_release is not None:
+        return expected_release + timedelta(days=183)
+    return today + timedelta(days=365)

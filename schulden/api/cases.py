@@ -275,10 +275,8 @@ class ConsentWithdrawal(MethodView):
         require_role(actor, {Role.PI_STAFF, Role.COUNSELLOR}, "toestemming intrekken")
         session = db_session()
         case = get_case(session, actor, case_id)
-        rows = withdraw_consents(
-            session, runtime().engine, case, actor=actor, consent_ids=data.get("consent_ids"), note=data.get("note")
-        )
-        _changed(session, actor, case, "consent.withdraw", consent_ids=[r.id for r in rows])
+        rows = withdraw_consents(session, runtime().engine, case, actor=actor, consent_ids=data.get("consent_ids"),
+                                 note=data.get("note"), origin=origin())  # fmt: skip
         session.commit()
         return rows
 

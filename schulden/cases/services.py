@@ -515,8 +515,10 @@ def withdraw_consents(
     consent_ids: Sequence[int] | None,
     note: str | None = None,
     now: datetime | None = None,
+    origin: str | None = None,
 ) -> list[Consent]:
-    """Withdraw some consents (or all, when `consent_ids` is None); stops what they cover at once.
+    """Withdraw some consents (or all, when `consent_ids` is None); stops what they cover at once. Writes the
+    `consent.withdraw` audit row naming the consents (every front door the same); does not commit.
 
     Withdrawing everything closes the case (and its debts' clocks) through the case's `withdraw_consent` step,
     which makes the withdrawal form (L10). A partial withdrawal narrows what the guards allow from this moment on,
@@ -538,6 +540,8 @@ def withdraw_consents(
         row.withdrawn_by = actor.actor_id
         row.withdrawal_note = note
     session.flush()
+    audit.record(session, actor=actor, action="consent.withdraw", object_type="case", object_id=case.id,
+                 case_id=case.id, origin=origin, details={"consent_ids": [r.id for r in rows]})  # fmt: skip
     remaining = session.scalar(
         select(Consent.id).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None)).limit(1)
     )

@@ -7,14 +7,20 @@ tells the text which one it is writing for.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.cases.models import Case, Consent, ConsentPurpose
-from schulden.consents import CASE_RETENTION_YEARS, CREDITOR_PURPOSES, PURPOSE_LABELS, purpose_label
+from schulden.consents import (
+    CASE_RETENTION_YEARS,
+    CREDITOR_PURPOSES,
+    PURPOSE_LABELS,
+    proposed_consent_validity,
+    purpose_label,
+)
 from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation
 
@@ -35,12 +41,11 @@ def consent_fields(session: Session, case: Case, letter_date: date, *, referral_
     """`referral_only`: the form for a referral asked after the intake, naming the case's municipality alone
     (schulden/cases/consent_forms.py)."""
     if referral_only:
-        proposed = (case.expected_release + timedelta(days=183)) if case.expected_release else None
         municipality = _organisation_name(session, case.municipality_id)
         return {
             "purposes": [purpose_label(ConsentPurpose.REFER_MUNICIPALITY, municipality)],
             "recipients": [],
-            "valid_until": proposed or letter_date + timedelta(days=365),
+            "valid_until": proposed_consent_validity(case.expected_release, letter_date),
             "witness": None,
             "municipality": municipality,
             "retention_years": CASE_RETENTION_YEARS,
@@ -48,7 +53,6 @@ def consent_fields(session: Session, case: Case, letter_date: date, *, referral_
     rows = list(session.scalars(select(Consent).where(Consent.case_id == case.id, Consent.withdrawn_at.is_(None))))
     # The form (L9) is printed before anything is signed: it proposes every purpose and a validity until six
     # months after the expected release (domain.md 6.3 item 7), or a year when the release date is unknown.
-    proposed_until = (case.expected_release + timedelta(days=183)) if case.expected_release else None
     # A consent to refer names its municipality (6.3 items 3-4): the signed one names its own; the form proposes
     # the case's, and without one it leaves the referral out (it is asked for when the municipality is known).
     referral = next((r for r in rows if r.purpose == ConsentPurpose.REFER_MUNICIPALITY.value), None)
@@ -73,8 +77,7 @@ def consent_fields(session: Session, case: Case, letter_date: date, *, referral_
         "purposes": purposes,
         "recipients": [],
         "valid_until": max((r.valid_until for r in rows), default=None)
-        or proposed_until
-        or letter_date + timedelta(days=365),
+        or proposed_consent_validity(case.expected_release, letter_date),
         "witness": next((r.witness for r in rows if r.witness), None),
         "municipality": municipality if referral is not None or not rows else None,
         "retention_years": CASE_RETENTION_YEARS,

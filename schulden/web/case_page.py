@@ -16,23 +16,16 @@ from datetime import UTC, datetime, time
 from functools import lru_cache
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, get_flashed_messages, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
-from marshmallow import ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from schulden.actors import UserActor
-from schulden.cases import schemas
-from schulden.cases.models import Case
-from schulden.cases.queries import CaseDetailRow, get_case
-from schulden.cases.services import EventHasOwnOperation, take_case_step
+from schulden.cases.queries import CaseDetailRow
+from schulden.cases.services import SERVICE_EVENTS
 from schulden.cases.views import read_actions, read_case, read_history
-from schulden.debts.models import Debt
 from schulden.debts.queries import DebtListRow, read_debts
-from schulden.debts.services import take_debt_step
 from schulden.errors import NotFound
 from schulden.http.errors import record_denied
 from schulden.http.ports import runtime
@@ -40,10 +33,11 @@ from schulden.http.requests import db_session
 from schulden.labels import (
     AMOUNT_STATUS_LABELS,
     CATEGORY_LABELS,
-    CLOSURE_LABELS,
+    DEBT_TYPE_LABELS,
     DETENTION_LABELS,
     LETTER_STATUS_LABELS,
-    THREAT_LABELS,
+    label,
+    letter_label,
 )
 from schulden.letters.lifecycle import PDF_READY, LetterStateError
 from schulden.letters.models import Letter, LetterStatus
@@ -52,27 +46,13 @@ from schulden.letters.services import downloadable_letter
 from schulden.replies.models import CreditorReply
 from schulden.replies.queries import read_replies
 from schulden.web.auth import current_actor, login_required
-from schulden.web.cases import LABELS, _flatten, blp
-from workflows import ConcurrentUpdate, TransitionRefused
+from schulden.web.case_overview import overview
+from schulden.web.case_steps import DESTRUCTIVE_CASE_EVENTS, is_checked_case_event, is_checked_debt_event
+from schulden.web.cases import blp
+from schulden.web.filters import datum
 from workflows.definition import START_EVENT
 from workflows.store import HistoryEntry
 from workflows.svg import render_svg
-
-
-@dataclass(frozen=True)
-class EventInput:
-    """A choice an event needs in its payload (its guard refuses without it), shown as a select by its button."""
-
-    payload_key: str
-    label: str
-    options: dict[str, str]
-
-
-#: Events that take input on the page (the rest are a bare button, or a reason where the process asks one).
-EVENT_INPUTS = {
-    "flag_threat": EventInput("threat", "Soort dreiging", THREAT_LABELS),
-    "close": EventInput("closure_reason", "Reden van afsluiten", CLOSURE_LABELS),
-}
 
 
 def _case_or_404(session: Session, actor: UserActor, case_id: int) -> tuple[CaseDetailRow, dict[str, Any]]:
@@ -141,10 +121,13 @@ class DebtAction:
     event: str
     label: str
     requires_reason: bool
+    checked: bool  # opens its check page first (case_steps.DEBT_CONSEQUENCES)
 
 
-#: Debt events that need more than a reason (the arrangement's figures) or are bookkeeping: not buttons here.
-DEBT_EVENTS_WITHOUT_BUTTON = frozenset({"propose_arrangement", "reply_received"})
+#: Debt events that are no button of a debt: the arrangement needs its figures, an answer is entered on the answer
+#: form (never a bare "Saldo ontvangen" that confirms without an amount), and the first letters go for all debts
+#: at once ("Alle schuldeisers aanschrijven").
+DEBT_EVENTS_WITHOUT_BUTTON = frozenset({"propose_arrangement", "reply_received", "confirm_balance", "send_letters"})
 
 
 def _debt_actions(actor: UserActor, debts: list[DebtRow]) -> dict[int, list[DebtAction]]:
@@ -162,8 +145,48 @@ def _debt_actions(actor: UserActor, debts: list[DebtRow]) -> dict[int, list[Debt
                 and role in transition.roles
                 and event not in DEBT_EVENTS_WITHOUT_BUTTON
             ):
-                out.setdefault(debt.id, []).append(DebtAction(event, transition.label, transition.requires_reason))
+                checked = is_checked_debt_event(event, transition.requires_reason)
+                out.setdefault(debt.id, []).append(
+                    DebtAction(event, transition.label, transition.requires_reason, checked)
+                )
     return out
+
+
+#: Case steps with a page of their own (routing, referral, release; withdrawing consent chooses what is withdrawn).
+NOT_BUTTONS = SERVICE_EVENTS | {"withdraw_consent"}
+
+
+@dataclass(frozen=True)
+class CaseAction:
+    event: str
+    label: str
+    checked: bool
+    destructive: bool
+
+
+def _case_actions(actions: list[Any], process: Any, primary: str | None) -> tuple[list[CaseAction], list[Any]]:
+    """The allowed steps as buttons (the primary one left out: it stands in the overview) and the refused ones."""
+    by_event = {t.event: t for t in process.transitions if t.label}
+    allowed: list[CaseAction] = []
+    seen: set[str] = set()
+    for option in actions:
+        if not option.allowed or option.event in seen or option.event == primary or option.event in NOT_BUTTONS:
+            continue
+        seen.add(option.event)
+        transition = by_event.get(option.event)
+        requires_reason = bool(transition and transition.requires_reason)
+        allowed.append(
+            CaseAction(
+                option.event,
+                option.label,
+                is_checked_case_event(option.event, requires_reason),
+                option.event in DESTRUCTIVE_CASE_EVENTS,
+            )
+        )
+    # The steps that cannot be undone last, so the eye meets them after the everyday ones.
+    allowed.sort(key=lambda a: a.destructive)
+    refused = [o for o in actions if not o.allowed and o.event not in NOT_BUTTONS]
+    return allowed, refused
 
 
 def _totals(debts: list[DebtRow]) -> dict[str, dict[str, int]]:
@@ -182,22 +205,23 @@ def _aware(moment: datetime) -> datetime:
 def _timeline(
     history: list[HistoryEntry], letters: list[Letter], replies: list[CreditorReply], process: Any
 ) -> list[TimelineItem]:
-    """History, letters and creditor answers merged, newest first."""
+    """History, letters and creditor answers merged, newest first, in words (no letter codes)."""
     items: list[TimelineItem] = []
     for entry in history:
-        label = process.state(entry.to_state).label or entry.to_state
+        state = process.state(entry.to_state).label or entry.to_state
         event = next((t.label for t in process.transitions if t.event == entry.event and t.label), None)
         # Unlabelled events are the clocks' (e.g. the referral window reached): the target state says enough.
         event = event or ("Dossier geopend" if entry.event == START_EVENT else "Automatische stap")
-        items.append(TimelineItem(_aware(entry.at), "history", f"{event}: naar {label}", entry.reason))
+        items.append(TimelineItem(_aware(entry.at), "history", f"{event}: naar {state}", entry.reason))
     for letter in letters:
-        status = LETTER_STATUS_LABELS.get(letter.status, letter.status)
+        status = label(LETTER_STATUS_LABELS, letter.status)
+        failed = letter.status == LetterStatus.FAILED.value
         items.append(
             TimelineItem(
                 _aware(letter.sent_at or letter.rendered_at or letter.created_at),
                 "letter",
-                f"{letter.letter_type} (ronde {letter.round}): {status.lower()}",
-                letter.last_error if letter.status == LetterStatus.FAILED.value else None,
+                f"{letter_label(letter.letter_type, letter.round)}: {status.lower()}",
+                f"{letter.last_error}; de beheerder kan de brief opnieuw laten maken" if failed else None,
                 letter_id=letter.id,
                 pdf_ready=letter.storage_key is not None and letter.status in PDF_READY,
             )
@@ -207,16 +231,6 @@ def _timeline(
         read = "gelezen" if reply.reviewed_at is not None else "nog niet gelezen"
         items.append(TimelineItem(received, "reply", f"Antwoord van schuldeiser ontvangen ({read})", None))
     return sorted(items, key=lambda item: item.at, reverse=True)
-
-
-def _field_ids(errors: dict[str, list[str]], event: str) -> dict[str, list[str]]:
-    """Every action has its own form, so its fields are named after the event (unique ids on the page); an error
-    about the event itself belongs to no field."""
-    fields = {"reason": f"reden-{event}", "choice": f"keuze-{event}", "event": "_form", "payload": "_form"}
-    out: dict[str, list[str]] = {}
-    for key, messages in errors.items():
-        out.setdefault(fields.get(key, key), []).extend(messages)
-    return out
 
 
 @lru_cache(maxsize=256)
@@ -230,16 +244,22 @@ def _state_diagram(process: str, version: int, current: str, visited: frozenset[
     return Markup(render_svg(definition, current, visited=visited, id_prefix="stappen-schema"))  # noqa: S704
 
 
-def _render_detail(
-    case_id: int,
-    *,
-    action_errors: dict[str, list[str]] | None = None,
-    values: dict[str, Any] | None = None,
-    status: int = 200,
-) -> ResponseReturnValue:
+def _debt_messages() -> dict[int, list[tuple[str, str]]]:
+    """The refusals and confirmations of per-debt steps, flashed under "debt-<id>" / "debt-done-<id>": shown next to
+    their debt (ux.md), never at the top of the page."""
+    out: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    flashed: list[tuple[str, str]] = get_flashed_messages(with_categories=True)  # type: ignore[assignment]
+    for category, message in flashed:
+        if category.startswith("debt-done-"):
+            out[int(category.removeprefix("debt-done-"))].append(("ok", message))
+        elif category.startswith("debt-"):
+            out[int(category.removeprefix("debt-"))].append(("error", message))
+    return out
+
+
+def _render_detail(case_id: int) -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
-    errors = _field_ids(action_errors or {}, (values or {}).get("event", ""))
     # The reads of the API's GET of the case, its history, actions, debts, letters and answers, each with its row.
     detail, view = _case_or_404(session, actor, case_id)
     case = detail.case
@@ -254,14 +274,41 @@ def _render_detail(
     letters = read_letters(session, actor, case, origin=origin)
     replies = read_replies(session, actor, case, origin=origin)
     session.commit()
+    current = [r for r in replies if r.superseded_at is None]
+    unread = sum(1 for r in current if r.reviewed_at is None)
+    answered = {r.debt_id: r for r in current if r.debt_id is not None}
+    failed = sum(1 for x in letters if x.status == LetterStatus.FAILED.value)
+    summary = overview(
+        view,
+        role=actor.role.value,
+        debts=debts,
+        unread=unread,
+        failed_letters=failed,
+        allowed={o.event for o in actions if o.allowed},
+        today=engine.today(),
+        datum=datum,
+    )
+    primary = summary.next_step.event if summary.next_step else None
+    primary_label = next((o.label for o in actions if o.event == primary), None)
+    allowed, refused = _case_actions(actions, process, primary)
     return render_template(
         "dossiers/detail.html",
         case=view,
+        summary=summary,
+        primary_event=primary if primary_label else None,
+        primary_label=primary_label,
+        primary_checked=bool(primary) and is_checked_case_event(primary or "", False),
+        replies=replies,
+        answered=answered,
+        letters=letters,
         debts=debts,
+        unwritten=sum(1 for d in debts if d.state == "identified"),
         totals=_totals(debts),
         timeline=_timeline(history, letters, replies, process),
-        actions=actions,
+        allowed_actions=allowed,
+        refused_actions=refused,
         debt_actions=_debt_actions(actor, debts),
+        debt_messages=_debt_messages(),
         states=process.states,
         current_state=detail.state,
         state_diagram=_state_diagram(
@@ -269,104 +316,15 @@ def _render_detail(
         ),
         category_labels=CATEGORY_LABELS,
         amount_status_labels=AMOUNT_STATUS_LABELS,
+        debt_type_labels=DEBT_TYPE_LABELS,
         detention_labels=DETENTION_LABELS,
-        event_inputs=EVENT_INPUTS,
-        errors=errors,
-        values=values or {},
-        labels=LABELS
-        | {f"reden-{a.event}": "Reden" for a in actions}
-        | {f"keuze-{event}": choice.label for event, choice in EVENT_INPUTS.items()},
-    ), status
+    )
 
 
 @blp.get("/<int:case_id>")
 @login_required
 def detail(case_id: int) -> ResponseReturnValue:
     return _render_detail(case_id)
-
-
-@blp.post("/<int:case_id>/actie")
-@login_required
-def fire_event(case_id: int) -> ResponseReturnValue:
-    """A button of the case page: the API's POST /cases/{id}/events, with the refusal shown on the page."""
-    actor = current_actor()
-    session = db_session()
-    values = {name: request.form.get(name, "") for name in ("event", "reason", "choice")}
-    data: dict[str, Any] = {"event": values["event"], "payload": {}}
-    if values["reason"].strip():
-        data["reason"] = values["reason"].strip()
-    choice = EVENT_INPUTS.get(values["event"])
-    if choice is not None and values["choice"]:
-        data["payload"][choice.payload_key] = values["choice"]
-    try:
-        args = schemas.EventIn().load(data)
-    except ValidationError as exc:
-        return _render_detail(case_id, action_errors=_flatten(exc.messages), values=values, status=422)
-    try:
-        case: Case = get_case(session, actor, case_id)
-    except NotFound as exc:
-        record_denied(exc)
-        abort(404)
-    try:
-        take_case_step(session, runtime().engine, case, args["event"], actor=actor, payload=args["payload"],
-                       reason=args.get("reason"), origin=request.remote_addr)  # fmt: skip
-        session.commit()
-    except EventHasOwnOperation as exc:
-        # These change data of their own and have their own pages.
-        session.rollback()
-        return _render_detail(case_id, action_errors=exc.errors, values=values, status=422)
-    except TransitionRefused as exc:
-        session.rollback()
-        field = "reason" if exc.code == "reason_required" else "event"
-        if exc.code == "guard" and args["event"] in EVENT_INPUTS:
-            field = "choice"  # the refusal is about the input: show it at its field
-        return _render_detail(case_id, action_errors={field: [exc.reason]}, values=values, status=409)
-    except (ConcurrentUpdate, StaleDataError):
-        session.rollback()
-        message = "Iemand anders heeft dit dossier zojuist gewijzigd; bekijk het opnieuw en probeer het nog eens."
-        return _render_detail(case_id, action_errors={"_form": [message]}, values=values, status=409)
-    flash("De stap is uitgevoerd.", "ok")
-    return redirect(url_for("dossiers.detail", case_id=case_id), 303)
-
-
-@blp.post("/<int:case_id>/schulden/<int:debt_id>/actie")
-@login_required
-def fire_debt_action(case_id: int, debt_id: int) -> ResponseReturnValue:
-    """A debt's button on the case page: the API's POST /debts/{id}/events, with the refusal shown on the page."""
-    actor = current_actor()
-    session = db_session()
-    values = {"event": request.form.get("event", ""), "reason": request.form.get("reason", "")}
-    data: dict[str, Any] = {"event": values["event"], "payload": {}}
-    if values["reason"].strip():
-        data["reason"] = values["reason"].strip()
-    try:
-        args = schemas.EventIn().load(data)
-    except ValidationError as exc:
-        messages = _flatten(exc.messages).get("event", ["Kies een actie."])
-        return _render_detail(case_id, action_errors={"_form": messages}, status=422)
-    try:
-        get_case(session, actor, case_id)  # the case's scope is the debt's
-    except NotFound as exc:
-        record_denied(exc)
-        abort(404)
-    debt = session.scalar(select(Debt).where(Debt.id == debt_id, Debt.case_id == case_id))
-    if debt is None or args["event"] in DEBT_EVENTS_WITHOUT_BUTTON:
-        abort(404)
-    try:
-        take_debt_step(session, runtime().engine, debt, args["event"], actor=actor, payload=args["payload"],
-                       reason=args.get("reason"), origin=request.remote_addr)  # fmt: skip
-        session.commit()
-    except TransitionRefused as exc:
-        session.rollback()
-        return _render_detail(case_id, action_errors={"_form": [exc.reason]}, status=409)
-    except (ConcurrentUpdate, StaleDataError):
-        session.rollback()
-        message = (
-            "Iemand anders heeft deze schuld zojuist gewijzigd; bekijk het dossier opnieuw en probeer het nog eens."
-        )
-        return _render_detail(case_id, action_errors={"_form": [message]}, status=409)
-    flash("De stap is uitgevoerd.", "ok")
-    return redirect(url_for("dossiers.detail", case_id=case_id), 303)
 
 
 @blp.get("/brieven/<int:letter_id>.pdf")

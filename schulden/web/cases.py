@@ -149,5 +149,6 @@ def index() -> ResponseReturnValue:
     ), (422 if errors else 200)
 
 
-# The case page's routes live in their own module on this blueprint (imported last: it needs `blp`).
+# The case page's routes and its steps live in their own modules on this blueprint (imported last: they need `blp`).
 from schulden.web import case_page as _case_page  # noqa: E402,F401
+from schulden.web import case_steps as _case_steps  # noqa: E402,F401

@@ -1,7 +1,8 @@
 """Dutch formats for the pages (ecosystem.md 7): amounts in euros and dates, through Babel with locale nl_NL.
 
 Templates use `{{ debt.amount_cents | euro }}` (€ 1.234,50, with a no-break space after the sign),
-`{{ case.expected_release | datum }}` (27-04-2025) and `| datum_lang` (27 april 2025). Timestamps are shown in
+`{{ case.expected_release | datum }}` (27 april 2025: dates in prose, ux.md) and `| datum_kort` (27-04-2025, for a
+column of many dates, where the eye compares them). Timestamps are shown in
 Dutch time: flask-babel converts an aware datetime (ours are UTC) to Europe/Amsterdam before taking its date.
 """
 
@@ -36,27 +37,27 @@ def _euro(cents: int) -> str:
 
 
 def datum(value: date | datetime | None) -> str:
-    """A short Dutch date: 27-04-2025."""
-    if value is None:
-        return ""
-    return str(flask_babel.format_date(value, "short"))
-
-
-def datum_lang(value: date | datetime | None) -> str:
     """A written-out Dutch date: 27 april 2025."""
     if value is None:
         return ""
     return str(flask_babel.format_date(value, "long"))
 
 
-def datum_tijd(value: datetime | None) -> str:
-    """A Dutch date and time in Dutch time: 27-04-2025 14:05."""
+def datum_kort(value: date | datetime | None) -> str:
+    """A short Dutch date: 27-04-2025."""
     if value is None:
         return ""
-    return str(flask_babel.format_datetime(value, "dd-MM-yyyy HH:mm"))
+    return str(flask_babel.format_date(value, "short"))
+
+
+def datum_tijd(value: datetime | None) -> str:
+    """A Dutch date and time in Dutch time: 27 april 2025 om 14:05."""
+    if value is None:
+        return ""
+    return str(flask_babel.format_datetime(value, "d MMMM yyyy 'om' HH:mm"))
 
 
 def init_app(app: Flask) -> None:
     # One locale and one time zone for everyone: the service is Dutch only.
     babel.init_app(app, default_locale=LOCALE, default_timezone=TIMEZONE)
-    app.jinja_env.filters.update(euro=euro, datum=datum, datum_lang=datum_lang, datum_tijd=datum_tijd)
+    app.jinja_env.filters.update(euro=euro, datum=datum, datum_lang=datum, datum_kort=datum_kort, datum_tijd=datum_tijd)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schulden.access import CASE_WRITERS, bsn_recording_refusal
@@ -32,7 +32,7 @@ from schulden.cases.queries import get_case
 from schulden.cases.schemas import CaseCreate, ConsentIn, DetaineeIn
 from schulden.cases.services import record_signed_consent
 from schulden.cases.views import detainee_name, read_case_name
-from schulden.consents import purpose_label
+from schulden.consents import proposed_consent_validity, purpose_label
 from schulden.creditors.models import Creditor
 from schulden.debts.queries import read_intake_debts
 from schulden.debts.schemas import DebtCreate
@@ -43,9 +43,12 @@ from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.labels import THREAT_LABELS
 from schulden.letters.compose import DEBT_TYPE_LABELS
+from schulden.letters.consent_fields import REFERRAL_FORM_MARK
+from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.filters import datum
 from workflows import TransitionRefused, WorkflowInstance
 
 blp = Blueprint("intake", __name__, url_prefix="/intake")
@@ -160,11 +163,72 @@ def start() -> ResponseReturnValue:
         if errors:
             return _step(1, values, errors)
         return _step(2, values, {})
+    if step == "controleren":
+        change = request.form.get("wijzig")
+        if change in ("1", "2"):
+            return _step(int(change), values, {})  # everything typed travels back with the step
+        return _open_from_form(actor, values)
     if step != "2":
         abort(400)
     if request.form.get("terug"):
         return _step(1, values, {})
-    return _open_from_form(actor, values)
+    session = db_session()
+    try:
+        data = CaseCreate().load(_case_input(values))
+        # A dry run of the operation, rolled back: the check page shows only what opening will accept (every rule
+        # of open_from_intake, such as the release after the start), and stores nothing.
+        open_from_intake(session, runtime().engine, actor=actor, data=data, origin=request.remote_addr)
+    except ValidationError as exc:
+        session.rollback()
+        errors = _messages(exc)
+        return _step(1 if any(k.startswith("detainee.") for k in errors) else 2, values, errors)
+    except ValidationFailed as exc:
+        session.rollback()
+        return _step(1 if any(k.startswith("detainee.") for k in exc.errors) else 2, values, exc.errors)
+    session.rollback()
+    return _check(actor, values)
+
+
+def _day(value: str) -> str:
+    """An ISO date typed in the wizard as the check page shows it (4 december 2026); as typed if it is no date."""
+    try:
+        return datum(date.fromisoformat(value))
+    except ValueError:
+        return value
+
+
+def _check(actor: UserActor, values: dict[str, str]) -> ResponseReturnValue:
+    """The check page before the case is opened: every value with its step, and what opening it does."""
+    session = db_session()
+    name = " ".join(values.get(f"detainee.{n}", "") for n in ("given_names", "surname_prefix", "surname")).split()
+    insurer = None
+    if re.fullmatch(r"[0-9]{1,18}", values.get("health_insurer_id", "")):
+        insurer = next((c.name for c in health_insurers(session) if c.id == int(values["health_insurer_id"])), None)
+    benefits = [rule.label for kind, rule in BENEFITS.items() if values.get(f"benefit.{kind}")]
+    pi = session.get(Organisation, actor.organisation_id) if actor.organisation_id else None
+    rows = [
+        ("Naam", " ".join(name), "1"),
+        ("Geboortedatum", _day(values.get("detainee.date_of_birth", "")), "1"),
+        *([("BSN", values.get("detainee.bsn"), "1")] if actor.role is not Role.VOLUNTEER else []),
+        ("DJI-nummer", values.get("detainee.dji_number"), "1"),
+        ("Soort detentie", DETENTION_LABELS.get(values.get("detention.type", ""), ""), "2"),
+        ("Begin detentie", _day(values.get("detention.start", "")), "2"),
+        ("Verwachte vrijlating", _day(values.get("detention.expected_release", "")) or "Onbekend", "2"),
+        ("Postcode na vrijlating", values.get("intended_postcode") or "Onbekend", "2"),
+        ("Zorgverzekeraar", insurer or "Niet bekend", "2"),
+        ("Polisnummer", values.get("health_policy_number") or "Niet bekend", "2"),
+        ("Uitkeringen en toeslagen", ", ".join(benefits) or "Geen", "2"),
+    ]
+    # The check page stores nothing: its reads are the wizard's own (the insurers, the PI's name).
+    consequences = [
+        f"Het dossier wordt geopend bij {pi.name if pi else 'uw PI'}; u ziet het daarna onder Dossiers.",
+        "Daarna legt u de getekende machtiging vast en de schulden die de gedetineerde kent.",
+        "Er gaat nog niets naar buiten: brieven aan schuldeisers en instanties gaan pas na de handtekening.",
+    ]
+    session.rollback()
+    return render_template(
+        "intake/check.html", values=values, rows=rows, consequences=consequences, steps=STEPS, current=2, errors={}
+    )
 
 
 def _open_from_form(actor: UserActor, values: dict[str, str]) -> ResponseReturnValue:
@@ -180,7 +244,8 @@ def _open_from_form(actor: UserActor, values: dict[str, str]) -> ResponseReturnV
         session.rollback()
         return _step(1 if any(k.startswith("detainee.") for k in exc.errors) else 2, values, exc.errors)
     session.commit()
-    flash("Het dossier is geopend.", "ok")
+    flash(f"Het dossier is geopend. Referentie: dossier {case.id}. Volgende stap: de getekende machtiging vastleggen.",
+          "done")  # fmt: skip
     return redirect(url_for("intake.consent", case_id=case.id), code=303)
 
 
@@ -204,6 +269,17 @@ def _consent_refusal(session: Session, actor: UserActor, case: Case) -> str | No
     return None
 
 
+def _form_date(session: Session, case: Case) -> date | None:
+    """The date of the consent form (L9) the detainee was given to sign: its proposed validity counts from it."""
+    return session.scalar(
+        select(Letter.letter_date)
+        .where(Letter.case_id == case.id, Letter.letter_type == "L9")
+        .where(Letter.idempotency_key.not_like(f"%{REFERRAL_FORM_MARK}%"))
+        .order_by(Letter.id.desc())
+        .limit(1)
+    )
+
+
 @blp.route("/<int:case_id>/toestemming", methods=["GET", "POST"])
 @roles_required(*INTAKE_ROLES)
 def consent(case_id: int) -> ResponseReturnValue:
@@ -216,10 +292,11 @@ def consent(case_id: int) -> ResponseReturnValue:
     # A referral consent names its municipality (domain.md 6.3): without one chosen it is asked for later.
     municipality = session.get(Organisation, case.municipality_id) if case.municipality_id else None
     offered = [p for p in ConsentPurpose if p is not ConsentPurpose.REFER_MUNICIPALITY or municipality is not None]
+    # Nothing is ticked for the detainee (ux.md): the casemanager ticks what he signed. The validity proposed is
+    # the one the printed form (L9) proposes, so the screen and the paper agree.
     values: dict[str, Any] = {
         "signed_on": today.isoformat(),
-        "valid_until": (today + timedelta(weeks=26)).isoformat(),
-        **{f"purpose.{p.value}": True for p in offered},
+        "valid_until": proposed_consent_validity(case.expected_release, _form_date(session, case) or today).isoformat(),
     }
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -307,3 +384,47 @@ def debts(case_id: int) -> ResponseReturnValue:
         creditors=[(c.id, c.name) for c in creditors], debt_types=list(DEBT_TYPE_LABELS.items()), case=case, name=name,
         threats=list(THREAT_LABELS.items()),
     ), 422 if errors else 200  # fmt: skip
+
+
+@blp.get("/<int:case_id>/klaar")
+@roles_required(*INTAKE_ROLES)
+def done(case_id: int) -> ResponseReturnValue:
+    """The end of the intake: what was recorded, and who does what next (ux.md: after a task, what comes next)."""
+    actor = current_actor()
+    session = db_session()
+    case = scoped_case(session, actor, case_id)
+    state = session.get_one(WorkflowInstance, case.instance_id).state
+    rows = read_intake_debts(session, actor, case, origin=request.remote_addr)
+    name = detainee_name(session, case)
+    team = session.get(Organisation, case.team_id) if case.team_id else None
+    queued = session.scalar(
+        select(func.count(Letter.id)).where(
+            Letter.case_id == case.id, Letter.channel == "post", Letter.sent_at.is_(None)
+        )
+    )
+    session.commit()
+    counsellor = f"de schuldhulpverlener van {team.name}" if team else "de schuldhulpverlener"
+    steps: list[str] = []
+    if state in ("draft", "awaiting_consent"):
+        steps.append(
+            "U laat de gedetineerde de machtiging tekenen en legt die vast bij het dossier; zonder handtekening gaat "
+            "er niets naar schuldeisers. Mijn werk herinnert u eraan na 5 werkdagen."
+        )
+    else:
+        count = len(rows)
+        steps.append(
+            f"{counsellor.capitalize()} schrijft de {count} {'schuldeiser' if count == 1 else 'schuldeisers'} aan en "
+            "verwerkt hun antwoorden; u ziet de voortgang op het dossier."
+            if count
+            else f"{counsellor.capitalize()} bekijkt het dossier; schulden die later bekend worden legt u daar vast."
+        )
+    if queued:
+        steps.append(
+            f"Er {'wacht 1 brief' if queued == 1 else f'wachten {queued} brieven'} in de printbatch van de PI: print "
+            "ze en verstuur ze met de post."
+        )
+    steps.append(
+        "Komt er een dreiging bij (huisuitzetting, afsluiting, einde zorgverzekering)? Meld die op het dossier: de "
+        "gemeente moet dan binnen 3 werkdagen beginnen."
+    )
+    return render_template("intake/done.html", case=case, name=name, steps=steps, debts=len(rows))

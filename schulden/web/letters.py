@@ -6,6 +6,7 @@ GET /api/v1/print-batches/<id>/pdf call (schulden/letters/services.py): the same
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
@@ -51,6 +52,12 @@ def index() -> ResponseReturnValue:
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
+        # A PI of this person's gets its check page first; anything else goes to the operation, whose refusal (an
+        # odd number, another PI) is the form's error.
+        checked = request.form.get("confirm") == "1"
+        pi = None if checked else _own_pi(session, actor)
+        if pi is not None:
+            return _check(session, pi)
         result = _make(session, actor)
         if isinstance(result, dict):
             errors, status = result, 422
@@ -59,6 +66,30 @@ def index() -> ResponseReturnValue:
     pis = [_overview(session, pi) for pi in pis_for(session, actor)]
     session.commit()
     return render_template("printbatch/index.html", pis=pis, errors=errors), status
+
+
+def _own_pi(session: Session, actor: UserActor) -> Organisation | None:
+    raw = (request.form.get("pi_id") or "").strip()
+    if not re.fullmatch(r"[0-9]{1,18}", raw):
+        return None
+    return next((p for p in pis_for(session, actor) if p.id == int(raw)), None)
+
+
+def _check(session: Session, pi: Organisation) -> ResponseReturnValue:
+    """The check page before the batch: which PI, how many letters of which kind, and that they then count as sent
+    (the answer clocks start), which cannot be undone."""
+    overview = _overview(session, pi)
+    session.commit()
+    kinds: dict[str, int] = {}
+    for _reference, kind, _day in overview["pending"]:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return render_template(
+        "printbatch/check.html",
+        pi=pi,
+        count=len(overview["pending"]),
+        kinds=sorted(kinds.items(), key=lambda item: -item[1]),
+        today=runtime().engine.today(),
+    )
 
 
 def _make(session: Session, actor: UserActor) -> dict[str, list[str]] | ResponseReturnValue:
@@ -79,7 +110,8 @@ def _make(session: Session, actor: UserActor) -> dict[str, list[str]] | Response
         return redirect(url_for("printbatch.index"), code=303)
     pi_name = session.get_one(Organisation, batch.pi_id).name
     session.commit()
-    flash(f"De printbatch van {pi_name} is gemaakt: {batch.letter_count} brieven. Download hem hieronder.", "ok")
+    flash(f"De printbatch van {pi_name} is gemaakt: {batch.letter_count} brieven, nu verstuurd. Download hem "
+          f"hieronder en breng de brieven naar de postkamer. Referentie: printbatch {batch.id}.", "done")  # fmt: skip
     return redirect(url_for("printbatch.index"), code=303)
 
 

@@ -165,14 +165,18 @@ def test_case_page_shows_summary_debts_timeline_diagram_and_actions(world: DemoW
     assert "Geschat" in body
     # The diagram: the states in order, the current one marked.
     assert re.search(r'aria-current="step">\s*<strong>Inventarisatie</strong>', body)
-    # Actions: allowed as buttons, refused shown disabled with the reason.
-    assert "Aanhouden" in body
+    # The overview first: where, the state in words, the next step and who takes it.
+    assert "Waar het dossier staat" in body
+    assert "PI Zwolle, gevangenisstraf sinds" in body
+    assert "Door de schuldhulpverlener." in body
+    # Actions: allowed as buttons (a step with a reason opens its check page), refused listed with the reason.
+    assert f'href="/dossiers/{demir}/stap/put_on_hold"' in body
     assert "Inventarisatie afronden" in body
     assert "Uw rol mag deze actie niet uitvoeren." in body
-    assert "disabled" in body
-    # The timeline merges history and letters.
+    # The timeline merges history and letters, in words rather than letter codes.
     assert "Stap:" in body
-    assert re.search(r"Brief:</span>\s*L1 \(ronde 1\)", body)
+    assert re.search(r"Brief:</span>\s*Melding detentie, verzoek opschorting incasso en saldo-opgave:", body)
+    assert "L1 (ronde 1)" not in body
     for action in ("case.read", "case.history", "case.actions", "debt.list", "letter.list", "reply.list"):
         assert [r.case_id for r in world.audit(action)] == [demir], action
 
@@ -214,24 +218,31 @@ def test_actions_fire_through_the_service_and_refusals_say_why(world: DemoWorld)
     token = csrf_of(client, f"/dossiers/{demir}")
     url = f"/dossiers/{demir}/actie"
 
+    # "Aanhouden" asks a reason on its check page, which says what will happen.
+    check = text(client.get(f"/dossiers/{demir}/stap/put_on_hold"))
+    assert "De termijnen van het dossier stoppen" in check
     missing = client.post(url, data={"event": "put_on_hold", "csrf_token": token})
     assert missing.status_code == 409
     assert "Geef een reden op voor deze actie." in text(missing)
-    assert 'id="veld-reden-put_on_hold"' in text(missing)
-    assert 'href="#veld-reden-put_on_hold">Reden: Geef een reden op' in text(missing)  # the summary links the field
+    assert "<title>Fout: " in text(missing)
+    assert 'id="veld-reason"' in text(missing)
+    assert 'href="#veld-reason">Reden: Geef een reden op' in text(missing)  # the summary links the field
 
+    # A bare button refused: back to the case page, the reason at the top.
     refused = client.post(url, data={"event": "complete_inventory", "csrf_token": token})
-    assert refused.status_code == 409
-    assert "Uw rol mag deze actie niet uitvoeren." in text(refused)
+    assert refused.status_code == 303
+    assert "Uw rol mag deze actie niet uitvoeren." in text(client.get(refused.headers["Location"]))
 
     service = client.post(url, data={"event": "send_referral", "csrf_token": token})
-    assert service.status_code == 422
+    assert service.status_code == 303
+    assert "Deze stap heeft een eigen formulier." in text(client.get(service.headers["Location"]))
 
     done = client.post(url, data={"event": "put_on_hold", "reason": "Gedetineerde ziek", "csrf_token": token})
     assert done.status_code == 303
     assert done.headers["Location"].endswith(f"/dossiers/{demir}")
     body = text(client.get(done.headers["Location"]))
-    assert "De stap is uitgevoerd." in body
+    assert "Aanhouden: uitgevoerd op" in body
+    assert f"Referentie: dossier {demir}." in body
     assert re.search(r'aria-current="step">\s*<strong>Aangehouden</strong>', body)
     assert "Gedetineerde ziek" in body  # the reason in the timeline
     with world.db() as s:
@@ -275,13 +286,12 @@ def test_flag_threat_takes_the_kind_of_threat_from_its_select(world: DemoWorld) 
     client = world.client("vrijwilliger.demo")
     token = csrf_of(client, f"/dossiers/{demir}")
     url = f"/dossiers/{demir}/actie"
-    assert 'id="veld-keuze-flag_threat"' in text(client.get(f"/dossiers/{demir}"))
+    assert f'href="/dossiers/{demir}/stap/flag_threat"' in text(client.get(f"/dossiers/{demir}"))
+    assert 'id="veld-choice"' in text(client.get(f"/dossiers/{demir}/stap/flag_threat"))
 
     missing = client.post(url, data={"event": "flag_threat", "csrf_token": token})
     assert missing.status_code == 409
-    assert re.search(
-        r'id="veld-keuze-flag_threat" name="choice" aria-required="true" aria-invalid="true"', text(missing)
-    )
+    assert re.search(r'id="veld-choice" name="choice"[^>]*aria-invalid="true"', text(missing))
 
     wrong = client.post(url, data={"event": "flag_threat", "choice": "meteoriet", "csrf_token": token})
     assert wrong.status_code == 422
@@ -296,13 +306,17 @@ def test_closing_takes_a_reason_and_the_kind_of_closure(world: DemoWorld) -> Non
     case_id = world.case_id("IJsselstein")
     client = world.client("schuldhulp.demo")
     page = text(client.get(f"/dossiers/{case_id}"))
-    assert 'id="veld-keuze-close"' in page
+    assert f'href="/dossiers/{case_id}/stap/close"' in page
+    assert "utrecht-button--danger" in page  # closing is in the warning style
     assert "consent_reminder_due" not in page  # the clocks' events are no buttons
+    check = text(client.get(f"/dossiers/{case_id}/stap/close"))
+    assert 'id="veld-choice"' in check
+    assert "dat kan niet worden teruggedraaid" in check
     token = csrf_of(client, f"/dossiers/{case_id}")
     url = f"/dossiers/{case_id}/actie"
     missing = client.post(url, data={"event": "close", "reason": "Dubbel dossier", "csrf_token": token})
     assert missing.status_code == 409
-    assert 'href="#veld-keuze-close"' in text(missing)
+    assert 'href="#veld-choice"' in text(missing)
     assert "Dubbel dossier" in text(missing)  # what was typed stays
     done = client.post(url, data={"event": "close", "reason": "Dubbel dossier", "choice": "other", "csrf_token": token})
     assert done.status_code == 303

@@ -82,20 +82,25 @@ def test_mijn_werk_case_list_and_case_page_pass_axe(demo_server: tuple[str, int]
 
             page.get_by_role("link", name="Ayşe Demir").click()
             page.wait_for_url(f"{base}/dossiers/{demir}")
-            assert page.get_by_role("heading", level=1).text_content() == "Dossier " + str(demir) + ": Ayşe Demir"
+            assert page.get_by_role("heading", level=1).text_content() == "Ayşe Demir"
+            assert page.get_by_text(f"Dossier {demir} · geboren").is_visible()
             assert (page.locator('[aria-current="step"]').text_content() or "").strip().startswith("Inventarisatie")
             visit.check("dossiers-02-dossier")
 
-            # An action that needs a reason, sent without one: the reason field says why, what was chosen stays.
-            page.get_by_role("button", name="Aanhouden").click()
+            # An action that needs a reason opens its check page; sent without one, the reason field says why.
+            page.get_by_role("link", name="Aanhouden").click()
+            page.wait_for_url(f"{base}/dossiers/{demir}/stap/put_on_hold")
+            visit.check("dossiers-03-aanhouden-controleren")
+            page.get_by_role("button", name="Aanhouden: bevestigen").click()
             page.wait_for_load_state()
             assert page.get_by_text("Geef een reden op voor deze actie.").first.is_visible()
+            assert page.title().startswith("Fout: ")
             visit.check("dossiers-03-actie-geweigerd")
 
-            page.get_by_label("Reden voor: Aanhouden").fill("Gedetineerde in het ziekenhuis")
-            page.get_by_role("button", name="Aanhouden").click()
+            page.get_by_label("Reden", exact=True).fill("Gedetineerde in het ziekenhuis")
+            page.get_by_role("button", name="Aanhouden: bevestigen").click()
             page.wait_for_url(f"{base}/dossiers/{demir}")
-            assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            assert page.get_by_text("Aanhouden: uitgevoerd op").is_visible()
             assert "Aangehouden" in (page.locator('[aria-current="step"]').text_content() or "")
             visit.check("dossiers-04-aangehouden")
 
@@ -132,7 +137,7 @@ def test_mijn_werk_case_list_and_case_page_pass_axe(demo_server: tuple[str, int]
             page.get_by_role("link", name="Vries, de, Pieter").click()
             page.wait_for_load_state()
             assert "Verwezen" in (page.locator('[aria-current="step"]').text_content() or "")
-            page.locator("summary").click()  # the refused actions, with their reasons
+            page.get_by_text("Nu niet mogelijk").click()  # the refused actions, with their reasons
             visit.check("dossiers-10-dossier-verwezen")
             context.close()
         finally:

@@ -26,7 +26,7 @@ from schulden.settings import ConfigurationError, Settings
 from schulden.users.models import ApiToken, LoginAttempt, User
 from schulden.users.services import create_user
 from schulden.web.auth import login_required, safe_next, session_hash
-from schulden.web.filters import datum, datum_lang, datum_tijd, euro
+from schulden.web.filters import datum, datum_kort, datum_tijd, euro
 from schulden.web.filters import init_app as init_filters
 from tests.conftest import make_settings
 from tests.factories import make_pi
@@ -473,12 +473,13 @@ def test_amounts_and_dates_in_dutch() -> None:
         assert euro(-123450) == "€\xa0-1.234,50"
         assert euro(5) == "€\xa00,05"
         assert euro(None) == ""
-        assert datum(date(2025, 4, 27)) == "27-04-2025"
-        assert datum_lang(date(2025, 4, 27)) == "27 april 2025"
+        # Dates in prose (ux.md); the short form only where a column of dates is compared.
+        assert datum(date(2025, 4, 27)) == "27 april 2025"
+        assert datum_kort(date(2025, 4, 27)) == "27-04-2025"
         # Late on 27 April in UTC is already the 28th in the Netherlands.
         late = datetime(2025, 4, 27, 22, 30, tzinfo=UTC)
-        assert datum(late) == "28-04-2025"
-        assert datum_tijd(late) == "28-04-2025 00:30"
+        assert datum(late) == "28 april 2025"
+        assert datum_tijd(late) == "28 april 2025 om 00:30"
         assert datum(None) == ""
         rendered = render_template_string("{{ 123450 | euro }} {{ d | datum_lang }}", d=date(2026, 3, 2))
         assert rendered == "€\xa01.234,50 2 maart 2026"

@@ -102,17 +102,27 @@ def test_the_wizard_validates_each_step_keeps_what_was_typed_and_opens_the_case(
     assert 'name="detention.type" value="prison_sentence"' in back.get_data(as_text=True)
 
     release = (world.today + timedelta(weeks=20)).isoformat()
-    opened = post(
-        client,
-        "/intake",
-        {
-            "stap": "2",
-            **DETAINEE,
-            "detention.type": "prison_sentence",
-            "detention.start": start,
-            "detention.expected_release": release,
-        },
+    typed = {
+        **DETAINEE,
+        "detention.type": "prison_sentence",
+        "detention.start": start,
+        "detention.expected_release": release,
+    }
+    # Step 2 leads to the check page: everything typed, each with "Wijzigen"; nothing is stored yet.
+    check = post(client, "/intake", {"stap": "2", **typed})
+    assert check.status_code == 200
+    page = check.get_data(as_text=True)
+    assert "Controleer de gegevens voordat u het dossier opent" in page
+    assert "Gevangenisstraf" in page and "El Amrani" in page
+    assert page.count(">Wijzigen<") >= 10
+    with world.db() as s:
+        assert s.scalar(select(Detainee.id).where(Detainee.surname == "El Amrani")) is None
+    # "Wijzigen" goes back to its step with everything kept.
+    change = post(client, "/intake", {"stap": "controleren", **typed, "wijzig": "2"})
+    assert 'name="detention.type" value="prison_sentence"' in change.get_data(as_text=True) or (
+        '<option value="prison_sentence" selected>' in change.get_data(as_text=True)
     )
+    opened = post(client, "/intake", {"stap": "controleren", **typed})
     assert opened.status_code == 303, opened.get_data(as_text=True)[:2000]
     case_id = int(opened.headers["Location"].split("/")[-2])
     with world.db() as s:
@@ -191,7 +201,7 @@ def test_a_volunteer_gets_no_bsn_field_and_sees_why_the_consent_is_not_theirs(wo
     opened = post(
         client,
         "/intake",
-        {"stap": "2", **data, "detention.type": "pre_trial", "detention.start": world.today.isoformat()},
+        {"stap": "controleren", **data, "detention.type": "pre_trial", "detention.start": world.today.isoformat()},
     )
     assert opened.status_code == 303, opened.get_data(as_text=True)[:2000]
     case_id = int(opened.headers["Location"].split("/")[-2])
