@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 PORT ?= 5000
+# The reply link printed on the demo's letters leads to this server (set PUBLIC_URL for another address).
+PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test lock lint format bench bench-api bench-letters bench-pages clean
 
@@ -31,6 +33,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 ## make run: install, migrate, seed the demo once and serve on http://127.0.0.1:$(PORT) (SQLite, jobs in-process)
+run: export PUBLIC_URL := $(PUBLIC_URL)
 run: $(VENV)/.installed node_modules/.installed
 	$(VENV)/bin/schuldroute db upgrade
 	$(VENV)/bin/schuldroute reference load

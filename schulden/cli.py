@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import json
 import logging
+import os
 import sys
 import threading
 from datetime import datetime
@@ -81,6 +83,13 @@ def run_command(host: str, port: int) -> None:
             "In productie draait de app onder gunicorn: gunicorn wsgi:app (zie docs/operations.md)"
         )
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if "PUBLIC_URL" not in os.environ:
+        # Without a configured public address the letters' reply link is this server's own address: a reply code
+        # printed on a letter made by `schuldroute run --port 5077` must lead to port 5077, not the default 5000.
+        # The runtime is frozen for every other caller; this development server is the one place that learns its
+        # port after the settings were read, so it swaps them here, before any letter is made.
+        public = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104 (a comparison)
+        object.__setattr__(runtime(), "settings", dataclasses.replace(settings, public_url=public))
     if settings.jobs_in_process:
         start_ticker(app, settings.tick_interval_seconds)
     click.echo(

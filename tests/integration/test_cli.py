@@ -314,3 +314,22 @@ def test_a_production_worker_refuses_a_database_with_the_demo_accounts(
 
     with pytest.raises(ConfigurationError, match="demo accounts"):
         prepare()
+
+
+def test_the_development_server_prints_its_own_address_on_letters(
+    committed_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without PUBLIC_URL, the reply link on letters made by `schuldroute run --port N` leads to port N (issue 13)."""
+    import werkzeug.serving
+
+    from integrations.letters.jobs import sender_from_settings
+
+    served: list[tuple[str, int]] = []
+    monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **_: served.append((host, port)))
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    env = {**_env(committed_url), "SCHULDROUTE_ENV": "development", "SECRET_KEY": STRONG_KEY}
+    env.pop("PUBLIC_URL", None)
+    result = CliRunner().invoke(main, ["run", "--port", "5077"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert served == [("127.0.0.1", 5077)]
+    assert sender_from_settings().public_url == "http://127.0.0.1:5077"
