@@ -403,7 +403,8 @@ def done(case_id: int) -> ResponseReturnValue:
         )
     )
     session.commit()
-    counsellor = f"de schuldhulpverlener van {team.name}" if team else "de schuldhulpverlener"
+    # "De", not str.capitalize(): that would lowercase the team's own name ("Schuldroute (demo)").
+    counsellor = f"De schuldhulpverlener van {team.name}" if team else "De schuldhulpverlener"
     steps: list[str] = []
     if state in ("draft", "awaiting_consent"):
         steps.append(
@@ -413,10 +414,10 @@ def done(case_id: int) -> ResponseReturnValue:
     else:
         count = len(rows)
         steps.append(
-            f"{counsellor.capitalize()} schrijft de {count} {'schuldeiser' if count == 1 else 'schuldeisers'} aan en "
+            f"{counsellor} schrijft de {count} {'schuldeiser' if count == 1 else 'schuldeisers'} aan en "
             "verwerkt hun antwoorden; u ziet de voortgang op het dossier."
             if count
-            else f"{counsellor.capitalize()} bekijkt het dossier; schulden die later bekend worden legt u daar vast."
+            else f"{counsellor} bekijkt het dossier; schulden die later bekend worden legt u daar vast."
         )
     if queued:
         steps.append(
