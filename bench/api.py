@@ -98,6 +98,7 @@ from bench.common import code_version, drop_database, fresh_database, host  # no
 from schulden.api.auth import hash_token  # noqa: E402
 from schulden.audit import AuditEntry  # noqa: E402
 from schulden.cases.models import Case, Detainee  # noqa: E402
+from schulden.cases.search_keys import surname_keys  # noqa: E402
 from schulden.creditors.models import Creditor  # noqa: E402
 from schulden.db import make_engine  # noqa: E402
 from schulden.debts.models import DEBT_TYPES, Debt  # noqa: E402
@@ -308,12 +309,18 @@ def load(engine: SAEngine, *, cases: int, seed: int = 1) -> World:
     for cid in range(1, cases + 1):
         at, state = created[cid - 1], states[cid - 1]
         pi = pi_ids[(cid - 1) % PIS]
+        # The same order of random draws as before, so the data stays the same; the search keys are filled here
+        # because this bulk insert bypasses the ORM hook that fills them (schulden/cases/search_keys.py).
+        given, prefix, surname = rng.choice(GIVEN_NAMES), rng.choice(PREFIXES), rng.choice(SURNAMES)
+        key, key_full = surname_keys(prefix, surname)
         detainees.append(
             {
                 "id": cid,
-                "given_names": rng.choice(GIVEN_NAMES),
-                "surname_prefix": rng.choice(PREFIXES),
-                "surname": rng.choice(SURNAMES),
+                "given_names": given,
+                "surname_prefix": prefix,
+                "surname": surname,
+                "search_key": key,
+                "search_key_full": key_full,
                 "date_of_birth": date(1960, 1, 1) + timedelta(days=rng.randrange(0, 44 * 365)),
                 "bsn": bsn_for(cid),
                 "dji_number": f"DJI{cid:08d}",

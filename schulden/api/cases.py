@@ -89,7 +89,9 @@ class Cases(MethodView):
     @blp.arguments(schemas.CaseListArgs, location="query")
     @blp.response(200, schemas.CasePage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Cases you may see, newest first; filter by state, PI, municipality, urgency or release date."""
+        """Cases you may see, newest first; filter by state, PI, municipality, urgency or release date; sort by
+        name, state, PI, municipality, release date or opening (`sort`, '-' for descending). The `next` cursor
+        holds the sort and a case id, never a name."""
         return _case_page(args)
 
     @blp.arguments(schemas.CaseCreate)
@@ -121,7 +123,8 @@ class CaseSearch(MethodView):
     @blp.arguments(schemas.CaseSearch)
     @blp.response(200, schemas.CasePage)
     def post(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Search by the start of the surname (and the list's filters). POST, so the name stays out of URLs."""
+        """Search by the start of the surname, with or without tussenvoegsel, ignoring case, accents and the IJ
+        ligature (and the list's filters and sort). POST, so the name stays out of URLs."""
         return _case_page(args)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column
 
+from schulden.cases.search_keys import KEY_LENGTH, surname_keys
 from schulden.db import Base
 from workflows.store import utcnow
 
@@ -112,12 +114,31 @@ class Detainee(Base):
     bsn: Mapped[str | None] = mapped_column(String(9))
     dji_number: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The surname folded for search (schulden.cases.search_keys): without the tussenvoegsel ("vries") and with it
+    # ("de vries"). Filled from the name parts on every insert and update (`_fill_search_keys`), never by hand.
+    search_key: Mapped[str] = mapped_column(String(KEY_LENGTH))
+    search_key_full: Mapped[str] = mapped_column(String(KEY_LENGTH))
 
     __table_args__ = (
         # The 11-proef is checked in Python (python-stdnum); the database still refuses anything but 9 digits.
         # ltrim(x, digits) = '' is "only digits" in both PostgreSQL and SQLite.
         CheckConstraint("bsn IS NULL OR (length(bsn) = 9 AND ltrim(bsn, '0123456789') = '')", name="bsn_digits"),
+        # "Achternaam begint met" is a range over these (queries._name_starts_with). PostgreSQL compares the range
+        # bytewise with the pattern operators (~>=~, ~<~: what LIKE 'x%' becomes), which only a *_pattern_ops index
+        # serves when the database's collation is not C; SQLite compares bytewise (BINARY) with a plain index.
+        Index("ix_detainee_search_key", "search_key", postgresql_ops={"search_key": "varchar_pattern_ops"}),
+        Index(
+            "ix_detainee_search_key_full", "search_key_full", postgresql_ops={"search_key_full": "varchar_pattern_ops"}
+        ),
     )
+
+
+@event.listens_for(Detainee, "before_insert")
+@event.listens_for(Detainee, "before_update")
+def _fill_search_keys(_mapper: Any, _connection: Any, detainee: Detainee) -> None:
+    """Every writer of a name (the intake, the API, the demo, the tests' factories) goes through the ORM, so the keys
+    are made here, once, from the name as stored. (A bulk insert through Core must fill them itself.)"""
+    detainee.search_key, detainee.search_key_full = surname_keys(detainee.surname_prefix, detainee.surname)
 
 
 class Case(Base):

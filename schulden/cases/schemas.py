@@ -7,6 +7,8 @@ from marshmallow import fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
 
 from schulden.cases.models import Benefit, ClosureReason, ConsentPurpose, DetentionType, HouseholdRelation, Threat
+from schulden.cases.queries import SORTS
+from schulden.cases.search_keys import fold
 from schulden.fields import Bsn, Cents, Day, DjiNumber, DutchSchema, Id, Name, PlainText, Postcode, length, one_of
 from schulden.paging import PageArgs
 
@@ -119,14 +121,29 @@ class CaseListArgs(PageArgs):
     urgent = fields.Boolean(load_default=None)
     release_before = Day(load_default=None)
     release_after = Day(load_default=None)
-    sort = fields.String(load_default="-created", validate=one_of(["-created", "created", "release", "-release"]))
+    sort = fields.String(
+        load_default="-created",
+        validate=one_of([f"{sign}{name}" for name in SORTS for sign in ("-", "")]),
+        metadata={"description": "Sorteren op kolom; '-' ervoor voor aflopend. Standaard: -created (nieuwste eerst)."},
+    )
+
+
+def _has_a_letter(value: str) -> None:
+    """A search needs something to search on: only punctuation or digits would find every case or none."""
+    if not fold(value):
+        raise ValidationError("Vul ten minste één letter van de achternaam in.")
 
 
 class CaseSearch(CaseListArgs):
     """The list's filters in a body, plus a surname: a name never travels in a URL (URLs end up in access logs)."""
 
     surname = fields.String(
-        load_default=None, validate=length(1, 100), metadata={"description": "Begin van de achternaam"}
+        load_default=None,
+        validate=[length(1, 100), _has_a_letter],
+        metadata={
+            "description": "Begin van de achternaam, met of zonder tussenvoegsel ('de vries' en 'vries' vinden"
+            " 'P. de Vries'); hoofdletters, accenten en de ĳ tellen niet"
+        },
     )
     state = fields.List(fields.String(validate=length(1, 40)), load_default=None)
     pi_id = Id(load_default=None, allow_none=True)

@@ -11,6 +11,7 @@ the API's events. So every read writes the audit row the API writes for the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, render_template, request, url_for
@@ -41,6 +42,7 @@ LABELS = {
     "release_after": "Vrijlating vanaf",
     "release_before": "Vrijlating tot en met",
     "after": "Pagina",
+    "sort": "Sorteren",
     "event": "Actie",
     "reason": "Reden",
 }
@@ -61,6 +63,30 @@ def _flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 # --- the case list -----------------------------------------------------------------------------------------------
+
+#: The columns a person can sort by, with the API's sort name. A first click sorts ascending, a second descending.
+SORT_COLUMNS = (
+    ("name", "Naam"),
+    ("state", "Status"),
+    ("pi", "PI"),
+    ("municipality", "Gemeente"),
+    ("release", "Verwachte vrijlating"),
+    ("created", "Geopend"),
+)
+DEFAULT_SORT = "-created"
+
+
+def _sort_columns(sort: str, link: Callable[[str], str | None]) -> list[dict[str, Any]]:
+    """Each sortable column's header: its state for aria-sort and the sort a click asks for (`link(sort)`: a URL,
+    or None on a search, whose headers are buttons of a POST form)."""
+    columns = []
+    for name, label in SORT_COLUMNS:
+        current = sort.lstrip("-") == name
+        descending = sort.startswith("-")
+        aria = ("descending" if descending else "ascending") if current else None
+        target = f"-{name}" if current and not descending else name
+        columns.append({"name": name, "label": label, "aria_sort": aria, "sort": target, "url": link(target)})
+    return columns
 
 
 def _filter_values(source: Any) -> dict[str, Any]:
@@ -104,6 +130,9 @@ def index() -> ResponseReturnValue:
     surname = (source.get("surname") or "").strip() if searching else ""
     if surname:
         values["surname"] = data["surname"] = surname
+    sort = (source.get("sort") or "").strip()
+    if sort:
+        values["sort"] = data["sort"] = sort
     after = (source.get("after") or "").strip()
     if after:
         data["after"] = after
@@ -131,10 +160,20 @@ def index() -> ResponseReturnValue:
     next_url = None
     if next_cursor and not searching:
         next_url = url_for("dossiers.index", **{**values, "after": next_cursor})
+    # The headers sort by GET with the filters kept; on a search they post the search again (no name in a URL).
+    unsorted = {name: value for name, value in values.items() if name != "sort"}
+    shown_sort = sort if sort and not errors.get("sort") else DEFAULT_SORT
+
+    def sort_link(target: str) -> str | None:
+        return None if searching else url_for("dossiers.index", **unsorted, sort=target)
+
+    columns = _sort_columns(shown_sort, sort_link)
     return render_template(
         "dossiers/index.html",
         values={**values, "state": (values.get("state") or [""])[0]},
         filters=values,
+        unsorted=unsorted,
+        columns=columns,
         errors=errors,
         labels=LABELS,
         items=items,

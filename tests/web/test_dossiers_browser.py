@@ -108,6 +108,7 @@ def test_mijn_werk_case_list_and_case_page_pass_axe(demo_server: tuple[str, int]
             page.wait_for_url(f"{base}/dossiers")
             visit.check("dossiers-05-lijst")
 
+            page.locator("summary", has_text="Filters").click()  # the filters are folded away from the results
             page.get_by_label("Status").select_option("on_hold")
             page.get_by_role("button", name="Filteren").click()
             page.wait_for_load_state()
