@@ -8,22 +8,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, request
 from flask.views import MethodView
+from marshmallow import fields
 
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import origin, pdf_response
+from schulden.api.common import check_if_match, etag_for, origin, pdf_response, require_role
 from schulden.api.refusals import http_refusals
 from schulden.cases.queries import get_case
+from schulden.debts.models import Debt
+from schulden.http.errors import problem
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
-from schulden.replies.models import CreditorReply
+from schulden.replies.models import CreditorReply, ReviewStatus
 from schulden.replies.queries import read_replies, read_reply
 from schulden.replies.schemas import ReplyCreate, ReplyOut
 from schulden.replies.services import (
+    REPLY_KEEPERS,
+    AmountsNotTakenOver,
     NoAttachment,
+    confirm_reply,
     enter_reply,
+    get_reply,
     read_attachment,
     review_reply,
     revoke_reply_code,
@@ -32,8 +39,27 @@ from schulden.replies.services import (
 blp = Blueprint("replies", __name__, url_prefix="/api/v1", description="Antwoorden van schuldeisers")
 
 
+class ReplyDetailOut(ReplyOut):
+    """One answer, with where the counsellor is with it (the list keeps ReplyOut's fields)."""
+
+    reviewed_by = fields.String(allow_none=True)
+    review_status = fields.String(
+        metadata={"enum": [s.value for s in ReviewStatus], "description": "new, read (Gelezen) of taken_over"}
+    )
+    amounts_taken_over = fields.Boolean(
+        metadata={"description": "De bedragen zijn door een schuldhulpverlener overgenomen op de schuld."}
+    )
+    awaits_take_over = fields.Boolean(
+        metadata={"description": "Het nieuwste antwoord noemt bedragen die de schuld nog niet heeft."}
+    )
+
+
 def _view(reply: CreditorReply) -> dict[str, Any]:
     return {name: getattr(reply, name) for name in ReplyOut().fields}
+
+
+def _detail(reply: CreditorReply) -> dict[str, Any]:
+    return {name: getattr(reply, name) for name in ReplyDetailOut().fields}
 
 
 @blp.route("/cases/<id:case_id>/replies")
@@ -53,39 +79,68 @@ class CaseReplies(MethodView):
 @blp.route("/debts/<id:debt_id>/replies")
 class DebtReplies(MethodView):
     @blp.arguments(ReplyCreate)
-    @blp.response(201, ReplyOut)
+    @blp.response(201, ReplyDetailOut)
     def post(self, data: dict[str, Any], debt_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Type in an answer that came on paper, by phone or by e-mail: the same fields as the reply page, and
-        the same effect on the debt (balance confirmed, no cooperation, suspension granted or refused)."""
+        the same effect on the debt (no cooperation, suspension granted or refused); amounts given become the
+        debt's, confirmed, as the counsellor's own entry (a new version when the debt had an answer)."""
         session = db_session()
         with http_refusals(NoAttachment):
             reply = enter_reply(
                 session, runtime().engine, actor=current_actor(), debt_id=debt_id, data=data, origin=origin()
             )
         session.commit()
-        return _view(reply), 201, {"Location": f"/api/v1/replies/{reply.id}"}
+        return _detail(reply), 201, {"Location": f"/api/v1/replies/{reply.id}"}
 
 
 @blp.route("/replies/<id:reply_id>")
 class ReplyDetail(MethodView):
-    @blp.response(200, ReplyOut)
+    @blp.response(200, ReplyDetailOut)
     def get(self, reply_id: int) -> dict[str, Any]:
+        """One answer with every field the creditor gave, and whether it was read and its amounts taken over."""
         session = db_session()
         reply = read_reply(session, current_actor(), reply_id, origin=origin())
         session.commit()
-        return _view(reply)
+        return _detail(reply)
 
 
 @blp.route("/replies/<id:reply_id>/review")
 class ReplyReview(MethodView):
-    @blp.response(200, ReplyOut)
+    @blp.response(200, ReplyDetailOut)
     def post(self, reply_id: int) -> dict[str, Any]:
-        """The counsellor has read this answer: it leaves the task list."""
+        """The counsellor has read this answer ("Gelezen"): it leaves the task list. The debt does not change;
+        its amounts change with /confirm. Marking it again changes nothing."""
         session = db_session()
         with http_refusals(NoAttachment):
             reply = review_reply(session, actor=current_actor(), reply_id=reply_id, origin=origin())
         session.commit()
-        return _view(reply)
+        return _detail(reply)
+
+
+@blp.route("/replies/<id:reply_id>/confirm")
+class ReplyConfirm(MethodView):
+    @blp.response(200, ReplyDetailOut)
+    def post(self, reply_id: int) -> tuple[dict[str, Any], int, dict[str, str]] | Response:
+        """Take the answer's amounts over ("Bedragen overnemen"): hoofdsom, rente, kosten and peildatum become the
+        debt's, its amount status `confirmed`, and a debt waiting for this check goes to `balance_confirmed`.
+        Once per answer and only for the newest answer of its debt (409 otherwise). If-Match (optional): the
+        debt's ETag (GET /debts/{id}); the answer's ETag is the debt's new version."""
+        actor = current_actor()
+        require_role(actor, REPLY_KEEPERS, "de bedragen van een antwoord overnemen")
+        session = db_session()
+        reply = get_reply(session, actor, reply_id)
+        debt = session.get(Debt, reply.debt_id) if reply.debt_id is not None else None
+        if debt is not None and "If-Match" in request.headers:
+            check_if_match(debt.row_version)
+        try:
+            reply = confirm_reply(session, runtime().engine, actor=actor, reply_id=reply_id, origin=origin())
+        except AmountsNotTakenOver as exc:
+            # The reason is the answer: taken over already, a newer answer, no amounts, the debt closed.
+            session.rollback()
+            return problem(409, str(exc))
+        session.commit()
+        headers = {"ETag": etag_for(debt.row_version)} if debt is not None else {}
+        return _detail(reply), 200, headers
 
 
 @blp.route("/replies/<id:reply_id>/attachment")

@@ -78,6 +78,7 @@ OPEN_DEBT_STATES = frozenset(
         "notified",
         "reminded",
         "reminded_again",
+        "answer_received",  # an answer not yet checked holds up the inventory
         "disputed",
         "suspension_requested",
         "arrangement_proposed",

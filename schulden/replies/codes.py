@@ -13,12 +13,13 @@ so a leaked code cannot be used to bury the counsellor in versions or the server
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from schulden.letters.compose import TO_CREDITOR
+from schulden.debts.models import Debt
+from schulden.letters.compose import CHASED_TYPES, TO_CREDITOR
 from schulden.letters.models import Letter, LetterStatus
 from schulden.letters.reply_codes import (
     LOOKUP_LENGTH,
@@ -28,8 +29,10 @@ from schulden.letters.reply_codes import (
     token_hash,
     verify_secret,
 )
-from schulden.replies.models import ReplySession, ReplySessionEnd
+from schulden.replies.models import CreditorReply, ReplyChannel, ReplySession, ReplySessionEnd
+from schulden.replies.schemas import FALLBACK, Proposal
 from schulden.users.models import LoginAttempt
+from workflows import HistoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +166,70 @@ def note_submission(session: Session, letter: Letter, *, now: datetime, address:
     """Count one submission of the reply form (in the caller's transaction, which must commit either way)."""
     session.add(LoginAttempt(username=f"{_SUBMIT_PREFIX}{letter.id}"[:64], remote_addr=address, at=now,
                              success=accepted))  # fmt: skip
+
+
+# -- what the letter behind a code asks, and what was answered to it ------------------------------------------------
+
+
+def asked_type(session: Session, letter: Letter) -> str:
+    """The letter type whose questions the reply page asks: the letter's own, and for a reminder (L3) the type of
+    the letter it chases (the debt's latest L1, L2, L4 or L5 before it, as the reminder's text names it)."""
+    if letter.letter_type != "L3" or letter.debt_id is None:
+        return letter.letter_type
+    chased = session.scalar(
+        select(Letter.letter_type)
+        .where(
+            Letter.debt_id == letter.debt_id,
+            Letter.letter_type.in_(CHASED_TYPES),
+            Letter.id < letter.id,
+            Letter.status != LetterStatus.CANCELLED.value,
+        )
+        .order_by(Letter.id.desc())
+        .limit(1)
+    )
+    return chased or FALLBACK
+
+
+def proposal_of(session: Session, letter: Letter) -> Proposal | None:
+    """The payment plan a proposal (L4, or a reminder of one) put to the creditor: the step that asked for the
+    letter carries it (the debt's latest `propose_arrangement`, as the letter's text took it)."""
+    if letter.debt_id is None:
+        return None
+    payload = session.scalar(
+        select(HistoryEntry.payload)
+        .join(Debt, Debt.instance_id == HistoryEntry.instance_id)
+        .where(Debt.id == letter.debt_id, HistoryEntry.event == "propose_arrangement")
+        .order_by(HistoryEntry.seq.desc())
+        .limit(1)
+    )
+    if not payload:
+        return None
+    try:
+        return Proposal(
+            monthly_cents=int(payload["monthly_cents"]),
+            months=int(payload["months"]),
+            start_date=date.fromisoformat(str(payload["start_date"])),
+        )
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def answers_to(session: Session, letter: Letter) -> list[CreditorReply]:
+    """What the creditor sent on the reply page in answer to this letter, newest first: the creditor may see only
+    its own answers (not a counsellor's notes of a phone call, nor answers to another letter)."""
+    return list(
+        session.scalars(
+            select(CreditorReply)
+            .where(CreditorReply.letter_id == letter.id, CreditorReply.channel == ReplyChannel.WEB.value)
+            .order_by(CreditorReply.id.desc())
+        )
+    )
+
+
+def answer_to(session: Session, letter_id: int, reply_id: int) -> tuple[Letter, CreditorReply] | None:
+    """The creditor's answer `reply_id` to the letter, for its confirmation page (None when it is not one)."""
+    reply = session.get(CreditorReply, reply_id)
+    letter = session.get(Letter, letter_id)
+    if reply is None or letter is None or reply.letter_id != letter.id or reply.channel != ReplyChannel.WEB.value:
+        return None
+    return letter, reply

@@ -116,6 +116,47 @@ class CreditorReply(Base):
             return None
         return sum(p or 0 for p in parts)
 
+    @property
+    def has_balance(self) -> bool:
+        """The creditor named an amount (hoofdsom, rente or kosten): amounts a counsellor can take over."""
+        return any(p is not None for p in (self.principal_cents, self.interest_cents, self.costs_cents))
+
+    @property
+    def amounts_taken_over(self) -> bool:
+        """A counsellor made this answer's amounts the debt's (the debt process's `confirm_balance` named it).
+
+        Read from `events`, which lists what the answer did to the debt: no column of its own, so an answer from
+        before this rule that confirmed the debt at once counts as taken over too, which is what happened."""
+        return TAKEN_OVER_EVENT in (self.events or "").split(",")
+
+    @property
+    def review_status(self) -> ReviewStatus:
+        """Where the counsellor is with this answer: new, read, or its amounts taken over."""
+        if self.amounts_taken_over:
+            return ReviewStatus.TAKEN_OVER
+        if self.reviewed_at is not None:
+            return ReviewStatus.READ
+        return ReviewStatus.NEW
+
+    @property
+    def awaits_take_over(self) -> bool:
+        """The newest answer named amounts that the debt does not carry yet: the counsellor still has to check."""
+        return self.superseded_at is None and self.has_balance and not self.amounts_taken_over
+
+
+#: The debt event that takes an answer's amounts over (schulden.debts.workflow), as `events` records it.
+TAKEN_OVER_EVENT = "confirm_balance"
+
+
+class ReviewStatus(StrEnum):
+    NEW = "new"
+    READ = "read"
+    TAKEN_OVER = "taken_over"
+
+    @property
+    def label(self) -> str:
+        return {"new": "Nieuw", "read": "Gelezen", "taken_over": "Overgenomen"}[self.value]
+
 
 class ReplySessionEnd(StrEnum):
     SUBMITTED = "submitted"  # the answer was sent: the form is gone, the thank-you page stays

@@ -4,20 +4,27 @@ transaction; nothing here commits. The operations that change answers are in ser
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden import audit
 from schulden.actors import CreditorActor, UserActor
 from schulden.cases.models import Case, Detainee
+from schulden.creditors.models import Creditor
 from schulden.debts.models import Debt
+from schulden.debts.queries import get_debt
+from schulden.errors import NotFound
 from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
 from schulden.letters.models import Letter
 from schulden.replies import codes
-from schulden.replies.models import CreditorReply
+from schulden.replies.models import TAKEN_OVER_EVENT, CreditorReply
 from schulden.replies.services import get_reply, replies_of_case
+from schulden.users.models import User
+from workflows import Engine, HistoryEntry, WorkflowInstance
 
 # -- staff ------------------------------------------------------------------------------------------------------------
 
@@ -37,6 +44,144 @@ def read_reply(session: Session, actor: UserActor, reply_id: int, *, origin: str
     audit.record(session, actor=actor, action="reply.read", object_type="reply", object_id=reply.id,
                  case_id=reply.case_id, origin=origin)  # fmt: skip
     return reply
+
+
+@dataclass(frozen=True)
+class TakeOver:
+    """Who took the answer's amounts over, and when (the debt's history row of `confirm_balance`)."""
+
+    actor_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    """One answer as the counsellor reads it: the debt and creditor it is about, the letter it answers, the debt's
+    state now, every version of the debt's answers (oldest first), and who took its amounts over."""
+
+    reply: CreditorReply
+    case: Case
+    detainee: Detainee
+    debt: Debt | None
+    creditor: str | None
+    collecting_party: str | None
+    debt_type: str | None
+    debt_state: str | None
+    debt_state_label: str | None
+    letter: Letter | None
+    versions: list[CreditorReply]
+    taken_over: TakeOver | None
+    #: The display names of the staff named by actor id (entered, read, taken over); a creditor is "De schuldeiser".
+    people: dict[str, str]
+
+    def person(self, actor_id: str | None) -> str:
+        if actor_id is None:
+            return ""
+        if actor_id.startswith("creditor:"):
+            return "De schuldeiser (antwoordpagina)"
+        return self.people.get(actor_id, "Onbekende gebruiker")
+
+
+def _names(session: Session, actor_ids: set[str]) -> dict[str, str]:
+    ids = {int(a.split(":", 1)[1]) for a in actor_ids if a.startswith("user:") and a.split(":", 1)[1].isdigit()}
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(ids)))
+    return {f"user:{user_id}": name for user_id, name in rows}
+
+
+def _taken_over(engine: Engine, session: Session, instance: WorkflowInstance, reply_id: int) -> TakeOver | None:
+    entries: list[HistoryEntry] = engine.history(session, instance)
+    for entry in entries:
+        if entry.event == TAKEN_OVER_EVENT and (entry.payload or {}).get("reply_id") == reply_id:
+            return TakeOver(entry.actor_id, entry.at)
+    return None
+
+
+def read_answer(
+    session: Session, engine: Engine, actor: UserActor, *, case_id: int, reply_id: int, origin: str | None = None
+) -> AnswerView:
+    """The answer page: `read_reply` (scope by the answer's case, the `reply.read` row) for an answer of this
+    case, with what the page shows around it. NotFound for another case's answer, absent or out of scope alike.
+    Does not commit."""
+    reply = get_reply(session, actor, reply_id)
+    if reply.case_id != case_id:
+        raise NotFound("reply", reply_id)
+    audit.record(session, actor=actor, action="reply.read", object_type="reply", object_id=reply.id,
+                 case_id=reply.case_id, origin=origin)  # fmt: skip
+    case = session.get_one(Case, reply.case_id)
+    detainee = session.get_one(Detainee, case.detainee_id)
+    debt = session.get(Debt, reply.debt_id) if reply.debt_id is not None else None
+    creditor = collector = state = state_label = None
+    versions = [reply]
+    taken_over = None
+    if debt is not None:
+        creditor = session.scalar(select(Creditor.name).where(Creditor.id == debt.creditor_id))
+        if debt.collecting_party_id is not None:
+            collector = session.scalar(select(Creditor.name).where(Creditor.id == debt.collecting_party_id))
+        instance = session.get_one(WorkflowInstance, debt.instance_id)
+        state = instance.state
+        state_label = engine.process_of(instance).state(state).label or state
+        versions = list(
+            session.scalars(
+                select(CreditorReply).where(CreditorReply.debt_id == debt.id).order_by(CreditorReply.version)
+            )
+        )
+        if reply.amounts_taken_over:
+            taken_over = _taken_over(engine, session, instance, reply.id)
+    return AnswerView(
+        reply=reply,
+        case=case,
+        detainee=detainee,
+        debt=debt,
+        creditor=creditor,
+        collecting_party=collector,
+        debt_type=DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type) if debt is not None else None,
+        debt_state=state,
+        debt_state_label=state_label,
+        letter=session.get(Letter, reply.letter_id) if reply.letter_id is not None else None,
+        versions=versions,
+        taken_over=taken_over,
+        people=_names(
+            session,
+            {a for a in (reply.entered_by, reply.reviewed_by, taken_over.actor_id if taken_over else None) if a},
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class EntryContext:
+    """What the paper/phone answer form shows of its debt: creditor, type, amounts now, and the debt's letters to
+    choose the one answered."""
+
+    case: Case
+    detainee: Detainee
+    debt: Debt
+    creditor: str
+    debt_type: str
+    letters: list[Letter]
+
+
+def read_entry_context(
+    session: Session, actor: UserActor, *, case_id: int, debt_id: int, origin: str | None = None
+) -> EntryContext:
+    """The debt an answer is typed in for, if it is of this case and in the actor's scope (NotFound otherwise),
+    with the `debt.read` row the API's GET of a debt writes. Does not commit."""
+    debt = get_debt(session, actor, debt_id)
+    if debt.case_id != case_id:
+        raise NotFound("debt", debt_id)
+    audit.record(session, actor=actor, action="debt.read", object_type="debt", object_id=debt.id,
+                 case_id=debt.case_id, origin=origin)  # fmt: skip
+    case = session.get_one(Case, debt.case_id)
+    letters = list(session.scalars(select(Letter).where(Letter.debt_id == debt.id).order_by(Letter.id)))
+    return EntryContext(
+        case=case,
+        detainee=session.get_one(Detainee, case.detainee_id),
+        debt=debt,
+        creditor=session.scalar(select(Creditor.name).where(Creditor.id == debt.creditor_id)) or "",
+        debt_type=DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type),
+        letters=letters,
+    )
 
 
 # -- the creditor, on the reply page ----------------------------------------------------------------------------------

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
 from schulden.fields import Cents, Day, DutchSchema, Name, PlainText, one_of
+from schulden.letters.templates import bedrag, datum
 from schulden.replies.models import NoCooperation, ReplyChannel
 
 NO_COOPERATION = [n.value for n in NoCooperation]
@@ -69,6 +74,156 @@ class ReplyAnswer(DutchSchema):
     no_cooperation = fields.String(load_default=None, allow_none=True, validate=one_of(NO_COOPERATION))
     no_cooperation_note = PlainText(load_default=None, allow_none=True, maximum=2000)
     note = PlainText(load_default=None, allow_none=True, maximum=5000)
+
+
+# -- what the reply page asks, per letter (ux.md "Public creditor page": ask only what the letter asked) ------------
+
+
+class Decision(StrEnum):
+    """The creditor's answer to a payment proposal (L4): the letter asks whether it agrees, and why not."""
+
+    ACCEPT = "accept"
+    REFUSE = "refuse"
+    COUNTER = "counter"
+
+
+DECISION_LABELS = {
+    Decision.ACCEPT: "Ja, wij gaan akkoord met het voorstel",
+    Decision.REFUSE: "Nee, wij gaan niet akkoord",
+    Decision.COUNTER: "Wij doen een ander voorstel",
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One coherent group of questions on the reply page, under its own heading."""
+
+    key: str
+    fields: tuple[str, ...]
+
+
+NUMBERS = Section("numbers", ("creditor_customer_number", "creditor_invoice_number"))
+BALANCE = Section(
+    "balance",
+    ("principal_cents", "interest_cents", "costs_cents", "peildatum", "original_creditor", "has_judgment",
+     "has_attachment"),
+)  # fmt: skip
+SUSPENSION = Section(
+    "suspension",
+    ("collection_suspended", "collection_suspended_until", "interest_suspended", "interest_suspended_until"),
+)
+ARRANGEMENT = Section("arrangement", ("arrangement_offered", "arrangement_monthly_cents", "arrangement_terms"))
+PROPOSAL = Section(
+    "proposal",
+    ("arrangement_decision", "arrangement_reason", "arrangement_monthly_cents", "arrangement_terms",
+     "interest_suspended"),
+)  # fmt: skip
+TERMINATION = Section("termination", ("termination_confirmed", "termination_date", "termination_reason"))
+NO_COOPERATION_SECTION = Section("no_cooperation", ("no_cooperation", "no_cooperation_note"))
+CONTACT = Section("contact", ("contact_name", "contact_phone", "contact_email", "note"))
+
+#: The questions of each letter a creditor can answer online (the reminder L3 asks again what the letter it chases
+#: asked: see codes.asked_type). L1 reports the detention and asks to suspend collection and for a statement of
+#: account; L2 asks only the statement; both ask whether the creditor will work towards an arrangement. L4 proposes
+#: a plan (agree, refuse, or a counter-proposal; and no interest during it); L5 terminates a contract (confirm and
+#: from when). Every letter keeps "Geen medewerking" and the creditor's contact details.
+QUESTIONS: dict[str, tuple[Section, ...]] = {
+    "L1": (NUMBERS, BALANCE, SUSPENSION, ARRANGEMENT, NO_COOPERATION_SECTION, CONTACT),
+    "L2": (NUMBERS, BALANCE, ARRANGEMENT, NO_COOPERATION_SECTION, CONTACT),
+    "L4": (PROPOSAL, NO_COOPERATION_SECTION, CONTACT),
+    "L5": (TERMINATION, NO_COOPERATION_SECTION, CONTACT),
+}
+#: A reminder whose first letter cannot be found asks what the notice asks (the most).
+FALLBACK = "L1"
+
+
+def questions_for(asked_type: str) -> tuple[Section, ...]:
+    return QUESTIONS.get(asked_type, QUESTIONS[FALLBACK])
+
+
+def asked_fields(asked_type: str) -> tuple[str, ...]:
+    """The field names the page asks for this letter type, in page order (each once)."""
+    return tuple(dict.fromkeys(name for section in questions_for(asked_type) for name in section.fields))
+
+
+class ReplyPageAnswer(ReplyAnswer):
+    """The reply page's fields: the stored answer's, plus the decisions a proposal (L4) and a termination (L5) ask.
+    Those two have no columns of their own yet: `stored_answer` writes them into the answer's note (and the
+    arrangement fields), in words the counsellor reads on the answer page."""
+
+    arrangement_decision = fields.String(
+        load_default=None, allow_none=True, validate=one_of([d.value for d in Decision])
+    )
+    arrangement_reason = PlainText(load_default=None, allow_none=True, maximum=2000)
+    termination_confirmed = fields.Boolean(load_default=None, allow_none=True)
+    termination_date = Day(load_default=None, allow_none=True)
+    termination_reason = PlainText(load_default=None, allow_none=True, maximum=2000)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The plan the payment proposal (L4) put to the creditor, as the letter stated it."""
+
+    monthly_cents: int
+    months: int
+    start_date: date
+
+
+def stored_answer(
+    asked_type: str, loaded: Mapping[str, Any], proposal: Proposal | None
+) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The page's answer (`ReplyPageAnswer` loaded) as the fields an answer stores (services.FIELDS), with the
+    rules of the proposal and termination questions. A decision is written as the first line of the note, so the
+    counsellor reads it with the answer; the creditor's own note follows."""
+    errors: dict[str, list[str]] = {}
+    data = {k: v for k, v in loaded.items() if k in ReplyAnswer().fields}
+    declined = bool(loaded.get("no_cooperation"))
+    said: str | None = None
+    if asked_type == "L4" and not declined:
+        decision = loaded.get("arrangement_decision")
+        if decision is None:
+            errors["arrangement_decision"] = ["Kies of u akkoord gaat met het voorstel."]
+        elif decision == Decision.ACCEPT.value:
+            if proposal is not None:
+                data["arrangement_monthly_cents"] = proposal.monthly_cents
+            data["arrangement_offered"] = True
+            plan = (
+                f" van {bedrag(proposal.monthly_cents)} per maand, {proposal.months} termijnen vanaf "
+                f"{datum(proposal.start_date)}"
+                if proposal is not None
+                else ""
+            )
+            said = f"Akkoord met het voorstel voor een betalingsregeling{plan}."
+        elif decision == Decision.REFUSE.value:
+            if not loaded.get("arrangement_reason"):
+                errors["arrangement_reason"] = ["Schrijf waarom u niet akkoord gaat."]
+            data["arrangement_offered"] = False
+            data["arrangement_monthly_cents"] = None
+            data["arrangement_terms"] = None
+            said = f"Niet akkoord met het voorstel voor een betalingsregeling: {loaded.get('arrangement_reason')}"
+        else:
+            if loaded.get("arrangement_monthly_cents") is None:
+                errors["arrangement_monthly_cents"] = ["Vul het bedrag per maand van uw voorstel in euro's in."]
+            data["arrangement_offered"] = True
+            said = "Ander voorstel voor een betalingsregeling (zie bedrag per maand en voorwaarden)."
+    if asked_type == "L5" and not declined:
+        confirmed = loaded.get("termination_confirmed")
+        if confirmed is None:
+            errors["termination_confirmed"] = ["Kies of u de opzegging bevestigt."]
+        elif confirmed:
+            end = loaded.get("termination_date")
+            if end is None:
+                errors["termination_date"] = ["Vul de datum in waarop de overeenkomst eindigt."]
+            else:
+                said = f"Opzegging bevestigd: de overeenkomst eindigt op {datum(end)}."
+        else:
+            if not loaded.get("termination_reason"):
+                errors["termination_reason"] = ["Schrijf waarom u de opzegging niet bevestigt."]
+            said = f"Opzegging niet bevestigd: {loaded.get('termination_reason')}"
+    if said is not None:
+        note = loaded.get("note")
+        data["note"] = f"{said}\n\n{note}" if note else said
+    return data, errors
 
 
 class ReplyCreate(ReplyAnswer):

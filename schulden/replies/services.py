@@ -1,10 +1,14 @@
 """Recording a creditor's answer and what it does to the debt. Services flush and never commit.
 
 The same function serves the creditor on the reply page and the counsellor typing in a paper or phone answer, so
-both land the same way: a reply row, the debt's amounts when a balance was given, and the debt's workflow moved
-where the answer allows (balance confirmed, no cooperation, suspension granted or refused). Every reply also
-fires the internal `reply_received` event, so the history and the outcome figures see it even when the state
-stays as it is (a correction of an earlier balance, say).
+both land the same way: a reply row, and the debt's workflow moved where the answer allows (no cooperation,
+suspension granted or refused). Every reply also fires the internal `reply_received` event, so the history and the
+outcome figures see it even when the state stays as it is (a correction of an earlier balance, say).
+
+Amounts are different: they replace the estimate and are called confirmed only by a counsellor's act (issue 13).
+A creditor's amounts from the reply page wait, the debt "Antwoord ontvangen, te controleren", until a counsellor
+takes them over (`confirm_reply`: the debt process's `confirm_balance` with the answer's id); amounts a counsellor
+types in from paper or the phone are taken over by that entry, after its check page.
 
 Answering again adds the next version of the debt's answer and marks the earlier one superseded; the earlier rows
 stay as they were (the history lists them all), the debt takes the newest balance, and only the newest waits on
@@ -26,10 +30,10 @@ from schulden import audit
 from schulden.access import case_scope
 from schulden.actors import CreditorActor, UserActor
 from schulden.cases.models import Case
-from schulden.debts.models import AmountStatus, Debt
+from schulden.debts.models import Debt
 from schulden.debts.queries import get_debt
 
-# The states in which an answer with a balance confirms the debt: the debt process says which they are.
+# The states in which a creditor's balance waits for the counsellor: the debt process says which they are.
 from schulden.debts.workflow import ANSWERABLE
 from schulden.errors import DomainError, NotFound, NotPermitted, ValidationFailed
 from schulden.letters.models import Letter
@@ -187,15 +191,18 @@ def record_reply(
         if _fire(session, engine, instance, "decline", actor=actor, reason=reason[:500], now=now):
             fired.append("decline")
     else:
-        if any(data.get(k) is not None for k in _BALANCE):
-            for name in _BALANCE:
-                setattr(debt, name, data.get(name) or 0)
-            debt.peildatum = data.get("peildatum")
-            debt.amount_status = AmountStatus.CONFIRMED.value
+        if reply.has_balance and channel is ReplyChannel.WEB:
+            # The creditor's word: the debt keeps its amounts until a counsellor takes these over.
             if state in ANSWERABLE and _fire(
-                session, engine, instance, "confirm_balance", actor=actor, payload={"reply_id": reply.id}, now=now
+                session, engine, instance, "balance_received", actor=actor, payload={"reply_id": reply.id}, now=now
             ):
-                fired.append("confirm_balance")
+                fired.append("balance_received")
+        # Typed in by the counsellor from paper, the phone or an e-mail, after the check page showed the amounts:
+        # the entry is the counsellor's taking over.
+        elif reply.has_balance and _fire(
+            session, engine, instance, "confirm_balance", actor=actor, payload={"reply_id": reply.id}, now=now
+        ):
+            fired.append("confirm_balance")
         if instance.state == "suspension_requested" and data.get("collection_suspended") is not None:
             event = "grant_suspension" if data["collection_suspended"] else "refuse_suspension"
             if _fire(session, engine, instance, event, actor=actor, payload={"reply_id": reply.id}, now=now):
@@ -260,12 +267,24 @@ def _require_keeper(actor: UserActor, what: str) -> None:
 
 
 def enter_reply(
-    session: Session, engine: Engine, *, actor: UserActor, debt_id: int, data: Mapping[str, Any], origin: str | None
+    session: Session,
+    engine: Engine,
+    *,
+    actor: UserActor,
+    debt_id: int,
+    data: Mapping[str, Any],
+    origin: str | None,
+    attachment: StoredAttachment | None = None,
+    case_id: int | None = None,
 ) -> CreditorReply:
     """A counsellor types in an answer that came on paper, by phone or by e-mail (`data` as ReplyCreate loads it):
-    the same effect on the debt as the creditor's own answer, and read by definition. Does not commit."""
+    the creditor's answer's effect on the debt, its amounts taken over (the counsellor checked them before saving),
+    and read by definition. `case_id`: the debt must belong to it (the page's address names both). Does not
+    commit."""
     _require_keeper(actor, "een antwoord van een schuldeiser vastleggen")
     debt = get_debt(session, actor, debt_id)
+    if case_id is not None and debt.case_id != case_id:
+        raise NotFound("debt", debt_id)
     today = today_of(engine)
     answer = dict(data)
     if answer["received_on"] > today:
@@ -286,6 +305,7 @@ def enter_reply(
         received_on=answer.pop("received_on"),
         data=answer,
         today=today,
+        attachment=attachment,
     )
     mark_reviewed(reply, actor=actor, now=utcnow())
     audit.record(session, actor=actor, action="reply.create", object_type="reply", object_id=reply.id,
@@ -335,6 +355,50 @@ def review_reply(session: Session, *, actor: UserActor, reply_id: int, origin: s
     mark_reviewed(reply, actor=actor, now=utcnow())
     audit.record(session, actor=actor, action="reply.review", object_type="reply", object_id=reply.id,
                  case_id=reply.case_id, origin=origin)  # fmt: skip
+    return reply
+
+
+class AmountsNotTakenOver(DomainError):
+    """The answer's amounts cannot become the debt's (now): the Dutch text says why."""
+
+
+def take_over_amounts(
+    session: Session, engine: Engine, reply: CreditorReply, *, actor: Actor, now: datetime | None = None
+) -> CreditorReply:
+    """Make the answer's amounts and peildatum the debt's, with amount status confirmed: the debt process's
+    `confirm_balance` with the answer's id, so the history says who did it and when, and the debt moves to
+    'Saldo bevestigd' where the answer was awaited. Once per answer, and only for the newest answer of its debt;
+    AmountsNotTakenOver otherwise (nothing written). Does not commit."""
+    if reply.debt_id is None:
+        raise AmountsNotTakenOver("Dit antwoord hoort niet bij een schuld.")
+    # The debt's row is the lock, as for a new answer: a racing answer or a second click waits, then sees this one.
+    session.execute(select(Debt.id).where(Debt.id == reply.debt_id).with_for_update())
+    session.refresh(reply)
+    debt = session.get_one(Debt, reply.debt_id)
+    instance = session.get_one(WorkflowInstance, debt.instance_id)
+    if instance.is_final:
+        label = engine.process_of(instance).state(instance.state).label
+        raise AmountsNotTakenOver(f"De schuld is afgesloten ({label}): er worden geen bedragen meer overgenomen.")
+    try:
+        engine.fire(session, instance, "confirm_balance", actor=actor, payload={"reply_id": reply.id}, now=now)
+    except TransitionRefused as refused:
+        raise AmountsNotTakenOver(refused.reason) from refused
+    debt.updated_at = now or engine.clock()
+    session.flush()
+    return reply
+
+
+def confirm_reply(
+    session: Session, engine: Engine, *, actor: UserActor, reply_id: int, origin: str | None
+) -> CreditorReply:
+    """'Bedragen overnemen': the counsellor takes the answer's amounts over after the check page (POST
+    /replies/{id}/confirm). NotPermitted for other roles, NotFound out of scope, AmountsNotTakenOver when the
+    answer cannot be taken over. Writes the `reply.confirm` audit row; does not commit."""
+    _require_keeper(actor, "de bedragen van een antwoord overnemen")
+    reply = get_reply(session, actor, reply_id)
+    take_over_amounts(session, engine, reply, actor=actor)
+    audit.record(session, actor=actor, action="reply.confirm", object_type="reply", object_id=reply.id,
+                 case_id=reply.case_id, origin=origin, details={"debt_id": reply.debt_id})  # fmt: skip
     return reply
 
 

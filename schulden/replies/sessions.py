@@ -11,13 +11,16 @@ opens another letter. Services flush and never commit.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.letters.models import Letter
+from schulden.ports import FileStore
 from schulden.replies.codes import usable_letter
 from schulden.replies.models import ReplySession, ReplySessionEnd
 
@@ -80,3 +83,81 @@ def end_session(session: Session, session_id: object, *, now: datetime, reason: 
     row = session.scalar(select(ReplySession).where(ReplySession.session_hash == session_hash(session_id)))
     if row is not None:
         _end(row, now, reason)
+
+
+# -- the answer being written: a draft on the server, tied to the session ------------------------------------------
+# Between the form and "Controleer uw antwoord" the typed answer and a chosen PDF wait in the file store under the
+# session's hash (never in the cookie: a note is 5 000 characters, and a browser cannot keep a chosen file after an
+# error). The draft goes when the answer is sent; drafts of sessions left halfway are swept once their session's
+# lifetime has passed, the next time any reply session opens.
+
+DRAFTS = "replies/drafts"
+
+
+@dataclass(frozen=True)
+class PendingFile:
+    """A PDF the creditor chose, checked and kept with the draft until the answer is sent."""
+
+    key: str
+    name: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Draft:
+    """What the creditor typed (the form's text, as typed) and the PDF it chose, if any."""
+
+    values: dict[str, str]
+    attachment: PendingFile | None = None
+
+
+def _draft_key(session_id: str) -> str:
+    return f"{DRAFTS}/{session_hash(session_id)}.json"
+
+
+def _usable(session_id: object) -> bool:
+    return isinstance(session_id, str) and bool(session_id) and len(session_id) <= _MAX_ID_LENGTH
+
+
+def load_draft(store: FileStore, session_id: object) -> Draft:
+    """The session's draft; an empty one when there is none (or it cannot be read)."""
+    if not _usable(session_id):
+        return Draft({})
+    try:
+        raw = json.loads(store.get(_draft_key(str(session_id))))
+        pending = raw.get("attachment")
+        attachment = PendingFile(**pending) if isinstance(pending, dict) else None
+        values = {str(k): str(v) for k, v in dict(raw.get("values") or {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return Draft({})
+    return Draft(values, attachment)
+
+
+def save_draft(store: FileStore, session_id: str, draft: Draft) -> None:
+    pending = None if draft.attachment is None else draft.attachment.__dict__
+    store.put(_draft_key(session_id), json.dumps({"values": draft.values, "attachment": pending}).encode())
+
+
+def keep_file(store: FileStore, session_id: str, *, data: bytes, name: str) -> PendingFile:
+    """Keep a checked PDF with the session's draft (replacing an earlier one)."""
+    key = f"{DRAFTS}/{session_hash(session_id)}.pdf"
+    sha = store.put(key, data)
+    return PendingFile(key=key, name=name, sha256=sha, size=len(data))
+
+
+def drop_draft(store: FileStore, session_id: object) -> None:
+    """Remove the session's draft and its PDF (sent, or removed by the creditor)."""
+    if not _usable(session_id):
+        return
+    store.delete(_draft_key(str(session_id)))
+    store.delete(f"{DRAFTS}/{session_hash(str(session_id))}.pdf")
+
+
+def sweep_drafts(store: FileStore, *, now: datetime) -> None:
+    """Remove the drafts (text and PDF) of sessions whose lifetime has passed: what a creditor typed and never sent
+    is not kept."""
+    oldest = (now - LIFETIME).timestamp()
+    for key, modified in store.entries(DRAFTS):
+        if modified < oldest:
+            store.delete(key)

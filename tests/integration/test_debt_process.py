@@ -118,7 +118,9 @@ PATHS: Mapping[str, tuple[tuple[str, Actor], ...]] = {
         ("no_reply", SYSTEM),
     ),
     "declined": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("decline", CREDITOR_REPLY)),
-    "balance_confirmed": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("confirm_balance", CREDITOR_REPLY)),
+    # Issue 13: the creditor's amounts wait for the counsellor's check; confirming is the counsellor's act.
+    "answer_received": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("balance_received", CREDITOR_REPLY)),
+    "balance_confirmed": (("send_letters", COUNSELLOR), ("letters_sent", SYSTEM), ("confirm_balance", COUNSELLOR)),
     "disputed": (
         ("send_letters", COUNSELLOR),
         ("letters_sent", SYSTEM),
@@ -293,12 +295,11 @@ def test_the_creditor_clock_reminds_twice_then_records_no_response(session: Sess
 
 
 @pytest.mark.parametrize("state", ["notified", "reminded", "reminded_again", "no_response"])
-@pytest.mark.parametrize("who", [COUNSELLOR, CREDITOR_REPLY])
-def test_confirm_balance_stops_the_answer_clock(session: Session, wf_engine: Engine, state: str, who: Actor) -> None:
+def test_confirm_balance_stops_the_answer_clock(session: Session, wf_engine: Engine, state: str) -> None:
     debt = debt_in(session, wf_engine, state)
     running = timers(session, wf_engine, debt)
 
-    fire(session, wf_engine, debt, "confirm_balance", who)
+    fire(session, wf_engine, debt, "confirm_balance", COUNSELLOR)
 
     assert state_of(session, debt) == "balance_confirmed"
     assert debt.amount_status == "confirmed"
@@ -306,6 +307,29 @@ def test_confirm_balance_stops_the_answer_clock(session: Session, wf_engine: Eng
     assert all(t.status == TimerStatus.CANCELLED for t in running)
     assert wf_engine.tick_batch(session, now=at(2027, 6, 1)).fired == 0
     assert state_of(session, debt) == "balance_confirmed"
+
+
+@pytest.mark.parametrize("state", ["notified", "reminded", "reminded_again", "no_response"])
+def test_a_creditors_balance_stops_the_clock_but_confirms_nothing(
+    session: Session, wf_engine: Engine, state: str
+) -> None:
+    """Issue 13: the creditor's amounts wait for the counsellor; no reminder goes to a creditor that answered."""
+    debt = debt_in(session, wf_engine, state)
+
+    with pytest.raises(TransitionRefused) as refused:
+        fire(session, wf_engine, debt, "confirm_balance", CREDITOR_REPLY)
+    assert refused.value.code == "role"
+    fire(session, wf_engine, debt, "balance_received", CREDITOR_REPLY)
+
+    assert state_of(session, debt) == "answer_received"
+    assert debt.amount_status == "estimated"
+    assert timers(session, wf_engine, debt) == []
+    assert wf_engine.tick_batch(session, now=at(2027, 6, 1)).fired == 0
+    # From there only with the answer whose amounts become the debt's (schulden.replies.services.confirm_reply).
+    with pytest.raises(TransitionRefused) as refused:
+        fire(session, wf_engine, debt, "confirm_balance", COUNSELLOR)
+    assert refused.value.code == "guard"
+    assert state_of(session, debt) == "answer_received"
 
 
 def test_decline_requires_a_reason(session: Session, wf_engine: Engine) -> None:

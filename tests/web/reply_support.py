@@ -77,12 +77,28 @@ def open_with_link(client: FlaskClient, token: str) -> None:
     assert opened.headers["Location"].endswith("/antwoord/brief")
 
 
-def submit(client: FlaskClient, answer: dict[str, Any]) -> Any:
-    """Post the answer form of the open session (with its CSRF token), as multipart like the browser."""
+def fill(client: FlaskClient, answer: dict[str, Any]) -> Any:
+    """Post the answer form of the open session (with its CSRF token), as multipart like the browser: 303 to the
+    check page when the answer passes, the form again (422) when it does not."""
     fields = MultiDict({**answer, "csrf_token": csrf(client, "/antwoord/brief")})
     # Encoded here in memory: the test client would spool a big body to a temporary file it never closes.
     boundary, body = encode_multipart(fields)
     return client.post("/antwoord/brief", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+def confirm(client: FlaskClient) -> Any:
+    """ "Antwoord versturen" on the check page."""
+    token = csrf(client, "/antwoord/controleer")
+    return client.post("/antwoord/controleer", data={"confirm": "1", "csrf_token": token})
+
+
+def submit(client: FlaskClient, answer: dict[str, Any]) -> Any:
+    """Fill the form and send the answer from "Controleer uw antwoord", as a creditor does: the last response (303
+    to the confirmation when sent; the form's own response when the form refused the answer)."""
+    filled = fill(client, answer)
+    if filled.status_code != 303 or not filled.headers["Location"].endswith("/antwoord/controleer"):
+        return filled
+    return confirm(client)
 
 
 @pytest.fixture
