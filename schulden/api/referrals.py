@@ -24,11 +24,12 @@ from schulden.errors import NotFound
 from schulden.fields import DutchSchema, Name, one_of
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
+from schulden.letters.compose import Sender
 from schulden.organisations.models import Organisation, OrganisationKind
-from schulden.referrals import services
+from schulden.referrals import lifecycle, readiness, services
 from schulden.referrals.lifecycle import ReferralStateError
 from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus
-from schulden.referrals.queries import read_inbox, read_referral, read_referrals
+from schulden.referrals.queries import read_inbox, read_referral, read_referrals, read_refused_by
 from schulden.referrals.schemas import AcceptIn, ReferralIn, RefuseIn
 from schulden.roles import Role
 from schulden.worklist import list_tasks
@@ -68,6 +69,72 @@ class ReferralOut(DutchSchema):
     refusal_reason = fields.String(allow_none=True)
     expected_release = fields.Date(allow_none=True)
     has_handover = fields.Boolean()
+    #: Where the delivery stands, beyond `status`: "waiting_for_settings" (queued, the mail server is not set up:
+    #: an administrator must act), "retrying" (queued after a failed attempt), "failed", or the status itself.
+    delivery_state = fields.String()
+    #: Why the delivery failed, in Dutch words a person can act on (None when it did not fail).
+    failure_reason = fields.String(allow_none=True)
+
+
+class HandoverDebtOut(DutchSchema):
+    creditor = fields.String()
+    collecting_party = fields.String(allow_none=True)
+    category = fields.String()
+    debt_type = fields.String()
+    type_label = fields.String()
+    principal_cents = fields.Integer()
+    interest_cents = fields.Integer()
+    costs_cents = fields.Integer()
+    total_cents = fields.Integer()
+    amount_status = fields.String()
+    amount_status_label = fields.String()
+    peildatum = fields.Date(allow_none=True)
+    state = fields.String()
+    state_label = fields.String()
+    settled = fields.Boolean()
+
+
+class ThreatOut(DutchSchema):
+    threat = fields.String()
+    label = fields.String()
+    source = fields.String()
+    wgs_urgent = fields.Boolean()
+
+
+class UrgencyOut(DutchSchema):
+    urgent = fields.Boolean()
+    threats = fields.List(fields.Nested(ThreatOut))
+    wgs_urgent = fields.Boolean()
+    first_conversation_due = fields.Date()
+    rule = fields.String()
+
+
+class TotalOut(DutchSchema):
+    key = fields.String()
+    label = fields.String()
+    count = fields.Integer()
+    total_cents = fields.Integer()
+
+
+class HandoverOut(DutchSchema):
+    reference = fields.String()
+    made_on = fields.Date()
+    urgency = fields.Nested(UrgencyOut)
+    debts = fields.List(fields.Nested(HandoverDebtOut))
+    totals_by_category = fields.List(fields.Nested(TotalOut))
+    totals_by_status = fields.List(fields.Nested(TotalOut))
+    total_cents = fields.Integer()
+
+
+class BlockerOut(DutchSchema):
+    why = fields.String()
+    todo = fields.String()
+    where = fields.String(allow_none=True)
+
+
+class ReadinessOut(DutchSchema):
+    can_send = fields.Boolean()
+    blockers = fields.List(fields.Nested(BlockerOut))
 
 
 class DeliveryIn(DutchSchema):
@@ -137,7 +204,17 @@ def _view(referral: Referral, municipality: Organisation, case: Case) -> dict[st
         "wgs_breached": referral.wgs_breached_at is not None,
         "expected_release": case.expected_release,
         "has_handover": referral.handover_key is not None,
+        "delivery_state": _delivery_state(referral),
+        "failure_reason": lifecycle.failure_reason(referral),
     }
+
+
+def _delivery_state(referral: Referral) -> str:
+    if lifecycle.waiting_for_settings(referral):
+        return "waiting_for_settings"
+    if referral.status == ReferralStatus.QUEUED.value and referral.last_error:
+        return "retrying"
+    return referral.status
 
 
 def _out(session: Any, referral: Referral, case: Case) -> dict[str, Any]:
@@ -176,14 +253,35 @@ class CaseReferrals(MethodView):
         return _out(session, referral, case), 201, {"Location": f"/api/v1/referrals/{referral.id}"}
 
 
+@blp.route("/cases/<id:case_id>/referral-readiness")
+class Readiness(MethodView):
+    @blp.response(200, ReadinessOut)
+    def get(self, case_id: int) -> dict[str, Any]:
+        """Whether you can send the case's referral now, and if not, what stands in the way and what to do first
+        (`where`: "case", "municipality" or "consent"), first things first."""
+        actor = current_actor()
+        session = db_session()
+        case = get_case(session, actor, case_id)
+        engine = runtime().engine
+        blockers = readiness.send_blockers(session, engine, case, actor, today=engine.today())
+        session.commit()
+        return {"can_send": not blockers, "blockers": blockers}
+
+
 @blp.route("/referrals")
 class Inbox(MethodView):
     @blp.arguments(InboxArgs, location="query")
     @blp.response(200, ReferralOut(many=True))
     def get(self, args: dict[str, Any]) -> list[dict[str, Any]]:
-        """The referrals in your scope, the newest first: for a municipality its inbox (urgent ones on top)."""
+        """The referrals in your scope, the newest first: for a municipality its inbox (urgent ones on top); with
+        status=refused, a municipality gets the referrals it refused itself."""
         session = db_session()
-        rows = read_inbox(session, current_actor(), status=args.get("status"), origin=origin())
+        actor = current_actor()
+        if actor.role is Role.MUNICIPALITY and args.get("status") == ReferralStatus.REFUSED.value:
+            # A refusal ends the municipality's access to the case, not to its own decisions (docs/referrals.md).
+            rows = read_refused_by(session, actor, origin=origin())
+        else:
+            rows = read_inbox(session, actor, status=args.get("status"), origin=origin())
         session.commit()
         return [_out(session, referral, case) for referral, case in rows]
 
@@ -260,6 +358,25 @@ def _pdf(referral_id: int, which: str) -> Response:
     session.commit()
     name = "overdrachtsdossier" if which == "handover" else "samenvatting"
     return pdf_response(data, f"{name}-{referral.case_id}-{referral.sequence}.pdf")
+
+
+@blp.route("/referrals/<id:referral_id>/handover")
+class HandoverContents(MethodView):
+    @blp.response(200, HandoverOut)
+    def get(self, referral_id: int) -> Any:
+        """The handover file's main contents as of today (urgency and the Wgs term, the debts with their amounts and
+        status, the totals), made on demand: readable before the decision, also while the delivered PDF is not
+        made yet. Audited as `referral.handover_view`; the full file is the PDF."""
+        session = db_session()
+        engine = runtime().engine
+        settings = runtime().settings
+        sender = Sender(settings.sender_name, settings.sender_address, settings.sender_phone, settings.sender_email,
+                        settings.public_url)  # fmt: skip
+        _, handover = services.handover_contents(
+            session, current_actor(), referral_id, sender=sender, today=engine.today(), origin=origin()
+        )
+        session.commit()
+        return handover
 
 
 @blp.route("/referrals/<id:referral_id>/handover.pdf")

@@ -55,7 +55,7 @@ from schulden.letters.models import Channel, Letter, LetterStatus
 from schulden.letters.templates import THREAT_NL, WGS_URGENT_THREATS, datum
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.processes import build_registry
-from schulden.referrals.models import Referral
+from schulden.referrals.models import Referral, ReferralStatus
 from schulden.referrals.services import latest_referral
 from schulden.replies.models import CreditorReply
 from schulden.roles import Role
@@ -110,6 +110,7 @@ ARRANGED_B1: dict[str, str] = {
     "notified": "Brief gestuurd. We wachten op antwoord.",
     "reminded": "Brief gestuurd. We wachten op antwoord.",
     "reminded_again": "Brief gestuurd. We wachten op antwoord.",
+    "answer_received": "De schuldeiser noemde een bedrag. Dat wordt nog gecontroleerd.",
     "no_response": "Geen antwoord gekregen. De gemeente gaat verder.",
     "declined": "De schuldeiser werkt niet mee. De gemeente gaat verder.",
     "balance_confirmed": "Het bedrag is bekend. Er is nog niets afgesproken.",
@@ -942,7 +943,12 @@ def _urgency(case: Case, debts: Sequence[tuple[Debt, Creditor]], made_on: date, 
     for debt, creditor in debts:
         if debt.threat and not any(t.threat == debt.threat and t.source == creditor.name for t in threats):
             threats.append(_threat_line(debt.threat, creditor.name))
-    if referral is not None and referral.wgs_due_on is not None:
+    # A refused or stopped referral's term is over: a new referral (after a re-routing) starts its own.
+    running = referral is not None and referral.status not in (
+        ReferralStatus.REFUSED.value,
+        ReferralStatus.CANCELLED.value,
+    )
+    if referral is not None and running and referral.wgs_due_on is not None:
         wgs_urgent = referral.threat in WGS_URGENT_THREATS
         due = referral.wgs_due_on
     else:

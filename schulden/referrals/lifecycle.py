@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import inspect, update
+from sqlalchemy import ColumnElement, and_, inspect, update
 from sqlalchemy.orm import Session
 
 from schulden.errors import DomainError
@@ -40,10 +40,44 @@ def start_attempt(referral: Referral) -> None:
     referral.attempts += 1
 
 
+#: How `last_error` starts while a queued referral waits for a setting only an administrator can give (the mail
+#: server): the pages say "Wacht op de e-mailinstellingen van de beheerder", the administrators' work list counts it.
+WAITING_PREFIX = "wacht op "
+
+
 def attempt_on_hold(referral: Referral, reason: str) -> None:
-    """The attempt did not count (a setting only an administrator can give is missing); it stays queued."""
+    """The attempt did not count (a setting only an administrator can give is missing); it stays queued, its
+    `last_error` starting with WAITING_PREFIX so that every reader can tell waiting from failing."""
     referral.attempts -= 1
-    referral.last_error = reason
+    referral.last_error = reason if reason.startswith(WAITING_PREFIX) else WAITING_PREFIX + reason
+
+
+def waiting_for_settings(referral: Referral) -> bool:
+    """Queued, and the last attempt found a setting missing (no mail server yet): it waits for an administrator."""
+    return (
+        referral.status == ReferralStatus.QUEUED.value
+        and referral.last_error is not None
+        and referral.last_error.startswith(WAITING_PREFIX)
+    )
+
+
+def waiting_for_settings_clause() -> ColumnElement[bool]:
+    """`waiting_for_settings` as a WHERE clause, for work lists."""
+    return and_(Referral.status == ReferralStatus.QUEUED.value, Referral.last_error.like(WAITING_PREFIX + "%"))
+
+
+def failure_reason(referral: Referral) -> str | None:
+    """Why the delivery failed, in words a counsellor can act on, or None when it did not fail (yet). The job
+    stores "<ExceptionName>: <message>"; a DeliveryNotPossible's message is Dutch and says what is missing, any
+    other is a technical error of the mail server or the municipality's system."""
+    if referral.last_error is None or referral.status not in (ReferralStatus.FAILED.value, ReferralStatus.QUEUED.value):
+        return None
+    if waiting_for_settings(referral):
+        return None
+    kind, _, message = referral.last_error.partition(": ")
+    if kind == "DeliveryNotPossible" and message:
+        return message
+    return "de e-mailserver of het zaaksysteem van de gemeente gaf een fout"
 
 
 def delivery_failed(referral: Referral, error: str, *, final: bool) -> None:

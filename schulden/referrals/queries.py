@@ -4,6 +4,8 @@ transaction; nothing here commits. The operations that change referrals are in s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -12,7 +14,7 @@ from schulden.access import case_scope
 from schulden.actors import UserActor
 from schulden.cases.models import Case
 from schulden.organisations.models import Organisation
-from schulden.referrals.models import Referral
+from schulden.referrals.models import Referral, ReferralStatus
 from schulden.referrals.services import scoped_referral
 from schulden.roles import Role
 
@@ -21,11 +23,16 @@ INBOX_LIMIT = 500
 
 
 def read_inbox(
-    session: Session, actor: UserActor, *, status: str | None = None, origin: str | None = None
+    session: Session,
+    actor: UserActor,
+    *,
+    status: str | None = None,
+    statuses: Sequence[str] | None = None,
+    origin: str | None = None,
 ) -> list[tuple[Referral, Case]]:
     """The referrals in the actor's scope with their cases, urgent ones on top and then the newest first: for a
-    municipality its inbox (only the referrals addressed to it). `status` keeps one delivery status. Writes the
-    `referral.inbox` row with the count. Does not commit."""
+    municipality its inbox (only the referrals addressed to it). `status` keeps one delivery status, `statuses`
+    several (a tab of the inbox). Writes the `referral.inbox` row with the count. Does not commit."""
     query = (
         select(Referral, Case)
         .join(Case, Case.id == Referral.case_id)
@@ -37,6 +44,8 @@ def read_inbox(
         query = query.where(Referral.municipality_id == actor.organisation_id)
     if status:
         query = query.where(Referral.status == status)
+    if statuses is not None:
+        query = query.where(Referral.status.in_(statuses))
     rows = [(referral, case) for referral, case in session.execute(query)]
     audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
                  origin=origin, details={"count": len(rows)})  # fmt: skip
@@ -68,4 +77,29 @@ def read_referrals(
     rows = [(referral, municipality) for referral, municipality in session.execute(query)]
     audit.record(session, actor=actor, action="referral.list", object_type="case", object_id=case.id,
                  case_id=case.id, origin=origin)  # fmt: skip
+    return rows
+
+
+def read_refused_by(session: Session, actor: UserActor, *, origin: str | None = None) -> list[tuple[Referral, Case]]:
+    """The referrals this municipality refused, the latest decision first: its own decisions, which it must be able
+    to find again (an objection, a call from the counsellor), although a refusal ends its access to the case itself
+    (access.case_scope). Only the referral rows addressed to it and the person's name are read from them; the pages
+    show no more. Writes the `referral.inbox` row. Does not commit."""
+    if actor.role is not Role.MUNICIPALITY or actor.organisation_id is None:
+        return []
+    rows = [
+        (referral, case)
+        for referral, case in session.execute(
+            select(Referral, Case)
+            .join(Case, Case.id == Referral.case_id)
+            .where(
+                Referral.municipality_id == actor.organisation_id,
+                Referral.status == ReferralStatus.REFUSED.value,
+            )
+            .order_by(Referral.decided_at.desc(), Referral.id.desc())
+            .limit(INBOX_LIMIT)
+        )
+    ]
+    audit.record(session, actor=actor, action="referral.inbox", object_type="referral", object_id=None,
+                 origin=origin, details={"count": len(rows), "status": ReferralStatus.REFUSED.value})  # fmt: skip
     return rows

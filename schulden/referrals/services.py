@@ -9,7 +9,7 @@ so both behave alike. `send_referral`, `accept_referral` and `refuse_referral` a
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,10 +22,14 @@ from schulden.cases.queries import get_case
 from schulden.consents import has_valid_consent
 from schulden.errors import NotFound, NotPermitted
 from schulden.referrals import lifecycle
-from schulden.referrals.models import MunicipalDelivery, Referral
+from schulden.referrals.models import MunicipalDelivery, Referral, ReferralStatus
 from schulden.roles import Role
 from workflows import Actor, Engine, HistoryEntry, WorkflowInstance
 from workflows.store import TimerRow, TimerStatus
+
+if TYPE_CHECKING:
+    from schulden.letters.compose import Sender
+    from schulden.referrals.handover import Handover
 
 #: The timer of the case process that holds the municipality's Wgs term (cases/workflow.py).
 WGS_TIMER = "wgs_first_conversation"
@@ -58,6 +62,20 @@ def sync_wgs_term(session: Session, case: Case) -> Referral | None:
         referral.urgent = case.urgent
         referral.threat = case.threat
     return referral
+
+
+def prepare_when_complete(session: Session, engine: Engine, case: Case, *, actor: Actor) -> HistoryEntry | None:
+    """A complete inventory is ready to refer: move the case to `referral_due` now, in the caller's transaction.
+
+    `inventory_complete` is left for `referral_due` by its `inventory_ready` timer (0 delay), i.e. at the next tick:
+    until then a counsellor who has just pressed "Inventarisatie afronden" could not send. Here the counsellor's own
+    "Verwijzing voorbereiden" (`request_referral`) takes that step at once. Leaving the state cancels the timer, so
+    it never fires as well (exactly once); a tick that got there first leaves the case in `referral_due` and this
+    does nothing. None when the case is not in `inventory_complete`."""
+    instance = _instance(session, case)
+    if instance.state != "inventory_complete":
+        return None
+    return engine.fire(session, instance, "request_referral", actor=actor)
 
 
 def send_referral(
@@ -166,6 +184,7 @@ def send(
     when the case is not due, has no municipality, or no consent covers it. Delivery follows after commit."""
     _require(actor, Role.COUNSELLOR, "een verwijzing versturen")
     case = get_case(session, actor, case_id, for_update=True)
+    prepare_when_complete(session, engine, case, actor=actor)
     referral = send_referral(session, engine, case, actor=actor, include_district_team=include_district_team)
     _log(session, actor, "referral.send", referral, origin, district_team=referral.include_district_team)
     return referral
@@ -238,3 +257,50 @@ def referral_file(
         raise lifecycle.ReferralStateError("Het overdrachtsdossier is nog niet gemaakt.")
     _log(session, actor, f"referral.{which}", referral, origin)
     return referral, key
+
+
+def handover_contents(
+    session: Session,
+    actor: UserActor,
+    referral_id: int,
+    *,
+    sender: Sender | None = None,
+    today: date,
+    origin: str | None = None,
+) -> tuple[Referral, Handover]:
+    """The handover file's contents as of today, for reading on screen before the decision: made on demand from the
+    case (never stored), in the referral's scope (a municipality only while it is addressed to it), audited as a
+    read of the file (`referral.handover_view`). The PDF as delivered stays `referral_file`'s; this exists because
+    that PDF is made by the delivery job and is missing while a delivery waits or fails."""
+    from schulden.referrals.handover import build_handover  # handover imports this module: import when used
+
+    referral = scoped_referral(session, actor, referral_id)
+    handover = build_handover(
+        session,
+        referral.case_id,
+        include_household=referral.include_district_team,
+        first_conversation=referral.first_conversation_on,
+        sender=sender,
+        made_on=today,
+    )
+    _log(session, actor, "referral.handover_view", referral, origin)
+    return referral, handover
+
+
+def decided_by_municipality(
+    session: Session, actor: UserActor, referral_id: int, *, origin: str | None = None
+) -> Referral:
+    """A referral this municipality decided on (accepted or refused), even when the case has left its scope since
+    (a refusal ends its access to the case): its own decision, to confirm and to find again. NotFound otherwise."""
+    _require(actor, Role.MUNICIPALITY, "een besluit over een verwijzing inzien")
+    referral = session.scalar(
+        select(Referral).where(
+            Referral.id == referral_id,
+            Referral.municipality_id == actor.organisation_id,
+            Referral.status.in_((ReferralStatus.ACCEPTED.value, ReferralStatus.REFUSED.value)),
+        )
+    )
+    if referral is None:
+        raise NotFound("referral", referral_id)
+    _log(session, actor, "referral.read", referral, origin)
+    return referral

@@ -57,6 +57,7 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("intake.start", "Nieuwe intake", frozenset({Role.PI_STAFF, Role.VOLUNTEER})),
     NavItem("printbatch.index", "Printbatch", frozenset({Role.PI_STAFF, Role.COUNSELLOR})),
     NavItem("gemeente.inbox", "Inbox gemeente", frozenset({Role.MUNICIPALITY})),
+    NavItem("verwijzing.referral_list", "Verwijzingen", frozenset({Role.COUNSELLOR})),
     # The roles of schulden.figures.queries.FIGURE_READERS: volunteers and partners do not read figures.
     NavItem("cijfers.index", "Cijfers", frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY, Role.ADMIN})),
     NavItem("beheer.index", "Beheer", frozenset({Role.ADMIN})),

@@ -207,6 +207,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("replies.ReplyDetail", "GET"): Route("reply"),  # the world has no replies: 404 for everyone
     ("replies.ReplyReview", "POST"): Route("reply", frozenset({Role.COUNSELLOR})),
+    ("replies.ReplyConfirm", "POST"): Route("reply", frozenset({Role.COUNSELLOR}), frozenset({412}), None, STALE),
     ("replies.ReplyAttachment", "GET"): Route("reply"),
     # Revoking a code changes no case, debt or letter status: 204 where the letter is in scope.
     ("replies.RevokeCode", "POST"): Route("letter", frozenset({Role.COUNSELLOR}), frozenset({204})),
@@ -226,6 +227,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("referrals.Retry", "POST"): Route("referral", frozenset({Role.COUNSELLOR})),
     ("referrals.HandoverPdf", "GET"): Route("referral"),
+    ("referrals.HandoverContents", "GET"): Route(
+        "referral", frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY})
+    ),
+    ("referrals.Readiness", "GET"): Route("case"),
     ("referrals.SummaryPdf", "GET"): Route("referral"),
     ("referrals.Delivery", "PUT"): Route("municipality", frozenset({Role.ADMIN}), body=lambda w: {"channel": "email"}),
     # -- reference data: any signed-in user reads; a few roles correct --

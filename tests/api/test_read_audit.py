@@ -77,9 +77,16 @@ def test_the_municipalitys_inbox_and_referral_write_the_rows_of_the_api(demo_wor
     ]
 
     read_page = _rows_of(demo_world, page, f"/gemeente/verwijzingen/{referral_id}")
-    read_api = _rows_of(demo_world, demo_world.http, f"/api/v1/referrals/{referral_id}", token)
+    # The page shows the referral and, before the decision, the handover's contents (issue 13): the rows of both
+    # API reads.
+    read_api = _rows_of(demo_world, demo_world.http, f"/api/v1/referrals/{referral_id}", token) + _rows_of(
+        demo_world, demo_world.http, f"/api/v1/referrals/{referral_id}/handover", token
+    )
     assert read_page == read_api
-    assert [(row[2], row[3], row[4]) for row in read_page] == [("referral.read", "referral", str(referral_id))]
+    assert [(row[2], row[3], row[4]) for row in read_page] == [
+        ("referral.read", "referral", str(referral_id)),
+        ("referral.handover_view", "referral", str(referral_id)),
+    ]
 
 
 def test_the_referral_page_writes_the_rows_of_the_apis_case_and_referral_list(demo_world: DemoWorld) -> None:

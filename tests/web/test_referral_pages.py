@@ -34,8 +34,17 @@ def _state(world: DemoWorld, case_id: int) -> str:
 def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it(world: DemoWorld) -> None:
     client = world.client("pi.demo")
     with world.db() as s:
+        # The page lists the post of the casemanager's own PI (the demo has cases in other PIs too).
         waiting = s.scalars(
-            select(Letter).where(Letter.status == "rendered", Letter.channel == "post", Letter.print_batch_id.is_(None))
+            select(Letter)
+            .join(Case, Case.id == Letter.case_id)
+            .join(Organisation, Organisation.id == Case.pi_id)
+            .where(
+                Organisation.code == "PI-ZWOLLE",
+                Letter.status == "rendered",
+                Letter.channel == "post",
+                Letter.print_batch_id.is_(None),
+            )
         ).all()
         assert waiting, "the demo has rendered post letters"
     page = client.get("/printbatch")
@@ -54,10 +63,12 @@ def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it
     assert refused.status_code == 422
     assert "U maakt alleen de printbatch van uw eigen PI." in refused.get_data(as_text=True)
 
-    made = post(client, "/printbatch", {"pi_id": str(zwolle_pi)})
+    checked = post(client, "/printbatch", {"pi_id": str(zwolle_pi)})  # its check page first
+    assert checked.status_code == 200
+    made = post(client, "/printbatch", {"pi_id": str(zwolle_pi), "confirm": "1"})
     assert made.status_code == 303
     after = client.get("/printbatch").get_data(as_text=True)
-    assert f"{len(waiting)} brieven. Download hem hieronder." in after
+    assert f"{len(waiting)} brieven, nu verstuurd. Download hem hieronder" in after
     assert "er wachten geen brieven." in after
     with world.db() as s:
         batch = s.scalars(select(PrintBatch)).one()
@@ -69,7 +80,7 @@ def test_the_print_batch_lists_the_waiting_post_makes_the_batch_and_downloads_it
     assert download.headers["Cache-Control"] == "no-store"
 
     # Nothing left: said so, no empty batch.
-    again = post(client, "/printbatch", {"pi_id": str(zwolle_pi)})
+    again = post(client, "/printbatch", {"pi_id": str(zwolle_pi), "confirm": "1"})
     assert again.status_code == 303
     assert "Er staan geen brieven voor de post klaar" in client.get("/printbatch").get_data(as_text=True)
 
@@ -91,15 +102,16 @@ def test_the_referral_page_says_why_it_cannot_send_yet(world: DemoWorld) -> None
     page = client.get(f"/dossiers/{case_id}/verwijzing")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert "Versturen kan nu niet: Niet mogelijk in de status" in html
-    assert "disabled" in html
+    assert "De verwijzing kan nog niet worden verstuurd. Doe eerst dit:" in html
+    assert "Eerst de inventarisatie afronden</a>" in html
+    assert "Verwijzing controleren" not in html
     assert "Verwijzingen van dossier" in html
     assert "nog geen." in html
     # No municipality is known yet, so she could not consent to a referral (it names its municipality).
     assert "Er is <strong>geen</strong> geldige toestemming" in html
-    refused = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja"})
+    refused = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja", "confirm": "1"})
     assert refused.status_code == 422
-    assert "Niet mogelijk in de status" in refused.get_data(as_text=True)
+    assert "Eerst de inventarisatie afronden" in refused.get_data(as_text=True)
     with world.db() as s:
         assert s.scalar(select(Referral.id).where(Referral.case_id == case_id)) is None
     # Only counsellors; and the audit rows of the read are the API's.
@@ -127,6 +139,7 @@ def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_acce
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert f"/verwijzingen/{referral.id}/overdrachtsdossier.pdf" in html
+    assert "Schulden in het overdrachtsdossier" in html
     handover = gemeente.get(f"/verwijzingen/{referral.id}/overdrachtsdossier.pdf")
     assert handover.status_code == 200
     assert handover.data.startswith(b"%PDF")
@@ -144,10 +157,10 @@ def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_acce
     refused = post(
         gemeente,
         f"/gemeente/verwijzingen/{referral.id}/weigeren",
-        {"kind": "not_resident", "reason": "Staat in Amsterdam ingeschreven."},
+        {"kind": "not_resident", "reason": "Staat in Amsterdam ingeschreven.", "confirm": "1"},
     )
     assert refused.status_code == 303
-    assert refused.headers["Location"].endswith("/gemeente")
+    assert refused.headers["Location"].endswith(f"/gemeente/verwijzingen/{referral.id}/besluit")
     assert _state(world, case_id) == "rerouting"
     # Out of Zwolle's scope at once: the page is a 404, with the API's audit row.
     assert gemeente.get(f"/gemeente/verwijzingen/{referral.id}").status_code == 404
@@ -194,21 +207,21 @@ def test_the_municipality_refuses_the_counsellor_re_routes_and_the_next_one_acce
         s.commit()
     page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
     assert "Er is een geldige toestemming" in page
-    sent = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja"})
+    sent = post(client, f"/dossiers/{case_id}/verwijzing", {"include_district_team": "ja", "confirm": "1"})
     assert sent.status_code == 303, sent.get_data(as_text=True)[:3000]
+    assert "Verwijzing verstuurd" in client.get(sent.headers["Location"]).get_data(as_text=True)
     page = client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
-    assert "De verwijzing is verstuurd." in page
     assert "Geweigerd" in page
-    assert "Geen inwoner van deze gemeente" in page
+    assert "geen inwoner van deze gemeente" in page
     with world.db() as s:
         first, second = s.scalars(select(Referral).where(Referral.case_id == case_id).order_by(Referral.sequence))
         assert (first.status, second.municipality_id, second.include_district_team) == ("refused", amsterdam_id, True)
         # Amsterdam has no district team address in the demo: the delivery waits for a person to fix it.
         assert (second.status, second.handover_key) == ("failed", None), second.last_error
         second_id = second.id
-    assert "Mislukt" in client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
+    assert "Versturen mislukt" in client.get(f"/dossiers/{case_id}/verwijzing").get_data(as_text=True)
     not_yet = client.get(f"/verwijzingen/{second_id}/samenvatting.pdf", follow_redirects=True)
-    assert "Het overdrachtsdossier is nog niet gemaakt" in not_yet.get_data(as_text=True)
+    assert "Het PDF-bestand wordt gemaakt zodra de verwijzing is afgeleverd." in not_yet.get_data(as_text=True)
     # The first referral's summary is there, for the PI to print.
     assert client.get(f"/verwijzingen/{first.id}/samenvatting.pdf").data.startswith(b"%PDF")
 
@@ -219,10 +232,12 @@ def test_the_municipality_accepts_with_the_date_of_the_first_conversation(world:
         referral_id = s.scalars(select(Referral.id).where(Referral.case_id == case_id)).one()
     gemeente = world.client("gemeente.demo")
     on = (world.today + timedelta(days=7)).isoformat()
-    accepted = post(gemeente, f"/gemeente/verwijzingen/{referral_id}/accepteren", {"first_conversation_on": on})
+    accepted = post(
+        gemeente, f"/gemeente/verwijzingen/{referral_id}/accepteren", {"first_conversation_on": on, "confirm": "1"}
+    )
     assert accepted.status_code == 303
+    assert "Verwijzing geaccepteerd" in gemeente.get(accepted.headers["Location"]).get_data(as_text=True)
     page = gemeente.get(f"/gemeente/verwijzingen/{referral_id}").get_data(as_text=True)
-    assert "De verwijzing is geaccepteerd." in page
     assert "Over deze verwijzing is al besloten." in page
     assert _state(world, case_id) == "accepted"
     # Another municipality's user, or a PI, never reaches the page.
