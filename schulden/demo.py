@@ -1,4 +1,13 @@
-"""The demo world of `make run`: one PI, two municipalities, one user per role, three cases in different states.
+"""The demo world of `make run`: one user per role, and work waiting for each of them at the first login.
+
+The first three cases (IJsselstein, Demir, De Vries, in PI Zwolle) are the ones the tests build on; they stay as
+they are. `_seed_work` adds the rest in a third PI, PI Almelo (so PI Zwolle's and PI Lelystad's lists and figures stay
+those of the first three, and Zwolle's inbox holds De Vries alone): creditor answers to read, a threat and a
+deadline passed for the counsellor; a referral to decide and a first conversation for Amsterdam (its own demo user);
+a failed letter and a failed delivery (to Kampen) for the administrator; and closed cases spread over the past
+months for the figures. Everything goes through the domain services with the engine's
+history, dated `today` or months back; only what a job would do after the commit (a letter or a delivery failing
+for good) is done here with the lifecycle's own transitions, so the demo does not depend on a job's timing.
 
 All people are fictional. The BSNs are test numbers from RvIG's GBA-V test set (shared/data/identifiers,
 EUPL-1.2), which pass the 11-proef and belong to nobody.
@@ -6,20 +15,34 @@ EUPL-1.2), which pass the 11-proef and belong to nobody.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schulden.actors import UserActor
 from schulden.cases.insurance import set_insurance
-from schulden.cases.models import Case, ConsentPurpose, DetentionType
-from schulden.cases.services import ConsentItem, fire_case_event, link_partner, open_case, record_consents
+from schulden.cases.models import Case, ConsentPurpose, DetentionType, Threat
+from schulden.cases.services import (
+    ConsentItem,
+    fire_case_event,
+    instance_of,
+    link_partner,
+    open_case,
+    record_consents,
+)
+from schulden.cases.threats import raise_threat
 from schulden.creditors.models import Creditor
-from schulden.debts.models import DebtCategory
+from schulden.debts.models import Debt, DebtCategory
 from schulden.debts.services import add_debt, fire_debt_event
+from schulden.letters import lifecycle as lifecycle_letter
+from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation, OrganisationKind
+from schulden.referrals import lifecycle as lifecycle_referral
+from schulden.referrals import services as referral_services
+from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral
 from schulden.referrals.services import send_referral
+from schulden.replies.services import submit_answer
 from schulden.roles import Role
 from schulden.users.models import User
 from schulden.users.services import create_user
@@ -33,6 +56,7 @@ DEMO_USERS = (
     ("vrijwilliger.demo", "Vrijwilliger RIC Zwolle (demo)", Role.VOLUNTEER, "pi"),
     ("schuldhulp.demo", "Schuldhulpverlener (demo)", Role.COUNSELLOR, "operator"),
     ("gemeente.demo", "Schuldhulpverlening Zwolle (demo)", Role.MUNICIPALITY, "zwolle"),
+    ("gemeente_amsterdam.demo", "Schuldhulpverlening Amsterdam (demo)", Role.MUNICIPALITY, "amsterdam"),
     ("partner.demo", "Reclasseringswerker (demo)", Role.PARTNER, "probation"),
     ("admin.demo", "Functioneel beheerder (demo)", Role.ADMIN, None),
 )
@@ -186,7 +210,8 @@ def seed_demo(session: Session, engine: Engine, *, today: date) -> dict[str, int
     fire_case_event(session, engine, referred, "referral_window_reached", actor=SYSTEM)
     send_referral(session, engine, referred, actor=counsellor, include_district_team=False)
     session.flush()
-    return {"organisations": len(orgs), "users": len(users), "cases": 3, "creditors": len(creditors)}
+    work = _seed_work(session, engine, today=today, orgs=orgs, users=users, creditors=creditors)
+    return {"organisations": len(orgs), "users": len(users), "cases": 3 + work, "creditors": len(creditors) + 2}
 
 
 def _municipality(session: Session, code: str, name: str, province: str) -> Organisation:
@@ -237,3 +262,203 @@ def _intake_done(session: Session, engine: Engine, case: Case, actor: UserActor)
 
 def _actor(user: User) -> UserActor:
     return UserActor(user.id, Role(user.role), user.organisation_id)
+
+
+# -- the work waiting at the first login (ux.md "Every role starts with its work") --------------------------------
+
+
+def _at(engine: Engine, day: date, hour: int = 10) -> datetime:
+    """A moment on `day` in the engine's zone, in UTC as the engine stores it."""
+    return datetime.combine(day, time(hour), tzinfo=engine.timezone).astimezone(UTC)
+
+
+def _seed_work(
+    session: Session,
+    engine: Engine,
+    *,
+    today: date,
+    orgs: dict[str, Organisation],
+    users: dict[str, User],
+    creditors: dict[str, Creditor],
+) -> int:
+    """The demo's cases beyond the first three, in PI Almelo (a PI without a demo user, whose counselling team is
+    the demo's): work for the counsellor, Amsterdam and the administrator, and the past months for the figures.
+    Returns the number of cases added."""
+    almelo = Organisation(
+        kind=OrganisationKind.PI, name="PI Almelo", code="PI-ALMELO", counselling_team_id=orgs["operator"].id
+    )
+    kampen = _municipality(session, "GM0166", "Kampen", "Overijssel")
+    session.add_all(org for org in (almelo, kampen) if org.id is None)
+    session.flush()
+    # Kampen takes referrals in its zaaksysteem, but the settings are not complete: the delivery fails for good.
+    session.add(MunicipalDelivery(organisation_id=kampen.id, channel=DeliveryChannel.ZGW.value,
+                                  zaken_api_url="https://zaken.kampen.example/api/v1"))  # fmt: skip
+    collector = Creditor(
+        name="Incassobureau Demo Incasso B.V.",
+        kind="collection_agency",
+        category="overig",
+        address_line="Postbus 777",
+        city="Deventer",
+    )
+    # Almelo's landlord is known by name only: its letters are delivered by hand (no address, no e-mail), so the
+    # first cases' post and e-mail stay as they were.
+    landlord = Creditor(name="Woonbedrijf Twente (demo)", kind="landlord", category="overig")
+    session.add_all((collector, landlord))
+    session.flush()
+    counsellor = _actor(users["schuldhulp.demo"])
+    gemeente = _actor(users["gemeente_amsterdam.demo"])
+    # PI Almelo's clients return to Amsterdam: Zwolle's inbox keeps the one referral of the first three cases.
+    amsterdam = orgs["amsterdam"]
+    people = iter(_WORK_PEOPLE)
+
+    def new_case(start: date, release: date | None, *, municipality: Organisation = amsterdam,
+                 now: datetime | None = None) -> Case:  # fmt: skip
+        given, prefix, surname, born, bsn, dji = next(people)
+        case = open_case(
+            session, engine, actor=counsellor, given_names=given, surname_prefix=prefix, surname=surname,
+            date_of_birth=born, bsn=bsn, dji_number=dji, pi=almelo,
+            detention_type=DetentionType.PRISON_SENTENCE if release else DetentionType.PRE_TRIAL,
+            detention_start=start, expected_release=release, registration_municipality=municipality, now=now,
+        )  # fmt: skip
+        if now is not None:
+            case.created_at = now  # the figures count a case as opened on this day
+        return case
+
+    REFER = ConsentPurpose.REFER_MUNICIPALITY  # noqa: N806 - a name for a constant, local to keep lines short
+
+    def consent(case: Case, signed_on: date, now: datetime | None = None) -> None:
+        # Signed at the intake itself (draft -> inventory): no consent form goes out by the PI's post.
+        record_consents(
+            session, engine, case, actor=counsellor,
+            items=[ConsentItem(p, recipient_organisation_id=case.municipality_id if p is REFER else None)
+                   for p in ConsentPurpose],
+            signed_on=signed_on, valid_until=signed_on + timedelta(weeks=26), witness="Casemanager PI Almelo",
+            today=signed_on, now=now,
+        )  # fmt: skip
+
+    # 1. Answers to read: two creditors answered on the reply page; the counsellor has not read them yet.
+    answered = new_case(today - timedelta(days=40), today + timedelta(weeks=14))
+    consent(answered, today - timedelta(days=38))
+    for creditor, debt_type, cents in ((creditors["toeslagen"], "toeslagen", 86_400), (creditors["cak"], "zorgpremie",
+                                                                                      39_150)):  # fmt: skip
+        category = DebtCategory.PUBLIEK if debt_type == "toeslagen" else DebtCategory.ZORG
+        debt = add_debt(session, engine, answered, actor=counsellor, creditor=creditor, category=category,
+                        debt_type=debt_type, principal_cents=cents)  # fmt: skip
+        fire_debt_event(session, engine, debt, "send_letters", actor=counsellor)
+        letter = session.scalars(select(Letter).where(Letter.debt_id == debt.id).order_by(Letter.id)).first()
+        if letter is not None:
+            submit_answer(session, engine, letter=letter, origin=None, attachment=None, data={
+                "principal_cents": cents + 2_350, "costs_cents": 4_000, "peildatum": today - timedelta(days=3),
+                "note": "Saldo per peildatum; de inning staat stil zolang de schuldhulp loopt.",
+            })  # fmt: skip
+
+    # 2. A threat: the landlord announced an eviction, so the case is urgent and must be referred now.
+    threatened = new_case(today - timedelta(days=25), today + timedelta(weeks=20))
+    consent(threatened, today - timedelta(days=23))
+    rent = add_debt(session, engine, threatened, actor=counsellor, creditor=landlord,
+                    category=DebtCategory.OVERIG, debt_type="huur", principal_cents=243_000)  # fmt: skip
+    fire_debt_event(session, engine, rent, "send_letters", actor=counsellor)
+    raise_threat(session, engine, threatened, Threat.EVICTION.value, actor=counsellor)
+    # ...and a letter to a collector whose postcode is missing from the directory: it could not be made.
+    collected = add_debt(session, engine, threatened, actor=counsellor, creditor=collector,
+                         category=DebtCategory.OVERIG, debt_type="overig", principal_cents=31_075)  # fmt: skip
+    fire_debt_event(session, engine, collected, "send_letters", actor=counsellor)
+    _fail_letters(session, engine, collected, "Het adres van de schuldeiser is niet compleet: de postcode ontbreekt.")
+
+    # 3. A referral for Amsterdam to decide on, release in four weeks (Zwolle has De Vries's).
+    to_decide = new_case(today - timedelta(days=150), today + timedelta(weeks=4))
+    consent(to_decide, today - timedelta(days=60))
+    _refer(session, engine, to_decide, counsellor)
+
+    # 4. Referred to Kampen, whose zaaksysteem settings are incomplete: the delivery failed for good.
+    failed = new_case(today - timedelta(days=90), today + timedelta(weeks=3), municipality=kampen)
+    consent(failed, today - timedelta(days=50))
+    referral = _refer(session, engine, failed, counsellor)
+    lifecycle_referral.delivery_failed(
+        referral, "DeliveryNotPossible: de zaaksysteem-instellingen van de gemeente zijn niet compleet (zaaktype "
+        "ontbreekt)", final=True,
+    )  # fmt: skip
+
+    # 5. Accepted by Amsterdam; the first conversation is in three days, after which the handover is recorded.
+    accepted = new_case(today - timedelta(days=130), today + timedelta(days=10))
+    consent(accepted, today - timedelta(days=45))
+    accepted_referral = _refer(session, engine, accepted, counsellor)
+    referral_services.accept(session, gemeente, accepted_referral.id, engine=engine,
+                             first_conversation_on=today + timedelta(days=3))  # fmt: skip
+
+    # 6. A debt recorded ten days ago whose letters were never asked for: its five working days have passed (a
+    # deadline the night's tick has not handled yet).
+    late = new_case(today - timedelta(days=14), None, now=_at(engine, today - timedelta(days=12)))
+    consent(late, today - timedelta(days=12), now=_at(engine, today - timedelta(days=12)))
+    add_debt(session, engine, late, actor=counsellor, creditor=creditors["cjib"], category=DebtCategory.PUBLIEK,
+             debt_type="cjib_boete", principal_cents=19_500, now=_at(engine, today - timedelta(days=10)))  # fmt: skip
+
+    # 7. The past months for the figures: opened, referred, accepted and handed over, or closed without consent.
+    past = 0
+    for months_ago, outcome in _PAST:
+        opened_on = today - timedelta(days=30 * months_ago)
+        opened = _at(engine, opened_on)
+        case = new_case(opened_on - timedelta(days=7), opened_on + timedelta(weeks=9), now=opened)
+        past += 1
+        if outcome == "no_consent":
+            fire_case_event(session, engine, case, "request_consent", actor=counsellor, now=opened)
+            fire_case_event(session, engine, case, "refuse_consent", actor=counsellor, reason="Wil geen hulp",
+                            now=_at(engine, opened_on + timedelta(days=6)))  # fmt: skip
+            continue
+        consent(case, opened_on + timedelta(days=2), now=_at(engine, opened_on + timedelta(days=2)))
+        sent_on = opened_on + timedelta(weeks=5)
+        fire_case_event(session, engine, case, "request_referral", actor=counsellor, now=_at(engine, sent_on, 9))
+        send_referral(session, engine, case, actor=counsellor, include_district_team=False, now=_at(engine, sent_on))
+        decided = _at(engine, sent_on + timedelta(days=8))
+        if outcome == "refused":
+            engine.fire(session, instance_of(session, case), "refuse_referral", actor=gemeente, now=decided,
+                        reason="Cliënt heeft al een schuldhulptraject bij een andere organisatie")  # fmt: skip
+            continue
+        engine.fire(session, instance_of(session, case), "accept_referral", actor=gemeente, now=decided,
+                    payload={"first_conversation_on": (sent_on + timedelta(days=20)).isoformat()})  # fmt: skip
+        fire_case_event(session, engine, case, "complete_handover", actor=gemeente,
+                        now=_at(engine, sent_on + timedelta(days=21)))  # fmt: skip
+    session.flush()
+    return 6 + past
+
+
+#: The past months' cases: how many months ago each was opened, and how it went.
+_PAST = (
+    (6, "handed_over"), (5, "handed_over"), (5, "no_consent"), (4, "handed_over"),
+    (3, "handed_over"), (3, "refused"), (2, "no_consent"), (2, "handed_over"),
+)  # fmt: skip
+#: The demo's further people (fictional): given names, prefix, surname, date of birth, BSN (none: not every
+#: detainee's is known at intake), DJI number.
+_WORK_PEOPLE: tuple[tuple[str, str | None, str, date, str | None, str], ...] = (
+    ("Mohamed", "el", "Amrani", date(1988, 5, 9), None, "DJI-0000201"),
+    ("Sanne", None, "Bakker", date(1993, 1, 27), None, "DJI-0000202"),
+    ("Kevin", None, "Jansen", date(1982, 9, 30), None, "DJI-0000203"),
+    ("Lotte", None, "Visser", date(1990, 12, 4), None, "DJI-0000204"),
+    ("Johan", None, "Smit", date(1975, 4, 18), None, "DJI-0000205"),
+    ("Eva", "de", "Boer", date(1998, 8, 11), None, "DJI-0000206"),
+    ("Rachid", None, "Bouzid", date(1984, 2, 2), None, "DJI-0000207"),
+    ("Tom", "van", "Dijk", date(1979, 6, 23), None, "DJI-0000208"),
+    ("Priya", None, "Ramdin", date(1991, 10, 15), None, "DJI-0000209"),
+    ("Dennis", None, "Mulder", date(1986, 3, 3), None, "DJI-0000210"),
+    ("Fatma", None, "Yilmaz", date(1995, 7, 19), None, "DJI-0000211"),
+    ("Bram", "de", "Graaf", date(1981, 11, 8), None, "DJI-0000212"),
+    ("Noah", None, "Peters", date(1999, 2, 14), None, "DJI-0000213"),
+    ("Iris", None, "Hendriks", date(1987, 9, 1), None, "DJI-0000214"),
+)
+
+
+def _refer(session: Session, engine: Engine, case: Case, counsellor: UserActor) -> Referral:
+    """Ask for the referral ahead of the window (the counsellor's `request_referral`) and send it."""
+    fire_case_event(session, engine, case, "request_referral", actor=counsellor)
+    return send_referral(session, engine, case, actor=counsellor, include_district_team=False)
+
+
+def _fail_letters(session: Session, engine: Engine, debt: Debt, error: str) -> None:
+    """What the render job does when a letter cannot be made on its last try: claim it, then fail it for good."""
+    session.flush()
+    letters = session.scalars(select(Letter).where(Letter.debt_id == debt.id)).all()
+    now = engine.clock()
+    for letter in lifecycle_letter.claim(session, {letter.id: f"D{letter.id:07d}"[-8:] for letter in letters},
+                                         now=now, me="demo", stale_before=now):  # fmt: skip
+        session.refresh(letter)
+        lifecycle_letter.render_failed(letter, error=error, max_attempts=1)

@@ -1,4 +1,5 @@
-"""Mijn werk: the start page after login, the user's tasks from `schulden.worklist.tasks_for` grouped by kind.
+"""Mijn werk: the start page after login for every role, the user's tasks from `schulden.worklist.tasks_for`
+grouped by kind, each with a link to where it is done (`task_link`, from the task's `place`).
 
 The list is the API's GET /api/v1/tasks (`schulden.worklist.list_tasks`: same query, same scope, same audit row);
 the page only groups it. Groups holding an urgent task come first, and within a group the order of `tasks_for` is kept
@@ -10,6 +11,7 @@ POST /api/v1/letters/<id>/sent-manually).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -21,7 +23,8 @@ from schulden.http.requests import db_session
 from schulden.letters.lifecycle import LetterStateError
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
-from schulden.worklist import Task, list_tasks, mark_sent_manually
+from schulden.web.filters import datum
+from schulden.worklist import LIMIT, Task, list_tasks, mark_sent_manually
 
 blp = Blueprint("home", __name__)
 
@@ -33,13 +36,29 @@ KINDS: dict[str, str] = {
     "referral_due": "Verwijzingen te versturen",
     "release_near": "Vrijlating binnen 6 weken zonder verwijzing",
     "letter_failed": "Brieven die niet gemaakt of verstuurd konden worden",
-    "send_manually": "Brieven om zelf te versturen",
-    "referral_to_decide": "Verwijzingen te beoordelen",
-    "due_today": "Termijnen die vandaag verlopen",
-    "answer_overdue": "Antwoorden van schuldeisers te laat",
+    "admin_letter_failed": "Brieven die niet gemaakt konden worden",
+    "admin_delivery": "Verwijzingen die niet bij de gemeente aankwamen",
     "reply_to_review": "Antwoorden van schuldeisers te lezen",
+    "referral_to_decide": "Verwijzingen te beoordelen",
+    "first_conversation": "Eerste gesprekken",
+    "consent_awaited": "Wachten op de handtekening van de gedetineerde",
+    "print_batch": "Brieven voor de printbatch",
+    "due_today": "Termijnen die vandaag verlopen",
+    "ready_to_refer": "Klaar om te verwijzen",
+    "answer_overdue": "Antwoorden van schuldeisers te laat",
+    "send_manually": "Brieven om zelf te versturen",
     "screening_due": "Screening afronden (10 werkdagen)",
     "dr_plan_due": "D&R-plan vaststellen (1 maand)",
+    "creditor_proposal": "Voorgestelde wijzigingen van schuldeisers",
+    "followed": "Dossiers die u volgt",
+}
+#: What a task's date means, per kind, where it is not a deadline ("Uiterlijk").
+DUE_LABELS: dict[str, str] = {
+    "release_near": "Vrijlating",
+    "followed": "Verwachte vrijlating",
+    "first_conversation": "Eerste gesprek",
+    "ready_to_refer": "Verwachte vrijlating",
+    "send_manually": "Briefdatum",
 }
 
 
@@ -52,6 +71,11 @@ class TaskGroup:
     @property
     def urgent(self) -> int:
         return sum(1 for task in self.tasks if task.urgent)
+
+    @property
+    def maybe_more(self) -> bool:
+        """The list stops at `worklist.LIMIT` a kind: there may be more than it shows."""
+        return len(self.tasks) >= LIMIT
 
 
 def group_tasks(tasks: list[Task]) -> list[TaskGroup]:
@@ -69,6 +93,43 @@ def group_tasks(tasks: list[Task]) -> list[TaskGroup]:
     )
 
 
+def task_when(task: Task, today: date) -> str:
+    """Since when the task waits and until when it runs, in one line ("Sinds 1 december 2026; uiterlijk 15
+    december 2026"); a deadline that passed says so."""
+    parts = [f"sinds {datum(task.since)}"] if task.since else []
+    if task.due_on:
+        label = DUE_LABELS.get(task.kind)
+        passed = " (verstreken)" if label is None and task.due_on < today else ""
+        parts.append(f"{(label or 'uiterlijk').lower()} {datum(task.due_on)}{passed}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:]
+
+
+def task_link(task: Task) -> tuple[str, str]:
+    """The address where the task is done and the words of its link (the task's `place`)."""
+    case_id = task.case_id or 0
+    match task.place:
+        case "reply":
+            return url_for("antwoorden.show", case_id=case_id, reply_id=task.object_id), "Antwoord lezen"
+        case "consent":
+            return url_for("intake.consent", case_id=case_id), "Toestemming vastleggen"
+        case "print_batch":
+            return url_for("printbatch.index"), "Naar de printbatch"
+        case "referral_page":
+            return url_for("verwijzing.form", case_id=case_id), "Naar de verwijzing"
+        case "referral_decision":
+            return url_for("gemeente.referral", referral_id=task.object_id), "Verwijzing beoordelen"
+        case "creditor":
+            return url_for("beheer.creditor", creditor_id=task.place_key), "Schuldeiser nakijken"
+        case "letter_text":
+            return url_for("letter_texts.show", letter_type=task.place_key), "Brieftekst nakijken"
+        case "delivery":
+            # No page for a municipality's delivery settings yet: they are set through the API.
+            return url_for("api_docs.api_docs"), "Aflevering instellen (via de API)"
+        case _:
+            return url_for("dossiers.detail", case_id=case_id), "Dossier openen"
+
+
 @blp.get("/")
 @login_required
 def index() -> ResponseReturnValue:
@@ -76,9 +137,19 @@ def index() -> ResponseReturnValue:
     session = db_session()
     engine = runtime().engine
     today = engine.today()
-    tasks = list_tasks(session, actor, today=today, origin=request.remote_addr, calendar=engine.calendar)
+    tasks = list_tasks(
+        session, actor, today=today, origin=request.remote_addr, calendar=engine.calendar, now=engine.clock()
+    )
     session.commit()
-    return render_template("home.html", groups=group_tasks(tasks), task_count=len(tasks), today=today)
+    return render_template(
+        "home.html",
+        groups=group_tasks(tasks),
+        task_count=len(tasks),
+        today=today,
+        task_link=task_link,
+        task_when=task_when,
+        sees_cases=actor.role is not Role.ADMIN,
+    )
 
 
 @blp.post("/taken/brieven/<int:letter_id>/verstuurd")

@@ -58,7 +58,8 @@ def test_seed_demo_once_and_a_second_time_keeps_the_data(committed_url: str, com
         assert authenticate(s, username="pi.demo", password="demo") is not None
         assert authenticate(s, username="pi.demo", password="wrong") is None
         states = sorted(s.scalars(select(WorkflowInstance.state).where(WorkflowInstance.process == "case")))
-        assert states == ["awaiting_consent", "inventory", "referred"]
+        # The three original cases are there; the demo's other PI adds more (worklist per role, issue 13).
+        assert {"awaiting_consent", "inventory", "referred"} <= set(states)
 
 
 def test_production_refuses_the_demo_seed(committed_url: str) -> None:
@@ -147,7 +148,7 @@ def test_users_create_names_the_field_that_is_wrong(committed_url: str) -> None:
     )
 
     assert bad.exit_code != 0
-    assert "username: Gebruikersnaam" in bad.output
+    assert "username: Kies een gebruikersnaam van 2 tot 64 tekens" in bad.output
     assert "organisation:" in wrong_org.output
     assert good.exit_code == 0, good.output
     assert "user nieuw created" in good.output
