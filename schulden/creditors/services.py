@@ -360,7 +360,7 @@ def _check_bsn_permission(actor: UserActor, values: Mapping[str, Any], *, curren
 def _check_consistency(session: Session, result: Mapping[str, Any], *, creditor_id: int | None) -> None:
     errors: dict[str, Sequence[str]] = {}
     if result.get("takes_email") and not result.get("email"):
-        errors["email"] = ["Vul een e-mailadres in: deze schuldeiser neemt post per e-mail aan (takes_email)."]
+        errors["email"] = ["Vul een e-mailadres in: deze schuldeiser neemt post per e-mail aan."]
     if _duplicate_exists(session, result["name"], result.get("department"), creditor_id):
         errors["name"] = ["Deze schuldeiser (zelfde naam en afdeling) staat al in het overzicht."]
     if errors:

@@ -31,6 +31,14 @@ ROLE_ORGANISATION = {
 }
 
 
+#: What to choose when a role's organisation is missing or of the wrong kind (plain words, no codes: ux.md "Forms").
+_ORGANISATION_NEEDED = {
+    OrganisationKind.PI: "Een medewerker of vrijwilliger van een PI hoort bij een PI: kies de PI.",
+    OrganisationKind.OPERATOR: "Een schuldhulpverlener hoort bij een schuldhulpteam: kies het team.",
+    OrganisationKind.MUNICIPALITY: "Een gebruiker van een gemeente hoort bij een gemeente: kies de gemeente.",
+}
+
+
 def create_user(
     session: Session,
     *,
@@ -51,26 +59,28 @@ def create_user(
     errors: dict[str, list[str]] = {}
     if not USERNAME.match(username):
         errors["username"] = [
-            "Gebruikersnaam: 2 tot 64 tekens, kleine letters, cijfers, punt, streep of liggend streepje."
+            "Kies een gebruikersnaam van 2 tot 64 tekens: kleine letters, cijfers, punt, streep of liggend streepje."
         ]
     elif session.scalar(select(User.id).where(User.username == username)) is not None:
         errors["username"] = ["Deze gebruikersnaam bestaat al."]
     if not display_name.strip():
-        errors["display_name"] = ["Naam is verplicht."]
+        errors["display_name"] = ["Vul de naam van de gebruiker in."]
     if set_by_administrator:
         if problems := password_problems(password, username=username):
             errors["password"] = problems
     elif len(password) < 4:
-        errors["password"] = ["Wachtwoord: minimaal 4 tekens."]
+        errors["password"] = ["Kies een wachtwoord van minimaal 4 tekens."]
     expected = ROLE_ORGANISATION[role]
     if role is Role.PARTNER:
         if organisation is None or organisation.kind not in (
             OrganisationKind.PROBATION,
             OrganisationKind.CARE,
         ):
-            errors["organisation"] = ["Een ketenpartner hoort bij een reclasserings- of zorgorganisatie."]
+            errors["organisation"] = [
+                "Een ketenpartner hoort bij een reclasserings- of zorgorganisatie: kies de organisatie."
+            ]
     elif expected is not None and (organisation is None or organisation.kind != expected):
-        errors["organisation"] = [f"Deze rol hoort bij een organisatie van het soort '{expected.value}'."]
+        errors["organisation"] = [_ORGANISATION_NEEDED[expected]]
     if errors:
         raise ValidationFailed(errors)
     user = User(

@@ -68,6 +68,14 @@ ORGANISATION_KIND_LABELS: dict[str, str] = {
     "care": "Zorg",
     "operator": "Schuldhulpteam",
 }
+#: The headed groups in which organisations are listed and chosen, in this order: the PIs first, the few
+#: counselling teams and partners next, and the 342 municipalities last, so they do not bury the rest.
+ORGANISATION_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("PI's", ("pi",)),
+    ("Schuldhulpteams", ("operator",)),
+    ("Ketenpartners (reclassering en zorg)", ("probation", "care")),
+    ("Gemeenten", ("municipality",)),
+)
 
 USER_LABELS = {
     "username": "Gebruikersnaam",
@@ -113,13 +121,25 @@ def index() -> ResponseReturnValue:
 # -- users ------------------------------------------------------------------------------------------------------------
 
 
-def _organisation_options() -> list[tuple[str, str]]:
+def _organisation_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The active organisations as (heading, [(id, name)]) in ORGANISATION_GROUPS' order, by name within a group."""
     rows = db_session().execute(
         select(Organisation.id, Organisation.name, Organisation.kind)
         .where(Organisation.active)
-        .order_by(Organisation.kind, Organisation.name)
+        .order_by(Organisation.name, Organisation.id)
     )
-    return [(str(row.id), f"{row.name} ({ORGANISATION_KIND_LABELS.get(row.kind, row.kind)})") for row in rows]
+    by_kind: dict[str, list[tuple[str, str]]] = {}
+    for row in rows:
+        by_kind.setdefault(row.kind, []).append((str(row.id), row.name))
+    groups = []
+    for heading, kinds in ORGANISATION_GROUPS:
+        options = sorted((o for kind in kinds for o in by_kind.pop(kind, [])), key=lambda o: o[1].casefold())
+        if options:
+            groups.append((heading, options))
+    leftover = sorted((o for options in by_kind.values() for o in options), key=lambda o: o[1].casefold())
+    if leftover:  # a kind added later still shows up, at the end
+        groups.append(("Overige organisaties", leftover))
+    return groups
 
 
 def _users_page(values: dict[str, str], errors: dict[str, list[str]], status: int = 200) -> ResponseReturnValue:
@@ -133,19 +153,24 @@ def _users_page(values: dict[str, str], errors: dict[str, list[str]], status: in
             User.active,
             User.last_login_at,
             Organisation.name,
+            Organisation.kind,
             User.totp_confirmed_at,
             User.must_change_password,
         )
         .outerjoin(Organisation, Organisation.id == User.organisation_id)
         .order_by(User.active.desc(), User.username)
     ).all()
+    order = {kind: index for index, (_h, kinds) in enumerate(ORGANISATION_GROUPS) for kind in kinds}
+    # Active accounts first, then by the kind of their organisation (PIs first, municipalities last), then by name.
+    users = sorted(users, key=lambda u: (not u.active, order.get(u.kind, len(order)) if u.kind else -1, u.username))
     return (
         render_template(
             "beheer/users.html",
             users=users,
             roles=[(role.value, role.label) for role in Role],
             role_labels={role.value: role.label for role in Role},
-            organisations=_organisation_options(),
+            organisation_groups=_organisation_groups(),
+            kind_labels=ORGANISATION_KIND_LABELS,
             labels=USER_LABELS,
             values=values,
             errors=errors,
@@ -230,15 +255,45 @@ def create_user_view() -> ResponseReturnValue:
     return redirect(url_for("beheer.users"), 303)
 
 
-@blp.post("/gebruikers/<int:user_id>/uitschakelen")
-@roles_required(Role.ADMIN)
-def disable(user_id: int) -> ResponseReturnValue:
-    session = db_session()
-    user = session.get(User, user_id) if 0 < user_id <= MAX_ID else None
+def _user_or_404(user_id: int) -> User:
+    user = db_session().get(User, user_id) if 0 < user_id <= MAX_ID else None
     if user is None:
         abort(404)
+    return user
+
+
+def _user_rows(user: User) -> list[tuple[str, str, str | None]]:
+    """Who is disabled, as the check page's rows; "Wijzigen" goes back to the list to choose someone else."""
+    change = url_for("beheer.users") + f"#gebruiker-{user.id}"
+    organisation = db_session().get(Organisation, user.organisation_id) if user.organisation_id else None
+    role = {r.value: r.label for r in Role}.get(user.role, user.role)
+    where = "Geen organisatie"
+    if organisation is not None:
+        where = f"{organisation.name} ({ORGANISATION_KIND_LABELS.get(organisation.kind, organisation.kind)})"
+    return [
+        ("Gebruikersnaam", user.username, change),
+        ("Naam", user.display_name, None),
+        ("Rol", role, None),
+        ("Organisatie", where, None),
+    ]
+
+
+@blp.route("/gebruikers/<int:user_id>/uitschakelen", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def disable(user_id: int) -> ResponseReturnValue:
+    """Check page first (who, what happens), then, with confirm=1, the disabling itself and a confirmation."""
+    session = db_session()
+    user = _user_or_404(user_id)
+    if not user.active:
+        flash(f"Gebruiker {user.username} is al uitgeschakeld.", "ok")
+        return redirect(url_for("beheer.users"), 303)
+    if user.id == current_actor().user_id:
+        flash("U kunt uw eigen account niet uitschakelen.", "error")
+        return redirect(url_for("beheer.users"), 303)
+    if request.method == "GET" or request.form.get("confirm") != "1":
+        return render_template("beheer/disable_check.html", user=user, rows=_user_rows(user))
     try:
-        changed = disable_user(session, actor=current_actor(), user=user, origin=client_address())
+        disable_user(session, actor=current_actor(), user=user, origin=client_address())
     except ValidationFailed as exc:
         session.rollback()
         for messages in exc.errors.values():
@@ -246,9 +301,17 @@ def disable(user_id: int) -> ResponseReturnValue:
                 flash(message, "error")
         return redirect(url_for("beheer.users"), 303)
     session.commit()
-    if changed:
-        flash(f"Gebruiker {user.username} is uitgeschakeld; de sessies van dit account zijn beëindigd.", "ok")
-    return redirect(url_for("beheer.users"), 303)
+    return redirect(url_for("beheer.disabled", user_id=user.id), 303)
+
+
+@blp.get("/gebruikers/<int:user_id>/uitgeschakeld")
+@roles_required(Role.ADMIN)
+def disabled(user_id: int) -> ResponseReturnValue:
+    """The confirmation after disabling: what was done and what it means for the person."""
+    user = _user_or_404(user_id)
+    if user.active:
+        return redirect(url_for("beheer.users"), 303)
+    return render_template("beheer/disabled.html", user=user)
 
 
 @blp.post("/gebruikers/<int:user_id>/tweestaps-opnieuw")

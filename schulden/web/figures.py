@@ -1,9 +1,11 @@
-"""Cijfers: the outcome figures of schulden.figures as tables and server-side SVG bar charts, and their CSV.
+"""Cijfers: the outcome figures of schulden.figures as tables that compare the PIs or municipalities, and their CSV.
 
 The same read as GET /api/v1/figures (`read_figures`: period and grouping as FiguresArgs loads them), the same
 scope (outcome_figures counts only the cases the user may see), the same roles and the same audit rows
-(`figures.read`, `figures.export`). The charts are SVG elements in the page, drawn from numbers computed here: no
-JavaScript and no style attributes (the CSP forbids both); each chart's text alternative is the table beside it.
+(`figures.read`, `figures.export`). Each measure is a column with a row per group, and each number has a small bar
+beside it (an SVG in the cell, hidden from screen readers: the number is the text), so the groups compare side by
+side down a column; percentages stand next to the counts they are made of. No JavaScript and no style attributes
+(the CSP forbids both): the bars' lengths are SVG attributes computed here.
 """
 
 from __future__ import annotations
@@ -32,86 +34,102 @@ blp = Blueprint("cijfers", __name__, url_prefix="/cijfers")
 FORM_LABELS = {"from": "Van", "to": "Tot en met", "group_by": "Per"}
 GROUPING_LABELS = {Grouping.PI.value: "PI", Grouping.MUNICIPALITY.value: "Gemeente"}
 
-#: The figures shown, in order, with their Dutch name (as in the CSV) and a sentence on what is counted; the two
-#: shares are percentages (UNITS) of counts the table "Intake en eerste gesprek" shows.
-FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("cases_opened", "Dossiers geopend", "Dossiers die in de periode zijn geopend."),
-    (
-        "intake_share",
-        "Intake binnen 10 werkdagen",
-        "Van de dossiers geopend in de periode: het percentage dat uiterlijk op de 10e werkdag na de start van de "
-        "detentie is geopend (weekenden en feestdagen tellen niet als werkdag).",
-    ),
-    ("released", "Vrijgelaten in periode", "Dossiers met de dag van vrijlating in de periode."),
-    (
-        "inventory_complete_at_release",
-        "Inventarisatie compleet bij vrijlating",
-        "Van de vrijgelatenen: de schuldeninventarisatie was compleet op de dag van vrijlating.",
-    ),
-    ("referred_before_release", "Verwezen voor vrijlating", "Van de vrijgelatenen: verwezen voor de vrijlating."),
-    ("referred", "Verwezen in periode", "Dossiers die in de periode naar een gemeente zijn verwezen."),
-    ("accepted", "Geaccepteerd door gemeente", "Verwijzingen die de gemeente in de periode heeft geaccepteerd."),
-    (
-        "answered_debts",
-        "Schulden met eerste antwoord",
-        "Schulden met een eerste antwoord in de periode zoals de geschiedenis van de schuld het toont: ook een "
-        "stap die de schuldhulpverlener zelf zette, zoals 'Saldo ontvangen'.",
-    ),
-    (
-        "median_days_to_first_answer",
-        "Mediaan dagen tot eerste antwoord",
-        "De mediaan van het aantal kalenderdagen van de eerste brief tot het eerste antwoord.",
-    ),
-    (
-        "unanswered_debts",
-        "Schulden zonder antwoord van schuldeiser",
-        "Schulden waarover in de periode een brief aan de schuldeiser is verstuurd en waarop tot nu toe geen "
-        "antwoord van de schuldeiser is vastgelegd: niet via de antwoordpagina en niet ingevoerd van post, telefoon "
-        "of e-mail. Een stap als 'Saldo ontvangen' zonder vastgelegd antwoord telt niet als antwoord.",
-    ),
-    (
-        "no_response_debts",
-        "Schulden zonder reactie na twee herinneringen",
-        "Schulden die in de periode na twee herinneringen op 'geen reactie' zijn gezet.",
-    ),
-    ("wgs_breaches", "Wgs-termijn overschreden", "Keren dat een wettelijke termijn van de Wgs is overschreden."),
-    (
-        "first_conversation_share",
-        "Eerste gesprek binnen Wgs-termijn",
-        "Van de verwijzingen waarvan de Wgs-termijn in de periode afloopt en waarvoor de gemeente de datum van het "
-        "eerste gesprek heeft vastgelegd: het percentage met die datum op of voor de laatste dag van de termijn.",
-    ),
-)
-PERCENT = " %"
-UNITS = {"intake_share": PERCENT, "first_conversation_share": PERCENT}
+#: The figures shown, with their Dutch name (as in the CSV) and a sentence on what is counted.
+DESCRIPTIONS: dict[str, str] = {
+    "cases_opened": "Dossiers die in de periode zijn geopend.",
+    "intake_share": "Van de dossiers geopend in de periode: geopend uiterlijk op de 10e werkdag na de start van de "
+    "detentie (weekenden en feestdagen tellen niet als werkdag).",
+    "released": "Dossiers met de dag van vrijlating in de periode.",
+    "inventory_share": "Van de vrijgelatenen: de schuldeninventarisatie was compleet op de dag van vrijlating.",
+    "referred_before_release_share": "Van de vrijgelatenen: verwezen naar een gemeente voor de vrijlating.",
+    "referred": "Dossiers die in de periode naar een gemeente zijn verwezen.",
+    "accepted": "Verwijzingen die de gemeente in de periode heeft geaccepteerd (ook van eerder verwezen dossiers).",
+    "first_conversation_share": "Van de verwijzingen waarvan de Wgs-termijn in de periode afloopt en waarvoor de "
+    "gemeente de datum van het eerste gesprek heeft vastgelegd: die datum ligt op of voor de laatste dag van de "
+    "termijn.",
+    "wgs_term_passed_without_first_conversation": "De verwijzing staat nog open, er is geen datum van het eerste "
+    "gesprek en de Wgs-termijn is verstreken.",
+    "wgs_breaches": "Keren dat een wettelijke termijn van de Wgs is overschreden.",
+    "answered_debts": "Schulden met een eerste antwoord in de periode zoals de geschiedenis van de schuld het toont: "
+    "ook een stap die de schuldhulpverlener zelf zette, zoals 'Saldo ontvangen'.",
+    "median_days_to_first_answer": "De mediaan (de middelste waarde) van het aantal kalenderdagen van de eerste "
+    "brief tot het eerste antwoord; bij 'samen' de mediaan over alle schulden, geen optelling.",
+    "unanswered_debts": "Schulden waarover in de periode een brief aan de schuldeiser is verstuurd en waarop tot nu "
+    "toe geen antwoord van de schuldeiser is vastgelegd: niet via de antwoordpagina en niet ingevoerd van post, "
+    "telefoon of e-mail. Een stap als 'Saldo ontvangen' zonder vastgelegd antwoord telt niet als antwoord.",
+    "no_response_debts": "Schulden die in de periode na twee herinneringen op 'geen reactie' zijn gezet.",
+}
+PERCENT = "\N{NO-BREAK SPACE}%"
 
-# Chart geometry in SVG user units; the SVG scales to the width of the page (viewBox).
-CHART_WIDTH = 640
-LABEL_WIDTH = 220
-VALUE_WIDTH = 60
-BAR_HEIGHT = 22
-ROW_HEIGHT = 30
+# The inline bar in a table cell, in SVG user units: the whole width is 100 % or the column's largest count.
+BAR_WIDTH = 96
+BAR_HEIGHT = 10
 
 
 @dataclass(frozen=True)
-class Bar:
-    label: str
-    value: float | None
-    shown: str  # the value as text, Dutch decimals
-    y: int
-    width: int  # bar length in user units; 0 for nothing or no value
+class Share:
+    """A percentage measure: `part` of `whole` (FigureRow attributes); the table shows both counts."""
 
-
-@dataclass(frozen=True)
-class Chart:
     key: str
     title: str
-    description: str
-    bars: list[Bar]
-    total: str
-    height: int
-    bar_x: int
-    value_x_offset: int
+    part: str
+    whole: str
+    whole_words: str  # "van de geopende dossiers", read after the count of the whole
+
+
+#: The percentages compared per PI or municipality, all on one scale of 0 to 100 %.
+SHARES: tuple[Share, ...] = (
+    Share("intake_share", "Intake binnen 10 werkdagen", "intake_within_10_working_days", "cases_opened", "geopend"),
+    Share("inventory_share", "Inventarisatie compleet bij vrijlating", "inventory_complete_at_release", "released",
+          "vrijgelaten"),
+    Share("referred_before_release_share", "Verwezen voor vrijlating", "referred_before_release", "released",
+          "vrijgelaten"),
+    Share("first_conversation_share", "Eerste gesprek binnen Wgs-termijn", "first_conversation_within_wgs_term",
+          "referrals_with_first_conversation", "met vastgelegd gesprek"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Count:
+    key: str
+    title: str
+    median: bool = False  # a median, not a count: "samen" is the median over everything, and no bar
+
+
+#: The counts compared per PI or municipality, in two tables.
+CASE_COUNTS: tuple[Count, ...] = (
+    Count("cases_opened", "Dossiers geopend"),
+    Count("released", "Vrijgelaten in periode"),
+    Count("referred", "Verwezen in periode"),
+    Count("accepted", "Geaccepteerd door gemeente"),
+    Count("wgs_term_passed_without_first_conversation", "Wgs-termijn voorbij zonder eerste gesprek"),
+    Count("wgs_breaches", "Wgs-termijn overschreden"),
+)
+ANSWER_COUNTS: tuple[Count, ...] = (
+    Count("answered_debts", "Schulden met eerste antwoord"),
+    Count("median_days_to_first_answer", "Mediaan dagen tot eerste antwoord", median=True),
+    Count("unanswered_debts", "Schulden zonder antwoord van schuldeiser"),
+    Count("no_response_debts", "Schulden zonder reactie na twee herinneringen"),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One number in a comparison table: the text, and the bar's length (None: no bar, e.g. a median)."""
+
+    shown: str
+    bar: int | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A table that compares the groups side by side: a row per group, a column per measure, bars in the cells."""
+
+    key: str
+    caption: str
+    headers: list[str]
+    rows: list[tuple[str, list[Cell]]]
+    footer: tuple[str, list[Cell]]
 
 
 def field_messages(exc: ValidationError) -> dict[str, list[str]]:
@@ -128,33 +146,21 @@ def _shown(value: float | None, unit: str = "") -> str:
     return str(int(value)) + unit
 
 
-def bar_chart(
-    key: str,
-    title: str,
-    description: str,
-    rows: list[tuple[str, float | None]],
-    total: str,
-    *,
-    unit: str = "",
-    full: float | None = None,
-) -> Chart:
-    """Bars scaled to the largest value, or to `full` when given (a percentage: 100, so that 33 % is a third of
-    the width and not all of it); a value of 0 or none draws no bar (the text still says it)."""
-    largest = full or max((value for _, value in rows if value), default=0)
-    span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
-    bars = []
-    for index, (label, value) in enumerate(rows):
-        width = round(span * value / largest) if value and largest else 0
-        bars.append(Bar(label, value, _shown(value, unit), index * ROW_HEIGHT, width))
-    return Chart(
-        key=key,
-        title=title,
-        description=description,
-        bars=bars,
-        total=total,
-        height=max(len(rows), 1) * ROW_HEIGHT,
-        bar_x=LABEL_WIDTH,
-        value_x_offset=LABEL_WIDTH + 6,
+def _bar(value: float | None, full: float) -> int:
+    """The bar's length for `value` on a scale where `full` is the whole width; at least 1 for any value above 0."""
+    if not value or not full:
+        return 0
+    return max(1, round(BAR_WIDTH * min(value, full) / full))
+
+
+def share_cell(row: FigureRow, share: Share) -> Cell:
+    """'75 % (3 van 4 geopend)': the percentage first, then the counts it is made of; a dash without any."""
+    part, whole = int(getattr(row, share.part)), int(getattr(row, share.whole))
+    if not whole:
+        return Cell(f"\N{EN DASH} (0 {share.whole_words})", 0)
+    percentage = 100 * part / whole
+    return Cell(
+        f"{_shown(round(percentage, 1), PERCENT)} ({part} van {whole} {share.whole_words})", _bar(percentage, 100)
     )
 
 
@@ -164,42 +170,56 @@ def _group_name(row: FigureRow) -> str:
     return row.group.name or "Geen gemeente gekozen"
 
 
-def charts_of(figures: Figures) -> list[Chart]:
-    charts = []
-    for key, title, description in FIGURES:
-        unit = UNITS.get(key, "")
-        rows = [(_group_name(row), getattr(row, key)) for row in figures.rows]
-        total = _shown(getattr(figures.total, key), unit)
-        charts.append(
-            bar_chart(key, title, description, rows, total, unit=unit, full=100.0 if unit == PERCENT else None)
-        )
-    return charts
+def together(group_by: Grouping) -> str:
+    """The label of the row of all groups together ("Alle PI's samen"): a sum for counts, not for a median."""
+    return "Alle PI's samen" if group_by is Grouping.PI else "Alle gemeenten samen"
 
 
-#: The columns of the table "Intake en eerste gesprek" after the group's name.
-OUTCOME_HEADERS = (
-    "Dossiers geopend",
-    "Intake binnen 10 werkdagen",
-    "Eerste gesprek vastgelegd",
-    "Eerste gesprek binnen Wgs-termijn",
-    "Wgs-termijn voorbij zonder eerste gesprek",
-)
+def share_comparison(figures: Figures, group_word: str) -> Comparison:
+    return Comparison(
+        key="percentages",
+        caption=f"Percentages per {group_word}",
+        headers=[share.title for share in SHARES],
+        rows=[(_group_name(row), [share_cell(row, share) for share in SHARES]) for row in figures.rows],
+        footer=(together(figures.group_by), [share_cell(figures.total, share) for share in SHARES]),
+    )
 
 
-def _count_and_share(count: int, share: float | None) -> str:
-    return str(count) if share is None else f"{count} ({_shown(share, PERCENT)})"
+def count_comparison(figures: Figures, key: str, caption: str, counts: tuple[Count, ...]) -> Comparison:
+    """Counts per group, each bar scaled to the largest group of its column (the total row has none)."""
+    largest = {count.key: max((getattr(row, count.key) or 0 for row in figures.rows), default=0) for count in counts}
+
+    def cells(row: FigureRow, *, total: bool) -> list[Cell]:
+        out = []
+        for count in counts:
+            value = getattr(row, count.key)
+            unit = " dagen" if count.median and value is not None else ""
+            bar = None if count.median or total else _bar(value, largest[count.key])
+            out.append(Cell(_shown(value, unit), bar))
+        return out
+
+    return Comparison(
+        key=key,
+        caption=caption,
+        headers=[count.title for count in counts],
+        rows=[(_group_name(row), cells(row, total=False)) for row in figures.rows],
+        footer=(together(figures.group_by), cells(figures.total, total=True)),
+    )
 
 
-def outcome_cells(row: FigureRow) -> list[str]:
-    """One row of the table "Intake en eerste gesprek": the counts, with the shares the charts show."""
+def comparisons_of(figures: Figures, group_word: str) -> list[Comparison]:
     return [
-        _group_name(row),
-        str(row.cases_opened),
-        _count_and_share(row.intake_within_10_working_days, row.intake_share),
-        str(row.referrals_with_first_conversation),
-        _count_and_share(row.first_conversation_within_wgs_term, row.first_conversation_share),
-        str(row.wgs_term_passed_without_first_conversation),
+        share_comparison(figures, group_word),
+        count_comparison(figures, "dossiers", f"Dossiers en verwijzingen per {group_word}", CASE_COUNTS),
+        count_comparison(figures, "antwoorden", f"Antwoorden van schuldeisers per {group_word}", ANSWER_COUNTS),
     ]
+
+
+def measure_descriptions() -> list[tuple[str, str]]:
+    """What each column counts, in the order of the tables."""
+    titles = [(share.key, share.title) for share in SHARES]
+    titles += [(count.key, count.title) for count in CASE_COUNTS + ANSWER_COUNTS]
+    return [(title, DESCRIPTIONS[key]) for key, title in titles]
 
 
 #: The columns of the table "Basisvoorwaarden bij vrijlating" after the group and the state.
@@ -208,19 +228,24 @@ CONDITION_HEADERS = tuple(condition.label for condition in BASISVOORWAARDEN.valu
 
 @dataclass(frozen=True)
 class ConditionGroup:
-    """One group in the table "Basisvoorwaarden bij vrijlating": a row per state, a count per basisvoorwaarde."""
+    """One group in the table "Basisvoorwaarden bij vrijlating": a row per state, per basisvoorwaarde the count
+    with its percentage of the group's released cases ("2 (40 %)")."""
 
     name: str
     released: int
-    states: list[tuple[str, list[int]]]
+    states: list[tuple[str, list[str]]]
 
 
-def condition_group(row: FigureRow) -> ConditionGroup:
+def _count_with_share(count: int, whole: int) -> str:
+    return f"{count} ({_shown(round(100 * count / whole, 1), PERCENT)})" if whole else str(count)
+
+
+def condition_group(row: FigureRow, name: str | None = None) -> ConditionGroup:
     states = [
-        (label, [row.conditions_at_release[name].of(state) for name in BASISVOORWAARDEN])
+        (label, [_count_with_share(row.conditions_at_release[key].of(state), row.released) for key in BASISVOORWAARDEN])
         for state, label in STATE_LABELS.items()
     ]
-    return ConditionGroup(_group_name(row), row.released, states)
+    return ConditionGroup(name or _group_name(row), row.released, states)
 
 
 def condition_rules() -> list[tuple[str, str]]:
@@ -306,6 +331,7 @@ def index() -> ResponseReturnValue:
     if result is None:
         return _form_again(values, errors)
     query: dict[str, Any] = dict(values)
+    group_word = "PI" if result.group_by is Grouping.PI else "gemeente"
     return render_template(
         "cijfers/index.html",
         values=values,
@@ -313,20 +339,17 @@ def index() -> ResponseReturnValue:
         labels=FORM_LABELS,
         groupings=list(GROUPING_LABELS.items()),
         figures=result,
-        charts=charts_of(result),
-        outcome_headers=OUTCOME_HEADERS,
-        outcome_rows=[outcome_cells(row) for row in result.rows],
-        outcome_total=outcome_cells(result.total),
+        comparisons=comparisons_of(result, group_word),
+        descriptions=measure_descriptions(),
         condition_headers=CONDITION_HEADERS,
         condition_groups=[condition_group(row) for row in result.rows],
-        condition_total=condition_group(result.total),
+        condition_total=condition_group(result.total, together(result.group_by)),
         condition_rules=condition_rules(),
         group_header=GROUP_HEADER[result.group_by],
-        group_word="PI" if result.group_by is Grouping.PI else "gemeente",
+        group_word=group_word,
         group_name=_group_name,
         csv_url=url_for("cijfers.csv", **query),
-        chart_width=CHART_WIDTH,
-        label_width=LABEL_WIDTH,
+        bar_width=BAR_WIDTH,
         bar_height=BAR_HEIGHT,
     )
 

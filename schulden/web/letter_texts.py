@@ -1,12 +1,21 @@
-"""Beheer of the letter texts: read, preview on a sample case, save as a new version, go back to an earlier one.
+"""Beheer of the letter texts: read, preview on a sample case, save as a new version, compare, go back.
 
-Administrators only. A text is written in the letter language of schulden/letters/text_rules.py (named fields,
-optional paragraphs, lists), never template code: saving and previewing both check it first and show what is wrong
-in Dutch, with the line. The preview renders through the same sandboxed path as a real letter, on an invented case
-(schulden/letters/field_guide.py), next to the changed lines against the text in use.
+Administrators only (ux.md "Administration"). A text is typed in separate boxes (title, subject, the required
+fields, the body) with named fields such as {{ client_name }} and optional paragraphs; the header syntax and the
+version number are added here (text_versions.compose_text), so nobody types template code or bumps a version by hand.
+The body is checked against the letter language of schulden/letters/text_rules.py (no calls, no code) before a
+preview or a save, with the line of the problem in Dutch. The preview renders through the same sandboxed path as a
+real letter, on an invented case (schulden/letters/field_guide.py), next to the differences with the text in use;
+each stored version shows its differences with the version before it, and any earlier version can be put back (as
+a new version, audited).
+
+The form may also post one `text` with the whole file (header, `---`, body), as the files in schulden/letters/texts
+are written: the API-less tests and scripts use that, and it keeps its own version line.
 """
 
 from __future__ import annotations
+
+import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -29,10 +38,14 @@ from schulden.letters.templates import (
     render_text,
 )
 from schulden.letters.text_versions import (
+    compose_text,
+    previous_text,
+    readable_text,
     restore_text_version,
     save_text_version,
     sync_stored_texts,
     text_differences,
+    text_parts,
 )
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
@@ -61,6 +74,27 @@ def _text_in_use(letter_type: str, history: list[LetterTextVersion]) -> str:
     return current or (TEXTS_DIR / f"{letter_type}.txt").read_text(encoding="utf-8-sig")
 
 
+def _history(letter_type: str) -> list[LetterTextVersion]:
+    session = db_session()
+    sync_stored_texts(session)
+    return list(
+        session.scalars(
+            select(LetterTextVersion)
+            .where(LetterTextVersion.letter_type == letter_type)
+            .order_by(LetterTextVersion.version.desc())
+        )
+    )
+
+
+#: The form's boxes; their errors all come from the whole text's check, which names the line.
+FORM_LABELS = {
+    "title": "Titel",
+    "subject": "Onderwerp",
+    "required": "Gegevens die er altijd moeten zijn",
+    "body": "Tekst van de brief",
+}
+
+
 def _page(
     letter_type: str,
     text: str | None,
@@ -69,24 +103,21 @@ def _page(
     *,
     preview: RenderedText | None = None,
 ) -> tuple[str, int]:
-    session = db_session()
-    sync_stored_texts(session)
-    history = list(
-        session.scalars(
-            select(LetterTextVersion)
-            .where(LetterTextVersion.letter_type == letter_type)
-            .order_by(LetterTextVersion.version.desc())
-        )
-    )
+    history = _history(letter_type)
     template = load_template(letter_type)
     in_use = _text_in_use(letter_type, history)
-    values = {"text": in_use if text is None else text}
-    differences = text_differences(in_use, text) if preview is not None and text is not None else []
+    values = text_parts(in_use if text is None else text)
+    differences = text_differences(readable_text(in_use), readable_text(text)) if preview and text else []
+    last_change = None
+    if history and str(history[0].version) == template.version:
+        before = previous_text(db_session(), letter_type, history[0].version)
+        if before is not None:
+            last_change = (before[0], text_differences(readable_text(before[1]), readable_text(history[0].text)))
     page = render_template(
         "beheer/template.html", template=template, values=values, errors=errors, history=history,
-        shipped=file_template(letter_type), preview=preview, differences=differences,
+        shipped=file_template(letter_type), preview=preview, differences=differences, last_change=last_change,
         preview_blocks=[(type(block).__name__, block) for block in preview.blocks] if preview else [],
-        field_guide=FIELD_GUIDE, format_guide=FORMAT_GUIDE,
+        field_guide=FIELD_GUIDE, format_guide=FORMAT_GUIDE, labels=FORM_LABELS,
     )  # fmt: skip
     return page, status
 
@@ -96,8 +127,45 @@ def _known(letter_type: str) -> None:
         abort(404)
 
 
-def _submitted_text() -> str:
-    return (request.form.get("text") or "").replace("\r\n", "\n")
+def _submitted_text(letter_type: str) -> str:
+    """The whole text the form stands for: as posted in one `text`, or composed from the boxes as the next version."""
+    if "text" in request.form:
+        return (request.form.get("text") or "").replace("\r\n", "\n")
+    form = {key: request.form.get(key) or "" for key in FORM_LABELS}
+    return compose_text(
+        title=form["title"],
+        version=int(load_template(letter_type).version) + 1,
+        subject=form["subject"],
+        required=form["required"],
+        body=form["body"],
+    )
+
+
+_BODY_LINE = re.compile(r"(?:L\d+\.txt: )?Regel (\d+) \(de tekst\)|L\d+\.txt regel (\d+)")
+_FILE_NAME = re.compile(r"L\d+\.txt(?: regel \d+)?: ")
+
+
+def _box_errors(errors: dict[str, list[str]], text: str) -> dict[str, list[str]]:
+    """The whole text's messages at the box they are about: a problem in the subject at Onderwerp, in the required
+    fields at their box, the rest at the body, with the line counted in the body box (the page shows no header)."""
+    header_lines = text.replace("\r\n", "\n").partition("\n---\n")[0].count("\n") + 2
+
+    def body_line(match: re.Match[str]) -> str:
+        line = int(match.group(1) or match.group(2)) - header_lines
+        return f"Regel {line} van de tekst" if line > 0 else "In de kop"
+
+    out: dict[str, list[str]] = {}
+    for message in (m for ms in errors.values() for m in ms):
+        if "(het onderwerp)" in message or "geen onderwerp" in message:
+            key, message = "subject", _FILE_NAME.sub("", message)
+        elif "verplicht noemt" in message:
+            key, message = "required", _FILE_NAME.sub("", message)
+        elif "geen titel" in message:
+            key, message = "title", _FILE_NAME.sub("", message)
+        else:
+            key, message = "body", _BODY_LINE.sub(body_line, message)
+        out.setdefault(key, []).append(message)
+    return out
 
 
 @blp.get("/<letter_type>")
@@ -112,12 +180,13 @@ def show(letter_type: str) -> ResponseReturnValue:
 def preview(letter_type: str) -> ResponseReturnValue:
     """The changed text on an invented case, and its differences with the text in use; nothing is stored."""
     _known(letter_type)
-    text = _submitted_text()
+    sync_stored_texts(db_session())
+    text = _submitted_text(letter_type)
     try:
         template = parse_template_text(letter_type, text)
         rendered = render_text(sample_content(letter_type), template=template)
     except (LetterTextError, ValueError) as exc:
-        return _page(letter_type, text, {"text": [f"De tekst klopt niet: {exc}"]}, 422)
+        return _page(letter_type, text, _box_errors({"text": [f"De tekst klopt niet: {exc}"]}, text), 422)
     return _page(letter_type, text, {}, 200, preview=rendered)
 
 
@@ -126,8 +195,9 @@ def preview(letter_type: str) -> ResponseReturnValue:
 def save(letter_type: str) -> ResponseReturnValue:
     """Store a changed text as a new version; letters rendered from the next job on use it."""
     _known(letter_type)
-    text = _submitted_text()
     session = db_session()
+    sync_stored_texts(session)
+    text = _submitted_text(letter_type)
     actor = current_actor()
     try:
         row = save_text_version(session, actor=actor, letter_type=letter_type, text=text)
@@ -136,7 +206,7 @@ def save(letter_type: str) -> ResponseReturnValue:
         record(session, actor=actor, action="letter_text.refused", object_type="letter_text", object_id=None,
                result="refused", origin=client_address(), details={"letter_type": letter_type})  # fmt: skip
         session.commit()
-        return _page(letter_type, text, exc.errors, 422)
+        return _page(letter_type, text, _box_errors(exc.errors, text), 422)
     record(session, actor=actor, action="letter_text.store", object_type="letter_text", object_id=row.id,
            origin=client_address(), details={"letter_type": letter_type, "version": row.version})  # fmt: skip
     session.commit()
@@ -161,7 +231,7 @@ def restore(letter_type: str) -> ResponseReturnValue:
         )
     except ValidationFailed as exc:
         session.rollback()
-        return _page(letter_type, None, {"text": [m for ms in exc.errors.values() for m in ms]}, 422)
+        return _page(letter_type, None, {"body": [m for ms in exc.errors.values() for m in ms]}, 422)
     record(session, actor=actor, action="letter_text.restore", object_type="letter_text", object_id=row.id,
            origin=client_address(), details={"letter_type": letter_type, "version": row.version,
                                                 "from": raw})  # fmt: skip
@@ -170,3 +240,26 @@ def restore(letter_type: str) -> ResponseReturnValue:
     what = "de meegeleverde tekst" if raw == "meegeleverd" else f"versie {raw}"
     flash(f"De tekst van {what} is terug in gebruik als versie {row.version} van {letter_type}.", "ok")
     return redirect(url_for("letter_texts.show", letter_type=letter_type), 303)
+
+
+@blp.get("/<letter_type>/versies/<version>")
+@roles_required(Role.ADMIN)
+def version_page(letter_type: str, version: str) -> ResponseReturnValue:
+    """One stored version (or the shipped text, "meegeleverd"): its words, and what changed against the one before."""
+    _known(letter_type)
+    history = _history(letter_type)
+    shipped_text = (TEXTS_DIR / f"{letter_type}.txt").read_text(encoding="utf-8-sig")
+    if version == "meegeleverd":
+        text, name, before = shipped_text, f"meegeleverde tekst (versie {file_template(letter_type).version})", None
+    else:
+        row = next((r for r in history if str(r.version) == version), None)
+        if row is None:
+            abort(404)
+        text, name = row.text, f"versie {row.version}"
+        before = previous_text(db_session(), letter_type, row.version)
+    differences = text_differences(readable_text(before[1]), readable_text(text)) if before else []
+    return render_template(
+        "beheer/template_version.html", template=load_template(letter_type), name=name, version=version,
+        readable=readable_text(text), before=before[0] if before else None, differences=differences,
+        row=next((r for r in history if str(r.version) == version), None), shipped=file_template(letter_type),
+    )  # fmt: skip

@@ -245,7 +245,7 @@ def test_creating_needs_a_token(api: FlaskClient) -> None:
         (
             {"takes_email": True},
             "email",
-            "Vul een e-mailadres in: deze schuldeiser neemt post per e-mail aan (takes_email).",
+            "Vul een e-mailadres in: deze schuldeiser neemt post per e-mail aan.",
         ),
         ({"email": "geen-adres"}, "email", "Geen geldig e-mailadres."),
         ({"postcode": "12345"}, "postcode", "Een postcode is 4 cijfers en 2 letters, bijvoorbeeld 1234 AB."),

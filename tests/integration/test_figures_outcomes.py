@@ -34,7 +34,7 @@ from schulden.referrals.services import send_referral
 from schulden.replies.models import CreditorReply, ReplyChannel
 from schulden.replies.services import record_reply, submit_answer
 from schulden.roles import Role
-from schulden.web.figures import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
+from schulden.web.figures import BAR_WIDTH, SHARES, share_cell
 from tests.conftest import actor
 from tests.demo_world import DemoWorld
 from tests.factories import make_case, make_creditor, make_debt, make_municipality, make_pi
@@ -206,11 +206,9 @@ def test_the_page_names_three_silent_creditors_instead_of_none(demo_world: DemoW
     period = {"from": date(today.year - 1, 1, 1).isoformat(), "to": today.isoformat(), "group_by": "pi"}
     page = text(world.client("admin.demo").get("/cijfers", query_string=period))
 
-    unanswered = re.search(
-        r"Schulden zonder antwoord van schuldeiser</h3>\s*<p[^>]*>[^<]*Totaal: <strong>(\d+)</strong>", page
-    )
-    assert unanswered
-    assert int(unanswered.group(1)) == 3
+    answers = page.split("Antwoorden van schuldeisers per PI</caption>")[1].split("</table>")[0]
+    together = re.findall(r'sr-compare__value">([^<]+)</span>', answers.split("<tfoot")[1])
+    assert together[2] == "3"  # the column "Schulden zonder antwoord van schuldeiser", all PIs together
     assert "Geen: op elke schuld" not in page
     assert (
         '<caption class="utrecht-table__caption">Schuldeisers die over een schuld een brief kregen en nog geen '
@@ -221,10 +219,13 @@ def test_the_page_names_three_silent_creditors_instead_of_none(demo_world: DemoW
 
 
 def test_percentages_are_drawn_against_a_hundred() -> None:
-    chart = bar_chart("p", "P", "", [("A", 50.0), ("B", 100 / 3), ("C", None)], "40 %", unit=" %", full=100.0)
-    span = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
-    assert [bar.width for bar in chart.bars] == [span // 2, round(span / 3), 0]
-    assert [bar.shown for bar in chart.bars] == ["50 %", "33,3 %", "\N{EN DASH}"]
+    intake = SHARES[0]
+    half = share_cell(FigureRow(None, cases_opened=2, intake_within_10_working_days=1), intake)
+    third = share_cell(FigureRow(None, cases_opened=3, intake_within_10_working_days=1), intake)
+    assert (half.bar, third.bar) == (BAR_WIDTH // 2, round(BAR_WIDTH / 3))
+    assert half.shown == "50\xa0% (1 van 2 geopend)"
+    assert third.shown == "33,3\xa0% (1 van 3 geopend)"
+    assert share_cell(FigureRow(None), intake).shown == "\N{EN DASH} (0 geopend)"
 
 
 # -- intake within 10 working days ---------------------------------------------------------------------------------

@@ -49,7 +49,9 @@ def test_only_administrators_reach_beheer(world: DemoWorld) -> None:
     admin = world.client("admin.demo")
     page = text(admin.get("/beheer"))
     assert '<a class="utrecht-nav-list__link" href="/beheer" aria-current="page">Beheer</a>' in page
-    assert "7 actieve accounts" in page
+    with world.db() as s:
+        active = len(s.scalars(select(User.id).where(User.active)).all())
+    assert f"{active} actieve accounts" in page
 
 
 def test_create_user_keeps_input_and_shows_dutch_errors(world: DemoWorld) -> None:
@@ -61,8 +63,8 @@ def test_create_user_keeps_input_and_shows_dutch_errors(world: DemoWorld) -> Non
     )
     assert response.status_code == 422
     page = text(response)
-    assert "Gebruikersnaam: 2 tot 64 tekens" in page
-    assert "Deze rol hoort bij een organisatie van het soort &#39;pi&#39;." in page
+    assert "Kies een gebruikersnaam van 2 tot 64 tekens" in page
+    assert "Een medewerker of vrijwilliger van een PI hoort bij een PI: kies de PI." in page
     assert 'value="Nieuwe Collega"' in page
     assert 'aria-invalid="true"' in page
 
@@ -71,8 +73,8 @@ def test_create_user_keeps_input_and_shows_dutch_errors(world: DemoWorld) -> Non
     assert response.status_code == 422
     page = text(response)
     assert "Kies een rol." in page
-    assert "Gebruikersnaam: 2 tot 64 tekens" in page
-    assert "Naam is verplicht." in page
+    assert "Kies een gebruikersnaam van 2 tot 64 tekens" in page
+    assert "Vul de naam van de gebruiker in." in page
     with world.db() as s:
         assert s.scalar(select(User.id).where(User.username == "x")) is None
 
@@ -107,15 +109,20 @@ def test_disabling_a_user_ends_their_session_at_once(world: DemoWorld) -> None:
         pi_id = s.scalar(select(User.id).where(User.username == "pi.demo"))
         admin_id = s.scalar(select(User.id).where(User.username == "admin.demo"))
     token = csrf(admin, "/beheer/gebruikers")
+    # Without confirm=1 the post only shows the check page; nothing happens yet.
     response = admin.post(f"/beheer/gebruikers/{pi_id}/uitschakelen", data={"csrf_token": token})
+    assert response.status_code == 200
+    assert "Controleer: gebruiker uitschakelen" in text(response)
+    assert pi.get("/").status_code == 200
+    response = admin.post(f"/beheer/gebruikers/{pi_id}/uitschakelen", data={"csrf_token": token, "confirm": "1"})
     assert response.status_code == 303
-    assert "sessies van dit account zijn beëindigd" in text(admin.get("/beheer/gebruikers"))
+    assert "sessies van dit account zijn beëindigd" in text(admin.get(response.headers["Location"]))
     # The disabled user's next request lands on the login page.
     response = pi.get("/")
     assert response.status_code == 302
     assert "/aanmelden" in response.headers["Location"]
     # An administrator cannot disable themselves.
-    response = admin.post(f"/beheer/gebruikers/{admin_id}/uitschakelen", data={"csrf_token": token})
+    response = admin.post(f"/beheer/gebruikers/{admin_id}/uitschakelen", data={"csrf_token": token, "confirm": "1"})
     assert "U kunt uw eigen account niet uitschakelen." in text(admin.get(response.headers["Location"]))
     with world.db() as s:
         assert s.scalar(select(User.active).where(User.id == admin_id)) is True
@@ -179,4 +186,5 @@ def test_letter_templates_are_listed_with_their_text(world: DemoWorld) -> None:
     page = text(admin.get("/beheer/sjablonen/L1"))
     assert "Melding detentie, verzoek om de incasso op te schorten en om een saldo-opgave" in page
     assert "{{ client_name }}" in page
+    assert "bekijkt u" not in text(admin.get("/beheer"))  # the texts are changed here, not only read
     assert admin.get("/beheer/sjablonen/L99").status_code == 404

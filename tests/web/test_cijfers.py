@@ -1,4 +1,4 @@
-"""Cijfers through the Flask test client on the demo world: the API's figures as tables, SVG charts and a CSV."""
+"""Cijfers through the Flask test client on the demo world: comparison tables with bars, and the CSV."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from schulden.actors import UserActor
 from schulden.audit import AuditEntry
 from schulden.cases.conditions import set_release_conditions
 from schulden.cases.models import Case
+from schulden.figures.queries import FigureRow
 from schulden.roles import Role
-from schulden.web.figures import CHART_WIDTH, LABEL_WIDTH, VALUE_WIDTH, bar_chart
+from schulden.web.figures import BAR_WIDTH, SHARES, share_cell
 from tests.demo_world import DemoWorld
 from tests.web.test_beheer import text
 
@@ -23,21 +24,22 @@ def world(demo_world: DemoWorld) -> DemoWorld:
     return demo_world
 
 
-SPAN = CHART_WIDTH - LABEL_WIDTH - VALUE_WIDTH
-
-
 def _period(world: DemoWorld) -> dict[str, str]:
     engine = world.runtime.engine
     today: date = engine.clock().astimezone(engine.timezone).date()
     return {"from": (today - timedelta(days=365)).isoformat(), "to": (today + timedelta(days=1)).isoformat()}
 
 
-def test_bars_scale_to_the_largest_value() -> None:
-    chart = bar_chart("x", "X", "", [("A", 4), ("B", 2), ("C", 0), ("D", None)], "6")
-    assert [bar.width for bar in chart.bars] == [SPAN, SPAN // 2, 0, 0]
-    assert [bar.shown for bar in chart.bars] == ["4", "2", "0", "\N{EN DASH}"]
-    assert bar_chart("m", "M", "", [("A", 2.5)], "2,5").bars[0].shown == "2,5"
-    assert bar_chart("e", "E", "", [], "0").bars == []
+def test_a_share_shows_its_percentage_with_the_counts_and_a_bar_against_a_hundred() -> None:
+    intake = SHARES[0]
+    assert share_cell(FigureRow(None, cases_opened=4, intake_within_10_working_days=3), intake).shown == (
+        "75\N{NO-BREAK SPACE}% (3 van 4 geopend)"
+    )
+    assert share_cell(FigureRow(None, cases_opened=4, intake_within_10_working_days=3), intake).bar == 72
+    third = share_cell(FigureRow(None, cases_opened=3, intake_within_10_working_days=1), intake)
+    assert third.shown.startswith("33,3\N{NO-BREAK SPACE}%")
+    assert third.bar == round(BAR_WIDTH / 3)
+    assert share_cell(FigureRow(None), intake).shown == "\N{EN DASH} (0 geopend)"
 
 
 def test_figures_page_shows_tables_charts_and_csv_link(world: DemoWorld) -> None:
@@ -50,14 +52,23 @@ def test_figures_page_shows_tables_charts_and_csv_link(world: DemoWorld) -> None
     # A PI's staff count only their PI's cases: PI Zwolle, never PI Lelystad.
     assert "PI Zwolle" in page
     assert "PI Lelystad" not in page
-    assert '<caption class="utrecht-table__caption">Dossiers geopend per PI</caption>' in page
-    assert page.count('role="img"') == 13
-    assert page.count('<title id="grafiek-') == 13
+    # One table per kind of figure, a row per PI and one for all together, instead of a chart per figure.
+    for caption in ("Percentages per PI", "Dossiers en verwijzingen per PI", "Antwoorden van schuldeisers per PI"):
+        assert f'<caption class="utrecht-table__caption">{caption}</caption>' in page
+    assert 'role="img"' not in page  # the bars are decoration beside the numbers, not pictures to describe
     assert 'class="sr-chart__bar"' in page
     assert "style=" not in page  # the CSP forbids style attributes: colours come from the stylesheet
-    opened = re.search(r"Dossiers geopend</h3>\s*<p[^>]*>[^<]*Totaal: <strong>(\d+)</strong>", page)
-    assert opened
-    assert int(opened.group(1)) == 3
+    counts = page.split("Dossiers en verwijzingen per PI</caption>")[1].split("</table>")[0]
+    together = counts.split("<tfoot")[1]
+    assert "Alle PI&#39;s samen" in together
+    assert re.findall(r'sr-compare__value">([^<]+)</span>', together)[0] == "3"  # Dossiers geopend
+    # Percentages stand next to the counts they are made of.
+    shares = page.split("Percentages per PI</caption>")[1].split("</table>")[0]
+    assert re.search(r'sr-compare__value">\d+(,\d)?\xa0% \(\d+ van 3 geopend\)</span>', shares)
+    # A median is a median, not a total.
+    answers = page.split("Antwoorden van schuldeisers per PI</caption>")[1].split("</table>")[0]
+    assert "Mediaan dagen tot eerste antwoord" in answers
+    assert "Totaal" not in page.split("Percentages per PI</caption>")[1].split("cijfer-basisvoorwaarden")[0]
     assert "/cijfers/kengetallen.csv?from=" in page
     # Nobody in the demo was released in the past year: the section says so instead of a table of zeros.
     assert '<h3 class="utrecht-heading-3" id="cijfer-basisvoorwaarden">Basisvoorwaarden bij vrijlating</h3>' in page
@@ -97,18 +108,19 @@ def test_the_basisvoorwaarden_at_release_as_a_table(world: DemoWorld) -> None:
     assert '<th scope="rowgroup" rowspan="3" class="utrecht-table__header-cell">PI Zwolle (1 vrijgelaten)</th>' in page
     table = page.split("Basisvoorwaarden bij vrijlating per PI</caption>")[1].split("</table>")[0]
     rows = {
-        label: [int(n) for n in re.findall(r'numeric-column">(\d+)</td>', cells)]
+        label: re.findall(r'numeric-column">([^<]+)</td>', cells)
         for label, cells in re.findall(r'<th scope="row"[^>]*>([^<]+)</th>(.*?)</tr>', table, re.S)
     }
-    # The total repeats PI Zwolle's row: the last match per state wins.
+    # The total repeats PI Zwolle's row: the last match per state wins. Each count with its share of the released.
+    yes, no = "1 (100\xa0%)", "0 (0\xa0%)"
     assert rows == {
-        "geregeld": [1, 0, 0, 1, 0, 0, 0],
-        "niet geregeld": [0, 1, 0, 0, 0, 0, 0],
-        "onbekend": [0, 0, 1, 0, 1, 1, 1],
+        "geregeld": [yes, no, no, yes, no, no, no],
+        "niet geregeld": [no, yes, no, no, no, no, no],
+        "onbekend": [no, no, yes, no, yes, yes, yes],
     }
+    assert "Alle PI&#39;s samen (1 vrijgelaten)" in table
     assert "<strong>Wonen</strong>: geregeld bij \u2018eigen woning\u2019, " in page
     assert "niet geregeld bij \u2018geen woonplek\u2019." in page
-    assert page.count('role="img"') == 13  # a table, no new chart
 
 
 def test_default_period_and_dutch_errors(world: DemoWorld) -> None:
