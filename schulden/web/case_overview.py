@@ -21,14 +21,13 @@ from schulden.labels import CLOSURE_LABELS, DETENTION_LABELS, THREAT_LABELS, lab
 PI = "de casemanager van de PI"
 COUNSELLOR = "de schuldhulpverlener"
 MUNICIPALITY = "de gemeente"
-SYSTEM = "Schuldroute (automatisch)"
 
 #: The state in plain words: what it means for the detainee's debts, one sentence each.
 STATE_SENTENCES = {
     "draft": "Het dossier is aangemaakt; de gedetineerde heeft nog niets getekend.",
     "awaiting_consent": "De machtiging is gemaakt en wacht op de handtekening van de gedetineerde.",
     "inventory": "De schulden worden in kaart gebracht: schuldeisers worden aangeschreven en hun antwoorden verwerkt.",
-    "inventory_complete": "Alle schulden zijn in kaart; de verwijzing naar de gemeente wordt klaargezet.",
+    "inventory_complete": "Alle schulden zijn in kaart; de verwijzing naar de gemeente kan nu worden verstuurd.",
     "referral_due": "Het overzicht is klaar; de verwijzing naar de gemeente moet nu worden verstuurd.",
     "referred": "De verwijzing is bij de gemeente; die beslist of zij de schuldhulp overneemt.",
     "rerouting": "De gemeente heeft de verwijzing geweigerd omdat de cliënt er geen inwoner is; er moet een "
@@ -114,9 +113,7 @@ def _next_step(
         return NextStep(
             "Wachten op de antwoorden van de schuldeisers; daarna de inventarisatie afronden.", COUNSELLOR, event=event
         )
-    if state == "inventory_complete":
-        return NextStep("De verwijzing wordt klaargezet; daarna kan zij worden verstuurd.", SYSTEM)
-    if state in ("referral_due", "rerouting"):
+    if state in ("inventory_complete", "referral_due", "rerouting"):
         url = url_for("verwijzing.form", case_id=case_id) if role == "counsellor" else None
         to = f"de gemeente {municipality}" if municipality else "de gemeente"
         text = (

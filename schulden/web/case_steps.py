@@ -407,21 +407,26 @@ def write_all(case_id: int) -> ResponseReturnValue:
         )
     engine = runtime().engine
     sent: list[str] = []
+    # One transaction per debt, as the API's one POST per debt: a refused letter leaves the others standing. (Not
+    # savepoints: under pysqlite a SAVEPOINT opens a transaction the driver does not know of, and its write lock
+    # outlived the commit, so the letters' in-process rendering waited out the lock and failed.)
     for recipient in recipients:
         debt = session.get(Debt, recipient.debt_id)
         if debt is None:
             continue
         try:
-            with session.begin_nested():
-                take_debt_step(session, engine, debt, "send_letters", actor=actor, origin=request.remote_addr)
+            take_debt_step(session, engine, debt, "send_letters", actor=actor, origin=request.remote_addr)
+            session.commit()
             sent.append(recipient.creditor)
         except ValidationFailed as exc:
-            flash(next(iter(exc.errors.values()))[0], f"debt-{debt.id}")
+            session.rollback()
+            flash(next(iter(exc.errors.values()))[0], f"debt-{recipient.debt_id}")
         except TransitionRefused as exc:
-            flash(exc.reason, f"debt-{debt.id}")
+            session.rollback()
+            flash(exc.reason, f"debt-{recipient.debt_id}")
         except (ConcurrentUpdate, StaleDataError):
-            flash(CONCURRENT.replace("dit dossier", "deze schuld"), f"debt-{debt.id}")
-    session.commit()
+            session.rollback()
+            flash(CONCURRENT.replace("dit dossier", "deze schuld"), f"debt-{recipient.debt_id}")
     if sent:
         noun = "schuldeiser" if len(sent) == 1 else "schuldeisers"
         flash(f"Brieven gevraagd voor {len(sent)} {noun}: {', '.join(sent)}. Ze staan klaar voor de printbatch of gaan "

@@ -50,7 +50,8 @@ def test_the_overview_says_where_the_case_stands_and_what_comes_next(world: Demo
     body = text(world.client("schuldhulp.demo").get(f"/dossiers/{demir}"))
     overview = body[body.index("Waar het dossier staat") : body.index("Andere stappen")]
     assert "PI Zwolle, gevangenisstraf sinds" in overview
-    assert "Verwachte vrijlating" in overview and re.search(
+    assert "Verwachte vrijlating" in overview
+    assert re.search(
         r"\d+ (januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december) \d{4}", overview
     )
     assert "Inventarisatie</strong>. De schulden worden in kaart gebracht" in overview
@@ -61,7 +62,8 @@ def test_the_overview_says_where_the_case_stands_and_what_comes_next(world: Demo
     assert f'href="/dossiers/{demir}/schuldeisers-aanschrijven"' in overview
     # Labels, not codes: no letter codes and no snake_case debt types anywhere on the page.
     assert not re.search(r"\bL\d{1,2} \(ronde", body)
-    assert "cjib boete" not in body and "cjib_boete" not in body
+    assert "cjib boete" not in body
+    assert "cjib_boete" not in body
     assert "CJIB-boete" in body
     # Closing is a destructive step: warning style, behind its check page.
     assert re.search(rf'utrecht-button--danger[^"]*" href="/dossiers/{demir}/stap/close"', body)

@@ -87,10 +87,13 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             page.get_by_label("Soort detentie").select_option("prison_sentence")
             page.get_by_label("Begin detentie").fill((live.today - timedelta(days=10)).isoformat())
             page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=20)).isoformat())
+            _submit(page, "Verder naar controleren")
+            visit.check("story-03b-intake-controleren")
             _submit(page, "Dossier openen")
             assert page.get_by_text("Het dossier is geopend.").is_visible()
             case_id = int(re.search(r"/intake/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
             visit.check("story-04-intake-toestemming")
+            page.get_by_label("schuldeisers benaderen en saldo opvragen").check()  # nothing is ticked in advance
             _submit(page, "Toestemming vastleggen")
             assert page.get_by_text("De toestemming is vastgelegd.").is_visible()
             visit.check("story-05-intake-schulden")
@@ -112,9 +115,12 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             page.goto(f"{live.url}/dossiers/{case_id}")
             assert _state(page).startswith("Inventarisatie")
             visit.check("story-07-dossier")
-            for creditor in (CJIB, LANDLORD):
-                _submit(page, "Schuldeiser aanschrijven", within=_debt_actions(page, creditor))
-                assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            page.get_by_role("link", name="Alle schuldeisers aanschrijven").first.click()
+            page.wait_for_load_state()
+            assert page.get_by_text(CJIB).first.is_visible()
+            visit.check("story-07b-aanschrijven-controleren")
+            _submit(page, "2 schuldeisers aanschrijven")
+            assert page.get_by_text("Brieven gevraagd voor 2 schuldeisers").is_visible()
             visit.check("story-08-dossier-aangeschreven")
             with live.db() as s:
                 letters = {
@@ -150,28 +156,40 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             assert creditor_page.url == f"{live.url}/antwoord/brief"
             creditor_visit.check("story-10-antwoord-formulier")
             creditor_page.get_by_label("Hoofdsom").fill("1.310,75")
-            creditor_page.get_by_label("Peildatum van het saldo").fill((live.today - timedelta(days=1)).isoformat())
+            peildatum = live.today - timedelta(days=1)
+            creditor_page.locator("#veld-peildatum").fill(str(peildatum.day))
+            creditor_page.locator("#veld-peildatum-maand").fill(str(peildatum.month))
+            creditor_page.locator("#veld-peildatum-jaar").fill(str(peildatum.year))
+            _submit(creditor_page, "Antwoord controleren")
+            assert creditor_page.url == f"{live.url}/antwoord/controleer"
+            creditor_visit.check("story-10b-antwoord-controleren")
             _submit(creditor_page, "Antwoord versturen")
             assert creditor_page.url == f"{live.url}/antwoord/bedankt"
             creditor_visit.check("story-11-antwoord-bedankt")
             creditor_context.close()
 
-            # 4. The counsellor: the fine is written off, the inventory completed; the tick makes the referral due.
+            # 4. The counsellor reads the answer and takes its amounts over (a check page first); the fine is
+            # written off; the inventory completed, the referral can be sent at once.
             page.reload()
-            assert page.get_by_text("Antwoord van schuldeiser ontvangen").first.is_visible()
-            visit.check("story-12-dossier-antwoord")
+            answers = page.get_by_role("region", name="Antwoorden van schuldeisers")
+            answers.get_by_role("link", name=LANDLORD, exact=True).click()
+            page.wait_for_load_state()
+            visit.check("story-12-antwoord")
+            page.get_by_role("link", name="Bedragen overnemen").click()
+            page.wait_for_load_state()
+            visit.check("story-12b-bedragen-controleren")
+            _submit(page, "Bedragen overnemen")
+            page.goto(f"{live.url}/dossiers/{case_id}")
             fine = _debt_actions(page, CJIB)
-            fine.get_by_label("Reden voor: Kwijtgescholden").fill("Kwijtgescholden na detentie (demo)")
-            _submit(page, "Kwijtgescholden", within=fine)
-            assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            fine.get_by_role("link", name="Kwijtgescholden").click()
+            page.wait_for_load_state()
+            page.get_by_label("Reden", exact=True).fill("Kwijtgescholden na detentie (demo)")
+            _submit(page, "Kwijtgescholden: bevestigen")
+            assert page.get_by_text("Kwijtgescholden: uitgevoerd op").is_visible()
             _submit(page, "Inventarisatie afronden")
-            assert page.get_by_text("De stap is uitgevoerd.").is_visible()
+            assert page.get_by_text("Inventarisatie afronden: uitgevoerd op").is_visible()
             assert _state(page).startswith("Inventarisatie compleet")
             visit.check("story-13-inventarisatie-compleet")
-            live.tick()
-            page.reload()
-            assert _state(page).startswith("Verwijzing nodig")
-            visit.check("story-14-verwijzing-nodig")
             page.get_by_role("link", name="Verwijzing naar de gemeente").click()
             page.wait_for_url(f"{live.url}/dossiers/{case_id}/verwijzing")
             visit.check("story-15-verwijzing")
@@ -182,7 +200,10 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             # The consent signed at intake could not name a municipality; the referral's own consent names Zwolle.
             _submit(page, "Toestemming voor Zwolle vastleggen")
             assert page.get_by_text("De toestemming voor de verwijzing is vastgelegd.").is_visible()
+            _submit(page, "Verwijzing controleren")
+            visit.check("story-17a-verwijzing-controleren")
             _submit(page, "Verwijzing versturen")
+            assert page.get_by_role("heading", name="Verwijzing verstuurd").is_visible()
             visit.check("story-17-verwijzing-verstuurd")
             with live.db() as s:
                 referral_id = s.scalar(select(Referral.id).where(Referral.case_id == case_id))
@@ -200,15 +221,19 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             assert page.url.endswith(f"/gemeente/verwijzingen/{referral_id}")
             visit.check("story-19-gemeente-verwijzing")
             page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            _submit(page, "Accepteren controleren")
+            visit.check("story-19b-besluit-controleren")
             _submit(page, "Verwijzing accepteren")
-            assert page.get_by_text("De verwijzing is geaccepteerd.").is_visible()
+            assert page.get_by_role("heading", name="Verwijzing geaccepteerd").is_visible()
             visit.check("story-20-gemeente-geaccepteerd")
 
             # 6. The outcome figures count it: the demo has no other accepted referral.
             page.get_by_role("link", name="Cijfers").first.click()
             page.wait_for_load_state()
-            accepted = page.get_by_role("table", name=re.compile(r"^Geaccepteerd door gemeente per "))
-            assert (accepted.locator("tfoot td").last.text_content() or "").strip() == "1"
+            # One table per theme, the groups side by side; the fourth count is "Geaccepteerd door gemeente".
+            cases = page.get_by_role("table", name=re.compile(r"^Dossiers en verwijzingen per "))
+            assert (cases.locator("thead th").nth(4).text_content() or "").strip() == "Geaccepteerd door gemeente"
+            assert (cases.locator("tfoot td").nth(3).locator(".sr-compare__value").text_content() or "").strip() == "1"
             visit.check("story-21-cijfers")
             context.close()
         finally:

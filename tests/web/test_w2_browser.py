@@ -4,6 +4,7 @@ test-output/web/ (see tests/web/test_browser_smoke.py for the set-up)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -65,14 +66,17 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             _submit(page, "Volgende stap")
             visit.check("w2-03-intake-detentie")
             page.get_by_label("Soort detentie").select_option("prison_sentence")
-            _submit(page, "Dossier openen")
+            _submit(page, "Verder naar controleren")
             assert page.get_by_label("Begin detentie").get_attribute("aria-invalid") == "true"
             visit.check("w2-04-intake-detentie-fouten")
             page.get_by_label("Begin detentie").fill((live.today - timedelta(days=3)).isoformat())
             page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=20)).isoformat())
+            _submit(page, "Verder naar controleren")
+            visit.check("w2-04b-intake-controleren")
             _submit(page, "Dossier openen")
             assert page.get_by_text("Het dossier is geopend.").is_visible()
             visit.check("w2-05-intake-toestemming")
+            page.get_by_label("schuldeisers benaderen en saldo opvragen").check()
             _submit(page, "Toestemming vastleggen")
             assert page.get_by_text("De toestemming is vastgelegd.").is_visible()
             visit.check("w2-06-intake-schulden")
@@ -92,6 +96,9 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             visit.check("w2-09-printbatch")
             page.get_by_role("button", name="Printbatch van vandaag maken").first.click()
             page.wait_for_load_state()
+            visit.check("w2-09b-printbatch-controleren")
+            page.get_by_role("button", name=re.compile(r"^Printbatch maken")).click()
+            page.wait_for_load_state()
             assert page.get_by_text("De printbatch van PI Zwolle is gemaakt").is_visible()
             visit.check("w2-10-printbatch-gemaakt")
             log_out(page, live)
@@ -108,7 +115,7 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             # The counsellor's referral page: not yet possible, and why.
             log_in(page, live, "schuldhulp.demo")
             page.goto(f"{live.url}/dossiers/{demir}/verwijzing")
-            assert page.get_by_text("Versturen kan nu niet").is_visible()
+            assert page.get_by_text("De verwijzing kan nog niet worden verstuurd").first.is_visible()
             visit.check("w2-12-verwijzing")
             log_out(page, live)
 
@@ -121,13 +128,14 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             page.wait_for_load_state()
             assert page.get_by_role("link", name="Overdrachtsdossier 1 (PDF)").is_visible()
             visit.check("w2-14-gemeente-verwijzing")
-            _submit(page, "Verwijzing weigeren")
+            _submit(page, "Weigeren controleren")
             assert page.get_by_text("Controleer de invoer").is_visible()
             visit.check("w2-15-gemeente-weigeren-fouten")
             page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            _submit(page, "Accepteren controleren")
             _submit(page, "Verwijzing accepteren")
-            assert page.get_by_text("De verwijzing is geaccepteerd.").is_visible()
-            assert page.url.endswith(f"/gemeente/verwijzingen/{referral_id}")
+            assert page.get_by_role("heading", name="Verwijzing geaccepteerd").is_visible()
+            assert page.url.endswith(f"/gemeente/verwijzingen/{referral_id}/besluit")
             visit.check("w2-16-gemeente-geaccepteerd")
             context.close()
         finally:
