@@ -416,6 +416,10 @@ def _seed_work(
             continue
         engine.fire(session, instance_of(session, case), "accept_referral", actor=gemeente, now=decided,
                     payload={"first_conversation_on": (sent_on + timedelta(days=20)).isoformat()})  # fmt: skip
+        # The acceptance's effects move the instance's version on through their own statements: read it afresh,
+        # or the handover fires against the version held before them (an intermittent ConcurrentUpdate in tests).
+        session.flush()
+        session.expire_all()
         fire_case_event(session, engine, case, "complete_handover", actor=gemeente,
                         now=_at(engine, sent_on + timedelta(days=21)))  # fmt: skip
     session.flush()
