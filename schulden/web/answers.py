@@ -50,6 +50,7 @@ from schulden.replies.services import (
 )
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
+from schulden.web.date_fields import date_from_parts
 from schulden.web.security import body_limit
 
 blp = Blueprint("antwoorden", __name__, url_prefix="/dossiers")
@@ -90,7 +91,6 @@ LABELS = {
 _AMOUNTS = ("principal_cents", "interest_cents", "costs_cents", "arrangement_monthly_cents")
 _BOOLEANS = ("collection_suspended", "interest_suspended", "has_judgment", "has_attachment", "arrangement_offered")
 _DATES = ("received_on", "peildatum", "collection_suspended_until", "interest_suspended_until")
-_DATE_PARTS = ("dag", "maand", "jaar")
 #: The form field that carries a PDF stored with an earlier post of the form (a signed token, not a secret).
 _CARRIED_FILE = "bijlage_token"
 #: The answer's text fields next to the PDF: notes of up to 5 000 characters, multipart framing.
@@ -273,29 +273,13 @@ def _upload(case_id: int, debt_id: int) -> tuple[StoredAttachment | None, dict[s
     return StoredAttachment(key=key, name=name, sha256=sha, size=len(data)), {}
 
 
-def _date_from_parts(form: Any, name: str) -> tuple[str | None, str | None]:
-    """The three boxes dag / maand / jaar as an ISO date for the schema; (None, message) when they make no date."""
-    parts = [(form.get(f"{name}-{part}") or "").strip() for part in _DATE_PARTS]
-    if not any(parts):
-        return None, None
-    if not all(parts):
-        missing = [word for word, value in zip(_DATE_PARTS, parts, strict=True) if not value]
-        return None, f"Vul ook de {' en de '.join(missing)} in, bijvoorbeeld 4 12 2026."
-    if not all(p.isascii() and p.isdigit() for p in parts) or len(parts[2]) != 4:
-        return None, "Vul de datum in cijfers in: dag, maand en jaar (4 cijfers), bijvoorbeeld 4 12 2026."
-    try:
-        return date(int(parts[2]), int(parts[1]), int(parts[0])).isoformat(), None
-    except ValueError:
-        return None, "Deze datum bestaat niet. Controleer de dag en de maand, bijvoorbeeld 4 12 2026."
-
-
 def _form_to_entry(form: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The form's text as ReplyCreate's input: euro text to cents, ja/nee to booleans, three boxes to a date."""
     raw: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for name in ReplyCreate().fields:
         if name in _DATES:
-            value, problem = _date_from_parts(form, name)
+            value, problem = date_from_parts(form, name)
             if problem:
                 errors[name] = [problem]
             elif value:

@@ -57,6 +57,7 @@ from schulden.replies.schemas import (
     stored_answer,
 )
 from schulden.replies.services import NOT_ABOUT_A_DEBT, StoredAttachment, check_answer, submit_answer, today_of
+from schulden.web.date_fields import DATE_PARTS, date_from_parts
 from schulden.web.filters import datum, euro
 from schulden.web.security import body_limit
 from workflows.store import utcnow
@@ -121,7 +122,6 @@ _BOOLEANS = frozenset(
      "termination_confirmed"}
 )  # fmt: skip
 _DATES = frozenset({"peildatum", "collection_suspended_until", "interest_suspended_until", "termination_date"})
-_DATE_PARTS = ("dag", "maand", "jaar")
 _ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 AMOUNT_HINT = "Vul het bedrag in euro's in, bijvoorbeeld 1.234,56."
 
@@ -216,27 +216,10 @@ def _typed_values(form: Mapping[str, str], asked: str) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in asked_fields(asked):
         if name in _DATES:
-            for part in _DATE_PARTS:
+            for part in DATE_PARTS:
                 values[f"{name}-{part}"] = (form.get(f"{name}-{part}") or "").strip()[:10]
         values[name] = (form.get(name) or "").strip()
     return {k: v for k, v in values.items() if v}
-
-
-def _date_of(values: Mapping[str, str], name: str) -> tuple[str | None, str | None]:
-    """The date of a dag/maand/jaar group as ISO text (or the ISO text a program posted), or a Dutch error."""
-    parts = [values.get(f"{name}-{part}", "") for part in _DATE_PARTS]
-    if not any(parts):
-        return values.get(name) or None, None
-    missing = [part for part, typed in zip(("de dag", "de maand", "het jaar"), parts, strict=True) if not typed]
-    if missing:
-        return None, f"Vul ook {' en '.join(missing)} in, bijvoorbeeld 4 12 2026."
-    day, month, year = parts
-    if not all(p.isascii() and p.isdigit() for p in parts) or len(year) != 4:
-        return None, "Vul de datum in cijfers in: dag, maand en jaar, bijvoorbeeld 4 12 2026."
-    try:
-        return date(int(year), int(month), int(day)).isoformat(), None
-    except ValueError:
-        return None, "Deze datum bestaat niet. Vul een echte datum in, bijvoorbeeld 4 12 2026."
 
 
 def _raw_answer(values: Mapping[str, str], asked: str) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -245,7 +228,7 @@ def _raw_answer(values: Mapping[str, str], asked: str) -> tuple[dict[str, Any], 
     errors: dict[str, list[str]] = {}
     for name in asked_fields(asked):
         if name in _DATES:
-            iso, problem = _date_of(values, name)
+            iso, problem = date_from_parts(values, name, iso_fallback=True)
             if problem:
                 errors[name] = [problem]
             elif iso:
@@ -367,7 +350,7 @@ def _shown_values(values: dict[str, str]) -> dict[str, str]:
     shown = dict(values)
     for name in _DATES:
         match = _ISO.fullmatch(values.get(name, ""))
-        if match and not any(values.get(f"{name}-{p}") for p in _DATE_PARTS):
+        if match and not any(values.get(f"{name}-{p}") for p in DATE_PARTS):
             year, month, day = match.groups()
             shown.update({f"{name}-dag": str(int(day)), f"{name}-maand": str(int(month)), f"{name}-jaar": year})
     return shown
