@@ -154,13 +154,18 @@ def _fast(request: pytest.FixtureRequest) -> Iterator[DemoWorld]:
     sessions: sessionmaker[Session] = request.getfixturevalue("db")
     rt = runtime(app)
     today = _today(rt)
-    # The shared connection's savepoints: a session an earlier test left for the garbage collector rolls its
-    # savepoint back whenever it is collected, and if that happens in the middle of this (long) seed, the seed's own
-    # savepoint is "deassociated" and its instances read back in an older state. Collect such sessions first.
+    # The shared connection's savepoints: what an earlier test left for the garbage collector (a request's session,
+    # a streamed response whose teardown ends its request) rolls its savepoint back whenever it is collected, and if
+    # that happens in the middle of this (long) seed, the seed's own savepoint is "deassociated" and its rows read
+    # back in an older state. Collect such leftovers first, and let no collection run during the seed.
     gc.collect()
-    with sessions() as session:  # `db`'s sessions start no job: the letters stay queued
-        seed_demo(session, rt.engine, today=today)
-        session.commit()
+    gc.disable()
+    try:
+        with sessions() as session:  # `db`'s sessions start no job: the letters stay queued
+            seed_demo(session, rt.engine, today=today)
+            session.commit()
+    finally:
+        gc.enable()
     started: list[str] = []
 
     def refuse(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:

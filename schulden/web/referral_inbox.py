@@ -210,14 +210,17 @@ def accept(referral_id: int) -> ResponseReturnValue:
     except (ValidationFailed, TransitionRefused, ConcurrentUpdate, StaleDataError) as exc:
         session.rollback()
         found, case = _load(session, actor, referral_id)
-        errors = (
-            _form_errors(exc)
-            if isinstance(exc, (ValidationFailed, TransitionRefused))
-            else {"_form": ["De verwijzing is intussen gewijzigd. Bekijk haar opnieuw."]}
-        )
+        errors = _decision_errors(exc)
         return _page(session, actor, found, case, accept_values=values, accept_errors=errors)
     session.commit()
     return redirect(url_for("gemeente.decided", referral_id=referral_id), code=303)
+
+
+def _decision_errors(exc: Exception) -> dict[str, list[str]]:
+    """A refused decision's messages for the form: the operation's own, or that someone changed it meanwhile."""
+    if isinstance(exc, (ValidationFailed, TransitionRefused)):
+        return _form_errors(exc)
+    return {"_form": ["De verwijzing is intussen gewijzigd. Bekijk haar opnieuw."]}
 
 
 @blp.post("/verwijzingen/<int:referral_id>/weigeren")
@@ -284,11 +287,7 @@ def refuse(referral_id: int) -> ResponseReturnValue:
     except (ValidationFailed, TransitionRefused, ConcurrentUpdate, StaleDataError) as exc:
         session.rollback()
         found, case = _load(session, actor, referral_id)
-        errors = (
-            _form_errors(exc)
-            if isinstance(exc, (ValidationFailed, TransitionRefused))
-            else {"_form": ["De verwijzing is intussen gewijzigd. Bekijk haar opnieuw."]}
-        )
+        errors = _decision_errors(exc)
         return _page(session, actor, found, case, refuse_values=values, refuse_errors=errors)
     session.commit()
     # A refusal ends the municipality's access to the case (access.case_scope), not to its own decision.
