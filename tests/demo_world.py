@@ -13,7 +13,6 @@ Two ways, chosen as the harness chooses for `app` and `db` (docs/testing.md):
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -154,18 +153,9 @@ def _fast(request: pytest.FixtureRequest) -> Iterator[DemoWorld]:
     sessions: sessionmaker[Session] = request.getfixturevalue("db")
     rt = runtime(app)
     today = _today(rt)
-    # The shared connection's savepoints: what an earlier test left for the garbage collector (a request's session,
-    # a streamed response whose teardown ends its request) rolls its savepoint back whenever it is collected, and if
-    # that happens in the middle of this (long) seed, the seed's own savepoint is "deassociated" and its rows read
-    # back in an older state. Collect such leftovers first, and let no collection run during the seed.
-    gc.collect()
-    gc.disable()
-    try:
-        with sessions() as session:  # `db`'s sessions start no job: the letters stay queued
-            seed_demo(session, rt.engine, today=today)
-            session.commit()
-    finally:
-        gc.enable()
+    with sessions() as session:  # `db`'s sessions start no job: the letters stay queued
+        seed_demo(session, rt.engine, today=today)
+        session.commit()
     started: list[str] = []
 
     def refuse(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
