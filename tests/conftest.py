@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -88,6 +89,26 @@ def _guard_network() -> Iterator[None]:
     socket.socket.connect = _loopback_only  # type: ignore[method-assign,assignment]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+# -- threads: none outlives its test -------------------------------------------------------------------------------
+
+#: Threads that run app code: a ticker, a live server, a server's request handler. The app's database object is one
+#: per process (schulden/extensions.py) and the next test binds it to its own rolled-back connection; such a thread
+#: left running would use that connection beside the test (CI once lost a seed's savepoints to a forgotten ticker).
+_APP_THREADS = ("ticker", "server", "process_request_thread")
+
+
+@pytest.fixture(autouse=True)
+def _no_app_thread_outlives_its_test() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and any(n in t.name for n in _APP_THREADS)]
+    for thread in left:
+        thread.join(timeout=5)  # a request handler finishing its last answer
+    alive = [t.name for t in left if t.is_alive()]
+    if alive:
+        pytest.fail(f"threads left running after the test: {alive}; stop them before it ends", pytrace=False)
 
 
 # -- password hashes: scrypt once per distinct password and salt per run ---------------------------------------------

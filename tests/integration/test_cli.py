@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from schulden import cli as cli_module
 from schulden.cli import main
 from schulden.users.models import User
 from schulden.users.services import authenticate
@@ -326,11 +327,16 @@ def test_the_development_server_prints_its_own_address_on_letters(
     from integrations.letters.jobs import sender_from_settings
 
     served: list[tuple[str, int]] = []
+    tickers: list[float] = []
     monkeypatch.setattr(werkzeug.serving, "run_simple", lambda host, port, app, **_: served.append((host, port)))
+    # The ticker thread would outlive this test and tick through the process's shared database object, which later
+    # tests bind to their own rolled-back connection: two threads on one connection (CI's vanished savepoints).
+    monkeypatch.setattr(cli_module, "start_ticker", lambda app, interval: tickers.append(interval))
     monkeypatch.delenv("PUBLIC_URL", raising=False)
     env = {**_env(committed_url), "SCHULDROUTE_ENV": "development", "SECRET_KEY": STRONG_KEY}
     env.pop("PUBLIC_URL", None)
     result = CliRunner().invoke(main, ["run", "--port", "5077"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert served == [("127.0.0.1", 5077)]
+    assert len(tickers) == 1, "the embedded default ticks in the server's process"
     assert sender_from_settings().public_url == "http://127.0.0.1:5077"
