@@ -226,7 +226,7 @@ def test_actions_fire_through_the_service_and_refusals_say_why(world: DemoWorld)
     assert "Geef een reden op voor deze actie." in text(missing)
     assert "<title>Fout: " in text(missing)
     assert 'id="veld-reason"' in text(missing)
-    assert 'href="#veld-reason">Reden: Geef een reden op' in text(missing)  # the summary links the field
+    assert 'href="#veld-reason">Geef een reden op' in text(missing)  # the summary links the field
 
     # A bare button refused: back to the case page, the reason at the top.
     refused = client.post(url, data={"event": "complete_inventory", "csrf_token": token})
