@@ -173,6 +173,12 @@ def _deliver(referral_id: int, letter_id: int | None, *, now: datetime) -> str:
     prefix = f"referrals/{case_id}/{referral_id}"
     handover_key, handover_sha = _store(f"{prefix}-overdracht", package)
     summary_key, summary_sha = _store(f"{prefix}-samenvatting", summary_pdf)
+    with rt.database.session_scope() as session:
+        # Kept before sending: when the delivery fails or waits, the counsellor can still open the file and send it
+        # by other means; a later attempt replaces it with what it delivers.
+        referral = session.get_one(Referral, referral_id)
+        referral.handover_key, referral.handover_sha256 = handover_key, handover_sha
+        referral.summary_key, referral.summary_sha256 = summary_key, summary_sha
     filename = f"overdracht-{handover.reference}-{sequence}.pdf"
     result: dict[str, str | None] = {}
     if channel == DeliveryChannel.ZGW.value:

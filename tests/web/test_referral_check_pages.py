@@ -246,7 +246,7 @@ def test_the_municipality_sees_the_debts_and_the_handover_file_before_it_decides
     assert "Totaal open schulden" in text
     assert "Eerste gesprek uiterlijk" in text
     assert "Contactpersonen" in text
-    assert "het PDF-bestand volgt bij het afleveren" in text
+    assert "het PDF-bestand wordt gemaakt bij het versturen" in text
     with world.db() as s:
         viewed = s.scalars(
             select(AuditEntry).where(
