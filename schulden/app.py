@@ -75,6 +75,7 @@ def _register_web(app: Flask) -> None:
         knooppunt,
         letter_texts,
         letters,
+        municipality_settings,
         referral_inbox,
         referrals,
         release,
@@ -92,6 +93,6 @@ def _register_web(app: Flask) -> None:
     assets.init_app(app)
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
-        referral_inbox, conditions, knooppunt, insurance, release, answers,
+        referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)

@@ -10,30 +10,27 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from marshmallow import ValidationError, fields, validate, validates_schema
-from sqlalchemy import select
+from marshmallow import fields
 
-from schulden import audit
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
-from schulden.api.common import origin, pdf_response, require_role
+from schulden.api.common import origin, pdf_response
 from schulden.api.refusals import http_refusals
 from schulden.cases.models import Case
 from schulden.cases.queries import get_case
-from schulden.errors import NotFound
-from schulden.fields import DutchSchema, Name, one_of
+from schulden.fields import DutchSchema, one_of
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.letters.compose import Sender
-from schulden.organisations.models import Organisation, OrganisationKind
-from schulden.referrals import lifecycle, readiness, services
+from schulden.organisations.models import Organisation
+from schulden.referrals import delivery_settings, lifecycle, readiness, services
+from schulden.referrals.delivery_settings import DeliveryIn
 from schulden.referrals.lifecycle import ReferralStateError
-from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus
+from schulden.referrals.models import Referral, ReferralStatus
 from schulden.referrals.queries import read_inbox, read_referral, read_referrals, read_refused_by
 from schulden.referrals.schemas import AcceptIn, ReferralIn, RefuseIn
 from schulden.roles import Role
 from schulden.worklist import list_tasks
-from workflows.store import utcnow
 
 blp = Blueprint("referrals", __name__, url_prefix="/api/v1", description="Verwijzing naar de gemeente")
 
@@ -135,42 +132,6 @@ class BlockerOut(DutchSchema):
 class ReadinessOut(DutchSchema):
     can_send = fields.Boolean()
     blockers = fields.List(fields.Nested(BlockerOut))
-
-
-class DeliveryIn(DutchSchema):
-    channel = fields.String(required=True, validate=one_of([c.value for c in DeliveryChannel]))
-    district_team_name = Name(load_default=None, allow_none=True)
-    district_team_email = fields.Email(load_default=None, allow_none=True)
-    zaken_api_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
-    documenten_api_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
-    zgw_client_id = Name(load_default=None, allow_none=True, maximum=100)
-    zgw_secret_setting = fields.String(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Regexp(
-            r"^ZGW_SECRET_[A-Z0-9_]{1,89}$",
-            error="De naam van een omgevingsvariabele die met ZGW_SECRET_ begint, bijv. ZGW_SECRET_GM0363.",
-        ),
-    )
-    zaaktype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
-    statustype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
-    roltype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
-    informatieobjecttype_url = fields.Url(load_default=None, allow_none=True, schemes={"https", "http"})
-    bronorganisatie = fields.String(
-        load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{9}$", error="Het RSIN heeft 9 cijfers.")
-    )
-
-    @validates_schema
-    def _zgw_complete(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if data.get("channel") != DeliveryChannel.ZGW.value:
-            return
-        needed = (
-            "zaken_api_url", "documenten_api_url", "zgw_client_id", "zgw_secret_setting", "zaaktype_url",
-            "statustype_url", "roltype_url", "informatieobjecttype_url", "bronorganisatie",
-        )  # fmt: skip
-        missing = {name: ["Verplicht bij aflevering via ZGW."] for name in needed if not data.get(name)}
-        if missing:
-            raise ValidationError(missing)
 
 
 def _view(referral: Referral, municipality: Organisation, case: Case) -> dict[str, Any]:
@@ -402,25 +363,10 @@ class Delivery(MethodView):
     def put(self, data: dict[str, Any], municipality_id: int) -> dict[str, Any]:
         """How a municipality receives referrals (administrator): e-mail, or its ZGW Zaken and Documenten APIs,
         and the address of its social district team. The ZGW secret itself stays in the environment."""
-        actor = current_actor()
-        require_role(actor, {Role.ADMIN}, "de aflevering van verwijzingen instellen")
         session = db_session()
-        org = session.scalar(
-            select(Organisation).where(
-                Organisation.id == municipality_id, Organisation.kind == OrganisationKind.MUNICIPALITY.value
-            )
-        )
-        if org is None:
-            raise NotFound("municipality", municipality_id)
-        row = session.get(MunicipalDelivery, org.id) or MunicipalDelivery(organisation_id=org.id)
-        for name, value in data.items():
-            setattr(row, name, value)
-        row.updated_at = utcnow()
-        session.add(row)
-        audit.record(session, actor=actor, action="municipality.delivery", object_type="organisation",
-                     object_id=org.id, origin=origin(), details={"channel": data["channel"]})  # fmt: skip
+        row = delivery_settings.set_delivery(session, current_actor(), municipality_id, data, origin=origin())
         session.commit()
-        return {name: getattr(row, name) for name in DeliveryIn().fields}
+        return {name: getattr(row, name) for name in delivery_settings.FIELDS}
 
 
 class TaskOut(DutchSchema):

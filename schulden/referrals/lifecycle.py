@@ -130,13 +130,16 @@ def cancel_queued(session: Session, case_id: int, *, reason: str) -> int:
 # -- a person's transitions --------------------------------------------------------------------------------------
 
 
-def retry(referral: Referral) -> None:
-    """failed -> queued, attempts from zero (after fixing the municipality's address or ZGW settings). The delivery
-    job is enqueued after commit, the way a new referral's is (`entered_queue`)."""
+def retry(referral: Referral, *, channel: str | None = None) -> None:
+    """failed -> queued, attempts from zero (after fixing the municipality's address or ZGW settings), over
+    `channel` when given: the way the municipality receives referrals now, which the fix may have changed. The
+    delivery job is enqueued after commit, the way a new referral's is (`entered_queue`)."""
     if referral.status != ReferralStatus.FAILED.value:
         raise ReferralStateError("Alleen een mislukte verwijzing kan opnieuw worden verstuurd.")
     referral.status = ReferralStatus.QUEUED.value
     referral.attempts = 0
+    if channel is not None:
+        referral.channel = channel
 
 
 def accepted(referral: Referral, *, at: datetime, by: str, first_conversation_on: date) -> None:

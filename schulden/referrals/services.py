@@ -22,7 +22,7 @@ from schulden.cases.queries import get_case
 from schulden.consents import has_valid_consent
 from schulden.errors import NotFound, NotPermitted
 from schulden.referrals import lifecycle
-from schulden.referrals.models import MunicipalDelivery, Referral, ReferralStatus
+from schulden.referrals.models import DeliveryChannel, MunicipalDelivery, Referral, ReferralStatus
 from schulden.roles import Role
 from workflows import Actor, Engine, HistoryEntry, WorkflowInstance
 from workflows.store import TimerRow, TimerStatus
@@ -145,6 +145,12 @@ def delivery_settings(session: Session, municipality_id: int) -> MunicipalDelive
     return session.get(MunicipalDelivery, municipality_id)
 
 
+def current_channel(session: Session, municipality_id: int) -> str:
+    """How the municipality receives referrals now: its settings' channel, e-mail without settings."""
+    row = delivery_settings(session, municipality_id)
+    return row.channel if row is not None else DeliveryChannel.EMAIL.value
+
+
 # -- the operations both front doors call ------------------------------------------------------------------------
 
 
@@ -240,7 +246,7 @@ def retry_delivery(session: Session, actor: UserActor, referral_id: int, *, orig
     the delivery job is enqueued after commit, as for a new referral."""
     referral = scoped_referral(session, actor, referral_id)
     _require(actor, Role.COUNSELLOR, "een verwijzing opnieuw versturen")
-    lifecycle.retry(referral)
+    lifecycle.retry(referral, channel=current_channel(session, referral.municipality_id))
     _log(session, actor, "referral.retry", referral, origin)
     session.flush()
     return referral

@@ -124,8 +124,7 @@ def task_link(task: Task) -> tuple[str, str]:
         case "letter_text":
             return url_for("letter_texts.show", letter_type=task.place_key), "Brieftekst nakijken"
         case "delivery":
-            # No page for a municipality's delivery settings yet: they are set through the API.
-            return url_for("api_docs.api_docs"), "Aflevering instellen (via de API)"
+            return url_for("gemeenten_beheer.municipality", municipality_id=task.place_key), "Aflevering instellen"
         case _:
             return url_for("dossiers.detail", case_id=case_id), "Dossier openen"
 
