@@ -21,9 +21,9 @@ from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation
 from schulden.organisations.schemas import MunicipalityUpdate
 from schulden.organisations.services import TEAM_FIELDS, correct_team, get_municipality, municipalities
-from schulden.referrals import delivery_settings
+from schulden.referrals import delivery_settings, lifecycle
 from schulden.referrals.delivery_settings import ZGW_REQUIRED, DeliveryIn
-from schulden.referrals.models import DeliveryChannel, ReferralStatus
+from schulden.referrals.models import DeliveryChannel, Referral, ReferralStatus
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
 from schulden.web.figures import field_messages
@@ -53,8 +53,15 @@ CHANNELS = [
     (DeliveryChannel.EMAIL.value, "Per e-mail aan het team schuldhulpverlening"),
     (DeliveryChannel.ZGW.value, "Als zaak in het zaaksysteem van de gemeente (ZGW Zaken en Documenten API)"),
 ]
-STATUS_WORDS = {ReferralStatus.FAILED.value: "mislukt", ReferralStatus.QUEUED.value: "wacht op aflevering"}
 PAGE_SIZE = 50
+
+
+def _stand(referral: Referral) -> str:
+    if referral.status == ReferralStatus.FAILED.value:
+        return "Mislukt"
+    if lifecycle.waiting_for_settings(referral):
+        return "Wacht op de e-mailinstellingen van de server"
+    return "Wordt afgeleverd"
 
 
 @blp.get("")
@@ -92,8 +99,7 @@ def _page(
             labels=LABELS,
             channels=CHANNELS,
             zgw_fields=ZGW_REQUIRED,
-            waiting=waiting,
-            status_words=STATUS_WORDS,
+            waiting=[(r, _stand(r), lifecycle.failure_reason(r) or "\N{EN DASH}") for r in waiting],
             failed=sum(1 for r in waiting if r.status == ReferralStatus.FAILED.value),
         ),
         status,

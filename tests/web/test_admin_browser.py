@@ -2,7 +2,7 @@
 
 At 1280 and 375 px: the users page with its grouped organisation list and its errors, disabling a user through the
 check page ("Wijzigen" goes back, the confirmation after), a letter text changed, previewed, saved, compared and put
-back, and Cijfers' comparison tables. Every page passes axe (WCAG 2.1 AA), has no CSP error, never scrolls
+back, a failed delivery put right on the municipality's page and sent again, and Cijfers' comparison tables. Every page passes axe (WCAG 2.1 AA), has no CSP error, never scrolls
 sideways, and is saved as a screenshot in test-output/web/ (tests/web/test_browser_smoke.py's Visit).
 """
 
@@ -130,13 +130,33 @@ def test_an_administrator_works_through_beheer_and_cijfers(live: Live, width: in
                 versions = session.scalars(select(LetterTextVersion.version).order_by(LetterTextVersion.id)).all()
                 assert list(versions) == [3, 4]
 
+            # A failed delivery: from Mijn werk to Kampen's page, its e-mail address set, the referral sent again.
+            page.goto(f"{live.url}/")
+            page.get_by_role("link", name="Aflevering instellen").first.click()
+            page.wait_for_load_state()
+            assert page.get_by_role("heading", name="Kampen", exact=True).is_visible()
+            assert page.get_by_text("zaaksysteem-instellingen van de gemeente zijn niet compleet").is_visible()
+            _look(visit, f"{shot}-12-gemeente")
+            page.get_by_label("Per e-mail aan het team schuldhulpverlening").check()
+            _submit(page, "Opslaan")
+            assert page.title().startswith("Fout: ")
+            assert page.locator(".sr-error-summary").get_by_text("Vul het e-mailadres van het team in").is_visible()
+            _look(visit, f"{shot}-13-gemeente-fout")
+            page.get_by_label("E-mailadres van het team", exact=True).fill("schuldhulp@kampen.example")
+            _submit(page, "Opslaan")
+            assert page.get_by_text("De gegevens van Kampen zijn opgeslagen.").is_visible()
+            _submit(page, "Mislukte verwijzingen opnieuw versturen")
+            assert page.get_by_text("1 verwijzing wordt opnieuw verstuurd.").is_visible()
+            assert page.get_by_text("Verwijzingen die niet zijn afgeleverd").count() == 0
+            _look(visit, f"{shot}-14-gemeente-verstuurd")
+
             # Cijfers: the PIs compared in tables with bars, percentages next to the counts.
             page.goto(f"{live.url}/cijfers")
             assert page.get_by_role("table", name="Percentages per PI").is_visible()
             assert page.get_by_role("columnheader", name="Mediaan dagen tot eerste antwoord").is_visible()
             fill = page.evaluate("getComputedStyle(document.querySelector('.sr-chart__bar')).fill")
             assert fill not in ("", "rgb(0, 0, 0)"), fill
-            _look(visit, f"{shot}-12-cijfers")
+            _look(visit, f"{shot}-15-cijfers")
             context.close()
         finally:
             browser.close()
