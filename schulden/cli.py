@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -52,20 +53,37 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
 # -- run --------------------------------------------------------------------------------------------------------
 
 
+def keep_ticking(
+    every: float,
+    stop: threading.Event,
+    tick_once: Callable[[], dict[str, int]],
+    report: Callable[[dict[str, int]], None] = lambda _: None,
+) -> None:
+    """Tick every `every` seconds until `stop` is set, through any error.
+
+    A scheduler that exits on the first database or Redis error also stops the sweeper that rescues lost letters
+    (issue 14). After a failure the next tick waits twice as long each time, up to a minute (or `every` if that is
+    longer), so a database that is down is not hammered; the first success restores the interval. Timers and
+    letters are claimed in the database, so a tick that failed halfway leaves nothing half done."""
+    failures = 0
+    while True:
+        try:
+            report(tick_once())
+            failures = 0
+        except Exception as exc:
+            failures += 1
+            log.error("tick failed", extra={"error": type(exc).__name__, "failures": failures})
+        pause = every if failures == 0 else min(every * 2**failures, max(every, 60.0))
+        if stop.wait(pause):
+            return
+
+
 def start_ticker(app: Flask, interval: float) -> threading.Event:
     """Tick the workflow timers every `interval` seconds on a daemon thread (embedded default only)."""
+    from integrations.tick import tick
+
     stop = threading.Event()
-
-    def loop() -> None:
-        from integrations.tick import tick
-
-        while not stop.wait(interval):
-            try:
-                tick()
-            except Exception as exc:  # keep ticking: a bad moment must not stop every later deadline
-                log.error("tick failed", extra={"error": type(exc).__name__})
-
-    threading.Thread(target=loop, name="ticker", daemon=True).start()
+    threading.Thread(target=keep_ticking, args=(interval, stop, tick), name="ticker", daemon=True).start()
     return stop
 
 
@@ -312,11 +330,10 @@ def tick_command(every: float | None) -> None:
     """Fire every due workflow timer once; with --every, keep doing so."""
     from integrations.tick import tick
 
-    stop = threading.Event()
-    while True:
+    if every is None:
         click.echo(json.dumps(tick()))
-        if every is None or stop.wait(every):
-            return
+        return
+    keep_ticking(every, threading.Event(), tick, lambda done: click.echo(json.dumps(done)))
 
 
 # -- users ------------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from integrations.letters.jobs import render_letter, sender_from_settings
 from integrations.mail.client import MailNotConfigured
 from integrations.municipal.zgw import ZgwConfig, ZgwError, ZgwInvalidInput, ZgwReferral, read_secret
+from integrations.queue import QueueUnavailable
 from integrations.runtime import runtime
 from schulden import audit
 from schulden.cases.models import Case, Detainee
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 #: A queued referral older than this without a delivery is enqueued again by the sweeper.
 LOST_AFTER = timedelta(minutes=2)
+#: A delivery job started (or popped) longer ago than this is dead: above RQ's JOB_TIMEOUT (120 s), as the letters'
+#: STALE_CLAIM is.
+DEAD_AFTER = timedelta(minutes=5)
 _KEY = "schuldroute.referrals_to_deliver"
 
 
@@ -79,8 +83,12 @@ def install(factory: sessionmaker[Session], queue: JobQueue) -> None:
     factory._referrals_dispatch = queue  # type: ignore[attr-defined]
 
 
-def enqueue_delivery(queue: JobQueue, referral_id: int) -> None:
-    queue.enqueue(deliver_referral, referral_id, queue="municipal", job_id=f"deliver-referral-{referral_id}")
+def enqueue_delivery(queue: JobQueue, referral_id: int, *, replace_started_before: datetime | None = None) -> bool:
+    """Enqueue the referral's delivery once per id; whether a job was put on the queue (see JobQueue.enqueue)."""
+    return queue.enqueue(
+        deliver_referral, referral_id, queue="municipal", job_id=f"deliver-referral-{referral_id}",
+        replace_started_before=replace_started_before,
+    )  # fmt: skip
 
 
 def _merge(*pdfs: bytes) -> bytes:
@@ -287,6 +295,13 @@ def sweep_referrals(now: datetime | None = None) -> int:
                 Referral.status == ReferralStatus.QUEUED.value, Referral.updated_at < now - LOST_AFTER
             )
         ).all()
-    for referral_id in ids:
-        enqueue_delivery(rt.queue, referral_id)
-    return len(ids)
+    # A job RQ holds as started, or as queued in no list, since before DEAD_AFTER belongs to a worker that died
+    # (longer than any job may run): it is replaced. One that may still run is left alone and not counted.
+    dead_before = now - DEAD_AFTER
+    enqueued = 0
+    try:
+        for referral_id in ids:
+            enqueued += enqueue_delivery(rt.queue, referral_id, replace_started_before=dead_before)
+    except QueueUnavailable as exc:
+        log.warning("referral sweep stopped: the queue is unavailable", extra={"error": type(exc.__cause__).__name__})
+    return enqueued

@@ -340,3 +340,44 @@ def test_the_development_server_prints_its_own_address_on_letters(
     assert served == [("127.0.0.1", 5077)]
     assert len(tickers) == 1, "the embedded default ticks in the server's process"
     assert sender_from_settings().public_url == "http://127.0.0.1:5077"
+
+
+def test_the_scheduler_keeps_ticking_through_database_errors_and_backs_off() -> None:
+    """`schuldroute tick --every N` used to exit on the first error, which also stopped the sweeper that rescues
+    lost letters (issue 14). Now it logs, waits longer each time (up to a minute) and goes on; a success restores
+    the interval."""
+    from sqlalchemy.exc import OperationalError
+
+    results = iter([OperationalError("SELECT 1", {}, Exception("server closed the connection")), None, None, None])
+    reports: list[dict[str, int]] = []
+    pauses: list[float] = []
+
+    def tick_once() -> dict[str, int]:
+        failure = next(results)
+        if failure is not None:
+            raise failure
+        return {"fired": 1}
+
+    class Stop:
+        def wait(self, seconds: float) -> bool:
+            pauses.append(seconds)
+            return len(pauses) == 4
+
+    cli_module.keep_ticking(5.0, Stop(), tick_once, reports.append)  # type: ignore[arg-type]
+    assert reports == [{"fired": 1}] * 3
+    assert pauses == [10.0, 5.0, 5.0, 5.0]
+
+
+def test_the_scheduler_backs_off_up_to_a_minute_while_the_database_stays_down() -> None:
+    pauses: list[float] = []
+
+    def down() -> dict[str, int]:
+        raise ConnectionError("database down")
+
+    class Stop:
+        def wait(self, seconds: float) -> bool:
+            pauses.append(seconds)
+            return len(pauses) == 6
+
+    cli_module.keep_ticking(5.0, Stop(), down)  # type: ignore[arg-type]
+    assert pauses == [10.0, 20.0, 40.0, 60.0, 60.0, 60.0]

@@ -213,6 +213,30 @@ def test_the_sweeper_leaves_letters_alone_that_a_waiting_chunk_names(rq_rt: Runt
     assert sorted(letters_queue.job_ids) == sorted([render_job_id(second), render_job_id(first)])
 
 
+def test_a_job_lost_between_a_workers_pop_and_its_start_is_replaced(rq_rt: Runtime) -> None:
+    """Issue 14's zombie: a worker on several queues pops a job with a multi-queue BLPOP (no intermediate list)
+    and is killed before it moves the job to `started`. The job's hash stays `queued` in no list: no worker will
+    take it, and before the fix the sweeper's enqueue met DuplicateJobError and left it, for good."""
+    queue = rq_rt.queue
+    assert isinstance(queue, RedisQueue)
+    letters_queue: Queue = queue.queues["letters"]
+    ids = _ask(rq_rt)
+    job_id = render_job_id(ids)
+    queue.connection.lrem(letters_queue.key, 0, job_id)  # popped by the killed worker; the hash is kept
+    assert Job.fetch(job_id, connection=queue.connection).get_status() == JobStatus.QUEUED
+    assert letters_queue.job_ids == []
+
+    # Within the claim's staleness the job could still be in a live worker's hands: left alone.
+    assert jobs.sweep_letters(now=utcnow() + jobs.LOST_AFTER * 2) == {"render": 0, "email": 0}
+    # Past it, no live worker holds a popped job that long: replaced, and waiting in its queue again.
+    later = utcnow() + jobs.STALE_CLAIM + timedelta(minutes=1)
+    assert jobs.sweep_letters(now=later) == {"render": 2, "email": 0}
+    assert letters_queue.job_ids == [job_id]
+    # A job that does wait in its list is never taken for lost, however old.
+    assert jobs.sweep_letters(now=later + timedelta(hours=1)) == {"render": 0, "email": 0}
+    assert letters_queue.job_ids == [job_id]
+
+
 def test_a_stale_claim_replaces_the_job_rq_still_holds_as_started(rq_rt: Runtime) -> None:
     queue = rq_rt.queue
     assert isinstance(queue, RedisQueue)
