@@ -6,6 +6,9 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -51,3 +54,25 @@ def post_worker_init(worker: Any) -> None:
     """
     gc.collect()  # start-up garbage is not frozen for good
     gc.freeze()
+
+
+# -- /metrics across the workers (schulden/web/metrics.py, docs/monitoring.md) ------------------------------------
+# prometheus_client's multiprocess mode: each worker writes its request figures to files in one folder, and the
+# worker that answers a scrape adds them all up. The folder must be set before any worker imports the app, and
+# emptied when the server starts (figures of an earlier run would be added in).
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="schuldroute-metrics-")
+
+
+def on_starting(server: Any) -> None:
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A worker that exits takes its live gauges with it; its counters and histograms stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

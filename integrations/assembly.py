@@ -19,6 +19,7 @@ from integrations.mail.client import SmtpMailer
 from integrations.municipal.zgw import ZgwClient
 from integrations.queue import make_queue
 from integrations.referrals import delivery
+from integrations.status import SystemProbe
 from schulden.db import Database
 from schulden.letters.models import PrintBatch
 from schulden.letters.services import NothingToPrint
@@ -42,7 +43,7 @@ def build_runtime(
     that changes a setting mid-way keeps its jobs and files)."""
     if database is None:
         database = Database()
-        database.configure(settings.database_url)
+        database.configure(settings.database_url, **settings.database_engine_options)
     engine = engine or build_engine(settings)
     queue = queue or make_queue(settings.redis_url)
     store = store or FileStore(settings.letter_store_path)
@@ -59,6 +60,7 @@ def build_runtime(
         mailer=SmtpMailer(settings),
         municipal=ZgwClient(),
         print_batch=_PrintBatchMaker(engine, store),
+        probe=SystemProbe(queue, store),
     )
 
 

@@ -7,6 +7,8 @@ import logging
 from integrations.letters.jobs import sweep_letters
 from integrations.referrals.delivery import sweep_referrals
 from integrations.runtime import runtime
+from integrations.status import mark_tick
+from workflows.store import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +21,7 @@ def tick() -> dict[str, int]:
     swept = sweep_letters()
     # Referrals whose delivery job got lost (or that wait for SMTP settings) are enqueued again.
     swept["referrals"] = sweep_referrals()
+    mark_tick(rt.queue, utcnow())  # the status report and /metrics show when the scheduler last got here
     if report.handled or any(swept.values()):
         log.info(
             "tick",

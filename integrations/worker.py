@@ -52,7 +52,7 @@ def prepare() -> None:
     """
     settings = Settings.from_env()
     database = Database()
-    database.configure(settings.database_url)
+    database.configure(settings.database_url, **settings.database_engine_options)
     if settings.is_production:
         check_production_database(database.engine)
     global _pooled

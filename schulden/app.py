@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
     )
     # Keep the order of the schemas (id first, then the fields as documented), not alphabetical order.
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    database.configure(settings.database_url)
+    database.configure(settings.database_url, **settings.database_engine_options)
     if settings.is_production and check_database:
         from schulden.startup_checks import check_production_database
 
@@ -75,6 +75,7 @@ def _register_web(app: Flask) -> None:
         knooppunt,
         letter_texts,
         letters,
+        metrics,
         municipality_settings,
         referral_inbox,
         referrals,
@@ -91,8 +92,9 @@ def _register_web(app: Flask) -> None:
     auth.init_app(app)
     filters.init_app(app)
     assets.init_app(app)
+    metrics.init_app(app)
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
-        referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings,
+        referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings, metrics,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)

@@ -6,6 +6,7 @@ gets pre-ping so a restarted server does not surface as an error on the next req
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -19,15 +20,31 @@ from workflows.store import WorkflowBase
 Base = WorkflowBase
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An Engine configured for `url`'s backend."""
+def make_engine(
+    url: str,
+    *,
+    connect_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    pool_timeout: float | None = None,
+    **kwargs: Any,
+) -> Engine:
+    """An Engine configured for `url`'s backend. The timeouts (seconds; Settings.database_engine_options) apply to
+    PostgreSQL: libpq's connect_timeout, the server's statement_timeout for every session of this engine, and how
+    long a checkout waits for a pooled connection. SQLite has its busy_timeout instead (10 s, below)."""
     if url.startswith("sqlite"):
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    connect_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = max(1, math.ceil(connect_timeout))  # libpq takes whole seconds
+    if statement_timeout is not None:
+        connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+    if pool_timeout is not None:
+        kwargs["pool_timeout"] = pool_timeout
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -97,6 +97,18 @@ class PrintBatchMaker(Protocol):
     ) -> PrintBatch | None: ...
 
 
+class SystemProbe(Protocol):
+    """What the moving parts say about themselves (integrations/status.py), for the status report and /metrics."""
+
+    def workers(self) -> int | None:
+        """Live rq workers; None when jobs run in-process; -1 when the queue cannot be asked."""
+        ...
+
+    def last_tick(self) -> datetime | None: ...
+
+    def store_writable(self) -> bool: ...
+
+
 @dataclass(frozen=True)
 class Runtime:
     """One process's ports, with the settings, database and engine they were built for: the one holder of each.
@@ -113,3 +125,4 @@ class Runtime:
     mailer: Mailer
     municipal: MunicipalClient
     print_batch: PrintBatchMaker
+    probe: SystemProbe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections import Counter
@@ -9,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 #: The secret key of the embedded default. Production refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "schuldroute-development-only-not-secret"  # noqa: S105 - refused in production
@@ -73,6 +75,16 @@ class Settings:
     # How many proxies in front of the app append to X-Forwarded-For/-Proto (the load balancer: 1). 0 trusts
     # nobody: the headers are ignored and the client address is the TCP peer's.
     trusted_proxies: int = 0
+    # PostgreSQL (issue 14): a request must not wait for a database that does not answer for as long as it hangs.
+    # Connecting gives up after this many seconds, a statement is cancelled by the server after its own limit, and
+    # a request that finds every pooled connection busy waits at most the pool timeout; each ends in a 503 with
+    # Retry-After. Workers and the scheduler use the same limits; migrations do not (an index may take longer).
+    database_connect_timeout: float = 5.0
+    database_statement_timeout: float = 30.0
+    database_pool_timeout: float = 5.0
+    # Who may read /metrics and /status (docs/monitoring.md): these networks, or anyone with the bearer token.
+    metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unnamed_development: bool = False) -> Settings:
@@ -121,6 +133,13 @@ class Settings:
             totp_required_roles=tuple(r.strip() for r in env.get("TOTP_REQUIRED_ROLES", "").split(",") if r.strip()),
             assets_path=Path(env["ASSETS_DIR"]).resolve() if env.get("ASSETS_DIR") else None,
             trusted_proxies=_integer(env, "TRUSTED_PROXIES", "0"),
+            database_connect_timeout=_seconds(env, "DATABASE_CONNECT_TIMEOUT", "5"),
+            database_statement_timeout=_seconds(env, "DATABASE_STATEMENT_TIMEOUT", "30"),
+            database_pool_timeout=_seconds(env, "DATABASE_POOL_TIMEOUT", "5"),
+            metrics_networks=tuple(
+                n.strip() for n in env.get("METRICS_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n.strip()
+            ),
+            metrics_token=env.get("METRICS_TOKEN") or None,
         )
         settings.validate()
         return settings
@@ -148,12 +167,28 @@ class Settings:
                 raise ConfigurationError(
                     "SMTP_TLS must be starttls or implicit in production: referral mails carry the BSN"
                 )
+        for network in self.metrics_networks:
+            try:
+                ipaddress.ip_network(network)
+            except ValueError:
+                raise ConfigurationError(f"METRICS_NETWORKS: {network!r} is not a network such as 10.0.0.0/8") from None
+        if self.metrics_token is not None and len(self.metrics_token) < 24:
+            raise ConfigurationError("METRICS_TOKEN must be at least 24 characters")
         if self.referral_window_weeks < 1:
             raise ConfigurationError("REFERRAL_WINDOW_WEEKS must be at least 1")
         if not 0 < self.session_idle_seconds <= self.session_lifetime_seconds:
             raise ConfigurationError(
                 "SESSION_IDLE_MINUTES must be positive and at most SESSION_LIFETIME_HOURS (as minutes)"
             )
+
+    @property
+    def database_engine_options(self) -> dict[str, Any]:
+        """The engine's timeouts for this process (schulden/db.py make_engine; PostgreSQL only)."""
+        return {
+            "connect_timeout": self.database_connect_timeout,
+            "statement_timeout": self.database_statement_timeout,
+            "pool_timeout": self.database_pool_timeout,
+        }
 
     @property
     def letter_store_path(self) -> Path:
@@ -204,6 +239,16 @@ def secret_key_problem(key: str) -> str | None:
 
 def _true(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes")
+
+
+def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
+    try:
+        value = float(env.get(name) or default)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise ConfigurationError(f"{name} must be more than 0 and at most 3600 seconds")
+    return value
 
 
 def _integer(env: Mapping[str, str], name: str, default: str) -> int:

@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -18,6 +20,9 @@ from schulden.errors import NotFound, ValidationFailed
 from workflows import ConcurrentUpdate, TransitionRefused
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client is told to wait after a 503 of an unreachable database: about the pool and connect timeouts.
+RETRY_AFTER_SECONDS = 5
 
 DUTCH_TITLES = {
     400: "Ongeldig verzoek",
@@ -122,6 +127,10 @@ def init_app(app: Flask) -> None:
     def _conflict(exc: Exception) -> Response:
         return problem(409, "Iemand anders heeft dit zojuist gewijzigd; haal het opnieuw op en probeer het nog eens.")
 
+    app.register_error_handler(OperationalError, database_unavailable)
+    app.register_error_handler(InterfaceError, database_unavailable)
+    app.register_error_handler(PoolTimeout, database_unavailable)
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response | tuple[str, int]:
         # With the traceback's frames but not the exception's message, and without anything from the request but
@@ -130,6 +139,22 @@ def init_app(app: Flask) -> None:
         if wants_problem_json():
             return problem(500)
         return render_template("error.html", status=500, title=DUTCH_TITLES[500]), 500
+
+
+def database_unavailable(exc: Exception) -> Response | tuple[str, int, dict[str, str]]:
+    """The database is down, did not answer within the timeouts (Settings.database_*_timeout), cancelled a statement
+    that ran too long, or every pooled connection is busy: 503 with Retry-After, never a 500 (issue 14). The request
+    is safe to repeat, since nothing of it was committed."""
+    cause = getattr(exc, "orig", None) or exc
+    log.warning("database unavailable",
+                extra={"error": type(cause).__name__, "method": request.method, "path": request.path})  # fmt: skip
+    detail = "De database is even niet bereikbaar. Probeer het over enkele seconden opnieuw; er is niets opgeslagen."
+    if wants_problem_json():
+        response = problem(503, detail)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    page = render_template("error.html", status=503, title=DUTCH_TITLES[503], detail=detail)
+    return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
 
 
 def record_denied(exc: NotFound, action: str = "authz_denied") -> None:
