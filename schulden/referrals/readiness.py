@@ -26,6 +26,10 @@ from workflows import Engine, WorkflowInstance
 #: States from which `send` sends at once: a complete inventory is prepared for the referral in the same
 #: transaction (services.send), instead of waiting for the timer that would do so at the next tick.
 SENDABLE_STATES = frozenset({"inventory_complete", "referral_due", "rerouting"})
+#: With a threat (eviction, cut-off, loss of the health insurance) the municipality must start within 3 working
+#: days (Wgs art. 4a): the referral goes from the inventory at once, with the debts that still wait for an answer
+#: at their estimated amounts, instead of a counsellor being told to wait for the creditors first.
+SENDABLE_WHEN_URGENT = frozenset({"inventory"})
 
 #: Where a blocker is resolved; the pages link each to its place.
 CASE = "case"  # the case page: the inventory, the consent form of the intake, resuming a case on hold
@@ -63,11 +67,14 @@ def send_blockers(session: Session, engine: Engine, case: Case, actor: UserActor
     if state == "on_hold":
         return [Blocker("Het dossier is aangehouden.", "Eerst het dossier hervatten", CASE)]
     blockers: list[Blocker] = []
-    if state == "inventory":
+    if state == "inventory" and not case.urgent:
         open_debts = _inventory_refusal(session, engine, instance, actor)
         blockers.append(
             Blocker(
-                "De inventarisatie is nog niet afgerond." + (f" {open_debts}" if open_debts else ""),
+                "De inventarisatie is nog niet afgerond."
+                + (f" {open_debts}" if open_debts else "")
+                + " Wilt u niet op de schuldeisers wachten, bijvoorbeeld omdat de vrijlating nadert? Kies dan op de"
+                " dossierpagina 'Verwijzing voorbereiden'.",
                 "Eerst de inventarisatie afronden",
                 CASE,
             )
@@ -102,11 +109,24 @@ def send_blockers(session: Session, engine: Engine, case: Case, actor: UserActor
                 CONSENT,
             )
         )
-    if blockers or state in SENDABLE_STATES:
+    if blockers or state in SENDABLE_STATES or (case.urgent and state in SENDABLE_WHEN_URGENT):
         return blockers
     # A state this module does not know: the workflow's own reason, so nothing is ever sent against it.
     reason = _refusal(session, engine, instance, actor, "send_referral")
     return [Blocker(reason or "Versturen is in deze fase niet mogelijk.", "Bekijk de dossierpagina", CASE)]
+
+
+def send_notes(session: Session, engine: Engine, case: Case, actor: UserActor) -> list[str]:
+    """What the counsellor should know before sending although nothing blocks it: debts that go with estimated
+    amounts because their creditors have not answered yet (an urgent case sent from the inventory)."""
+    instance = session.get_one(WorkflowInstance, case.instance_id)
+    if instance.state not in SENDABLE_WHEN_URGENT or not case.urgent:
+        return []
+    open_debts = _inventory_refusal(session, engine, instance, actor)
+    note = "Er is een dreiging, dus de verwijzing gaat nu, vóór het einde van de inventarisatie."
+    if open_debts:
+        note += f" {open_debts} Die schulden gaan met hun geschatte bedragen mee in het overdrachtsdossier."
+    return [note]
 
 
 def _refused_as_not_resident(session: Session, case: Case) -> bool:

@@ -71,11 +71,13 @@ def prepare_when_complete(session: Session, engine: Engine, case: Case, *, actor
     until then a counsellor who has just pressed "Inventarisatie afronden" could not send. Here the counsellor's own
     "Verwijzing voorbereiden" (`request_referral`) takes that step at once. Leaving the state cancels the timer, so
     it never fires as well (exactly once); a tick that got there first leaves the case in `referral_due` and this
-    does nothing. None when the case is not in `inventory_complete`."""
+    does nothing. None when the case is not in `inventory_complete` (nor, urgent, in `inventory`)."""
     instance = _instance(session, case)
-    if instance.state != "inventory_complete":
-        return None
-    return engine.fire(session, instance, "request_referral", actor=actor)
+    if instance.state == "inventory_complete" or (instance.state == "inventory" and case.urgent):
+        # An urgent case (a threat: 3 working days, Wgs art. 4a) also goes from the inventory, without waiting for
+        # the creditors' answers (readiness.SENDABLE_WHEN_URGENT); the others wait for the inventory.
+        return engine.fire(session, instance, "request_referral", actor=actor)
+    return None
 
 
 def send_referral(

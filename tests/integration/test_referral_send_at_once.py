@@ -21,6 +21,7 @@ from tests.conftest import NOW
 from tests.factories import make_debt
 from tests.integration.test_case_process import (
     COUNSELLOR,
+    PI_STAFF,
     fire,
     history,
     in_inventory,
@@ -120,3 +121,44 @@ def test_an_open_inventory_says_what_to_finish_first(session: Session, wf_engine
 
     assert [(b.todo, b.where) for b in blockers] == [("Eerst de inventarisatie afronden", readiness.CASE)]
     assert "Nog 1 schuld(en) wachten op antwoord of actie." in blockers[0].why
+
+
+def _in_inventory_with_an_open_debt(session: Session, engine: Engine) -> Case:
+    case = in_inventory(session, engine)
+    if case.team_id is None:
+        case.team_id = case.pi_id
+    make_debt(session, engine, case)  # its creditor has not answered
+    return case
+
+
+def test_with_a_threat_the_referral_goes_from_the_inventory_and_says_what_is_still_estimated(
+    session: Session, wf_engine: Engine
+) -> None:
+    """A threat gives the municipality 3 working days: the counsellor must not be sent to wait for creditors first
+    (the counsellor's browser story met that dead end, issue 13)."""
+    case = _in_inventory_with_an_open_debt(session, wf_engine)
+    fire(session, wf_engine, case, "flag_threat", PI_STAFF, payload={"threat": "eviction"})
+    actor = _counsellor(case)
+    today = wf_engine.today(NOW)
+
+    assert readiness.send_blockers(session, wf_engine, case, actor, today=today) == []
+    (note,) = readiness.send_notes(session, wf_engine, case, actor)
+    assert "Er is een dreiging, dus de verwijzing gaat nu, vóór het einde van de inventarisatie." in note
+    assert "geschatte bedragen" in note
+
+    services.send(session, actor, case.id, engine=wf_engine, include_district_team=False)
+    assert state_of(session, case) == "referred"
+    assert [e.event for e in history(session, wf_engine, case)[-2:]] == ["request_referral", "send_referral"]
+
+
+def test_without_a_threat_the_inventory_comes_first_and_the_page_says_how_not_to_wait(
+    session: Session, wf_engine: Engine
+) -> None:
+    case = _in_inventory_with_an_open_debt(session, wf_engine)
+    actor = _counsellor(case)
+    (blocker,) = readiness.send_blockers(session, wf_engine, case, actor, today=wf_engine.today(NOW))
+    assert blocker.todo == "Eerst de inventarisatie afronden"
+    assert "Kies dan op de dossierpagina 'Verwijzing voorbereiden'." in blocker.why
+    assert readiness.send_notes(session, wf_engine, case, actor) == []
+    with pytest.raises(TransitionRefused):
+        services.send(session, actor, case.id, engine=wf_engine, include_district_team=False)
