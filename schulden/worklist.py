@@ -36,6 +36,7 @@ from schulden.errors import NotPermitted
 from schulden.letters import lifecycle
 from schulden.letters.models import Channel, Letter, LetterStatus
 from schulden.letters.queries import scoped_letter
+from schulden.letters.services import NO_CHANNEL
 from schulden.organisations.models import Organisation
 from schulden.referrals.lifecycle import DECIDABLE
 from schulden.referrals.models import Referral, ReferralStatus
@@ -217,10 +218,15 @@ def _print_batch(session: Session, scope: ColumnElement[bool]) -> list[Task]:
 
 
 def _replies_to_review(session: Session, scope: ColumnElement[bool]) -> list[Task]:
+    # The creditor's name tells two answers of one person apart: the debt's creditor, or for a notice without a
+    # debt (the insurer's L6, a benefit office's L7) the letter's recipient.
     rows = session.execute(
-        select(CreditorReply, Case, Detainee)
+        select(CreditorReply, Case, Detainee, Creditor.name, Letter.recipient_name)
         .join(Case, Case.id == CreditorReply.case_id)
         .join(Detainee, Detainee.id == Case.detainee_id)
+        .outerjoin(Debt, Debt.id == CreditorReply.debt_id)
+        .outerjoin(Creditor, Creditor.id == Debt.creditor_id)
+        .outerjoin(Letter, Letter.id == CreditorReply.letter_id)
         .where(scope, CreditorReply.reviewed_at.is_(None), CreditorReply.superseded_at.is_(None))
         .order_by(CreditorReply.id)
         .limit(LIMIT)
@@ -228,14 +234,14 @@ def _replies_to_review(session: Session, scope: ColumnElement[bool]) -> list[Tas
     return [
         Task(
             "reply_to_review",
-            "Antwoord van schuldeiser lezen",
+            f"Antwoord van {creditor or recipient or 'een schuldeiser'} lezen",
             case.id,
             _name(detainee),
             object_id=reply.id,
             since=reply.received_on,
             place="reply",
         )
-        for reply, case, detainee in rows
+        for reply, case, detainee, creditor, recipient in rows
     ]
 
 
@@ -637,10 +643,16 @@ def _manual_letters(session: Session, scope: ColumnElement[bool]) -> list[Task]:
         .limit(LIMIT)
     )
     return [
+        # A channel the directory names reads "via <channel>"; without one the directory's own instruction
+        # (NO_CHANNEL, "Geen adres of kanaal ...: zoek ...") follows the person's name as a sentence.
         Task("send_manually",
-             f"Zelf versturen: {letter_title(letter)} aan {letter.recipient_name or 'de ontvanger'} via "
-             f"{letter.recipient_channel_note or 'het kanaal van de ontvanger'}",
-             case.id, _name(detainee), due_on=letter.letter_date, object_id=letter.id)
+             f"Zelf versturen: {letter_title(letter)} aan {letter.recipient_name or 'de ontvanger'}"
+             + ("" if letter.recipient_channel_note == NO_CHANNEL
+                else f" via {letter.recipient_channel_note or 'het kanaal van de ontvanger'}"),
+             case.id,
+             f"{_name(detainee)}. {NO_CHANNEL}" if letter.recipient_channel_note == NO_CHANNEL
+             else _name(detainee),
+             due_on=letter.letter_date, object_id=letter.id)
         for letter, case, detainee in rows
     ]  # fmt: skip
 

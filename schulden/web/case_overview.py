@@ -28,7 +28,7 @@ STATE_SENTENCES = {
     "awaiting_consent": "De machtiging is gemaakt en wacht op de handtekening van de gedetineerde.",
     "inventory": "De schulden worden in kaart gebracht: schuldeisers worden aangeschreven en hun antwoorden verwerkt.",
     "inventory_complete": "Alle schulden zijn in kaart; de verwijzing naar de gemeente kan nu worden verstuurd.",
-    "referral_due": "Het overzicht is klaar; de verwijzing naar de gemeente moet nu worden verstuurd.",
+    "referral_due": "De verwijzing naar de gemeente is voorbereid en moet nu worden verstuurd.",
     "referred": "De verwijzing is bij de gemeente; die beslist of zij de schuldhulp overneemt.",
     "rerouting": "De gemeente heeft de verwijzing geweigerd omdat de cliënt er geen inwoner is; er moet een "
     "andere gemeente worden gekozen.",
