@@ -27,12 +27,15 @@ from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.organisations.models import Organisation, OrganisationKind
 from schulden.web.auth import current_actor, login_required
+from schulden.web.date_fields import read_dates, with_date_parts
 
 blp = Blueprint("dossiers", __name__, url_prefix="/dossiers")
 
 PAGE_SIZE = 25
 #: The list's filters, named as the API's query parameters (so the schema's errors name the form's fields).
 FILTER_FIELDS = ("state", "pi_id", "municipality_id", "urgent", "release_after", "release_before")
+#: The filters that are dates, each typed in three boxes (ux.md "Dates"); links and hidden fields carry them as ISO.
+FILTER_DATES = ("release_after", "release_before")
 LABELS = {
     "surname": "Achternaam begint met",
     "state": "Status",
@@ -89,17 +92,30 @@ def _sort_columns(sort: str, link: Callable[[str], str | None]) -> list[dict[str
     return columns
 
 
-def _filter_values(source: Any) -> dict[str, Any]:
-    """What the person chose (for the form) and the schema's input: empty choices left out."""
+def _filter_values(source: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """What the person chose (for the form, the links and the schema's input: empty choices left out), and the
+    messages of the dates whose boxes make no date. A date is kept as its ISO text, which the links carry; one typed
+    wrong is kept as its boxes, so the page (and a search started from it) shows it back as typed."""
     values: dict[str, Any] = {}
     states = [s for s in source.getlist("state") if s]
     if states:
         values["state"] = states
     for name in FILTER_FIELDS[1:]:
         value = (source.get(name) or "").strip()
-        if value:
+        if value and name not in FILTER_DATES:
             values[name] = value
-    return values
+    dates, errors = read_dates(source, FILTER_DATES)
+    for name in FILTER_DATES:
+        if name in errors:
+            values.update({key: text for key, text in dates.items() if key.startswith(f"{name}-")})
+        elif dates.get(name):
+            values[name] = dates[name]
+    return values, errors
+
+
+def _chosen(values: dict[str, Any]) -> list[str]:
+    """The filters chosen, for the count on the folded filters: a date typed wrong travels as its boxes, but is one."""
+    return [name for name in FILTER_FIELDS if values.get(name) or any(k.startswith(f"{name}-") for k in values)]
 
 
 def _options(session: Session) -> dict[str, list[tuple[Any, str]]]:
@@ -125,8 +141,8 @@ def index() -> ResponseReturnValue:
     session = db_session()
     searching = request.method == "POST"
     source = request.form if searching else request.args
-    values = _filter_values(source)
-    data: dict[str, Any] = dict(values)
+    values, date_errors = _filter_values(source)
+    data: dict[str, Any] = {name: value for name, value in values.items() if name in FILTER_FIELDS}
     surname = (source.get("surname") or "").strip() if searching else ""
     if surname:
         values["surname"] = data["surname"] = surname
@@ -143,12 +159,14 @@ def index() -> ResponseReturnValue:
     next_cursor: str | None = None
     try:
         args = schema.load(data)
-        # The API's list: the same query and the same audit row naming the cases shown (NEN 7513).
-        items, next_cursor = case_page(session, actor, args, limit=PAGE_SIZE, origin=request.remote_addr)
+        if not date_errors:
+            # The API's list: the same query and the same audit row naming the cases shown (NEN 7513).
+            items, next_cursor = case_page(session, actor, args, limit=PAGE_SIZE, origin=request.remote_addr)
     except ValidationError as exc:
         errors = _flatten(exc.messages)
     except ValidationFailed as exc:  # a cursor this app did not make
         errors = exc.errors
+    errors |= date_errors
     if errors:
         session.rollback()
     else:
@@ -170,8 +188,9 @@ def index() -> ResponseReturnValue:
     columns = _sort_columns(shown_sort, sort_link)
     return render_template(
         "dossiers/index.html",
-        values={**values, "state": (values.get("state") or [""])[0]},
+        values=with_date_parts({**values, "state": (values.get("state") or [""])[0]}, FILTER_DATES),
         filters=values,
+        chosen=_chosen(values),
         unsorted=unsorted,
         columns=columns,
         errors=errors,

@@ -34,11 +34,14 @@ from schulden.http.errors import field_errors
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.date_fields import read_dates, with_date_parts
 from schulden.web.intake import scoped_case
 from workflows import ConcurrentUpdate
 
 blp = Blueprint("basisvoorwaarden", __name__)
 
+#: The page's dates, each typed in three boxes (ux.md "Dates").
+DATES = ("id_valid_until", "income_applied_on")
 STALE = "Iemand anders heeft de basisvoorwaarden intussen gewijzigd; bekijk de gegevens hieronder en sla opnieuw op."
 
 
@@ -52,13 +55,15 @@ def form(case_id: int) -> ResponseReturnValue:
         row = read_release_conditions(session, actor, case, origin=request.remote_addr)
         return _render(session, actor, case, values=_form_values(conditions_view(case, row)), errors={})
 
-    values = {name: (request.form.get(name) or "").strip() for name in (*FIELDS, "version")}
-    errors: dict[str, list[str]] = {}
+    dates, date_errors = read_dates(request.form, DATES)
+    values = {name: (request.form.get(name) or "").strip() for name in (*FIELDS, "version") if name not in DATES}
+    values |= dates
+    errors: dict[str, list[str]] = dict(date_errors)
     try:
         # An empty box or "Onbekend" is unknown: left out, so the schema loads it as None.
-        data = ReleaseConditionsIn().load({name: values[name] for name in FIELDS if values[name]})
+        data = ReleaseConditionsIn().load({name: values[name] for name in FIELDS if values.get(name)})
     except ValidationError as exc:
-        errors = field_errors(exc.messages)
+        errors = {**field_errors(exc.messages), **date_errors}
     if not errors:
         # Only 0-9 is a number here: str.isdigit() also passes '²', on which int() fails (a 500).
         version = int(values["version"]) if re.fullmatch(r"[0-9]{1,9}", values["version"]) else -1
@@ -86,10 +91,10 @@ def form(case_id: int) -> ResponseReturnValue:
 
 
 def _form_values(view: dict[str, Any]) -> dict[str, str]:
-    """The stored values as the form shows them: dates as JJJJ-MM-DD, unknown as an empty box."""
+    """The stored values as the form shows them: dates in their three boxes, unknown as an empty box."""
     out = {name: "" if view[name] is None else str(view[name]) for name in FIELDS}
     out["version"] = str(view["version"])
-    return out
+    return with_date_parts(out, DATES)
 
 
 def _render(

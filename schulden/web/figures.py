@@ -28,10 +28,17 @@ from schulden.http.clients import client_address
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.date_fields import DATE_PARTS, explain_empty_dates, read_dates, with_date_parts
 
 blp = Blueprint("cijfers", __name__, url_prefix="/cijfers")
 
 FORM_LABELS = {"from": "Van", "to": "Tot en met", "group_by": "Per"}
+#: The period's two dates, each typed in three boxes (ux.md "Dates"); the CSV link carries them as ISO dates.
+PERIOD = ("from", "to")
+EMPTY_DATES = {
+    "from": "Vul de eerste dag van de periode in, bijvoorbeeld 1 1 2026.",
+    "to": "Vul de laatste dag van de periode in, bijvoorbeeld 31 12 2026.",
+}
 GROUPING_LABELS = {Grouping.PI.value: "PI", Grouping.MUNICIPALITY.value: "Gemeente"}
 
 #: The figures shown, with their Dutch name (as in the CSV) and a sentence on what is counted.
@@ -276,19 +283,30 @@ def _default_period(today: date) -> dict[str, str]:
 
 
 def _read_query() -> tuple[dict[str, str], dict[str, Any] | None, dict[str, list[str]]]:
-    """The form's values, the loaded arguments (None on errors) and the Dutch errors per field."""
+    """The form's values (the period's ISO dates and their boxes), the loaded arguments (None on errors) and the Dutch
+    errors per field."""
     today = runtime().engine.today()
-    values = {key: request.args.get(key, "").strip() for key in ("from", "to", "group_by")}
-    if not any(values.values()):
-        values = _default_period(today)
+    boxes = [f"{name}-{part}" for name in PERIOD for part in DATE_PARTS]
+    if not any(request.args.get(key, "").strip() for key in (*PERIOD, "group_by", *boxes)):
+        return with_date_parts(_default_period(today), PERIOD), *_load(_default_period(today))
+    dates, date_errors = read_dates(request.args, PERIOD)
+    values = {"group_by": request.args.get("group_by", "").strip()} | dates
+    args, errors = _load(values)
+    if date_errors:  # a date's own message replaces the schema's "verplicht"
+        return values, None, {**errors, **date_errors}
+    return values, args, explain_empty_dates(errors, values, EMPTY_DATES)
+
+
+def _load(values: dict[str, str]) -> tuple[dict[str, Any] | None, dict[str, list[str]]]:
+    """FiguresArgs and the period's rules on the form's values: the arguments, or None and the errors."""
     try:
-        args: dict[str, Any] = FiguresArgs().load({k: v for k, v in values.items() if v})
+        args: dict[str, Any] = FiguresArgs().load({k: values[k] for k in (*PERIOD, "group_by") if values.get(k)})
         check_period(args["start"], args["end"])
     except ValidationError as exc:
-        return values, None, field_messages(exc)
+        return None, field_messages(exc)
     except ValidationFailed as exc:
-        return values, None, exc.errors
-    return values, args, {}
+        return None, exc.errors
+    return args, {}
 
 
 def _read(*, export: bool) -> tuple[dict[str, str], dict[str, list[str]], Figures | None]:
@@ -330,7 +348,8 @@ def index() -> ResponseReturnValue:
     values, errors, result = _read(export=False)
     if result is None:
         return _form_again(values, errors)
-    query: dict[str, Any] = dict(values)
+    # The CSV link carries the period as ISO dates, not as its boxes.
+    query: dict[str, Any] = {key: values[key] for key in (*PERIOD, "group_by") if values.get(key)}
     group_word = "PI" if result.group_by is Grouping.PI else "gemeente"
     return render_template(
         "cijfers/index.html",

@@ -48,6 +48,7 @@ from schulden.letters.models import Letter
 from schulden.organisations.models import Organisation
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.date_fields import explain_empty_dates, read_dates, with_date_parts
 from schulden.web.filters import datum
 from workflows import TransitionRefused, WorkflowInstance
 
@@ -67,6 +68,19 @@ DETENTION_FIELDS = ("type", "start", "expected_release")
 #: The detention step also records the basic health insurance and the benefits (L6 and L7 follow the consent).
 INSURANCE_FIELDS = ("health_insurer_id", "health_policy_number")
 BENEFIT_FIELDS = tuple(f"benefit.{kind}" for kind in BENEFITS)
+#: The wizard's dates, each typed in three boxes (ux.md "Dates"); the first is step 1's, the others step 2's.
+WIZARD_DATES = ("detainee.date_of_birth", "detention.start", "detention.expected_release")
+#: What to type when a required date was left empty: the message names the date (the schema only says "verplicht").
+EMPTY_WIZARD_DATES = {
+    "detainee.date_of_birth": "Vul de geboortedatum in, bijvoorbeeld 2 11 1985.",
+    "detention.start": "Vul de datum in waarop de detentie begon, bijvoorbeeld 4 12 2026.",
+}
+#: A signed consent's dates, here and on the referral page (web/referrals.py).
+CONSENT_DATES = ("signed_on", "valid_until")
+EMPTY_CONSENT_DATES = {
+    "signed_on": "Vul de datum in waarop de gedetineerde de machtiging ondertekende, bijvoorbeeld 4 12 2026.",
+    "valid_until": "Vul de datum in tot en met wanneer de machtiging geldt, bijvoorbeeld 4 6 2027.",
+}
 LABELS = {
     "detainee.given_names": "Voornamen",
     "detainee.surname_prefix": "Tussenvoegsel",
@@ -128,7 +142,8 @@ def _step(number: int, values: dict[str, str], errors: dict[str, list[str]]) -> 
     template = "intake/detainee.html" if number == 1 else "intake/detention.html"
     context = {
         "values": values,
-        "errors": errors,
+        "errors": explain_empty_dates(errors, values, EMPTY_WIZARD_DATES),
+        "born": _day(values.get("detainee.date_of_birth", "")),
         "labels": LABELS,
         "steps": STEPS,
         "current": number,
@@ -149,6 +164,10 @@ def start() -> ResponseReturnValue:
         return _step(1, {}, {})
     names = tuple(f"detainee.{n}" for n in DETAINEE_FIELDS) + tuple(f"detention.{n}" for n in DETENTION_FIELDS)
     values = _typed(request.form, (*names, "intended_postcode", *INSURANCE_FIELDS, *BENEFIT_FIELDS))
+    # The dates come from their three boxes (or an ISO date a program posts under the name): the ISO date under the
+    # name for the schemas, the boxes as typed for the page; a date the boxes do not make is its own message.
+    dates, date_errors = read_dates(request.form, WIZARD_DATES)
+    values.update(dict.fromkeys(WIZARD_DATES, "") | dates)
     step = request.form.get("stap")
     if step == "1":
         body = _case_input(values)
@@ -157,6 +176,8 @@ def start() -> ResponseReturnValue:
             DetaineeIn().load(body["detainee"])
         except ValidationError as exc:
             errors = {f"detainee.{k}": v for k, v in _messages(exc).items()}
+        # Only step 1's date counts here: step 2's dates, carried along, are checked on step 2.
+        errors.update({k: v for k, v in date_errors.items() if k.startswith("detainee.")})
         refusal = bsn_recording_refusal(actor) if values.get("detainee.bsn") else None
         if refusal is not None:
             errors["detainee.bsn"] = [refusal]
@@ -175,13 +196,15 @@ def start() -> ResponseReturnValue:
     session = db_session()
     try:
         data = CaseCreate().load(_case_input(values))
+    except ValidationError as exc:
+        errors = {**_messages(exc), **date_errors}  # a date's own message replaces the schema's "verplicht"
+        return _step(1 if any(k.startswith("detainee.") for k in errors) else 2, values, errors)
+    if date_errors:  # an optional date typed wrong: the schema did not see it
+        return _step(1 if any(k.startswith("detainee.") for k in date_errors) else 2, values, date_errors)
+    try:
         # A dry run of the operation, rolled back: the check page shows only what opening will accept (every rule
         # of open_from_intake, such as the release after the start), and stores nothing.
         open_from_intake(session, runtime().engine, actor=actor, data=data, origin=request.remote_addr)
-    except ValidationError as exc:
-        session.rollback()
-        errors = _messages(exc)
-        return _step(1 if any(k.startswith("detainee.") for k in errors) else 2, values, errors)
     except ValidationFailed as exc:
         session.rollback()
         return _step(1 if any(k.startswith("detainee.") for k in exc.errors) else 2, values, exc.errors)
@@ -294,31 +317,45 @@ def consent(case_id: int) -> ResponseReturnValue:
     offered = [p for p in ConsentPurpose if p is not ConsentPurpose.REFER_MUNICIPALITY or municipality is not None]
     # Nothing is ticked for the detainee (ux.md): the casemanager ticks what he signed. The validity proposed is
     # the one the printed form (L9) proposes, so the screen and the paper agree.
-    values: dict[str, Any] = {
-        "signed_on": today.isoformat(),
-        "valid_until": proposed_consent_validity(case.expected_release, _form_date(session, case) or today).isoformat(),
-    }
+    values: dict[str, Any] = with_date_parts(
+        {
+            "signed_on": today.isoformat(),
+            "valid_until": proposed_consent_validity(
+                case.expected_release, _form_date(session, case) or today
+            ).isoformat(),
+        },
+        CONSENT_DATES,
+    )
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         if refusal is not None:
             abort(403)
-        values = {k: v for k, v in request.form.items() if k != "csrf_token"}
+        dates, date_errors = read_dates(request.form, CONSENT_DATES)
+        values = {k: v for k, v in request.form.items() if k != "csrf_token" and k not in CONSENT_DATES} | dates
         chosen = [p.value for p in offered if request.form.get(f"purpose.{p.value}")]
         body: dict[str, Any] = {"purposes": [{"purpose": p} for p in chosen]}
-        for name in ("signed_on", "valid_until", "witness"):
-            if (request.form.get(name) or "").strip():
-                body[name] = request.form[name].strip()
+        for name in ("signed_on", "valid_until"):
+            if values.get(name):
+                body[name] = values[name]
+        if (request.form.get("witness") or "").strip():
+            body["witness"] = request.form["witness"].strip()
+        errors = dict(date_errors)
         try:
             data = ConsentIn().load(body)
-            record_signed_consent(session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr)
         except ValidationError as exc:
-            errors = _messages(exc)
-        except ValidationFailed as exc:
-            session.rollback()
-            errors = exc.errors
-        except TransitionRefused as exc:
-            session.rollback()
-            errors = {"_form": [exc.reason]}
+            # A date's own message replaces the schema's "verplicht"; an empty date gets one naming it.
+            errors = explain_empty_dates({**_messages(exc), **date_errors}, values, EMPTY_CONSENT_DATES)
+        if not errors:
+            try:
+                record_signed_consent(
+                    session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr
+                )
+            except ValidationFailed as exc:
+                session.rollback()
+                errors = exc.errors
+            except TransitionRefused as exc:
+                session.rollback()
+                errors = {"_form": [exc.reason]}
         if not errors:
             session.commit()
             flash("De toestemming is vastgelegd.", "ok")

@@ -38,6 +38,7 @@ from schulden.referrals.queries import read_inbox, read_referral, read_refused_b
 from schulden.referrals.schemas import AcceptIn, RefuseIn
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.date_fields import explain_empty_dates, read_dates
 from schulden.web.filters import datum
 from schulden.web.referrals import REFUSAL_LABELS, list_context, reference, sender, status_text
 from workflows import ConcurrentUpdate, TransitionRefused
@@ -45,6 +46,7 @@ from workflows import ConcurrentUpdate, TransitionRefused
 blp = Blueprint("gemeente", __name__, url_prefix="/gemeente")
 
 LABELS = {"first_conversation_on": "Datum eerste gesprek", "kind": "Soort weigering", "reason": "Reden"}
+EMPTY_DATE = {"first_conversation_on": "Vul de datum van het eerste gesprek in, bijvoorbeeld 4 12 2026."}
 #: The inbox's tabs: key -> (label, statuses); "geweigerd" reads the municipality's own refusals (out of scope).
 TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "te-beslissen": ("Te beslissen", DECIDABLE),
@@ -158,14 +160,18 @@ def accept(referral_id: int) -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
     found, case = _load(session, actor, referral_id)
-    values = {"first_conversation_on": (request.form.get("first_conversation_on") or "").strip()}
+    # The date from its three boxes; the check page posts it back as an ISO date in a hidden field.
+    values, date_errors = read_dates(request.form, ("first_conversation_on",))
     if request.form.get("wijzig"):
         return _page(session, actor, found, case, accept_values=values)
+    if date_errors:
+        return _page(session, actor, found, case, accept_values=values, accept_errors=date_errors)
     today = runtime().engine.today()
     try:
-        data = AcceptIn().load({k: v for k, v in values.items() if v})
+        data = AcceptIn().load({k: v for k, v in values.items() if k == "first_conversation_on"})
     except ValidationError as exc:
-        return _page(session, actor, found, case, accept_values=values, accept_errors=field_errors(exc.messages))
+        errors = explain_empty_dates(field_errors(exc.messages), values, EMPTY_DATE)
+        return _page(session, actor, found, case, accept_values=values, accept_errors=errors)
     day = data["first_conversation_on"]
     if day < today:  # the workflow's guard says the same; here it is said before the check page
         errors = {"first_conversation_on": ["De datum van het eerste gesprek ligt in het verleden."]}
@@ -198,7 +204,7 @@ def accept(referral_id: int) -> ResponseReturnValue:
                 ("Besluit", "De verwijzing accepteren", None),
                 ("Datum eerste gesprek", date_text, "first_conversation_on"),
             ],
-            values=values,
+            values={"first_conversation_on": day.isoformat()},  # the hidden field: the date as read, once
             consequences=consequences,
             button="Verwijzing accepteren",
             danger=False,

@@ -44,8 +44,9 @@ from schulden.referrals.queries import read_inbox, read_referral, read_referrals
 from schulden.referrals.schemas import ReferralIn
 from schulden.roles import Role
 from schulden.web.auth import current_actor, login_required, roles_required
+from schulden.web.date_fields import explain_empty_dates, read_dates, with_date_parts
 from schulden.web.filters import datum, euro
-from schulden.web.intake import scoped_case
+from schulden.web.intake import CONSENT_DATES, EMPTY_CONSENT_DATES, scoped_case
 from schulden.web.letters import pdf_response
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
 
@@ -358,7 +359,9 @@ def _render(
         choice_values=choice_values or {"version": case.row_version},
         choice_errors=choice_errors or {},
         consent_values=consent_values
-        or {"signed_on": today.isoformat(), "valid_until": (today + timedelta(weeks=26)).isoformat()},
+        or with_date_parts(
+            {"signed_on": today.isoformat(), "valid_until": (today + timedelta(weeks=26)).isoformat()}, CONSENT_DATES
+        ),
         consent_errors=consent_errors or {},
         **context,
     )
@@ -431,22 +434,26 @@ def referral_consent(case_id: int) -> ResponseReturnValue:
     actor = current_actor()
     session = db_session()
     case = scoped_case(session, actor, case_id)
-    values = {name: (request.form.get(name) or "").strip() for name in ("signed_on", "valid_until", "witness")}
+    dates, date_errors = read_dates(request.form, CONSENT_DATES)
+    values = {"witness": (request.form.get("witness") or "").strip()} | dates
     body: dict[str, Any] = {
         "purposes": [
             {"purpose": ConsentPurpose.REFER_MUNICIPALITY.value, "recipient_organisation_id": case.municipality_id}
         ],
-        **{name: value for name, value in values.items() if value},
+        **{name: values[name] for name in (*CONSENT_DATES, "witness") if values.get(name)},
     }
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = dict(date_errors)
     try:
         data = ConsentIn().load(body)
-        record_signed_consent(session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr)
     except ValidationError as exc:
-        errors = field_errors(exc.messages)
-    except ValidationFailed as exc:
-        session.rollback()
-        errors = exc.errors
+        # A date's own message replaces the schema's "verplicht"; an empty date gets one naming it.
+        errors = explain_empty_dates({**field_errors(exc.messages), **date_errors}, values, EMPTY_CONSENT_DATES)
+    if not errors:
+        try:
+            record_signed_consent(session, runtime().engine, case, actor=actor, data=data, origin=request.remote_addr)
+        except ValidationFailed as exc:
+            session.rollback()
+            errors = exc.errors
     if errors:
         return _render(session, actor, case, consent_values=values, consent_errors=errors)
     session.commit()
@@ -510,7 +517,7 @@ def _pdf(referral_id: int, which: str) -> ResponseReturnValue:
     except ReferralStateError:
         session.rollback()
         flash(
-            "Het PDF-bestand wordt gemaakt zodra de verwijzing is afgeleverd. Hieronder staat de inhoud van het "
+            "Het PDF-bestand wordt gemaakt bij het versturen van de verwijzing. Hieronder staat de inhoud van het "
             "overdrachtsdossier zoals die vandaag is.",
             "warning",
         )

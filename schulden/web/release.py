@@ -35,6 +35,7 @@ from schulden.http.requests import db_session
 from schulden.letters.templates import datum
 from schulden.roles import Role
 from schulden.web.auth import current_actor, roles_required
+from schulden.web.date_fields import date_parts, explain_empty_dates, read_dates
 from schulden.web.intake import scoped_case
 from schulden.worklist import letter_title
 from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
@@ -42,6 +43,7 @@ from workflows import ConcurrentUpdate, TransitionRefused, WorkflowInstance
 blp = Blueprint("vrijlating", __name__)
 
 LABELS = {"released_on": "Datum van vrijlating"}
+EMPTY_DATE = {"released_on": "Vul de datum van vrijlating in, bijvoorbeeld 4 12 2026."}
 
 
 @blp.route("/dossiers/<int:case_id>/vrijlating", methods=["GET", "POST"])
@@ -52,12 +54,17 @@ def form(case_id: int) -> ResponseReturnValue:
     case = scoped_case(session, actor, case_id)
     engine = runtime().engine
     if request.method == "GET":
-        return _render(session, actor, case, values={"released_on": engine.today().isoformat()})
-    values = {name: (request.form.get(name) or "").strip() for name in ("released_on", "version", "stap")}
+        return _render(session, actor, case, values=date_parts("released_on", engine.today()))
+    # The date from its three boxes; the check step's confirmation posts it as an ISO date in a hidden field.
+    dates, date_errors = read_dates(request.form, ("released_on",))
+    values = {name: (request.form.get(name) or "").strip() for name in ("version", "stap")} | dates
+    if date_errors:
+        return _render(session, actor, case, values=values, errors=date_errors)
     try:
-        released_on: date = ReleaseIn().load({"released_on": values["released_on"] or None})["released_on"]
+        released_on: date = ReleaseIn().load({"released_on": values.get("released_on") or None})["released_on"]
     except ValidationError as exc:
-        return _render(session, actor, case, values=values, errors=field_errors(exc.messages))
+        errors = explain_empty_dates(field_errors(exc.messages), values, EMPTY_DATE)
+        return _render(session, actor, case, values=values, errors=errors)
     try:
         plan = plan_release(session, engine, actor, case, released_on=released_on)
     except ValidationFailed as exc:

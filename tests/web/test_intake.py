@@ -53,7 +53,8 @@ def test_the_wizard_validates_each_step_keeps_what_was_typed_and_opens_the_case(
     assert empty.status_code == 422
     html = empty.get_data(as_text=True)
     assert "Controleer de invoer" in html
-    assert html.count("Dit veld is verplicht.") >= 6  # summary and field, for three fields
+    assert html.count("Dit veld is verplicht.") >= 4  # summary and field, for both names
+    assert html.count("Vul de geboortedatum in, bijvoorbeeld 2 11 1985.") >= 2  # the empty date names itself
     assert 'href="#veld-detainee-surname"' in html
 
     # A wrong BSN is refused by the API's field; the name typed stays.

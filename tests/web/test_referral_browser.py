@@ -24,6 +24,7 @@ from schulden.roles import Role
 from schulden.users.models import User
 from schulden.users.services import create_user
 from tests.conftest import SmtpServer
+from tests.web.dates import fill_date
 from tests.web.live import Live, demo_server, log_in, log_out
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 from workflows import WorkflowInstance
@@ -138,7 +139,7 @@ def test_the_counsellor_sends_and_the_municipality_accepts_through_check_pages(
             assert page.get_by_text("Belastingdienst/Toeslagen").first.is_visible()
             assert page.get_by_text("Eerste gesprek uiterlijk").first.is_visible()
             story.check("gemeente", "verwijzing")
-            page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            fill_date(page, "Datum eerste gesprek", live.today + timedelta(days=7))
             story.submit("Accepteren controleren")
             assert page.get_by_role("heading", name="Controleer uw besluit: accepteren").is_visible()
             story.check("gemeente", "controleer-accepteren")

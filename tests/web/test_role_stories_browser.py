@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from schulden.cases.models import Case, Detainee
 from tests.conftest import SmtpServer
+from tests.web.dates import fill_date
 from tests.web.live import Live, demo_server, log_in
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 from workflows import WorkflowInstance
@@ -78,11 +79,11 @@ def test_the_casemanager_takes_a_detainee_in_and_sends_the_post(live: Live, widt
             story.check("intake-gedetineerde")
             page.get_by_label("Voornamen").fill("Johan")
             page.get_by_label("Achternaam").fill(surname)
-            page.get_by_label("Geboortedatum").fill("1979-06-15")
+            fill_date(page, "Geboortedatum", "1979-06-15")
             story.submit("Volgende stap")
             story.check("intake-detentie")
             page.get_by_label("Soort detentie").select_option("pre_trial")
-            page.get_by_label("Begin detentie").fill((live.today - timedelta(days=3)).isoformat())
+            fill_date(page, "Begin detentie", live.today - timedelta(days=3))
             story.submit("Verder naar controleren")
             # The check page: what was typed, nothing stored yet, and a way back.
             assert page.get_by_role("heading", name="Controleer de gegevens voordat u het dossier opent").is_visible()
@@ -91,7 +92,7 @@ def test_the_casemanager_takes_a_detainee_in_and_sends_the_post(live: Live, widt
             page.get_by_role("button", name="Wijzigen soort detentie").click()
             page.wait_for_load_state()
             page.get_by_label("Soort detentie").select_option("prison_sentence")
-            page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=12)).isoformat())
+            fill_date(page, "Verwachte vrijlating", live.today + timedelta(weeks=12))
             story.submit("Verder naar controleren")
             assert page.get_by_text("Gevangenisstraf").is_visible()
             with live.db() as s:
@@ -162,11 +163,11 @@ def test_the_volunteer_records_an_intake_and_reports_a_threat(live: Live, width:
             assert page.get_by_label("BSN").count() == 0  # a volunteer records no BSN
             page.get_by_label("Voornamen").fill("Els")
             page.get_by_label("Achternaam").fill(surname)
-            page.get_by_label("Geboortedatum").fill("1990-01-31")
+            fill_date(page, "Geboortedatum", "1990-01-31")
             story.submit("Volgende stap")
             page.get_by_label("Soort detentie").select_option("prison_sentence")
-            page.get_by_label("Begin detentie").fill((live.today - timedelta(days=20)).isoformat())
-            page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=30)).isoformat())
+            fill_date(page, "Begin detentie", live.today - timedelta(days=20))
+            fill_date(page, "Verwachte vrijlating", live.today + timedelta(weeks=30))
             story.submit("Verder naar controleren")
             assert page.get_by_text("BSN", exact=True).count() == 0
             story.check("intake-controleren")

@@ -25,6 +25,7 @@ from schulden.http.ports import runtime
 from schulden.letters.models import Letter
 from schulden.referrals.models import Referral
 from tests.conftest import SmtpServer
+from tests.web.dates import fill_date
 from tests.web.live import Live, demo_server, log_in, log_out
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 from workflows import WorkflowInstance
@@ -80,13 +81,13 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             visit.check("story-02-intake-gedetineerde")
             page.get_by_label("Voornamen").fill("Sanne")
             page.get_by_label("Achternaam").fill("Verhoeven")
-            page.get_by_label("Geboortedatum").fill("1988-02-29")
+            fill_date(page, "Geboortedatum", "1988-02-29")
             page.get_by_label("BSN").fill(BSN)
             _submit(page, "Volgende stap")
             visit.check("story-03-intake-detentie")
             page.get_by_label("Soort detentie").select_option("prison_sentence")
-            page.get_by_label("Begin detentie").fill((live.today - timedelta(days=10)).isoformat())
-            page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=20)).isoformat())
+            fill_date(page, "Begin detentie", live.today - timedelta(days=10))
+            fill_date(page, "Verwachte vrijlating", live.today + timedelta(weeks=20))
             _submit(page, "Verder naar controleren")
             visit.check("story-03b-intake-controleren")
             _submit(page, "Dossier openen")
@@ -220,7 +221,7 @@ def test_the_whole_story_in_chromium_passes_axe(live: Live, smtp_server: SmtpSer
             page.wait_for_load_state()
             assert page.url.endswith(f"/gemeente/verwijzingen/{referral_id}")
             visit.check("story-19-gemeente-verwijzing")
-            page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            fill_date(page, "Datum eerste gesprek", live.today + timedelta(days=7))
             _submit(page, "Accepteren controleren")
             visit.check("story-19b-besluit-controleren")
             _submit(page, "Verwijzing accepteren")

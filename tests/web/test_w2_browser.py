@@ -16,6 +16,7 @@ from sqlalchemy import select
 from schulden.cases.models import Case, Detainee
 from schulden.referrals.models import Referral
 from tests.conftest import SmtpServer
+from tests.web.dates import fill_date
 from tests.web.live import Live, demo_server, log_in, log_out
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 
@@ -61,16 +62,17 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             assert page.get_by_label("Voornamen").input_value() == "Fatima"
             visit.check("w2-02-intake-gedetineerde-fouten")
             page.get_by_label("Achternaam").fill("El Amrani")
-            page.get_by_label("Geboortedatum").fill("1990-05-17")
+            fill_date(page, "Geboortedatum", "1990-05-17")
             page.get_by_label("BSN").fill("000009878")
             _submit(page, "Volgende stap")
             visit.check("w2-03-intake-detentie")
             page.get_by_label("Soort detentie").select_option("prison_sentence")
             _submit(page, "Verder naar controleren")
-            assert page.get_by_label("Begin detentie").get_attribute("aria-invalid") == "true"
+            start = page.get_by_role("group", name="Begin detentie")
+            assert start.get_by_label("Dag", exact=True).get_attribute("aria-invalid") == "true"
             visit.check("w2-04-intake-detentie-fouten")
-            page.get_by_label("Begin detentie").fill((live.today - timedelta(days=3)).isoformat())
-            page.get_by_label("Verwachte vrijlating").fill((live.today + timedelta(weeks=20)).isoformat())
+            fill_date(page, "Begin detentie", live.today - timedelta(days=3))
+            fill_date(page, "Verwachte vrijlating", live.today + timedelta(weeks=20))
             _submit(page, "Verder naar controleren")
             visit.check("w2-04b-intake-controleren")
             _submit(page, "Dossier openen")
@@ -131,7 +133,7 @@ def test_intake_print_batch_referral_and_inbox_in_chromium_pass_axe(live: Live) 
             _submit(page, "Weigeren controleren")
             assert page.get_by_text("Controleer de invoer").is_visible()
             visit.check("w2-15-gemeente-weigeren-fouten")
-            page.get_by_label("Datum eerste gesprek").fill((live.today + timedelta(days=7)).isoformat())
+            fill_date(page, "Datum eerste gesprek", live.today + timedelta(days=7))
             _submit(page, "Accepteren controleren")
             _submit(page, "Verwijzing accepteren")
             assert page.get_by_role("heading", name="Verwijzing geaccepteerd").is_visible()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from schulden.demo import DEMO_PASSWORD, seed_demo
 from schulden.http.ports import runtime
 from schulden.users.models import LoginAttempt
 from tests.conftest import make_settings
+from tests.web.dates import fill_date, read_date
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
 
 
@@ -113,7 +114,7 @@ def test_beheer_and_cijfers_in_chromium_pass_axe(demo_server: str) -> None:
             visit.check("w3-08-cijfers")
 
             # De Vries leaves in three weeks: the basisvoorwaarden table, with axe, and on a phone's width.
-            today = date.fromisoformat(page.get_by_label("Tot en met", exact=True).input_value())
+            today = read_date(page, "Tot en met")
             page.goto(f"{base}/cijfers?from={today}&to={today + timedelta(days=30)}&group_by=pi")
             assert page.get_by_role("table", name="Basisvoorwaarden bij vrijlating per PI").is_visible()
             visit.check("w3-08b-cijfers-basisvoorwaarden")
@@ -124,9 +125,9 @@ def test_beheer_and_cijfers_in_chromium_pass_axe(demo_server: str) -> None:
             page.set_viewport_size({"width": 1280, "height": 800})
 
             page.get_by_role("radio", name="Gemeente").check()
-            start = page.get_by_label("Van", exact=True).input_value()
-            page.get_by_label("Tot en met", exact=True).fill(start)
-            page.get_by_label("Van", exact=True).fill((date.fromisoformat(start) + timedelta(days=3)).isoformat())
+            start = read_date(page, "Van")
+            fill_date(page, "Tot en met", start)
+            fill_date(page, "Van", start + timedelta(days=3))
             page.get_by_role("button", name="Toon cijfers").click()
             page.wait_for_load_state()
             assert page.get_by_text("De einddatum ligt voor de begindatum.").first.is_visible()
