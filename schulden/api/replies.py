@@ -1,8 +1,9 @@
-"""REST for creditor replies on the staff side: list them, type in a paper or phone answer, mark one as read,
-download its attachment, revoke a letter's reply code. Creditors themselves answer on the reply page
-(schulden/web/replies.py), not through this API. The operations and the rule who may read a reply are in
-schulden/replies/services.py, the reads with their audit rows in schulden/replies/queries.py; this module parses,
-calls and shapes the answer."""
+"""REST for creditor replies on the staff side: list them, type in a paper or phone answer, mark one as read, take
+its amounts over, record the step its decision asks (agree, reject, propose again, confirm a termination), add an
+office's reclaim as a debt, download its attachment, revoke a letter's reply code. Creditors themselves answer on
+the reply page (schulden/web/replies.py), not through this API. The operations and the rule who may read a reply
+are in schulden/replies/services.py and decisions.py, the reads with their audit rows in
+schulden/replies/queries.py; this module parses, calls and shapes the answer."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from schulden.debts.models import Debt
 from schulden.http.errors import problem
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
-from schulden.replies.models import CreditorReply, ReviewStatus
+from schulden.replies.decisions import DecisionRefused, Plan, add_reclaim_debt, decide, offer, said
+from schulden.replies.models import CreditorReply, DecisionStep, ReviewStatus
 from schulden.replies.queries import read_replies, read_reply
-from schulden.replies.schemas import ReplyCreate, ReplyOut
+from schulden.replies.schemas import DecisionIn, ReplyCreate, ReplyOut
 from schulden.replies.services import (
     REPLY_KEEPERS,
     AmountsNotTakenOver,
@@ -52,6 +54,22 @@ class ReplyDetailOut(ReplyOut):
     awaits_take_over = fields.Boolean(
         metadata={"description": "Het nieuwste antwoord noemt bedragen die de schuld nog niet heeft."}
     )
+    decision_text = fields.String(
+        allow_none=True, metadata={"description": "Het besluit van de schuldeiser in woorden (leeg: geen besluit)."}
+    )
+    decision_steps = fields.List(
+        fields.String(),
+        metadata={"description": "De stappen waar het besluit om vraagt (POST /replies/{id}/decision)."},
+    )
+    decision_steps_possible = fields.List(
+        fields.String(), metadata={"description": "Die stappen die nu kunnen (de schuld staat in de juiste status)."}
+    )
+    decision_refusal = fields.String(
+        allow_none=True, metadata={"description": "Waarom geen stap kan, in het Nederlands (leeg: geen reden)."}
+    )
+    decision_taken = fields.String(
+        allow_none=True, metadata={"description": "De stap die al is vastgelegd (agree_arrangement, ...)."}
+    )
 
 
 def _view(reply: CreditorReply) -> dict[str, Any]:
@@ -59,7 +77,16 @@ def _view(reply: CreditorReply) -> dict[str, Any]:
 
 
 def _detail(reply: CreditorReply) -> dict[str, Any]:
-    return {name: getattr(reply, name) for name in ReplyDetailOut().fields}
+    found = offer(db_session(), runtime().engine, reply)
+    shown = {name: getattr(reply, name) for name in ReplyDetailOut().fields if hasattr(reply, name)}
+    return {
+        **shown,
+        "decision_text": said(reply),
+        "decision_steps": [step.value for step in found.asked],
+        "decision_steps_possible": [step.value for step in found.possible],
+        "decision_refusal": found.refusal,
+        "decision_taken": reply.decision_taken,
+    }
 
 
 @blp.route("/cases/<id:case_id>/replies")
@@ -141,6 +168,58 @@ class ReplyConfirm(MethodView):
         session.commit()
         headers = {"ETag": etag_for(debt.row_version)} if debt is not None else {}
         return _detail(reply), 200, headers
+
+
+@blp.route("/replies/<id:reply_id>/decision")
+class ReplyDecision(MethodView):
+    @blp.arguments(DecisionIn)
+    @blp.response(200, ReplyDetailOut)
+    def post(self, data: dict[str, Any], reply_id: int) -> tuple[dict[str, Any], int, dict[str, str]] | Response:
+        """Record the step the creditor's decision asks, on the answer's debt, with the answer's id in the step's
+        payload (the debt's history names the answer): `agree` (agree_arrangement), `reject` (reject_arrangement),
+        `propose_again` after a counter-proposal (reject_arrangement, then propose_arrangement with `proposal`: a
+        new letter), `confirm_termination`. Only the steps in the answer's `decision_steps`, once, on the newest
+        answer, and only while the debt is in `arrangement_proposed` or `termination_requested`: 409 with the
+        Dutch reason otherwise. The answer counts as read. If-Match (optional): the debt's ETag."""
+        actor = current_actor()
+        require_role(actor, REPLY_KEEPERS, "het besluit van een schuldeiser vastleggen")
+        session = db_session()
+        reply = get_reply(session, actor, reply_id)
+        debt = session.get(Debt, reply.debt_id) if reply.debt_id is not None else None
+        if debt is not None and "If-Match" in request.headers:
+            check_if_match(debt.row_version)
+        proposal = data.get("proposal")
+        plan = Plan(**proposal) if proposal else None
+        try:
+            reply = decide(session, runtime().engine, actor=actor, reply_id=reply_id, step=DecisionStep(data["step"]),
+                           plan=plan, origin=origin())  # fmt: skip
+        except DecisionRefused as exc:
+            session.rollback()
+            return problem(409, str(exc))
+        session.commit()
+        headers = {"ETag": etag_for(debt.row_version)} if debt is not None else {}
+        return _detail(reply), 200, headers
+
+
+@blp.route("/replies/<id:reply_id>/reclaim-debt")
+class ReplyReclaimDebt(MethodView):
+    @blp.response(201, ReplyDetailOut)
+    def post(self, reply_id: int) -> tuple[dict[str, Any], int, dict[str, str]] | Response:
+        """Add the reclaim a benefit office named in its answer to the change report (L7) as a debt of the case:
+        the office as creditor, the amount confirmed, peildatum the day the answer came. Once per answer, from the
+        newest; 409 with the Dutch reason otherwise (no reclaim, added already, the office not a known creditor).
+        Location: the new debt."""
+        actor = current_actor()
+        require_role(actor, REPLY_KEEPERS, "een terugvordering als schuld toevoegen")
+        session = db_session()
+        try:
+            debt = add_reclaim_debt(session, runtime().engine, actor=actor, reply_id=reply_id, origin=origin())
+        except DecisionRefused as exc:
+            session.rollback()
+            return problem(409, str(exc))
+        session.commit()
+        reply = get_reply(session, actor, reply_id)
+        return _detail(reply), 201, {"Location": f"/api/v1/debts/{debt.id}"}
 
 
 @blp.route("/replies/<id:reply_id>/attachment")

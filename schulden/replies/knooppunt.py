@@ -310,6 +310,15 @@ def _answer(reply: CreditorReply, letter: Letter | None) -> dict[str, Any]:
             "offered": reply.arrangement_offered,
             "monthly_cents": reply.arrangement_monthly_cents,
             "terms": reply.arrangement_terms,
+            # Betaalvoorstel antwoord: akkoord (accept), niet akkoord (refuse, with its reason) or a counter-offer.
+            "decision": reply.arrangement_decision,
+            "reason": reply.arrangement_reason,
+        },
+        # No SKN message (L5 is none): exported so the document holds the whole answer.
+        "termination": {
+            "confirmed": reply.termination_confirmed,
+            "end_date": _day(reply.termination_date),
+            "reason": reply.termination_reason,
         },
         "contact": {"name": reply.contact_name, "phone": reply.contact_phone, "email": reply.contact_email},
         "geen_medewerking": _geen_medewerking(reply),

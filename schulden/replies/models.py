@@ -1,8 +1,9 @@
 """A creditor's answer to a letter, or to a debt when it came on paper or by phone; the creditor's reply session.
 
 One row per submission: a creditor who corrects an earlier answer adds a row with the next `version` of that debt
-and the earlier row gets `superseded_at`; nothing is overwritten, so the case shows what each creditor said and
-when (domain.md 9.2; security.md 2.2 "a reply is write-once"), while the debt and the task list follow the newest.
+(of that letter, for the answer to a notice about no debt: L6, L7) and the earlier row gets `superseded_at`;
+nothing is overwritten, so the case shows what each creditor said and when (domain.md 9.2; security.md 2.2 "a
+reply is write-once"), while the debt and the task list follow the newest.
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ class CreditorReply(Base):
     arrangement_offered: Mapped[bool | None]
     arrangement_monthly_cents: Mapped[int | None] = mapped_column(BigInteger)
     arrangement_terms: Mapped[str | None] = mapped_column(Text)
+    # The creditor's decision on our payment proposal (L4): accept, refuse (with its reason) or counter (with the
+    # counter-proposal in the arrangement fields above). The counsellor records the debt's step from it.
+    arrangement_decision: Mapped[str | None] = mapped_column(String(8))
+    arrangement_reason: Mapped[str | None] = mapped_column(Text)
+    # The answer to a termination (L5): confirmed, and from when; or not, and why.
+    termination_confirmed: Mapped[bool | None]
+    termination_date: Mapped[date | None]
+    termination_reason: Mapped[str | None] = mapped_column(Text)
+    # The insurer's answer to the suspension of the basic health insurance (L6): confirmed, and from when.
+    insurance_suspended: Mapped[bool | None]
+    insurance_suspended_from: Mapped[date | None]
+    # A benefit office's answer to the change report (L7): processed, and any amount it will reclaim (in cents),
+    # which the counsellor may add to the case as a debt.
+    change_confirmed: Mapped[bool | None]
+    reclaim_cents: Mapped[int | None] = mapped_column(BigInteger)
     contact_name: Mapped[str | None] = mapped_column(String(200))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     contact_email: Mapped[str | None] = mapped_column(String(254))
@@ -101,6 +117,10 @@ class CreditorReply(Base):
             "no_cooperation IS NULL OR no_cooperation IN "
             "('client_unknown', 'final_discharge', 'recent_stabilisation', 'declines_helper', 'other')",
             name="no_cooperation_known",
+        ),
+        CheckConstraint(
+            "arrangement_decision IS NULL OR arrangement_decision IN ('accept', 'refuse', 'counter')",
+            name="arrangement_decision_known",
         ),
         Index("ix_creditor_reply_case_id", "case_id"),
         Index("ix_creditor_reply_debt_id", "debt_id"),
@@ -142,6 +162,58 @@ class CreditorReply(Base):
     def awaits_take_over(self) -> bool:
         """The newest answer named amounts that the debt does not carry yet: the counsellor still has to check."""
         return self.superseded_at is None and self.has_balance and not self.amounts_taken_over
+
+    @property
+    def decision_steps(self) -> tuple[DecisionStep, ...]:
+        """The debt steps the creditor's decision asks of the counsellor (none when it asks none): an accepted
+        proposal is agreed, a refused one rejected, a counter-proposal agreed or answered with a new proposal, a
+        confirmed termination confirmed. Declining (geen medewerking) asks none: the answer did that itself."""
+        if self.no_cooperation:
+            return ()
+        if self.arrangement_decision == ArrangementDecision.ACCEPT:
+            return (DecisionStep.AGREE,)
+        if self.arrangement_decision == ArrangementDecision.REFUSE:
+            return (DecisionStep.REJECT,)
+        if self.arrangement_decision == ArrangementDecision.COUNTER:
+            return (DecisionStep.AGREE, DecisionStep.PROPOSE_AGAIN)
+        if self.termination_confirmed:
+            return (DecisionStep.CONFIRM_TERMINATION,)
+        return ()
+
+    @property
+    def decision_taken(self) -> str | None:
+        """The debt event a counsellor fired from this answer's decision (agree_arrangement, ...), or None; read
+        from `events`, as `amounts_taken_over` is."""
+        fired = (self.events or "").split(",")
+        return next((event for event in DECISION_EVENTS if event in fired), None)
+
+
+class ArrangementDecision(StrEnum):
+    """The creditor's answer to a payment proposal (L4)."""
+
+    ACCEPT = "accept"
+    REFUSE = "refuse"
+    COUNTER = "counter"
+
+
+class DecisionStep(StrEnum):
+    """What a counsellor records on the debt from a creditor's decision (schulden/replies/decisions.py)."""
+
+    AGREE = "agree"  # agree_arrangement: the proposal, or the creditor's counter-proposal, is agreed
+    REJECT = "reject"  # reject_arrangement
+    PROPOSE_AGAIN = "propose_again"  # reject_arrangement, then propose_arrangement with a new plan
+    CONFIRM_TERMINATION = "confirm_termination"
+
+
+#: The debt event each step fires first (debts/workflow.py); PROPOSE_AGAIN then fires `propose_arrangement`.
+STEP_EVENTS = {
+    DecisionStep.AGREE: "agree_arrangement",
+    DecisionStep.REJECT: "reject_arrangement",
+    DecisionStep.PROPOSE_AGAIN: "reject_arrangement",
+    DecisionStep.CONFIRM_TERMINATION: "confirm_termination",
+}
+#: The debt events of the steps, as `events` records them: one of them settles the answer's decision.
+DECISION_EVENTS = ("agree_arrangement", "reject_arrangement", "confirm_termination")
 
 
 #: The debt event that takes an answer's amounts over (schulden.debts.workflow), as `events` records it.

@@ -21,6 +21,7 @@ from schulden.errors import NotFound
 from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
 from schulden.letters.models import Letter
 from schulden.replies import codes
+from schulden.replies.decisions import decided as decided_entry
 from schulden.replies.models import TAKEN_OVER_EVENT, CreditorReply
 from schulden.replies.services import get_reply, replies_of_case
 from schulden.users.models import User
@@ -71,6 +72,10 @@ class AnswerView:
     letter: Letter | None
     versions: list[CreditorReply]
     taken_over: TakeOver | None
+    #: Who recorded the debt's step from the answer's decision (agree_arrangement, ...), and when.
+    decided: TakeOver | None
+    #: The letter type whose questions the answer answers (a reminder's: the letter it chased); None: no letter.
+    asked: str | None
     #: The display names of the staff named by actor id (entered, read, taken over); a creditor is "De schuldeiser".
     people: dict[str, str]
 
@@ -129,6 +134,21 @@ def read_answer(
         )
         if reply.amounts_taken_over:
             taken_over = _taken_over(engine, session, instance, reply.id)
+    letter = session.get(Letter, reply.letter_id) if reply.letter_id is not None else None
+    if debt is None and letter is not None:
+        # A notice about the case (L6, L7): its recipient answered, versioned per letter.
+        creditor = letter.recipient_name
+        versions = list(
+            session.scalars(
+                select(CreditorReply)
+                .where(CreditorReply.letter_id == letter.id, CreditorReply.debt_id.is_(None))
+                .order_by(CreditorReply.version)
+            )
+        )
+    decided = None
+    if debt is not None and reply.decision_taken is not None:
+        entry = decided_entry(engine, session, reply)
+        decided = TakeOver(entry.actor_id, entry.at) if entry is not None else None
     return AnswerView(
         reply=reply,
         case=case,
@@ -139,12 +159,23 @@ def read_answer(
         debt_type=DEBT_TYPE_LABELS.get(debt.debt_type, debt.debt_type) if debt is not None else None,
         debt_state=state,
         debt_state_label=state_label,
-        letter=session.get(Letter, reply.letter_id) if reply.letter_id is not None else None,
+        letter=letter,
         versions=versions,
         taken_over=taken_over,
+        decided=decided,
+        asked=codes.asked_type(session, letter) if letter is not None else None,
         people=_names(
             session,
-            {a for a in (reply.entered_by, reply.reviewed_by, taken_over.actor_id if taken_over else None) if a},
+            {
+                a
+                for a in (
+                    reply.entered_by,
+                    reply.reviewed_by,
+                    taken_over.actor_id if taken_over else None,
+                    decided.actor_id if decided else None,
+                )
+                if a
+            },
         ),
     )
 

@@ -6,16 +6,15 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from schulden.fields import Cents, Day, DutchSchema, Name, PlainText, one_of
-from schulden.letters.templates import bedrag, datum
-from schulden.replies.models import NoCooperation, ReplyChannel
+from schulden.replies.models import ArrangementDecision, DecisionStep, NoCooperation, ReplyChannel
 
 NO_COOPERATION = [n.value for n in NoCooperation]
+DECISIONS = [d.value for d in ArrangementDecision]
 PHONE = validate.Regexp(r"^[0-9 +()\-]{6,20}$", error="Telefoonnummer: 6 tot 20 cijfers, spaties, +, - of haakjes.")
 STAFF_CHANNELS = [c.value for c in ReplyChannel if c is not ReplyChannel.WEB]
 #: The creditor's own numbers are stored in 64 characters (CreditorReply.creditor_customer_number, ..._invoice_number).
@@ -73,19 +72,24 @@ class ReplyAnswer(DutchSchema):
     contact_email = fields.Email(load_default=None, allow_none=True)
     no_cooperation = fields.String(load_default=None, allow_none=True, validate=one_of(NO_COOPERATION))
     no_cooperation_note = PlainText(load_default=None, allow_none=True, maximum=2000)
+    # The decisions a proposal (L4) and a termination (L5) ask for, and the notices' confirmations (L6, L7).
+    arrangement_decision = fields.String(load_default=None, allow_none=True, validate=one_of(DECISIONS))
+    arrangement_reason = PlainText(load_default=None, allow_none=True, maximum=2000)
+    termination_confirmed = fields.Boolean(load_default=None, allow_none=True)
+    termination_date = Day(load_default=None, allow_none=True)
+    termination_reason = PlainText(load_default=None, allow_none=True, maximum=2000)
+    insurance_suspended = fields.Boolean(load_default=None, allow_none=True)
+    insurance_suspended_from = Day(load_default=None, allow_none=True)
+    change_confirmed = fields.Boolean(load_default=None, allow_none=True)
+    reclaim_cents = Cents(load_default=None, allow_none=True)
     note = PlainText(load_default=None, allow_none=True, maximum=5000)
 
 
 # -- what the reply page asks, per letter (ux.md "Public creditor page": ask only what the letter asked) ------------
 
 
-class Decision(StrEnum):
-    """The creditor's answer to a payment proposal (L4): the letter asks whether it agrees, and why not."""
-
-    ACCEPT = "accept"
-    REFUSE = "refuse"
-    COUNTER = "counter"
-
+#: The creditor's answer to a payment proposal (L4): the letter asks whether it agrees, and why not.
+Decision = ArrangementDecision
 
 DECISION_LABELS = {
     Decision.ACCEPT: "Ja, wij gaan akkoord met het voorstel",
@@ -119,6 +123,8 @@ PROPOSAL = Section(
      "interest_suspended"),
 )  # fmt: skip
 TERMINATION = Section("termination", ("termination_confirmed", "termination_date", "termination_reason"))
+INSURANCE = Section("insurance", ("insurance_suspended", "insurance_suspended_from"))
+CHANGE = Section("change", ("change_confirmed", "reclaim_cents"))
 NO_COOPERATION_SECTION = Section("no_cooperation", ("no_cooperation", "no_cooperation_note"))
 CONTACT = Section("contact", ("contact_name", "contact_phone", "contact_email", "note"))
 
@@ -126,13 +132,20 @@ CONTACT = Section("contact", ("contact_name", "contact_phone", "contact_email", 
 #: asked: see codes.asked_type). L1 reports the detention and asks to suspend collection and for a statement of
 #: account; L2 asks only the statement; both ask whether the creditor will work towards an arrangement. L4 proposes
 #: a plan (agree, refuse, or a counter-proposal; and no interest during it); L5 terminates a contract (confirm and
-#: from when). Every letter keeps "Geen medewerking" and the creditor's contact details.
+#: from when). Every letter to a creditor keeps "Geen medewerking" and the creditor's contact details. The
+#: notices at intake are about no debt: the insurer confirms the suspension of the basic insurance and from when
+#: (L6), a benefit office that it processed the change and what it will reclaim (L7); both keep the contact
+#: details, and neither is a creditor's "Geen medewerking".
 QUESTIONS: dict[str, tuple[Section, ...]] = {
     "L1": (NUMBERS, BALANCE, SUSPENSION, ARRANGEMENT, NO_COOPERATION_SECTION, CONTACT),
     "L2": (NUMBERS, BALANCE, ARRANGEMENT, NO_COOPERATION_SECTION, CONTACT),
     "L4": (PROPOSAL, NO_COOPERATION_SECTION, CONTACT),
     "L5": (TERMINATION, NO_COOPERATION_SECTION, CONTACT),
+    "L6": (INSURANCE, CONTACT),
+    "L7": (CHANGE, CONTACT),
 }
+#: The letters about the case, not a debt, that can be answered online (schulden/cases/notices.py).
+NOTICE_TYPES = frozenset({"L6", "L7"})
 #: A reminder whose first letter cannot be found asks what the notice asks (the most).
 FALLBACK = "L1"
 
@@ -147,17 +160,8 @@ def asked_fields(asked_type: str) -> tuple[str, ...]:
 
 
 class ReplyPageAnswer(ReplyAnswer):
-    """The reply page's fields: the stored answer's, plus the decisions a proposal (L4) and a termination (L5) ask.
-    Those two have no columns of their own yet: `stored_answer` writes them into the answer's note (and the
-    arrangement fields), in words the counsellor reads on the answer page."""
-
-    arrangement_decision = fields.String(
-        load_default=None, allow_none=True, validate=one_of([d.value for d in Decision])
-    )
-    arrangement_reason = PlainText(load_default=None, allow_none=True, maximum=2000)
-    termination_confirmed = fields.Boolean(load_default=None, allow_none=True)
-    termination_date = Day(load_default=None, allow_none=True)
-    termination_reason = PlainText(load_default=None, allow_none=True, maximum=2000)
+    """The reply page's fields: those of a stored answer (the decisions included); `stored_answer` applies the
+    rules of the letter's questions."""
 
 
 @dataclass(frozen=True)
@@ -169,61 +173,103 @@ class Proposal:
     start_date: date
 
 
+#: The fields of each letter's decision: kept only for the letter that asks them, so a decision typed and then
+#: hidden (another letter's question) is never stored.
+_DECISION_FIELDS = {
+    "L4": ("arrangement_decision", "arrangement_reason"),
+    "L5": ("termination_confirmed", "termination_date", "termination_reason"),
+    "L6": ("insurance_suspended", "insurance_suspended_from"),
+    "L7": ("change_confirmed", "reclaim_cents"),
+}
+
+
 def stored_answer(
     asked_type: str, loaded: Mapping[str, Any], proposal: Proposal | None
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The page's answer (`ReplyPageAnswer` loaded) as the fields an answer stores (services.FIELDS), with the
-    rules of the proposal and termination questions. A decision is written as the first line of the note, so the
-    counsellor reads it with the answer; the creditor's own note follows."""
+    rules of the letter's decision: each decision is stored as data (arrangement_decision, termination_confirmed,
+    ...), and the note keeps only the creditor's own words."""
     errors: dict[str, list[str]] = {}
-    data = {k: v for k, v in loaded.items() if k in ReplyAnswer().fields}
-    declined = bool(loaded.get("no_cooperation"))
-    said: str | None = None
-    if asked_type == "L4" and not declined:
-        decision = loaded.get("arrangement_decision")
-        if decision is None:
-            errors["arrangement_decision"] = ["Kies of u akkoord gaat met het voorstel."]
-        elif decision == Decision.ACCEPT.value:
-            if proposal is not None:
-                data["arrangement_monthly_cents"] = proposal.monthly_cents
-            data["arrangement_offered"] = True
-            plan = (
-                f" van {bedrag(proposal.monthly_cents)} per maand, {proposal.months} termijnen vanaf "
-                f"{datum(proposal.start_date)}"
-                if proposal is not None
-                else ""
-            )
-            said = f"Akkoord met het voorstel voor een betalingsregeling{plan}."
-        elif decision == Decision.REFUSE.value:
-            if not loaded.get("arrangement_reason"):
-                errors["arrangement_reason"] = ["Schrijf waarom u niet akkoord gaat."]
-            data["arrangement_offered"] = False
-            data["arrangement_monthly_cents"] = None
-            data["arrangement_terms"] = None
-            said = f"Niet akkoord met het voorstel voor een betalingsregeling: {loaded.get('arrangement_reason')}"
-        else:
-            if loaded.get("arrangement_monthly_cents") is None:
-                errors["arrangement_monthly_cents"] = ["Vul het bedrag per maand van uw voorstel in euro's in."]
-            data["arrangement_offered"] = True
-            said = "Ander voorstel voor een betalingsregeling (zie bedrag per maand en voorwaarden)."
-    if asked_type == "L5" and not declined:
-        confirmed = loaded.get("termination_confirmed")
-        if confirmed is None:
-            errors["termination_confirmed"] = ["Kies of u de opzegging bevestigt."]
-        elif confirmed:
-            end = loaded.get("termination_date")
-            if end is None:
-                errors["termination_date"] = ["Vul de datum in waarop de overeenkomst eindigt."]
-            else:
-                said = f"Opzegging bevestigd: de overeenkomst eindigt op {datum(end)}."
-        else:
-            if not loaded.get("termination_reason"):
-                errors["termination_reason"] = ["Schrijf waarom u de opzegging niet bevestigt."]
-            said = f"Opzegging niet bevestigd: {loaded.get('termination_reason')}"
-    if said is not None:
-        note = loaded.get("note")
-        data["note"] = f"{said}\n\n{note}" if note else said
+    asked = set(_DECISION_FIELDS.get(asked_type, ()))
+    decision_fields = {name for names in _DECISION_FIELDS.values() for name in names}
+    data = {k: v for k, v in loaded.items() if k in ReplyAnswer().fields and (k in asked or k not in decision_fields)}
+    if loaded.get("no_cooperation"):
+        # "Geen medewerking" answers the letter: a decision typed as well is not the creditor's answer.
+        data.update(dict.fromkeys(asked))
+    elif asked_type in _RULES:
+        _RULES[asked_type](loaded, data, errors, proposal)
     return data, errors
+
+
+def _termination_rules(
+    loaded: Mapping[str, Any], data: dict[str, Any], errors: dict[str, list[str]], _proposal: Proposal | None
+) -> None:
+    """Confirmed with the day the contract ends, or not confirmed with the reason."""
+    confirmed = loaded.get("termination_confirmed")
+    if confirmed is None:
+        errors["termination_confirmed"] = ["Kies of u de opzegging bevestigt."]
+    elif confirmed:
+        if loaded.get("termination_date") is None:
+            errors["termination_date"] = ["Vul de datum in waarop de overeenkomst eindigt."]
+        data["termination_reason"] = None
+    else:
+        if not loaded.get("termination_reason"):
+            errors["termination_reason"] = ["Schrijf waarom u de opzegging niet bevestigt."]
+        data["termination_date"] = None
+
+
+def _insurance_rules(
+    loaded: Mapping[str, Any], data: dict[str, Any], errors: dict[str, list[str]], _proposal: Proposal | None
+) -> None:
+    """The insurer suspends the basic insurance from a date, or says in the note why not."""
+    suspended = loaded.get("insurance_suspended")
+    if suspended is None:
+        errors["insurance_suspended"] = ["Kies of u de basisverzekering schorst."]
+    elif suspended and loaded.get("insurance_suspended_from") is None:
+        errors["insurance_suspended_from"] = ["Vul de datum in vanaf wanneer de verzekering geschorst is."]
+    elif not suspended:
+        data["insurance_suspended_from"] = None
+        if not loaded.get("note"):
+            errors["note"] = ["Schrijf bij Opmerking waarom u de verzekering niet schorst."]
+
+
+def _change_rules(
+    loaded: Mapping[str, Any], data: dict[str, Any], errors: dict[str, list[str]], _proposal: Proposal | None
+) -> None:
+    """The office processed the change (and names any reclaim), or says in the note why not."""
+    if loaded.get("change_confirmed") is None:
+        errors["change_confirmed"] = ["Kies of u de wijziging hebt verwerkt."]
+    elif not loaded.get("change_confirmed") and not loaded.get("note"):
+        errors["note"] = ["Schrijf bij Opmerking waarom u de wijziging niet verwerkt."]
+
+
+def _proposal_rules(
+    loaded: Mapping[str, Any], data: dict[str, Any], errors: dict[str, list[str]], proposal: Proposal | None
+) -> None:
+    """Agree (the letter's plan becomes the answer's arrangement), refuse (with a reason, no arrangement) or a
+    counter-proposal (with its amount a month)."""
+    decision = loaded.get("arrangement_decision")
+    if decision is None:
+        errors["arrangement_decision"] = ["Kies of u akkoord gaat met het voorstel."]
+    elif decision == Decision.ACCEPT.value:
+        data["arrangement_monthly_cents"] = proposal.monthly_cents if proposal is not None else None
+        data["arrangement_offered"] = True
+        data["arrangement_terms"] = None
+        data["arrangement_reason"] = None
+    elif decision == Decision.REFUSE.value:
+        if not loaded.get("arrangement_reason"):
+            errors["arrangement_reason"] = ["Schrijf waarom u niet akkoord gaat."]
+        data["arrangement_offered"] = False
+        data["arrangement_monthly_cents"] = None
+        data["arrangement_terms"] = None
+    else:
+        if loaded.get("arrangement_monthly_cents") is None:
+            errors["arrangement_monthly_cents"] = ["Vul het bedrag per maand van uw voorstel in euro's in."]
+        data["arrangement_offered"] = True
+        data["arrangement_reason"] = None
+
+
+_RULES = {"L4": _proposal_rules, "L5": _termination_rules, "L6": _insurance_rules, "L7": _change_rules}
 
 
 class ReplyCreate(ReplyAnswer):
@@ -232,6 +278,42 @@ class ReplyCreate(ReplyAnswer):
     channel = fields.String(required=True, validate=one_of(STAFF_CHANNELS))
     received_on = Day(required=True)
     letter_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class ProposalIn(DutchSchema):
+    """A new payment proposal (L4) in answer to a creditor's counter-proposal: as `propose_arrangement` takes it."""
+
+    monthly_cents = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=100_000_000, error="Bedrag per maand in centen, van 1 tot 100000000."),
+    )
+    months = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=120, error="Aantal termijnen: 1 tot 120.")
+    )
+    start_date = Day(required=True)
+    basis = PlainText(required=True, maximum=500, metadata={"description": "Waarop het bedrag is gebaseerd."})
+
+
+class DecisionIn(DutchSchema):
+    """The step a counsellor records on the debt from the creditor's decision (POST /replies/{id}/decision)."""
+
+    step = fields.String(
+        required=True,
+        validate=one_of([s.value for s in DecisionStep]),
+        metadata={
+            "description": "agree (regeling akkoord; bij een tegenvoorstel: dat voorstel), reject (afgewezen), "
+            "propose_again (tegenvoorstel niet aangenomen, met `proposal` een nieuw voorstel), confirm_termination."
+        },
+    )
+    proposal = fields.Nested(ProposalIn, load_default=None, allow_none=True)
+
+    @validates_schema
+    def _proposal_with_propose_again(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("step") == DecisionStep.PROPOSE_AGAIN.value and data.get("proposal") is None:
+            raise ValidationError("Bij propose_again hoort het nieuwe voorstel.", "proposal")
+        if data.get("step") != DecisionStep.PROPOSE_AGAIN.value and data.get("proposal") is not None:
+            raise ValidationError("Een voorstel hoort alleen bij propose_again.", "proposal")
 
 
 class ReplyOut(DutchSchema):
@@ -264,6 +346,17 @@ class ReplyOut(DutchSchema):
     contact_email = fields.String(allow_none=True)
     no_cooperation = fields.String(allow_none=True)
     no_cooperation_note = fields.String(allow_none=True)
+    arrangement_decision = fields.String(
+        allow_none=True, metadata={"enum": DECISIONS, "description": "Besluit over ons voorstel (L4)."}
+    )
+    arrangement_reason = fields.String(allow_none=True)
+    termination_confirmed = fields.Boolean(allow_none=True)
+    termination_date = fields.Date(allow_none=True)
+    termination_reason = fields.String(allow_none=True)
+    insurance_suspended = fields.Boolean(allow_none=True)
+    insurance_suspended_from = fields.Date(allow_none=True)
+    change_confirmed = fields.Boolean(allow_none=True)
+    reclaim_cents = fields.Integer(allow_none=True)
     note = fields.String(allow_none=True)
     attachment_name = fields.String(allow_none=True)
     attachment_bytes = fields.Integer(allow_none=True)
@@ -338,6 +431,16 @@ class KnooppuntArrangement(DutchSchema):
     offered = fields.Boolean(allow_none=True)
     monthly_cents = fields.Integer(allow_none=True)
     terms = fields.String(allow_none=True)
+    decision = fields.String(
+        allow_none=True, metadata={"enum": DECISIONS, "description": "Betaalvoorstel antwoord: akkoord of niet."}
+    )
+    reason = fields.String(allow_none=True)
+
+
+class KnooppuntTermination(DutchSchema):
+    confirmed = fields.Boolean(allow_none=True)
+    end_date = _date()
+    reason = fields.String(allow_none=True)
 
 
 class KnooppuntContact(DutchSchema):
@@ -370,6 +473,7 @@ class KnooppuntAnswer(DutchSchema):
     has_attachment = fields.Boolean(allow_none=True)
     original_creditor = fields.String(allow_none=True)
     arrangement = fields.Nested(KnooppuntArrangement)
+    termination = fields.Nested(KnooppuntTermination)
     contact = fields.Nested(KnooppuntContact)
     geen_medewerking = fields.Nested(KnooppuntNoCooperation, allow_none=True)
     note = fields.String(allow_none=True)

@@ -41,6 +41,7 @@ from schulden.letters.queries import scoped_letter
 from schulden.ports import FileStore
 from schulden.replies import codes
 from schulden.replies.models import CreditorReply, NoCooperation, ReplyChannel
+from schulden.replies.schemas import NOTICE_TYPES
 from schulden.roles import Role
 from workflows import Actor, Engine, TransitionRefused, WorkflowInstance
 from workflows.store import utcnow
@@ -68,7 +69,32 @@ FIELDS = (
     "contact_email",
     "no_cooperation",
     "no_cooperation_note",
+    "arrangement_decision",
+    "arrangement_reason",
+    "termination_confirmed",
+    "termination_date",
+    "termination_reason",
+    "insurance_suspended",
+    "insurance_suspended_from",
+    "change_confirmed",
+    "reclaim_cents",
     "note",
+)
+#: Answers in their own right, without a balance: a decision on our letter, a confirmation, a note.
+_ANSWERS = (
+    "collection_suspended",
+    "interest_suspended",
+    "arrangement_offered",
+    "arrangement_decision",
+    "termination_confirmed",
+    "insurance_suspended",
+    "change_confirmed",
+    "reclaim_cents",
+    "note",
+    "has_judgment",
+    # The creditor's own numbers alone are an answer too: Schuldenknooppunt's Kennisgeving antwoord.
+    "creditor_customer_number",
+    "creditor_invoice_number",
 )
 _BALANCE = ("principal_cents", "interest_cents", "costs_cents")
 
@@ -93,17 +119,7 @@ def check_answer(data: Mapping[str, Any], *, today: date) -> None:
         if data["no_cooperation"] == NoCooperation.OTHER.value and not data.get("no_cooperation_note"):
             errors["no_cooperation_note"] = ["Licht de reden toe als u 'andere reden' kiest."]
     elif not has_balance and not any(
-        data.get(k) not in (None, "", False)
-        # The creditor's own numbers alone are an answer too: Schuldenknooppunt's Kennisgeving antwoord.
-        for k in (
-            "collection_suspended",
-            "interest_suspended",
-            "arrangement_offered",
-            "note",
-            "has_judgment",
-            "creditor_customer_number",
-            "creditor_invoice_number",
-        )
+        data.get(k) not in (None, "", False) or (k in _DECISIONS and data.get(k) is False) for k in _ANSWERS
     ):
         errors["principal_cents"] = ["Geef het saldo, of kies 'geen medewerking', of schrijf een toelichting."]
     if has_balance and data.get("peildatum") is None:
@@ -121,8 +137,31 @@ def check_answer(data: Mapping[str, Any], *, today: date) -> None:
                 errors[until] = ["De einddatum van de opschorting ligt in het verleden."]
     if data.get("arrangement_monthly_cents") is not None and not data.get("arrangement_offered"):
         errors["arrangement_monthly_cents"] = ["Een maandbedrag hoort bij een aangeboden betalingsregeling."]
+    _check_decisions(data, errors)
     if errors:
         raise ValidationFailed(errors)
+
+
+#: A "no" to these is an answer as much as a "yes".
+_DECISIONS = frozenset({"termination_confirmed", "insurance_suspended", "change_confirmed"})
+
+
+def _check_decisions(data: Mapping[str, Any], errors: dict[str, list[str]]) -> None:
+    """The decisions' rules, for every channel: a refusal names its reason, a counter-proposal its amount, a date
+    belongs to a confirmation, a reclaim is an amount."""
+    decision = data.get("arrangement_decision")
+    if decision == "refuse" and not data.get("arrangement_reason"):
+        errors["arrangement_reason"] = ["Bij 'niet akkoord' hoort de reden (arrangement_reason)."]
+    if decision == "counter" and data.get("arrangement_monthly_cents") is None:
+        errors["arrangement_monthly_cents"] = ["Bij een ander voorstel hoort het bedrag per maand."]
+    if data.get("arrangement_reason") and decision != "refuse":
+        errors["arrangement_reason"] = ["Een reden hoort bij 'niet akkoord' (arrangement_decision refuse)."]
+    if data.get("termination_date") is not None and not data.get("termination_confirmed"):
+        errors["termination_date"] = ["Een einddatum hoort bij een bevestigde opzegging."]
+    if data.get("termination_reason") and data.get("termination_confirmed") is not False:
+        errors["termination_reason"] = ["Een reden hoort bij een opzegging die niet is bevestigd."]
+    if data.get("insurance_suspended_from") is not None and not data.get("insurance_suspended"):
+        errors["insurance_suspended_from"] = ["Een begindatum hoort bij een bevestigde schorsing."]
 
 
 def _fire(session: Session, engine: Engine, instance: WorkflowInstance, event: str, **kwargs: Any) -> bool:
@@ -211,6 +250,51 @@ def record_reply(
         # Beslag: the counsellor must see it at once (domain.md 9.2, threat_type attachment).
         debt.threat = "attachment"
     reply.events = ",".join(fired)
+    session.flush()
+    return reply
+
+
+def record_notice_reply(
+    session: Session,
+    *,
+    actor: Actor,
+    letter: Letter,
+    data: Mapping[str, Any],
+    today: date,
+    attachment: StoredAttachment | None = None,
+    now: datetime,
+) -> CreditorReply:
+    """Store the answer to a notice about the case, not a debt (L6 to the insurer, L7 to a benefit office): the
+    case's answer, versioned per letter. No debt process moves; the counsellor reads it (and may add a reclaim as
+    a debt, replies.decisions). Raises ValidationFailed (nothing written) on bad input. Does not commit."""
+    check_answer(data, today=today)
+    # The letter's row is the lock here: two answers to it at once get versions n+1 and n+2.
+    session.execute(select(Letter.id).where(Letter.id == letter.id).with_for_update())
+    same_letter = (CreditorReply.letter_id == letter.id, CreditorReply.debt_id.is_(None))
+    latest = session.scalar(select(func.max(CreditorReply.version)).where(*same_letter)) or 0
+    if latest:
+        session.execute(
+            update(CreditorReply)
+            .where(*same_letter, CreditorReply.superseded_at.is_(None))
+            .values(superseded_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+    reply = CreditorReply(
+        case_id=letter.case_id,
+        debt_id=None,
+        letter_id=letter.id,
+        channel=ReplyChannel.WEB.value,
+        received_on=today,
+        entered_by=actor.actor_id,
+        version=latest + 1,
+        **{name: data.get(name) for name in FIELDS},
+    )
+    if attachment is not None:
+        reply.attachment_key = attachment.key
+        reply.attachment_name = attachment.name
+        reply.attachment_sha256 = attachment.sha256
+        reply.attachment_bytes = attachment.size
+    session.add(reply)
     session.flush()
     return reply
 
@@ -322,25 +406,30 @@ def submit_answer(
     attachment: StoredAttachment | None,
     origin: str | None,
 ) -> CreditorReply:
-    """The creditor answers the letter on the reply page (`data` as ReplyAnswer loads it). The letter must be about
-    a debt; the submission is counted for the per-letter limit (replies/codes.py). Raises ValidationFailed with
-    nothing written. Does not commit."""
-    if letter.debt_id is None:
-        raise ValidationFailed({"_form": [NOT_ABOUT_A_DEBT]})
+    """The creditor answers the letter on the reply page (`data` as ReplyAnswer loads it). The letter is about a
+    debt, or is a notice about the case (L6, L7: schemas.NOTICE_TYPES); the submission is counted for the
+    per-letter limit (replies/codes.py). Raises ValidationFailed with nothing written. Does not commit."""
     actor = CreditorActor(letter.id)
     today = today_of(engine)
-    reply = record_reply(
-        session,
-        engine,
-        actor=actor,
-        debt=session.get_one(Debt, letter.debt_id),
-        letter_id=letter.id,
-        channel=ReplyChannel.WEB,
-        data=data,
-        received_on=today,
-        today=today,
-        attachment=attachment,
-    )
+    if letter.debt_id is None:
+        if letter.letter_type not in NOTICE_TYPES:
+            raise ValidationFailed({"_form": [NOT_ABOUT_A_DEBT]})
+        reply = record_notice_reply(
+            session, actor=actor, letter=letter, data=data, today=today, attachment=attachment, now=engine.clock()
+        )
+    else:
+        reply = record_reply(
+            session,
+            engine,
+            actor=actor,
+            debt=session.get_one(Debt, letter.debt_id),
+            letter_id=letter.id,
+            channel=ReplyChannel.WEB,
+            data=data,
+            received_on=today,
+            today=today,
+            attachment=attachment,
+        )
     audit.record(session, actor=actor, action="reply.submit", object_type="letter", object_id=letter.id,
                  case_id=letter.case_id, origin=origin,
                  details={"reply_id": reply.id, "version": reply.version, "events": reply.events})  # fmt: skip

@@ -32,11 +32,25 @@ from schulden.http.clients import client_address
 from schulden.http.ports import runtime
 from schulden.http.requests import db_session
 from schulden.labels import AMOUNT_STATUS_LABELS, letter_label
+from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.letters.lifecycle import PDF_READY
 from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused, check_pdf
-from schulden.replies.models import NO_COOPERATION_LABELS, CreditorReply
-from schulden.replies.queries import EntryContext, read_answer, read_entry_context
-from schulden.replies.schemas import ReplyCreate
+from schulden.replies.decisions import (
+    STEP_STATES,
+    DecisionRefused,
+    Plan,
+    add_reclaim_debt,
+    decide,
+    last_proposal,
+    offer,
+    reclaim_debt_type,
+    reclaim_refusal,
+    said,
+    step_label,
+)
+from schulden.replies.models import NO_COOPERATION_LABELS, CreditorReply, DecisionStep
+from schulden.replies.queries import AnswerView, EntryContext, read_answer, read_entry_context
+from schulden.replies.schemas import DECISION_LABELS, ReplyCreate
 from schulden.replies.services import (
     AmountsNotTakenOver,
     NoAttachment,
@@ -107,13 +121,15 @@ BODY_TOO_BIG = (
 @blp.get("/<int:case_id>/antwoorden/<int:reply_id>")
 @login_required
 def show(case_id: int, reply_id: int) -> ResponseReturnValue:
-    """The answer with everything the creditor said, its letter, PDF and earlier versions."""
+    """The answer with everything the creditor said (its decision in words, and the step it asks), its letter, PDF
+    and earlier versions."""
     session = db_session()
     view = read_answer(
         session, runtime().engine, current_actor(), case_id=case_id, reply_id=reply_id, origin=client_address()
     )
+    context = _answer_context(view.reply, view)
     session.commit()
-    return render_template("dossiers/answers/show.html", **_answer_context(view.reply, view), may_act=_is_counsellor())
+    return render_template("dossiers/answers/show.html", **context, may_act=_is_counsellor())
 
 
 def _is_counsellor() -> bool:
@@ -133,6 +149,11 @@ def _answer_context(reply: CreditorReply, view: Any) -> dict[str, Any]:
         "letter_title": letter_label(letter.letter_type, letter.round) if letter is not None else None,
         "letter_pdf": letter is not None and letter.storage_key is not None and letter.status in PDF_READY,
         "moves_to_confirmed": view.debt_state in CONFIRMS_BALANCE,
+        "said": said(reply),
+        "offer": offer(db_session(), runtime().engine, reply),
+        "steps": [(step, step_label(reply, step), STEP_SLUGS[step]) for step in reply.decision_steps],
+        "reclaim_refusal": reclaim_refusal(db_session(), reply),
+        "decision_labels": {k.value: v for k, v in DECISION_LABELS.items()},
     }
 
 
@@ -227,6 +248,233 @@ def confirm_submit(case_id: int, reply_id: int) -> ResponseReturnValue:
     session.commit()
     total = format_euro(reply.total_cents or 0)
     flash(f"Bedragen overgenomen: de schuld bij {view.creditor} is nu € {total}, bevestigd.", "done")
+    return redirect(url_for("antwoorden.show", case_id=case_id, reply_id=reply_id), 303)
+
+
+# --- the creditor's decision: the debt's step, behind its check page -------------------------------------------------
+
+#: The steps in the address, in Dutch.
+STEP_SLUGS = {
+    DecisionStep.AGREE: "akkoord",
+    DecisionStep.REJECT: "afwijzen",
+    DecisionStep.PROPOSE_AGAIN: "opnieuw-voorstellen",
+    DecisionStep.CONFIRM_TERMINATION: "opzegging-bevestigd",
+}
+_SLUG_STEPS = {slug: step for step, slug in STEP_SLUGS.items()}
+#: Where each step takes the debt (debts/workflow.py); a new proposal ends in `arrangement_proposed` again.
+STEP_TARGETS = {
+    DecisionStep.AGREE: "arrangement_agreed",
+    DecisionStep.REJECT: "arrangement_rejected",
+    DecisionStep.PROPOSE_AGAIN: "arrangement_proposed",
+    DecisionStep.CONFIRM_TERMINATION: "terminated",
+}
+PLAN_LABELS = {
+    "plan_monthly_cents": "Bedrag per maand",
+    "plan_months": "Aantal termijnen",
+    "plan_start_date": "Eerste betaling",
+    "plan_basis": "Waarop het bedrag is gebaseerd",
+}
+_PLAN_FIELDS = ("plan_monthly_cents", "plan_months", "plan_start_date-dag", "plan_start_date-maand",
+                "plan_start_date-jaar", "plan_basis")  # fmt: skip
+#: A proposal's bounds, as the debt process checks them (debts/workflow.py, ARRANGEMENT_GIVEN).
+MAX_MONTHLY_CENTS = 100_000_000
+MAX_MONTHS = 120
+
+
+def _step(slug: str) -> DecisionStep:
+    step = _SLUG_STEPS.get(slug)
+    if step is None:
+        raise NotFound("step", slug)
+    return step
+
+
+def _state_label(state: str) -> str:
+    return runtime().engine.registry.get("debt").state(state).label or state
+
+
+def _decision_page(view: AnswerView, step: DecisionStep, **extra: Any) -> str:
+    reply = view.reply
+    context = _answer_context(reply, view)
+    return render_template(
+        "dossiers/answers/decision.html",
+        **context,
+        step=step,
+        step_title=step_label(reply, step),
+        slug=STEP_SLUGS[step],
+        from_label=_state_label(STEP_STATES[step]),
+        to_label=_state_label(STEP_TARGETS[step]),
+        labels=PLAN_LABELS,
+        **{"errors": {}, "values": {}, "plan": None, "editing": False, **extra},
+    )
+
+
+def _plan_values(reply: CreditorReply) -> dict[str, str]:
+    """A new proposal starts from the last one made (the counsellor changes what needs changing)."""
+    earlier = last_proposal(db_session(), reply.debt_id) if reply.debt_id is not None else {}
+    values: dict[str, str] = {}
+    if isinstance(earlier.get("monthly_cents"), int):
+        values["plan_monthly_cents"] = format_euro(earlier["monthly_cents"])
+    if isinstance(earlier.get("months"), int):
+        values["plan_months"] = str(earlier["months"])
+    try:
+        start = date.fromisoformat(str(earlier.get("start_date")))
+    except ValueError:
+        pass
+    else:
+        values.update({"plan_start_date-dag": str(start.day), "plan_start_date-maand": str(start.month),
+                       "plan_start_date-jaar": str(start.year)})  # fmt: skip
+    if isinstance(earlier.get("basis"), str):
+        values["plan_basis"] = earlier["basis"]
+    return values
+
+
+def _plan_from(form: Any) -> tuple[Plan | None, dict[str, list[str]]]:
+    """The new proposal as typed, with a Dutch message per field that breaks a rule."""
+    errors: dict[str, list[str]] = {}
+    monthly = months = None
+    text = (form.get("plan_monthly_cents") or "").strip()
+    if not text:
+        errors["plan_monthly_cents"] = ["Vul het bedrag per maand in euro's in, bijvoorbeeld 12,50."]
+    else:
+        try:
+            monthly = euro_to_cents(text)
+        except ValueError as exc:
+            errors["plan_monthly_cents"] = [str(exc)]
+        else:
+            if not 0 < monthly <= MAX_MONTHLY_CENTS:
+                errors["plan_monthly_cents"] = ["Het bedrag per maand is meer dan € 0 en hooguit € 1.000.000."]
+    typed_months = (form.get("plan_months") or "").strip()
+    if typed_months.isascii() and typed_months.isdigit() and 1 <= int(typed_months) <= MAX_MONTHS:
+        months = int(typed_months)
+    else:
+        errors["plan_months"] = [f"Vul het aantal termijnen in als een getal van 1 tot {MAX_MONTHS}."]
+    start, problem = date_from_parts(form, "plan_start_date")
+    if problem:
+        errors["plan_start_date"] = [problem]
+    elif start is None:
+        errors["plan_start_date"] = ["Vul de datum van de eerste betaling in, bijvoorbeeld 1 2 2027."]
+    basis = (form.get("plan_basis") or "").strip()
+    if not basis:
+        errors["plan_basis"] = ["Schrijf waarop het bedrag is gebaseerd, bijvoorbeeld het inkomen in detentie."]
+    elif len(basis) > 500:
+        errors["plan_basis"] = [f"Waarop het bedrag is gebaseerd: hooguit 500 tekens (nu {len(basis)})."]
+    if errors or monthly is None or months is None or start is None:
+        return None, errors
+    return Plan(monthly, months, date.fromisoformat(start), basis), {}
+
+
+@blp.get("/<int:case_id>/antwoorden/<int:reply_id>/besluit/<slug>")
+@roles_required(Role.COUNSELLOR)
+def decision(case_id: int, reply_id: int, slug: str) -> ResponseReturnValue:
+    """The check page of the step the creditor's decision asks (a new proposal: its form first). Where the step is
+    not possible now, back to the answer, which says why."""
+    step = _step(slug)
+    session = db_session()
+    view = _answer_of_case(case_id, reply_id)
+    found = offer(session, runtime().engine, view.reply)
+    if step not in found.possible:
+        session.commit()
+        why = found.refusal or (
+            "Het besluit van dit antwoord is al vastgelegd."
+            if view.reply.decision_taken
+            else "Dit antwoord vraagt niet om deze stap."
+        )
+        flash(why, "info")
+        return redirect(url_for("antwoorden.show", case_id=case_id, reply_id=reply_id), 303)
+    if step is DecisionStep.PROPOSE_AGAIN:
+        page = _decision_page(view, step, values=_plan_values(view.reply), editing=True)
+    else:
+        page = _decision_page(view, step)
+    session.commit()
+    return page
+
+
+@blp.post("/<int:case_id>/antwoorden/<int:reply_id>/besluit/<slug>")
+@roles_required(Role.COUNSELLOR)
+def decision_submit(case_id: int, reply_id: int, slug: str) -> ResponseReturnValue:
+    """Records the step (confirm=1 from the check page): the debt event with the answer's id. A refusal (the debt
+    moved on meanwhile, the answer was decided or replaced) is the check page again with the Dutch reason (409)."""
+    step = _step(slug)
+    session = db_session()
+    view = _answer_of_case(case_id, reply_id)
+    plan = None
+    if step is DecisionStep.PROPOSE_AGAIN:
+        values = {k: (request.form.get(k) or "").strip() for k in _PLAN_FIELDS}
+        plan, errors = _plan_from(request.form)
+        if request.form.get("wijzig") or errors:
+            page = _decision_page(view, step, values=values, errors=errors, editing=True)
+            session.commit()
+            return page, 422 if errors else 200
+        if request.form.get("confirm") != "1":
+            page = _decision_page(view, step, values=values, plan=plan)
+            session.commit()
+            return page
+    elif request.form.get("confirm") != "1":
+        session.commit()
+        return redirect(url_for("antwoorden.decision", case_id=case_id, reply_id=reply_id, slug=slug), 303)
+    try:
+        decide(session, runtime().engine, actor=current_actor(), reply_id=reply_id, step=step, plan=plan,
+               origin=client_address())  # fmt: skip
+    except DecisionRefused as exc:
+        session.rollback()
+        view = _answer_of_case(case_id, reply_id)
+        values = {k: (request.form.get(k) or "").strip() for k in _PLAN_FIELDS}
+        page = _decision_page(view, step, values=values, plan=plan, errors={"_form": [str(exc)]})
+        session.commit()
+        return page, 409
+    session.commit()
+    flash(f"Vastgelegd: de schuld bij {view.creditor} staat nu op '{_state_label(STEP_TARGETS[step])}'.", "done")
+    return redirect(url_for("antwoorden.show", case_id=case_id, reply_id=reply_id), 303)
+
+
+# --- a reclaim named by a benefit office (L7) as a debt ------------------------------------------------------------
+
+
+def _reclaim_page(view: AnswerView, errors: dict[str, list[str]]) -> str:
+    context = _answer_context(view.reply, view)
+    letter = view.letter
+    kind = reclaim_debt_type(db_session(), letter) if letter is not None else "uitkering_terugvordering"
+    return render_template(
+        "dossiers/answers/reclaim.html", **context, errors=errors, debt_type_label=DEBT_TYPE_LABELS.get(kind, kind)
+    )
+
+
+@blp.get("/<int:case_id>/antwoorden/<int:reply_id>/terugvordering")
+@roles_required(Role.COUNSELLOR)
+def reclaim(case_id: int, reply_id: int) -> ResponseReturnValue:
+    """The check page of "Terugvordering als schuld toevoegen"."""
+    session = db_session()
+    view = _answer_of_case(case_id, reply_id)
+    refusal = reclaim_refusal(session, view.reply)
+    if refusal is not None:
+        session.commit()
+        flash(refusal, "info")
+        return redirect(url_for("antwoorden.show", case_id=case_id, reply_id=reply_id), 303)
+    page = _reclaim_page(view, {})
+    session.commit()
+    return page
+
+
+@blp.post("/<int:case_id>/antwoorden/<int:reply_id>/terugvordering")
+@roles_required(Role.COUNSELLOR)
+def reclaim_submit(case_id: int, reply_id: int) -> ResponseReturnValue:
+    session = db_session()
+    view = _answer_of_case(case_id, reply_id)
+    if request.form.get("confirm") != "1":
+        session.commit()
+        return redirect(url_for("antwoorden.reclaim", case_id=case_id, reply_id=reply_id), 303)
+    try:
+        debt = add_reclaim_debt(
+            session, runtime().engine, actor=current_actor(), reply_id=reply_id, origin=client_address()
+        )
+    except DecisionRefused as exc:
+        session.rollback()
+        view = _answer_of_case(case_id, reply_id)
+        page = _reclaim_page(view, {"_form": [str(exc)]})
+        session.commit()
+        return page, 409
+    session.commit()
+    flash(f"De terugvordering van € {format_euro(debt.total_cents)} staat nu als schuld in het dossier.", "done")
     return redirect(url_for("antwoorden.show", case_id=case_id, reply_id=reply_id), 303)
 
 

@@ -49,6 +49,7 @@ from schulden.replies.models import NO_COOPERATION_LABELS, CreditorReply, NoCoop
 from schulden.replies.queries import letter_as_sent, letter_file, open_with_code, open_with_link, read_letter
 from schulden.replies.schemas import (
     DECISION_LABELS,
+    NOTICE_TYPES,
     Decision,
     Proposal,
     ReplyPageAnswer,
@@ -108,6 +109,10 @@ LABELS = {
     "termination_confirmed": "Opzegging bevestigd",
     "termination_date": "Einddatum overeenkomst",
     "termination_reason": "Waarom niet bevestigd",
+    "insurance_suspended": "Basisverzekering geschorst",
+    "insurance_suspended_from": "Geschorst vanaf",
+    "change_confirmed": "Wijziging verwerkt",
+    "reclaim_cents": "Terugvordering",
     "contact_name": "Contactpersoon",
     "contact_phone": "Telefoon",
     "contact_email": "E-mail",
@@ -116,12 +121,15 @@ LABELS = {
     "note": "Opmerking",
     "attachment": "Bijlage",
 }
-_AMOUNTS = frozenset({"principal_cents", "interest_cents", "costs_cents", "arrangement_monthly_cents"})
+_AMOUNTS = frozenset({"principal_cents", "interest_cents", "costs_cents", "arrangement_monthly_cents", "reclaim_cents"})
 _BOOLEANS = frozenset(
     {"collection_suspended", "interest_suspended", "has_judgment", "has_attachment", "arrangement_offered",
-     "termination_confirmed"}
+     "termination_confirmed", "insurance_suspended", "change_confirmed"}
 )  # fmt: skip
-_DATES = frozenset({"peildatum", "collection_suspended_until", "interest_suspended_until", "termination_date"})
+_DATES = frozenset(
+    {"peildatum", "collection_suspended_until", "interest_suspended_until", "termination_date",
+     "insurance_suspended_from"}
+)  # fmt: skip
 _ISO = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 AMOUNT_HINT = "Vul het bedrag in euro's in, bijvoorbeeld 1.234,56."
 
@@ -321,11 +329,12 @@ def _page_context(db: Session, letter: Letter, shown: dict[str, Any]) -> dict[st
 
 
 def _prefill(reply: CreditorReply, asked: str) -> dict[str, str]:
-    """An earlier answer as typed values, so a correction changes only what was wrong. The note of a proposal's or
-    termination's answer holds the decision in words and is not offered again."""
+    """An earlier answer as typed values, so a correction changes only what was wrong. An accepted proposal's
+    amount is the letter's, not one the creditor typed: it is not offered as a counter-proposal."""
     values: dict[str, str] = {}
+    accepted = reply.arrangement_decision == Decision.ACCEPT.value
     for name in asked_fields(asked):
-        if name == "note" and asked in ("L4", "L5"):
+        if accepted and name == "arrangement_monthly_cents":
             continue
         value = getattr(reply, name, None)
         if value is None:
@@ -378,9 +387,14 @@ def _form(
     )
 
 
+def _answerable(letter: Letter) -> bool:
+    """A letter about a debt, or a notice about the case whose answer the page asks (L6, L7)."""
+    return letter.debt_id is not None or letter.letter_type in NOTICE_TYPES
+
+
 def _not_online(letter: Letter, shown: dict[str, Any]) -> ResponseReturnValue:
-    """A letter that is not about a debt (the notices to the insurer and the benefit offices) cannot be answered
-    here yet: the page says so and whom to call, instead of a form that cannot be sent."""
+    """A letter that is neither about a debt nor a notice the page asks about cannot be answered here: the page
+    says so and whom to call, instead of a form that cannot be sent."""
     return _render("antwoord/not_online.html", letter_title=letter_label(letter.letter_type, letter.round), **shown)
 
 
@@ -392,7 +406,7 @@ def answer_form() -> ResponseReturnValue:
         return redirect(url_for("reply.code_form"), code=303)
     shown = read_letter(db, letter, origin=client_address())
     db.commit()
-    if letter.debt_id is None:
+    if not _answerable(letter):
         return _not_online(letter, shown)
     draft = sessions.load_draft(runtime().store, session.get(_SESSION_KEY))
     values = draft.values
@@ -420,7 +434,7 @@ def answer_submit() -> ResponseReturnValue:
     if letter is None:
         return redirect(url_for("reply.code_form"), code=303)
     shown = letter_as_sent(db, letter)
-    if letter.debt_id is None:
+    if not _answerable(letter):
         return _not_online(letter, shown)
     try:
         codes.check_submission_limit(db, letter, now=_now())
@@ -518,10 +532,11 @@ def _check(db: Session, letter: Letter, errors: dict[str, list[str]] | None = No
     asked = codes.asked_type(db, letter)
     if not draft.values and draft.attachment is None:
         return _form(db, letter, shown, values={}, errors={"_form": [DRAFT_GONE]}, status=409)
-    loaded, _data, problems = _read_answer(draft.values, asked, codes.proposal_of(db, letter))
+    _loaded, data, problems = _read_answer(draft.values, asked, codes.proposal_of(db, letter))
     if problems:
         return _form(db, letter, shown, values=draft.values, errors=problems, status=422, kept=draft.attachment)
-    rows = _rows(asked, loaded.get, _change_url)
+    # What will be stored (an accepted proposal's amount is the letter's), as the confirmation shows it afterwards.
+    rows = _rows(asked, data.get, _change_url)
     if draft.attachment is not None:
         rows.append((LABELS["attachment"], draft.attachment.name, _change_url("attachment")))
     context = _page_context(db, letter, shown)
@@ -549,7 +564,7 @@ def send_answer() -> ResponseReturnValue:
         codes.check_submission_limit(db, letter, now=_now())
     except codes.TooManySubmissions:
         return _check(db, letter, errors={"_form": [TOO_MANY_ANSWERS]}, status=429)  # type: ignore[no-any-return]
-    if letter.debt_id is None:
+    if not _answerable(letter):
         return _check(db, letter, errors={"_form": [NOT_ABOUT_A_DEBT]}, status=422)  # type: ignore[no-any-return]
     store, session_id = runtime().store, session.get(_SESSION_KEY)
     draft = sessions.load_draft(store, session_id)

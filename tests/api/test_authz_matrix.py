@@ -208,6 +208,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("replies.ReplyDetail", "GET"): Route("reply"),  # the world has no replies: 404 for everyone
     ("replies.ReplyReview", "POST"): Route("reply", frozenset({Role.COUNSELLOR})),
     ("replies.ReplyConfirm", "POST"): Route("reply", frozenset({Role.COUNSELLOR}), frozenset({412}), None, STALE),
+    ("replies.ReplyDecision", "POST"): Route(
+        "reply", frozenset({Role.COUNSELLOR}), frozenset({412}), lambda w: {"step": "agree"}, STALE
+    ),
+    ("replies.ReplyReclaimDebt", "POST"): Route("reply", frozenset({Role.COUNSELLOR}), frozenset({201})),
     ("replies.ReplyAttachment", "GET"): Route("reply"),
     # Revoking a code changes no case, debt or letter status: 204 where the letter is in scope.
     ("replies.RevokeCode", "POST"): Route("letter", frozenset({Role.COUNSELLOR}), frozenset({204})),

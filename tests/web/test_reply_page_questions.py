@@ -252,12 +252,13 @@ def test_a_payment_proposal_is_answered_with_agree_refuse_or_counter(letters: Le
     counter = submit(letters.client, counter_offer)
     assert counter.status_code == 303, _text(counter)[:3000]
     first, second = letters.replies("L4")
-    assert (first.arrangement_offered, first.version) == (False, 1)
-    assert first.note == "Niet akkoord met het voorstel voor een betalingsregeling: Te laag bedrag."
-    assert (second.arrangement_offered, second.arrangement_monthly_cents, second.interest_suspended) == (
-        True, 2_500, True)  # fmt: skip
-    assert second.note is not None
-    assert second.note.startswith("Ander voorstel")
+    # The decision is data; the note is left for the creditor's own words.
+    assert (first.arrangement_decision, first.arrangement_reason, first.arrangement_offered, first.version) == (
+        "refuse", "Te laag bedrag.", False, 1)  # fmt: skip
+    assert first.note is None
+    assert (second.arrangement_decision, second.arrangement_offered, second.arrangement_monthly_cents) == (
+        "counter", True, 2_500)  # fmt: skip
+    assert (second.arrangement_terms, second.interest_suspended, second.note) == ("Vanaf de vrijlating.", True, None)
 
 
 def test_accepting_a_proposal_takes_the_plan_the_letter_proposed() -> None:
@@ -266,11 +267,9 @@ def test_accepting_a_proposal_takes_the_plan_the_letter_proposed() -> None:
     data, errors = stored_answer("L4", {"arrangement_decision": "accept", "note": "Graag per maand."}, plan)
 
     assert errors == {}
-    assert (data["arrangement_offered"], data["arrangement_monthly_cents"]) == (True, 1_250)
-    assert data["note"] == (
-        "Akkoord met het voorstel voor een betalingsregeling van € 12,50 per maand, 20 termijnen vanaf "
-        "1 februari 2027.\n\nGraag per maand."
-    ).replace("€ ", "€\xa0")
+    assert (data["arrangement_decision"], data["arrangement_offered"], data["arrangement_monthly_cents"]) == (
+        "accept", True, 1_250)  # fmt: skip
+    assert data["note"] == "Graag per maand."  # the creditor's own words, nothing of ours
 
 
 def test_a_termination_is_confirmed_with_its_end_date(letters: Letters) -> None:
@@ -285,7 +284,8 @@ def test_a_termination_is_confirmed_with_its_end_date(letters: Letters) -> None:
 
     assert done.status_code == 303, _text(done)[:3000]
     [reply] = letters.replies("L5")
-    assert reply.note == f"Opzegging bevestigd: de overeenkomst eindigt op {_day(end)}.\n\nModem graag retour sturen."
+    assert (reply.termination_confirmed, reply.termination_date, reply.termination_reason) == (True, end, None)
+    assert reply.note == "Modem graag retour sturen."
 
 
 def test_no_cooperation_can_be_answered_to_every_letter(letters: Letters) -> None:
@@ -361,14 +361,18 @@ def test_a_kept_file_can_be_left_out_and_a_refused_file_must_be_chosen_again(let
 
     page = _text(refused)
     assert refused.status_code == 422
-    assert "Bijlage: Alleen een PDF-bestand kan als bijlage mee." in page
+    # The summary names the field only where the message does not (macros/forms.html error_summary).
+    assert "Alleen een PDF-bestand kan als bijlage mee." in page
     assert "Wij hebben het bewaard" not in page
 
 
-def test_a_letter_that_is_not_about_a_debt_says_how_to_answer_it(letters: Letters) -> None:
+def test_the_insurers_notice_without_a_debt_asks_only_the_suspension(letters: Letters) -> None:
     letters.open("L6")
     page = _text(letters.client.get("/antwoord/brief"))
 
-    assert "Deze brief beantwoordt u per post, mail of telefoon" in page
-    assert 'name="principal_cents"' not in page
+    assert "Deze brief beantwoordt u per post, mail of telefoon" not in page
+    for name in ("insurance_suspended", "insurance_suspended_from-dag", "contact_name", "note"):
+        assert f'name="{name}"' in page, name
+    for name in ("principal_cents", "no_cooperation", "arrangement_decision", "termination_confirmed"):
+        assert f'name="{name}"' not in page, name
     assert "Wie zijn wij?" in page

@@ -298,7 +298,16 @@ def test_the_proposal_termination_and_other_letters_on_a_phone_pass_axe(
             assert page.url == f"{base}/antwoord/bedankt"
 
             page.goto(f"{base}/antwoord/{tokens['L6']}")
-            assert page.get_by_role("heading", name="Deze brief beantwoordt u per post, mail of telefoon").is_visible()
-            steps.check("antwoord-telefoon-17-niet-online")
+            # The insurer answers its L6 online too, with only what the letter asked.
+            assert page.get_by_role("heading", name="De schorsing van de basisverzekering").is_visible()
+            assert page.get_by_label("Hoofdsom").count() == 0
+            steps.check("antwoord-telefoon-17-zorgverzekering")
+            question = "Schort u de basisverzekering van de klant op tijdens de detentie?"
+            page.get_by_role("group", name=question).get_by_label("Ja", exact=True).check()
+            fill_date(page, "insurance_suspended_from", end - timedelta(days=33))
+            steps.click("Antwoord controleren")
+            steps.check("antwoord-telefoon-18-zorgverzekering-controleer")
+            steps.click("Antwoord versturen")
+            assert page.url == f"{base}/antwoord/bedankt"
         finally:
             browser.close()
