@@ -213,6 +213,7 @@ def check(case_id: int) -> ResponseReturnValue:
         return redirect(url_for("verwijzing.form", case_id=case_id), code=303)
     district = request.args.get("wijkteam") == "ja"
     municipality = session.get_one(Organisation, case.municipality_id)
+    notes = readiness.send_notes(session, runtime().engine, case, actor)
     name = read_case_name(session, actor, case, origin=request.remote_addr)
     handover = build_handover(session, case.id, include_household=district, sender=sender(), made_on=today)
     delivery = services.delivery_settings(session, municipality.id)
@@ -282,6 +283,7 @@ def check(case_id: int) -> ResponseReturnValue:
         rows=rows,
         consequences=consequences,
         district=district,
+        notes=notes,
     )
 
 
@@ -485,6 +487,8 @@ def _page(session: Session, actor: UserActor, case: Case) -> dict[str, Any]:
         "consent": consent,
         "consent_label": PURPOSE_LABELS[ConsentPurpose.REFER_MUNICIPALITY],
         "blockers": [(b, _blocker_url(case, b.where)) for b in blockers],
+        "sent_already": instance.state in ("referred", "accepted"),
+        "notes": [] if blockers else readiness.send_notes(session, runtime().engine, case, actor),
         "referrals": referrals,
         "can_retry": actor.role is Role.COUNSELLOR,
         "channel": channel_text(session, municipality) if municipality else None,

@@ -221,6 +221,7 @@ def test_the_counsellor_does_a_days_work(live: Live, width: int) -> None:  # noq
                 if not page.url.endswith("/verwijzing"):
                     story.follow("Naar de verwijzing")
             assert page.get_by_text("Alles is klaar om te versturen.").is_visible()
+            assert page.get_by_text("Er is een dreiging, dus de verwijzing gaat nu").first.is_visible()
             story.check("verwijzing-klaar")
             story.submit("Verwijzing controleren")
             assert page.get_by_role("heading", name="Controleer de verwijzing").is_visible()
@@ -238,6 +239,8 @@ def test_the_counsellor_does_a_days_work(live: Live, width: int) -> None:  # noq
             story.follow("Naar de verwijzingspagina")
             referrals = page.get_by_role("table", name=f"Verwijzingen van dossier {bakker}")
             assert referrals.get_by_role("cell", name=re.compile(r"^Afgeleverd op ")).count() == 1
+            assert page.get_by_text("De verwijzing is verstuurd. Hieronder staat hoe zij ervoor staat.").is_visible()
+            assert page.get_by_text("kan nog niet worden verstuurd").count() == 0
             story.check("verwijzing-afgeleverd")
         finally:
             browser.close()
