@@ -34,6 +34,7 @@ from schulden.http.requests import db_session
 from schulden.labels import AMOUNT_STATUS_LABELS, letter_label
 from schulden.letters.compose import DEBT_TYPE_LABELS
 from schulden.letters.lifecycle import PDF_READY
+from schulden.letters.models import LetterStatus
 from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused, check_pdf
 from schulden.replies.decisions import (
     STEP_STATES,
@@ -625,6 +626,10 @@ def enter(case_id: int, debt_id: int) -> ResponseReturnValue:
         earlier = _answer_of_case(case_id, int(source)).reply
         if earlier.debt_id == debt_id:
             values = _values_of(earlier)
+    sent = [letter for letter in context.letters if letter.status == LetterStatus.SENT.value]
+    if not values and sent:
+        # Most answers on paper answer the newest letter the creditor got: chosen already, and changeable.
+        values = {"letter_id": str(sent[-1].id)}
     session.commit()
     return render_template(
         "dossiers/answers/enter.html", **_entry_context(context), values=values, errors={}, attachment=None, token=""
