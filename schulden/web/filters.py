@@ -15,6 +15,7 @@ from functools import lru_cache
 import flask_babel
 from babel.numbers import format_currency
 from flask import Flask
+from markupsafe import Markup, escape
 
 LOCALE = "nl_NL"
 TIMEZONE = "Europe/Amsterdam"
@@ -57,7 +58,15 @@ def datum_tijd(value: datetime | None) -> str:
     return str(flask_babel.format_datetime(value, "d MMMM yyyy 'om' HH:mm"))
 
 
+def breakable(text: object) -> Markup:
+    """The text, escaped, with a line-break opportunity after each "/": "Belastingdienst/Toeslagen" in a heading
+    on a phone breaks after the slash, not in the middle of a word."""
+    return Markup(str(escape(str(text))).replace("/", "/<wbr>"))  # noqa: S704 - escaped first, only <wbr> added
+
+
 def init_app(app: Flask) -> None:
     # One locale and one time zone for everyone: the service is Dutch only.
     babel.init_app(app, default_locale=LOCALE, default_timezone=TIMEZONE)
-    app.jinja_env.filters.update(euro=euro, datum=datum, datum_lang=datum, datum_kort=datum_kort, datum_tijd=datum_tijd)
+    app.jinja_env.filters.update(
+        euro=euro, datum=datum, datum_lang=datum, datum_kort=datum_kort, datum_tijd=datum_tijd, breakable=breakable
+    )

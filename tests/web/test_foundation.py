@@ -529,3 +529,10 @@ def app(database: object, committed_url: str, committed: sessionmaker[Session]) 
     application.config["TESTING"] = True
     application.extensions["test.committed"] = committed
     return application
+
+
+def test_a_long_name_breaks_after_its_slash_and_stays_escaped() -> None:
+    from schulden.web.filters import breakable
+
+    assert str(breakable("Belastingdienst/Toeslagen")) == "Belastingdienst/<wbr>Toeslagen"
+    assert str(breakable("<b>A</b>/B")) == "&lt;b&gt;A&lt;/<wbr>b&gt;/<wbr>B"
