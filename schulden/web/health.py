@@ -3,7 +3,7 @@
 About this node only: 200 when the database answers within HEALTH_TIMEOUT seconds, 503 when it does not. Redis is
 reported but does not fail the check: requests succeed without it by design (letters wait and the sweeper enqueues
 them later), so a load balancer that took every node out for a Redis outage would turn a delay into an outage
-(issue 14: 39 × 503 from haproxy in 9.5 s). Redis down answers 200 with "degraded". The rest of the deployment
+(issue 14: 39 answers of 503 from haproxy in 9.5 s). Redis down answers 200 with "degraded". The rest of the deployment
 (workers, scheduler, store, backlog) is in /status and /metrics, which are not public.
 
 Each probe runs on a thread of its own with a deadline: a frozen database (or Redis) must cost the check two

@@ -2,8 +2,9 @@
 
 At 1280 and 375 px: the users page with its grouped organisation list and its errors, disabling a user through the
 check page ("Wijzigen" goes back, the confirmation after), a letter text changed, previewed, saved, compared and put
-back, a failed delivery put right on the municipality's page and sent again, and Cijfers' comparison tables. Every page passes axe (WCAG 2.1 AA), has no CSP error, never scrolls
-sideways, and is saved as a screenshot in test-output/web/ (tests/web/test_browser_smoke.py's Visit).
+back, a failed delivery put right on the municipality's page and sent again, and Cijfers' comparison tables.
+Every page passes axe (WCAG 2.1 AA), has no CSP error, never scrolls sideways, and is saved as a screenshot in
+test-output/web/ (tests/web/test_browser_smoke.py's Visit).
 """
 
 from __future__ import annotations
