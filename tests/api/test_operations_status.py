@@ -68,7 +68,10 @@ def test_metrics_count_requests_by_route_and_show_the_backlog(demo_world: DemoWo
     assert 'schuldroute_referrals_undelivered{status="failed"} 1.0' in body  # the demo's Kampen delivery
 
 
-def test_the_status_report_says_what_to_look_at(demo_world: DemoWorld) -> None:
+def test_the_status_report_says_what_to_look_at(demo_world: DemoWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from integrations import status as status_module
+
+    monkeypatch.setattr(status_module, "_last_tick_in_process", None)  # an earlier test's tick must not count
     with demo_world.db() as s:
         s.execute(update(Letter).where(Letter.status == LetterStatus.QUEUED.value)
                   .values(updated_at=demo_world.runtime.engine.clock() - timedelta(minutes=30)))  # fmt: skip
@@ -84,7 +87,7 @@ def test_the_status_report_says_what_to_look_at(demo_world: DemoWorld) -> None:
     problems = " ".join(body["problems"])
     assert "Er wacht een brief al langer dan 5 minuten op een worker." in problems
     assert "verwijzing(en) niet afgeleverd" in problems
-    assert "De scheduler" in problems  # nothing ticked in this test process's in-memory marker... or long ago
+    assert "De scheduler (schuldroute tick --every) heeft te lang niet getikt" in problems
 
 
 def test_a_database_that_is_down_answers_503_with_retry_after() -> None:
