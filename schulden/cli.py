@@ -1,4 +1,5 @@
-"""The `schuldroute` command: run, db upgrade, seed-demo, worker, tick, users create, workflows docs."""
+"""The `schuldroute` command: run, db upgrade, seed-demo, worker, tick, users create, organisations, municipalities,
+workflows docs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -393,6 +395,216 @@ def users_create(
         click.echo(f"user {user.username} created (id {user.id})")
 
 
+# -- organisations and municipalities: production set up without SQL --------------------------------------------------
+
+
+def _option(field: str) -> str:
+    """The command-line option of a schema field (zaken_api_url -> --zaken-api-url)."""
+    return "--" + field.replace("_", "-")
+
+
+def _refusal(errors: dict[str, list[str]]) -> click.ClickException:
+    """Every broken rule with the option it belongs to, in the schemas' Dutch; a form-level one without."""
+    parts = [" ".join(msgs) if field.startswith("_") else f"{_option(field)}: {' '.join(msgs)}"
+             for field, msgs in errors.items()]  # fmt: skip
+    if len(parts) == 1:
+        return click.ClickException(parts[0])
+    return click.ClickException("Controleer de invoer:\n" + "\n".join(f"  {part}" for part in parts))
+
+
+def _load(schema: Any, given: dict[str, str | None]) -> dict[str, Any]:
+    """Load the options with the schema the API and Beheer use; options not given are absent, not empty."""
+    from marshmallow import ValidationError
+
+    try:
+        data: dict[str, Any] = schema.load({key: value for key, value in given.items() if value is not None})
+    except ValidationError as exc:
+        raise _refusal({k: [str(m) for m in v] for k, v in dict(exc.messages).items()}) from exc  # type: ignore[arg-type]
+    return data
+
+
+ORGANISATION_KINDS = ("pi", "operator", "municipality", "probation", "care")
+
+
+@click.group("organisations")
+def organisations_group() -> None:
+    """PIs and the debt counselling teams they work with (docs/operations.md, "Setting up production")."""
+
+
+@organisations_group.command("create-team")
+@click.option("--name", default=None, help="Name of the team (required), e.g. 'Schuldhulpteam Noord'.")
+@click.option("--code", default=None, help="Short code (required): 2-16 capitals, digits, dashes, e.g. SHT-NOORD.")
+@click.option("--email", default=None, help="The team's e-mail address.")
+@with_appcontext
+def organisations_create_team(name: str | None, code: str | None, email: str | None) -> None:
+    """Create a debt counselling team (an organisation of kind 'operator'); its counsellors are users of it."""
+    from schulden.errors import ValidationFailed
+    from schulden.organisations.setup import TeamIn, create_team
+
+    data = _load(TeamIn(), {"name": name, "code": code, "email": email})
+    with database.session_scope() as session:
+        try:
+            team = create_team(session, SYSTEM_ACTOR, data)
+        except ValidationFailed as exc:
+            raise _refusal(exc.errors) from exc
+        click.echo(f"team {team.code} created (id {team.id}): {team.name}")
+
+
+@organisations_group.command("create-pi")
+@click.option("--name", default=None, help="Name of the PI (required), e.g. 'PI Zwolle'.")
+@click.option("--code", default=None, help="DJI location code (required): 2-16 capitals, digits, dashes.")
+@click.option("--team", default=None, help="Code of the debt counselling team that works for this PI (required).")
+@click.option("--address-line", default=None, help="Post address (street and number, or Postbus): on letters.")
+@click.option("--postcode", default=None, help="Postcode of the post address, e.g. 8017 JN.")
+@click.option("--city", default=None, help="Place of the post address.")
+@click.option("--email", default=None, help="The PI's e-mail address.")
+@with_appcontext
+def organisations_create_pi(
+    name: str | None,
+    code: str | None,
+    team: str | None,
+    address_line: str | None,
+    postcode: str | None,
+    city: str | None,
+    email: str | None,
+) -> None:
+    """Create a PI that works with an existing debt counselling team (create the team first)."""
+    from schulden.errors import ValidationFailed
+    from schulden.organisations.setup import PiIn, create_pi
+
+    given = {"name": name, "code": code, "team": team, "address_line": address_line, "postcode": postcode,
+             "city": city, "email": email}  # fmt: skip
+    data = _load(PiIn(), given)
+    with database.session_scope() as session:
+        try:
+            pi = create_pi(session, SYSTEM_ACTOR, data)
+        except ValidationFailed as exc:
+            raise _refusal(exc.errors) from exc
+        click.echo(f"PI {pi.code} created (id {pi.id}): {pi.name}, team {data['team']}")
+
+
+@organisations_group.command("list")
+@click.option("--kind", type=click.Choice(ORGANISATION_KINDS), default=None, help="Only this kind.")
+@with_appcontext
+def organisations_list(kind: str | None) -> None:
+    """The organisations: id, kind, code, name (and a PI's team)."""
+    from schulden.organisations.models import OrganisationKind
+    from schulden.organisations.setup import list_organisations
+
+    with database.session_scope() as session:
+        organisations = list_organisations(session, OrganisationKind(kind) if kind else None)
+        teams = {team.id: team.code for team in list_organisations(session, OrganisationKind.OPERATOR)}
+        for org in organisations:
+            team = f"  team {teams.get(org.counselling_team_id)}" if org.counselling_team_id else ""
+            click.echo(f"{org.id:>6}  {org.kind:<12}  {org.code or '-':<16}  {org.name}{team}")
+
+
+@click.group("municipalities")
+def municipalities_group() -> None:
+    """The municipalities' debt counselling teams and how they receive referrals (load them with `reference load`)."""
+
+
+def _municipality_and_admin(session: Any, code: str, admin_username: str | None) -> tuple[Any, Any]:
+    """The municipality with CBS code `code`, and the administrator in whose name the change is recorded: these
+    settings are an administrator's (the same rule as in Beheer), so the command names one."""
+    from sqlalchemy import select
+
+    from schulden.actors import UserActor
+    from schulden.organisations.models import Organisation, OrganisationKind
+    from schulden.roles import Role
+    from schulden.users.models import User
+
+    if not admin_username:
+        raise click.ClickException("--admin: verplicht; de gebruikersnaam van de beheerder die dit vastlegt.")
+    admin = session.scalar(select(User).where(User.username == admin_username))
+    if admin is None or not admin.active or admin.role != Role.ADMIN.value:
+        raise click.ClickException(f"--admin: geen actieve beheerder met gebruikersnaam {admin_username!r}.")
+    municipality = session.scalar(
+        select(Organisation).where(Organisation.kind == OrganisationKind.MUNICIPALITY.value,
+                                   Organisation.code == code.strip().upper())
+    )  # fmt: skip
+    if municipality is None:
+        raise click.ClickException(
+            f"CODE: geen gemeente met CBS-code {code!r} (GM en 4 cijfers); laad de gemeenten met "
+            "`schuldroute reference load`."
+        )
+    return municipality, UserActor(admin.id, Role.ADMIN, admin.organisation_id)
+
+
+#: The delivery settings' options: DeliveryIn's fields (schulden/referrals/delivery_settings.py, docs/zgw.md).
+DELIVERY_OPTIONS = (
+    ("district_team_name", "Name of the district team (wijkteam) that gets a copy, if any."),
+    ("district_team_email", "E-mail address of that district team."),
+    ("zaken_api_url", "ZGW: root of the Zaken API."),
+    ("documenten_api_url", "ZGW: root of the Documenten API."),
+    ("zgw_client_id", "ZGW: the client id."),
+    ("zgw_secret_setting", "ZGW: NAME of the environment variable with the secret (ZGW_SECRET_...), never the secret."),
+    ("zaaktype_url", "ZGW: the zaaktype."),
+    ("statustype_url", "ZGW: the first statustype."),
+    ("roltype_url", "ZGW: the roltype of the client."),
+    ("informatieobjecttype_url", "ZGW: the informatieobjecttype of the handover file."),
+    ("bronorganisatie", "ZGW: the municipality's RSIN (9 digits)."),
+)
+
+
+def _delivery_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for field, help_text in reversed(DELIVERY_OPTIONS):
+        command = click.option(_option(field), field, default=None, help=help_text)(command)
+    return command
+
+
+@municipalities_group.command("delivery")
+@click.argument("code")
+@click.option(
+    "--admin", "admin_username", default=None, help="Username of the administrator recording this (required)."
+)
+@click.option("--channel", default=None, help="email or zgw (default: the current channel).")
+@_delivery_options
+@with_appcontext
+def municipalities_delivery(code: str, admin_username: str | None, channel: str | None, **options: str | None) -> None:
+    """Set how the municipality with CBS code CODE receives referrals: by e-mail to its team's address, or as a zaak
+    in its ZGW zaaksysteem. Options left out keep their value; an empty one ('') clears it. Referrals sent already
+    keep their channel; failed ones go again with the new settings from Beheer > Gemeenten."""
+    from schulden.referrals.delivery_settings import DeliveryIn, current, set_delivery
+
+    with database.session_scope() as session:
+        municipality, admin = _municipality_and_admin(session, code, admin_username)
+        _, values = current(session, admin, municipality.id)
+        changes = {"channel": channel, **options}
+        values.update({key: (value or None) for key, value in changes.items() if value is not None})
+        data = _load(DeliveryIn(), {key: value for key, value in values.items() if value is not None})
+        row = set_delivery(session, admin, municipality.id, data)
+        set_fields = ", ".join(name for name, _ in DELIVERY_OPTIONS if getattr(row, name))
+        click.echo(f"delivery of {municipality.code} {municipality.name}: {row.channel}"
+                   + (f" ({set_fields})" if set_fields else ""))  # fmt: skip
+
+
+@municipalities_group.command("team")
+@click.argument("code")
+@click.option(
+    "--admin", "admin_username", default=None, help="Username of the administrator recording this (required)."
+)
+@click.option("--team-name", default=None, help="Name of the debt counselling team.")
+@click.option("--email", default=None, help="Its e-mail address: where referrals by e-mail go.")
+@click.option("--address-line", default=None, help="Its post address (street and number, or Postbus).")
+@click.option("--postcode", default=None, help="Postcode of the post address.")
+@click.option("--city", default=None, help="Place of the post address.")
+@with_appcontext
+def municipalities_team(code: str, admin_username: str | None, **options: str | None) -> None:
+    """Set the debt counselling team's contact details of the municipality with CBS code CODE (where referrals go).
+    Options left out keep their value; an empty one ('') clears it."""
+    from schulden.organisations.schemas import MunicipalityUpdate
+    from schulden.organisations.services import correct_team
+
+    given = {key: value for key, value in options.items() if value is not None}
+    data = _load(MunicipalityUpdate(), {key: value for key, value in given.items() if value != ""})
+    data.update({key: "" for key, value in given.items() if value == ""})  # correct_team: "" is "not known"
+    with database.session_scope() as session:
+        municipality, admin = _municipality_and_admin(session, code, admin_username)
+        changed = correct_team(session, municipality, actor=admin, data=data, origin=None)
+        click.echo(f"team of {municipality.code} {municipality.name}: " + (", ".join(changed) or "nothing changed"))
+
+
 # -- workflows ------------------------------------------------------------------------------------------------------
 
 
@@ -426,6 +638,8 @@ COMMANDS = (
     worker_command,
     tick_command,
     users_group,
+    organisations_group,
+    municipalities_group,
     workflows_group,
 )
 

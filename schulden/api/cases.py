@@ -17,6 +17,7 @@ from schulden.actors import UserActor
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
+from schulden.api.idempotency import idempotent
 from schulden.api.refusals import http_refusals
 from schulden.cases import schemas
 from schulden.cases.intake import open_from_intake
@@ -94,6 +95,7 @@ class Cases(MethodView):
         holds the sort and a case id, never a name."""
         return _case_page(args)
 
+    @idempotent
     @blp.arguments(schemas.CaseCreate)
     @blp.response(201, schemas.CaseWithBsnOut)
     def post(self, data: dict[str, Any]) -> tuple[dict[str, Any], int, Headers]:
@@ -255,6 +257,7 @@ class CaseConsents(MethodView):
         session.commit()
         return rows
 
+    @idempotent
     @blp.arguments(schemas.ConsentIn)
     @blp.response(201, schemas.ConsentOut(many=True))
     def post(self, data: dict[str, Any], case_id: int) -> list[Any]:
@@ -338,6 +341,7 @@ class CaseNotes(MethodView):
         session.commit()
         return notes
 
+    @idempotent
     @blp.arguments(schemas.NoteIn)
     @blp.response(201, schemas.NoteOut)
     def post(self, data: dict[str, Any], case_id: int) -> CaseNote:
@@ -354,6 +358,7 @@ class CaseNotes(MethodView):
 
 @blp.route("/<id:case_id>/transfers")
 class CaseTransfers(MethodView):
+    @idempotent
     @blp.arguments(schemas.TransferIn)
     @blp.response(201, schemas.CaseWithBsnOut)
     def post(self, data: dict[str, Any], case_id: int) -> dict[str, Any]:
@@ -401,6 +406,7 @@ class CaseMunicipality(MethodView):
 
 @blp.route("/<id:case_id>/partners")
 class CasePartners(MethodView):
+    @idempotent
     @blp.arguments(schemas.PartnerIn)
     @blp.response(201, schemas.OrganisationRef)
     def post(self, data: dict[str, Any], case_id: int) -> Organisation:

@@ -20,6 +20,7 @@ from werkzeug.exceptions import Conflict
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
+from schulden.api.idempotency import idempotent
 from schulden.api.refusals import http_refusals
 from schulden.creditors.models import CreditorChangeProposal
 from schulden.creditors.schemas import (
@@ -112,6 +113,7 @@ class Creditors(MethodView):
         )
         return {"items": items, "next": encode_cursor(list(last)) if last else None}
 
+    @idempotent
     @blp.arguments(CreditorCreate)
     @blp.response(201, CreditorSchema)
     def post(self, data: dict[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -165,6 +167,7 @@ def _proposal_headers(proposal: CreditorChangeProposal) -> dict[str, str]:
 # Endpoint names stay within 32 characters: a 403 is audited with the endpoint as its object_type (String(32)).
 @blp.route("/<id:creditor_id>/change-proposals")
 class CreditorProposals(MethodView):
+    @idempotent
     @blp.arguments(ChangeProposalCreate)
     @blp.response(201, ChangeProposalSchema)
     def post(self, data: dict[str, Any], creditor_id: int) -> tuple[Any, dict[str, str]]:

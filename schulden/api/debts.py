@@ -13,6 +13,7 @@ from schulden.access import CASE_WRITERS
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import check_if_match, etag_for, origin, require_role
+from schulden.api.idempotency import idempotent
 from schulden.cases.queries import get_case
 from schulden.cases.schemas import ActionOut, EventIn, EventResult
 from schulden.creditors.models import Creditor
@@ -87,6 +88,7 @@ class CaseDebts(MethodView):
             },
         }
 
+    @idempotent
     @blp.arguments(schemas.DebtCreate)
     @blp.response(201, schemas.DebtOut)
     def post(self, data: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, dict[str, str]]:

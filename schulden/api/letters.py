@@ -16,6 +16,7 @@ from marshmallow import fields
 from schulden.api.auth import current_actor
 from schulden.api.blueprint import Blueprint
 from schulden.api.common import origin, pdf_response
+from schulden.api.idempotency import idempotent
 from schulden.api.refusals import http_refusals
 from schulden.cases.queries import get_case
 from schulden.fields import DutchSchema
@@ -115,6 +116,7 @@ class FailedLetters(MethodView):
 
 @blp.route("/print-batches")
 class PrintBatches(MethodView):
+    @idempotent
     @blp.arguments(PrintBatchIn)
     @blp.response(201, PrintBatchOut)
     def post(self, data: dict[str, Any]) -> PrintBatch:
