@@ -78,20 +78,6 @@ class InProcessQueue:
             self._running.pending = None
         return True
 
-    def _lost_in_transit(self, queue: Queue, job: Job, enqueued_before: datetime) -> bool:
-        """A job RQ still calls `queued` that no worker will ever take: in neither its queue's list nor the
-        intermediate list, and enqueued before `enqueued_before`. A worker listening on several queues takes a job
-        with a multi-queue BLPOP, which has no intermediate list: killed between that pop and the started registry,
-        it leaves such a job behind (issue 14: a letter stayed queued for good while every tick found nothing to
-        do). A live worker moves a popped job to `started` within milliseconds, so the caller's bound (the claim's
-        staleness, minutes) cannot mistake one in a live worker's hands for lost."""
-        enqueued = job.enqueued_at or job.created_at
-        if enqueued is None or _aware(enqueued) >= enqueued_before:
-            return False
-        if queue.get_job_position(job.id) is not None:
-            return False
-        return job.id not in queue.intermediate_queue.get_job_ids()
-
     def waiting_job_ids(self, queue: str, *, started_after: datetime) -> set[str]:
         """Nothing waits here: a job runs when it is enqueued."""
         return set()

@@ -7,11 +7,13 @@ Counts and ages only: nothing personal.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from schulden.letters.models import Letter, LetterStatus
 from schulden.referrals.models import Referral, ReferralStatus
@@ -43,15 +45,7 @@ def reason_of(error: str | None) -> str:
 
 
 def read_backlog(session: Session, now: datetime) -> Backlog:
-    letters = {status.value: 0 for status in OPEN_LETTERS}
-    letters.update(
-        (status, count)
-        for status, count in session.execute(
-            select(Letter.status, func.count())
-            .where(Letter.status.in_([s.value for s in OPEN_LETTERS]))
-            .group_by(Letter.status)
-        ).all()
-    )
+    letters = _by_status(session, Letter.status, OPEN_LETTERS)
     failed: dict[str, int] = {}
     for error, count in session.execute(
         select(Letter.last_error, func.count())
@@ -67,15 +61,7 @@ def read_backlog(session: Session, now: datetime) -> Backlog:
             TimerRow.status == TimerStatus.PENDING, TimerRow.due_at <= now
         )
     ).one()
-    referrals = {status.value: 0 for status in OPEN_REFERRALS}
-    referrals.update(
-        (status, count)
-        for status, count in session.execute(
-            select(Referral.status, func.count())
-            .where(Referral.status.in_([s.value for s in OPEN_REFERRALS]))
-            .group_by(Referral.status)
-        ).all()
-    )
+    referrals = _by_status(session, Referral.status, OPEN_REFERRALS)
     return Backlog(
         letters=letters,
         failed_letters_by_reason=failed,
@@ -84,6 +70,15 @@ def read_backlog(session: Session, now: datetime) -> Backlog:
         oldest_due_timer_seconds=_age(now, due[1]),
         referrals=referrals,
     )
+
+
+def _by_status(session: Session, column: InstrumentedAttribute[str], statuses: Iterable[StrEnum]) -> dict[str, int]:
+    """How many rows have each of `statuses` (0 for those none has), in one grouped count."""
+    values = [status.value for status in statuses]
+    counts = dict.fromkeys(values, 0)
+    for status, count in session.execute(select(column, func.count()).where(column.in_(values)).group_by(column)):
+        counts[status] = count
+    return counts
 
 
 def _age(now: datetime, since: datetime | None) -> float | None:
