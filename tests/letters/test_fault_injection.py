@@ -851,3 +851,42 @@ def test_a_reply_code_lookup_that_is_taken_does_not_cost_the_letter_an_attempt(
     assert outcome == letter.storage_key
     assert letter.reply_code_lookup != taken
     assert not _check_one_pdf_each(p, [first, second])
+
+
+# -- issue 14: a worker outlives Redis, and nothing of it outlives the worker -----------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["default", "no-fork"])
+def test_a_worker_waits_out_a_redis_outage_and_then_renders_the_letters(pipeline: Pipeline, kind: str) -> None:
+    p = pipeline
+    worker = p.fleet.start(kind)
+    p.fleet.wait_ready(worker)
+
+    p.redis.shutdown_nosave()
+    time.sleep(3)  # RQ's loop meets the outage: before issue 14 the worker quit here, for good
+    assert worker.poll() is None, f"the worker exited during the outage:\n{p.fleet.log_tail()}"
+    p.redis.start()
+    # It registers again (under a new name) once Redis answers: within its longest pause, 30 s, and here within
+    # the first few (1, 2, 4 s).
+    p.fleet.wait_ready(worker, timeout=40)
+    letter_ids = _ask_for_letters(p, 3)
+
+    _wait(lambda: _counts(p)[LetterStatus.RENDERED.value] == len(letter_ids), 60, "every letter", p.fleet.observe)
+    assert worker.poll() is None
+    assert not _check_one_pdf_each(p, letter_ids)
+    worker.terminate()  # a stop request still stops it
+    assert worker.wait(timeout=20) == 0
+
+
+def test_killing_a_worker_takes_its_rq_scheduler_process_with_it(pipeline: Pipeline) -> None:
+    p = pipeline
+    worker = p.fleet.start("default")
+    p.fleet.wait_ready(worker)
+    _wait(lambda: bool(_children(worker.pid)), 20, "the worker's scheduler process")
+    children = _children(worker.pid)
+
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+
+    # Before issue 14 the scheduler lived on as an orphan, holding the scheduler lock of the queues.
+    _wait(lambda: not any(_alive(pid) for pid in children), 10, "the scheduler process to die with its worker")
