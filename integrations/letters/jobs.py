@@ -19,13 +19,16 @@ import hashlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from redis.exceptions import RedisError
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from integrations.letters.job_ids import chunks, letters_of_job, render_job_id
@@ -61,8 +64,23 @@ FILES_WINDOW = timedelta(days=1)
 #: Draws of a reply-code lookup before a render gives up. A draw collides with probability (letters with a
 #: lookup) / 23**5: one in six at a million letters, so ten draws in a row all taken is one in 60 million there.
 LOOKUP_DRAWS = 10
+#: How long a job keeps trying to give a letter back (or record it failed) while the database does not answer:
+#: within this an outage costs the letter nothing; beyond it the claim goes stale and its take-over counts an
+#: attempt (a job that dies and one that cannot write look the same from the database). Well below JOB_TIMEOUT.
+RECORD_PATIENCE = 60.0
+#: Errors of the database connection itself, not of a statement: a retry later may succeed.
+_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 #: The unique constraint (PostgreSQL) or column (SQLite) named when a drawn lookup is taken.
 _LOOKUP_TAKEN = ("uq_letter_reply_code_lookup", "letter.reply_code_lookup")
+
+
+class InfrastructureDown(Exception):
+    """The letter store, the database or Redis failed the job, not the letter: the letter goes back to `queued`
+    with its attempt given back (`lifecycle.render_deferred`), and the job is retried."""
+
+
+def _infrastructure(exc: BaseException) -> bool:
+    return isinstance(exc, (InfrastructureDown, RedisError, *_DATABASE_DOWN))
 
 
 def _worker_name() -> str:
@@ -158,7 +176,10 @@ def _render_pdfs(rt: Runtime, claimed: list[_Claimed], failures: dict[int, Excep
             pdf = render_pdf(letter.content)
             sha = hashlib.sha256(pdf).hexdigest()
             key = f"letters/{letter.case_id}/{letter.letter_id}-{sha[:16]}.pdf"
-            rt.store.put(key, pdf)
+            try:
+                rt.store.put(key, pdf)
+            except OSError as exc:  # full, read-only, gone: the store's fault, not the letter's
+                raise InfrastructureDown(f"{type(exc).__name__} in the letter store: {exc.strerror or exc}") from exc
             rendered.append(_Rendered(letter, key, sha, len(pdf), load_template(letter.letter_type).version))
         except Exception as exc:
             if key is not None:
@@ -183,7 +204,10 @@ def _record_rendered(
             recorded = _record(rt, conn, me, rendered)
     except Exception as exc:  # nothing of the chunk recorded: every letter fails this attempt
         for done in rendered:
-            rt.store.delete(done.key)
+            try:
+                rt.store.delete(done.key)
+            except OSError:  # the sweeper removes it once the letter is recorded
+                log.warning("letter file not removed", extra={"letter_id": done.claimed.letter_id})
             failures[done.claimed.letter_id] = exc
         return []
     # Recorded and committed: from here on nothing may undo those letters, so a failure below is only logged.
@@ -205,6 +229,12 @@ def _record_failures(me: str, failures: dict[int, Exception], outcomes: dict[int
     left, for the job to raise so that RQ retries it."""
     retry: Exception | None = None
     for letter_id, error in failures.items():
+        if _infrastructure(error):
+            _record_failure(letter_id, me, error, defer=True)
+            log.warning("letter deferred", extra={"letter_id": letter_id, "error": type(error).__name__})
+            outcomes[letter_id] = "deferred"
+            retry = retry or error
+            continue
         final = _record_failure(letter_id, me, error)
         log.warning(
             "letter render failed", extra={"letter_id": letter_id, "error": type(error).__name__, "final": final}
@@ -357,19 +387,40 @@ def _record(rt: Runtime, conn: Connection, me: str, rendered: list[_Rendered]) -
     return recorded
 
 
-def _record_failure(letter_id: int, me: str, exc: Exception) -> bool:
-    """Back to `queued` for another try, or `failed` after the last; returns whether it was the last."""
+def _record_failure(letter_id: int, me: str, exc: Exception, *, defer: bool = False) -> bool:
+    """Back to `queued` for another try, or `failed` after the last; returns whether it was the last. With `defer`
+    (the infrastructure's fault) back to `queued` with the attempt given back. While the database does not answer
+    this is tried again for up to RECORD_PATIENCE seconds, then the error is raised (the claim goes stale)."""
+    # The error's type and a short text; never the letter's content.
+    cause = exc.__cause__ if isinstance(exc, InfrastructureDown) and exc.__cause__ is not None else exc
+    error = f"{type(cause).__name__}: {str(exc)[:200]}"
+    deadline = time.monotonic() + RECORD_PATIENCE
+    pause = 0.5
+    while True:
+        try:
+            return _write_failure(letter_id, me, error, type(cause).__name__, defer=defer)
+        except _DATABASE_DOWN as down:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("letter outcome not recorded yet", extra={"letter_id": letter_id,
+                                                                   "error": type(down).__name__})  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
+
+
+def _write_failure(letter_id: int, me: str, error: str, kind: str, *, defer: bool) -> bool:
     rt = runtime()
     with rt.database.session_scope() as session:
         letter = session.get(Letter, letter_id)
         if letter is None or not lifecycle.holds_claim(letter, me):
             return True
-        # The error's type and a short text; never the letter's content.
-        error = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if defer:
+            lifecycle.render_deferred(letter, error=error)
+            return False
         final = lifecycle.render_failed(letter, error=error, max_attempts=MAX_ATTEMPTS)
         if final:
             audit.record(session, actor=SYSTEM, action="letter.failed", object_type="letter", object_id=letter_id,
-                         case_id=letter.case_id, result="error", details={"error": type(exc).__name__})  # fmt: skip
+                         case_id=letter.case_id, result="error", details={"error": kind})  # fmt: skip
         return final
 
 

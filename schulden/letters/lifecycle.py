@@ -158,6 +158,18 @@ def render_failed(letter: Letter, *, error: str, max_attempts: int) -> bool:
     return final
 
 
+def render_deferred(letter: Letter, *, error: str) -> None:
+    """rendering -> queued without spending the attempt the claim counted: the store, the database or Redis failed
+    the job, not the letter (issue 14: a full store once turned 460 letters into `failed`). The job is retried by
+    RQ and then by the sweeper, as often as it takes; `last_error` says why the letter waits."""
+    if letter.status != LetterStatus.RENDERING.value:
+        raise LetterStateError("Alleen een brief die wordt gemaakt kan worden uitgesteld.")
+    letter.status = LetterStatus.QUEUED.value
+    letter.attempts = max(0, letter.attempts - 1)
+    letter.reply_code_lookup = None  # reserved by the claim, printed nowhere
+    letter.last_error = error
+
+
 # -- a person's transitions -------------------------------------------------------------------------------------
 
 
