@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from integrations.letters import dispatch
 from integrations.letters.batch import create_print_batch
-from integrations.letters.storage import FileStore
+from integrations.letters.storage import DatabaseStore, FileStore
 from integrations.mail.client import SmtpMailer
 from integrations.municipal.zgw import ZgwClient
 from integrations.queue import make_queue
@@ -46,7 +46,13 @@ def build_runtime(
         database.configure(settings.database_url, **settings.database_engine_options)
     engine = engine or build_engine(settings)
     queue = queue or make_queue(settings.redis_url)
-    store = store or FileStore(settings.letter_store_path)
+    if store is None:
+        assert database.engine is not None
+        store = (
+            DatabaseStore(database.engine)
+            if settings.file_store == "database"
+            else FileStore(settings.letter_store_path)
+        )
     # Each hook is installed once per session factory and queue: a second build on the same pair adds none.
     assert database.sessionmaker is not None
     dispatch.install(database.sessionmaker, queue)

@@ -244,7 +244,7 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
         key, count = batch.storage_key, batch.letter_count
     if output is not None:
         output.write_bytes(rt.store.get(key))
-    click.echo(f"print batch: {count} letters, {rt.store.path(key)}")
+    click.echo(f"print batch: {count} letters, {output or rt.store.describe(key)}")
 
 
 # -- cases -------------------------------------------------------------------------------------------------------------

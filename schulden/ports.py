@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from schulden.db import Database
@@ -23,12 +23,22 @@ from workflows import Actor, Engine
 
 
 class FileStore(Protocol):
-    """Where PDFs live, by key (integrations/letters/storage.py). `put` is atomic: a reader never sees half a file."""
+    """Where PDFs live, by key (integrations/letters/storage.py): a folder, or the database in production. `put` is
+    atomic: a reader never sees half a file. `get` of a key that is not there raises FileNotFoundError."""
 
-    def path(self, key: str) -> Path: ...
+    #: True when `put_within` writes in the caller's database transaction (the database store).
+    in_database: bool
+
+    def describe(self, key: str) -> str:
+        """Where the file is, for a person (a path, or the table)."""
+        ...
 
     def put(self, key: str, data: bytes) -> str:
         """Store `data` under `key`; returns its SHA-256."""
+        ...
+
+    def put_within(self, conn: Connection, key: str, data: bytes) -> str:
+        """Store `data` under `key` in `conn`'s transaction where the store can (else as `put`)."""
         ...
 
     def get(self, key: str) -> bytes: ...

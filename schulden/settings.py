@@ -37,6 +37,10 @@ class ConfigurationError(Exception):
     """The environment describes a configuration we refuse to run (e.g. production with a default secret)."""
 
 
+#: Where PDFs are kept (integrations/letters/storage.py).
+FILE_STORES = ("folder", "database")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. `environment` is development (default), test or production."""
@@ -51,6 +55,8 @@ class Settings:
     referral_window_weeks: int = 6
     # Letters: where PDFs are stored, the public address of the reply page (in the QR code), the sender block.
     letter_store: Path | None = None
+    # "folder" (LETTER_STORE) or "database" (no shared disk between machines; production's default, issue 14).
+    file_store: str = "folder"
     public_url: str = "http://127.0.0.1:5000"
     sender_name: str = "Schuldroute"
     sender_address: tuple[str, ...] = ("Postbus 0000", "0000 AA  NERGENS")
@@ -114,6 +120,7 @@ class Settings:
             log_level=env.get("LOG_LEVEL", "INFO").upper(),
             referral_window_weeks=int(env.get("REFERRAL_WINDOW_WEEKS", "6")),
             letter_store=Path(env["LETTER_STORE"]).resolve() if env.get("LETTER_STORE") else instance / "letters",
+            file_store=(env.get("FILE_STORE") or ("database" if environment == "production" else "folder")).lower(),
             public_url=env.get("PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/"),
             sender_name=env.get("SENDER_NAME", "Schuldroute"),
             sender_address=tuple(
@@ -167,6 +174,7 @@ class Settings:
                 raise ConfigurationError(
                     "SMTP_TLS must be starttls or implicit in production: referral mails carry the BSN"
                 )
+        self._validate_file_store()
         for network in self.metrics_networks:
             try:
                 ipaddress.ip_network(network)
@@ -180,6 +188,14 @@ class Settings:
             raise ConfigurationError(
                 "SESSION_IDLE_MINUTES must be positive and at most SESSION_LIFETIME_HOURS (as minutes)"
             )
+
+    def _validate_file_store(self) -> None:
+        if self.file_store not in FILE_STORES:
+            raise ConfigurationError(f"FILE_STORE must be one of {', '.join(FILE_STORES)}, not {self.file_store!r}")
+        if self.file_store == "database" and self.database_url.startswith("sqlite"):
+            # SQLite lets one writer in at a time, and our sessions begin IMMEDIATE: a request that reads a PDF
+            # while its own transaction is open would wait for itself. The embedded default keeps the folder.
+            raise ConfigurationError("FILE_STORE=database needs PostgreSQL; with SQLite use FILE_STORE=folder")
 
     @property
     def database_engine_options(self) -> dict[str, Any]:

@@ -109,13 +109,15 @@ class _Claimed:
 
 @dataclass(frozen=True)
 class _Rendered:
-    """A claimed letter whose PDF is in the store, not yet recorded."""
+    """A claimed letter whose PDF is in the folder store (or, for the database store, in `pdf`), not yet
+    recorded."""
 
     claimed: _Claimed
     key: str
     sha: str
     size: int
     version: str
+    pdf: bytes | None = None
 
 
 def render_letter(letter_id: int) -> str:
@@ -176,11 +178,15 @@ def _render_pdfs(rt: Runtime, claimed: list[_Claimed], failures: dict[int, Excep
             pdf = render_pdf(letter.content)
             sha = hashlib.sha256(pdf).hexdigest()
             key = f"letters/{letter.case_id}/{letter.letter_id}-{sha[:16]}.pdf"
+            version = load_template(letter.letter_type).version
+            if rt.store.in_database:  # written with the record, in its transaction (`_record`)
+                rendered.append(_Rendered(letter, key, sha, len(pdf), version, pdf))
+                continue
             try:
                 rt.store.put(key, pdf)
             except OSError as exc:  # full, read-only, gone: the store's fault, not the letter's
                 raise InfrastructureDown(f"{type(exc).__name__} in the letter store: {exc.strerror or exc}") from exc
-            rendered.append(_Rendered(letter, key, sha, len(pdf), load_template(letter.letter_type).version))
+            rendered.append(_Rendered(letter, key, sha, len(pdf), version))
         except Exception as exc:
             if key is not None:
                 rt.store.delete(key)
@@ -204,6 +210,9 @@ def _record_rendered(
             recorded = _record(rt, conn, me, rendered)
     except Exception as exc:  # nothing of the chunk recorded: every letter fails this attempt
         for done in rendered:
+            if done.pdf is not None:  # rolled back with the record
+                failures[done.claimed.letter_id] = exc
+                continue
             try:
                 rt.store.delete(done.key)
             except OSError:  # the sweeper removes it once the letter is recorded
@@ -216,7 +225,8 @@ def _record_rendered(
         letter_id = done.claimed.letter_id
         if letter_id not in recorded:
             # Our claim was taken over while we rendered: the other job's PDF is the letter's.
-            rt.store.delete(done.key)
+            if done.pdf is None:
+                rt.store.delete(done.key)
             outcomes[letter_id] = "lost-claim"
             continue
         outcomes[letter_id] = done.key
@@ -374,6 +384,8 @@ def _record(rt: Runtime, conn: Connection, me: str, rendered: list[_Rendered]) -
                 expires=expires if to_creditor else None,
             ):
                 continue
+            if done.pdf is not None:  # the database store: the PDF commits (or rolls back) with its record
+                rt.store.put_within(conn, done.key, done.pdf)
             recorded.add(claimed.letter_id)
             audit_rows.append(
                 {

@@ -58,6 +58,10 @@ class PrintBatchOut(DutchSchema):
     letter_count = fields.Integer()
     sha256 = fields.String()
     created_at = fields.DateTime()
+    left_out = fields.List(
+        fields.Integer(),
+        metadata={"description": "Brieven die klaarstonden maar waarvan de PDF ontbrak: ze worden opnieuw gemaakt."},
+    )
 
 
 def _view(letter: Letter) -> dict[str, Any]:

@@ -182,6 +182,18 @@ def retry(letter: Letter) -> None:
     letter.attempts = 0
 
 
+def make_again(letter: Letter, *, reason: str) -> None:
+    """rendered -> queued for a letter whose PDF is gone from the store before it went out (found by the print
+    batch): it is made again, with a new reply code, as a new letter reaches the queue (`entered_queue`)."""
+    if letter.status != LetterStatus.RENDERED.value or letter.sent_at is not None:
+        raise LetterStateError("Alleen een gemaakte brief die nog niet is verstuurd kan opnieuw worden gemaakt.")
+    letter.status = LetterStatus.QUEUED.value
+    letter.attempts = 0
+    letter.storage_key = letter.sha256 = letter.size_bytes = letter.rendered_at = None
+    letter.reply_code_hash = letter.reply_token_hash = letter.reply_expires_at = None
+    letter.last_error = reason
+
+
 def cancel_open(session: Session, case_id: int, *, reason: str) -> int:
     """queued | rendering | rendered -> cancelled for every letter of the case not gone out yet (consent
     withdrawn, case closed); how many."""
@@ -281,7 +293,8 @@ def email_failed(letter: Letter, reason: str) -> None:
 
 
 def entered_queue(session: Session) -> set[int]:
-    """The letters this flush put in `queued` for a person or a step: new ones, and retries of failed ones. (A
+    """The letters this flush put in `queued` for a person or a step: new ones, retries of failed ones, and rendered
+    ones whose PDF went missing (`make_again`). (A
     render attempt that goes back to `queued` is not among them: RQ retries its own job.) Call in after_flush."""
     ids: set[int] = set()
     for obj in session.new:
@@ -290,6 +303,6 @@ def entered_queue(session: Session) -> set[int]:
     for obj in session.dirty:
         if isinstance(obj, Letter) and obj.status == LetterStatus.QUEUED.value:
             before = inspect(obj).attrs.status.history.deleted
-            if LetterStatus.FAILED.value in before:
+            if LetterStatus.FAILED.value in before or LetterStatus.RENDERED.value in before:
                 ids.add(obj.id)
     return ids

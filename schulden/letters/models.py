@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from schulden.db import Base
@@ -116,6 +116,9 @@ class PrintBatch(Base):
     storage_key: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Letters that were due in this batch but whose PDF was missing from the store: put back to be made again,
+    #: they go in a later batch (issue 14; the batch names them instead of failing).
+    left_out: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class LetterTextVersion(Base):

@@ -112,6 +112,9 @@ def _make(session: Session, actor: UserActor) -> dict[str, list[str]] | Response
     session.commit()
     flash(f"De printbatch van {pi_name} is gemaakt: {batch.letter_count} brieven, nu verstuurd. Download hem "
           f"hieronder en breng de brieven naar de postkamer. Referentie: printbatch {batch.id}.", "done")  # fmt: skip
+    if batch.left_out:
+        flash(f"{len(batch.left_out)} brief/brieven konden niet mee: de PDF ontbrak in de opslag. Ze worden opnieuw "
+              "gemaakt en komen in een volgende printbatch (ze staan op het voorblad).", "warning")  # fmt: skip
     return redirect(url_for("printbatch.index"), code=303)
 
 
