@@ -49,7 +49,9 @@ class SystemProbe:
         if not isinstance(self.queue, RedisQueue):
             return None
         try:
-            return int(Worker.count(connection=self.queue.connection))
+            # Worker.all, not Worker.count: the registry set keeps a worker killed with -9 until RQ's maintenance
+            # cleans it (up to 10 minutes), while its entry expires 60 s after its last report (`--worker-ttl`).
+            return len(Worker.all(connection=self.queue.connection))
         except RedisError:
             return -1
 
