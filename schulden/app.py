@@ -66,6 +66,7 @@ def _register_web(app: Flask) -> None:
         auth,
         cases,
         conditions,
+        failed_letters,
         figures,
         filters,
         health,
@@ -77,6 +78,7 @@ def _register_web(app: Flask) -> None:
         letters,
         metrics,
         municipality_settings,
+        organisation_setup,
         referral_inbox,
         referrals,
         release,
@@ -95,6 +97,8 @@ def _register_web(app: Flask) -> None:
     metrics.init_app(app)
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
-        referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings, metrics,
+        referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings, organisation_setup,
+        metrics,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)
+    app.register_blueprint(failed_letters.blp)

@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +189,7 @@ def reference_load() -> None:
 
 @click.group("letters")
 def letters_group() -> None:
-    """Letters: render what is waiting, make a PI's print batch."""
+    """Letters: render what is waiting, make a PI's print batch, retry the failed ones."""
 
 
 @letters_group.command("render-pending")
@@ -245,6 +245,43 @@ def letters_print_batch(pi_code: str, output: Path | None) -> None:
     if output is not None:
         output.write_bytes(rt.store.get(key))
     click.echo(f"print batch: {count} letters, {output or rt.store.describe(key)}")
+
+
+@letters_group.command("retry-failed")
+@click.option("--reason", default=None, help="Only this kind of error, as listed (e.g. OSError).")
+@click.option("--type", "letter_type", default=None, help="Only this letter type (L1 to L10).")
+@click.option("--dry-run", is_flag=True, help="List the failed letters and how many would go back; change nothing.")
+@with_appcontext
+def letters_retry_failed(reason: str | None, letter_type: str | None, dry_run: bool) -> None:
+    """Put every failed letter (of one kind of error, one type) back in the queue, after its cause was fixed.
+
+    Runs as the system, as `letters print-batch` does; each letter gets an audit row. The render jobs are
+    enqueued when the change commits, as for new letters."""
+    from schulden.errors import ValidationFailed
+    from schulden.letters import bulk_retry
+
+    try:
+        bulk_retry.check_filters(reason=reason, letter_type=letter_type)
+    except ValidationFailed as exc:
+        raise _refusal({"type" if k == "letter_type" else k: v for k, v in exc.errors.items()}) from exc
+    with database.session_scope() as session:
+        groups = bulk_retry.failed_groups(session)
+        if not groups:
+            click.echo("Er zijn geen mislukte brieven.")
+            return
+        click.echo(f"{'soort fout':<24} {'type':<5} {'aantal':>7}  sinds (UTC)")
+        for g in groups:
+            # SQLite gives naive UTC back, PostgreSQL an aware moment: both shown in UTC.
+            since = g.since.astimezone(UTC) if g.since and g.since.tzinfo else g.since
+            since_text = since.strftime("%Y-%m-%d %H:%M") if since else "-"
+            click.echo(f"{g.reason:<24} {g.letter_type:<5} {g.count:>7}  {since_text}  {g.label}")
+        if dry_run:
+            count = bulk_retry.matching(groups, reason=reason, letter_type=letter_type)
+            click.echo(f"dry run: {count} brieven zouden opnieuw worden gemaakt")
+            return
+        count = bulk_retry.retry_failed(session, SYSTEM_ACTOR, reason=reason, letter_type=letter_type)
+    # session_scope committed: the outbox has enqueued the render jobs (or left them to the sweeper).
+    click.echo(f"{count} brieven worden opnieuw gemaakt")
 
 
 # -- cases -------------------------------------------------------------------------------------------------------------

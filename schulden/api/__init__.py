@@ -42,6 +42,7 @@ def make_api(app: Flask) -> Any:
     from schulden.api.insurance import blp as insurance
     from schulden.api.knooppunt import blp as knooppunt
     from schulden.api.letters import blp as letters
+    from schulden.api.organisation_setup import blp as organisation_setup
     from schulden.api.organisations import blp as municipalities
     from schulden.api.referrals import blp as referrals
     from schulden.api.release import blp as release
@@ -80,6 +81,7 @@ def make_api(app: Flask) -> Any:
         letters,
         creditors,
         municipalities,
+        organisation_setup,
         figures,
         replies,
         referrals,

@@ -69,8 +69,8 @@ CREDITOR_EDITORS = frozenset({Role.COUNSELLOR, Role.PI_STAFF, Role.ADMIN})
 class Route:
     """How to call one (endpoint, method) and what to expect.
 
-    kind: the object in the URL ("case", "debt", "letter", "print_batch", "creditor", "municipality"), or "none"
-    for a rule without one.
+    kind: the object in the URL ("case", "debt", "letter", "print_batch", "creditor", "municipality",
+    "organisation"), or "none" for a rule without one.
     roles: the roles that may call it at all (others get 403; for a case object they may also get 404 first).
     ok: the statuses an allowed principal gets with the body below. The bodies are valid for the schema but
     are refused further on (no If-Match, a stale If-Match, a date before the detention) so the matrix changes
@@ -101,6 +101,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("creditors.Creditors", "POST"): Route("none", CREDITOR_EDITORS, matrix=False),
     ("municipalities.Municipalities", "GET"): Route("none", matrix=False),
     ("municipalities.Proposal", "GET"): Route("none", matrix=False),
+    # Teams and PIs are set up by an administrator only: tests/api/test_organisation_setup_api.py.
+    ("organisations.Organisations", "GET"): Route("none", frozenset({Role.ADMIN}), matrix=False),
+    ("organisations.Teams", "POST"): Route("none", frozenset({Role.ADMIN}), matrix=False),
+    ("organisations.Pis", "POST"): Route("none", frozenset({Role.ADMIN}), matrix=False),
     # Outcome figures: counts over the caller's own scope; scope and roles in tests/api/test_figures_api.py.
     ("figures.OutcomeFigures", "GET"): Route(
         "none", frozenset({Role.PI_STAFF, Role.COUNSELLOR, Role.MUNICIPALITY, Role.ADMIN}), matrix=False
@@ -195,6 +199,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     # Only a failed letter can be retried: 409 for the world's queued letters, so nothing changes.
     ("letters.LetterRetry", "POST"): Route("letter", frozenset({Role.COUNSELLOR}), frozenset({409})),
     ("letters.PrintBatches", "POST"): Route("none", CASE_MANAGERS, matrix=False),  # test_function_level_denials
+    # Every failed letter by kind, and all of a kind made again at once: administrators only, 403 before the body
+    # is read (tests/api/test_bulk_retry_api.py).
+    ("letters.FailedLetterGroups", "GET"): Route("none", frozenset({Role.ADMIN}), matrix=False),
+    ("letters.FailedLettersRetry", "POST"): Route("none", frozenset({Role.ADMIN}), matrix=False),
     ("letters.PrintBatchPdf", "GET"): Route("print_batch"),  # the world has no batches: 404 for everyone
     # -- creditor replies (scope: their case) and referrals (scope: their case, for a municipality also its own) --
     ("replies.CaseReplies", "GET"): Route("case"),
@@ -254,6 +262,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("municipalities.MunicipalityById", "PATCH"): Route(
         "municipality", frozenset({Role.ADMIN, Role.MUNICIPALITY}), frozenset({428}), lambda w: {"city": "Utrecht"}
     ),
+    # A team or a PI as the administrator set it up; a municipality is not one (404).
+    ("organisations.OrganisationById", "GET"): Route("organisation", frozenset({Role.ADMIN})),
 }
 
 
@@ -289,6 +299,7 @@ def test_every_api_route_is_classified(app: Flask) -> None:
             frozenset({"reply_id"}): "reply",
             frozenset({"referral_id"}): "referral",
             frozenset({"proposal_id"}): "creditor_change_proposal",
+            frozenset({"organisation_id"}): "organisation",
         }.get(frozenset(params))
         assert expected_kind == route.kind, (rule.rule, method, params, route.kind)
         assert route.matrix or route.kind == "none", (rule.rule, method)
@@ -324,6 +335,10 @@ def _targets(world: World, kind: str) -> list[Target]:
         municipalities = [Target(world.orgs[k], None, exists=True, org_key=k) for k in ("M-1", "M-2")]
         # A PI's id is an organisation, but not a municipality: not found under /municipalities.
         return [*municipalities, Target(world.orgs["PI-A"], None, exists=False, org_key="PI-A"), *missing]
+    if kind == "organisation":
+        set_up = [Target(world.orgs[k], None, exists=True, org_key=k) for k in ("team-1", "PI-A")]
+        # A municipality is an organisation, but not one set up under /organisations: not found there.
+        return [*set_up, Target(world.orgs["M-1"], None, exists=False, org_key="M-1"), *missing]
     raise AssertionError(kind)
 
 
@@ -488,6 +503,7 @@ def test_every_api_route_needs_a_token(app: Flask, client: FlaskClient, db: sess
         "reply_id": 1,
         "referral_id": 1,
         "proposal_id": 1,
+        "organisation_id": world.orgs["PI-A"],
     }
     before = _snapshot(db)
     for rule, method in api_rules(app):
