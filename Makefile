@@ -5,7 +5,7 @@ PORT ?= 5000
 # The reply link printed on the demo's letters leads to this server (set PUBLIC_URL for another address).
 PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test lock lint format bench bench-api bench-letters bench-pages clean
+.PHONY: run test lock lint format bench bench-api bench-letters bench-pages production clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,12 @@ bench-letters: $(VENV)/.installed-dev
 ## make bench-pages: Mijn werk and a case page with 20 debts (gunicorn + wrk, 30,000 cases), next to the API's detail
 bench-pages: $(VENV)/.installed-dev node_modules/.installed
 	scripts/bench-pages.sh
+
+## make production: the production layout on one machine: PostgreSQL, Redis, 2 gunicorn nodes behind haproxy on
+## http://127.0.0.1:8080, 2 workers and the scheduler (docs/operations.md); scripts/production.sh stop stops it all
+production: $(VENV)/.installed-dev node_modules/.installed
+	scripts/system-packages.sh
+	scripts/production.sh
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,8 @@ if [ "${1:-}" != "npm" ]; then
     command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
     # The browser tests drive Debian's chromium through Playwright (never `playwright install`, which downloads one).
     [ -x /usr/bin/chromium ] || missing+=(chromium)
+    # The load balancer of the production layout on one machine (scripts/production.sh, its test).
+    command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 fi
 
 if [ "${#missing[@]}" -eq 0 ]; then
@@ -31,4 +33,5 @@ echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts a default cluster and a redis service on install; the tests start their own on other ports.
+# Debian starts a default cluster and a redis service (and haproxy) on install; the tests start their own on other
+# ports.
