@@ -1,12 +1,15 @@
 """Database wiring: the declarative base, engines with per-backend settings, and session handling.
 
 One code path for both backends: SQLite (embedded default) gets WAL, foreign keys and a busy timeout; PostgreSQL
-gets pre-ping so a restarted server does not surface as an error on the next request.
+gets a check of every pooled connection before use (with a deadline for the app's engines), so a restarted server
+does not surface as an error on the next request and a frozen one as a hang.
 """
 
 from __future__ import annotations
 
 import math
+import select
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,7 +39,8 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    # With timeouts, our own ping with a deadline replaces SQLAlchemy's pre-ping (see `_ping_within`).
+    kwargs.setdefault("pool_pre_ping", connect_timeout is None)
     connect_args: dict[str, Any] = dict(kwargs.pop("connect_args", {}))
     if connect_timeout is not None:
         connect_args["connect_timeout"] = max(1, math.ceil(connect_timeout))  # libpq takes whole seconds
@@ -44,7 +48,59 @@ def make_engine(
         connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
     if pool_timeout is not None:
         kwargs["pool_timeout"] = pool_timeout
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    if connect_timeout is not None and engine.dialect.driver == "psycopg":
+        event.listen(engine, "checkout", _ping_within(min(PING_DEADLINE, connect_timeout)))
+    return engine
+
+
+#: Seconds a pooled connection may take to answer its check before it is thrown away. `SELECT 1` takes well under a
+#: millisecond on a healthy server; a frozen one (SIGSTOP, a hung host whose kernel still acknowledges) never answers.
+PING_DEADLINE = 2.0
+
+
+def _ping_within(seconds: float) -> Any:
+    """A checkout check with a deadline, in place of SQLAlchemy's pool_pre_ping.
+
+    The pre-ping waits for its `SELECT 1` without limit, and neither libpq's connect_timeout (the connection exists)
+    nor the server's statement_timeout (the server does not run) applies: the fault drills saw a request on a pooled
+    connection hang until the database thawed or gunicorn killed the worker (31.8 s, no answer at all). Here the
+    ping is sent and its answer awaited on the socket for at most `seconds`; on silence the connection is closed and
+    the pool told it is gone (DisconnectionError), so it opens a new one, which the connect timeout turns into an
+    error, and the request into a 503 with Retry-After (schulden/http/errors.py)."""
+    import psycopg
+    from sqlalchemy.exc import DisconnectionError
+
+    def checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        pgconn = dbapi_connection.pgconn
+        try:
+            pgconn.send_query(b"SELECT 1")
+            deadline = time.monotonic() + seconds
+            while pgconn.flush():  # the query is tiny: this is one round at most
+                if not _readable_or_writable(pgconn.socket, deadline, write=True):
+                    raise TimeoutError
+            while True:
+                if not _readable_or_writable(pgconn.socket, deadline):
+                    raise TimeoutError
+                pgconn.consume_input()
+                if not pgconn.is_busy():
+                    break
+            while (result := pgconn.get_result()) is not None:
+                if result.status != psycopg.pq.ExecStatus.TUPLES_OK:  # e.g. the server is shutting down
+                    raise psycopg.OperationalError("the connection check was answered with an error")
+        except (TimeoutError, OSError, psycopg.Error) as exc:
+            dbapi_connection.close()
+            raise DisconnectionError(f"the database did not answer the connection check within {seconds:g} s") from exc
+
+    return checkout
+
+
+def _readable_or_writable(fd: int, deadline: float, *, write: bool = False) -> bool:
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return False
+    readable, writable, _ = select.select([] if write else [fd], [fd] if write else [], [], remaining)
+    return bool(writable if write else readable)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
