@@ -5,7 +5,7 @@ PORT ?= 5000
 # The reply link printed on the demo's letters leads to this server (set PUBLIC_URL for another address).
 PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test lock lint format bench bench-api bench-letters bench-pages production clean
+.PHONY: run test lock lint format bench bench-api bench-letters bench-pages production drills clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ bench-pages: $(VENV)/.installed-dev node_modules/.installed
 production: $(VENV)/.installed-dev node_modules/.installed
 	scripts/system-packages.sh
 	scripts/production.sh
+
+## make drills: every fault drill (tests/drills, docs/drills.md), the expensive ones too; each starts its own servers
+drills: $(VENV)/.installed-dev
+	scripts/system-packages.sh
+	SCHULDEN_DRILLS=all $(VENV)/bin/python -m pytest -p no:cacheprovider tests/drills -v
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
