@@ -3,10 +3,11 @@
 What is measured, and why:
 
 * **Data.** A fresh, migrated database ``schulden_benchletters``. Cases with 2 debts each are made through the
-  services (``open_case``, ``add_debt``, consent, ``send_letters``), so every debt asks for its first letters, L1
-  and L2, as in the application; these rows are then copied with SQLAlchemy Core as rounds 2-5 of the same letters
-  (their own idempotency keys), which gives 10,000 queued ``letter`` rows: 500 cases, 1,000 debts, 10 letters per
-  debt. Every letter goes to a creditor, so every one carries a reply code (scrypt hash) and a QR code.
+  services (``open_case``, ``add_debt``, consent, ``send_letters``), so every debt asks for its first letter, L1
+  (the detention notice with the saldo request), as in the application; these rows are then copied with SQLAlchemy
+  Core as rounds 2-10 of the same letters (their own idempotency keys), which gives 10,000 queued ``letter`` rows:
+  500 cases, 1,000 debts, 10 letters per debt. Every letter goes to a creditor, so every one carries a reply code
+  (scrypt hash) and a QR code.
 * **Pipeline.** Two worker processes on the ``letters`` queue (``SCHULDROUTE_ENV=production``, logs to a file)
   are started and wait until both have registered. Then the clock starts: the letter ids are enqueued with RQ's
   pipelined ``enqueue_many`` in chunks of 25, as the after-commit dispatch does, with the options of
@@ -20,6 +21,14 @@ What is measured, and why:
   ``rq worker -w integrations.worker.ForkingWorker`` (a work horse per job of 25 letters, renderer loaded before
   the fork, a new database connection per job; RQ's own model, for comparison). The forking worker gets the first
   1,000 letters only (``--fork-count``): its rate is steady after the first seconds.
+* **PDF store** (``--store folder|database|both``, default both; issue 14). The default worker runs once per store,
+  the two passes one right after the other on the same rows and the same PostgreSQL: ``folder`` (``FILE_STORE=folder``,
+  the atomic write with fsync above) and ``database`` (``FILE_STORE=database``, production's default: the PDF is
+  written into ``stored_file`` by ``put_within`` in the transaction that records the letter). The other worker
+  classes run with the first store only: what they compare does not depend on where the PDF goes. After the
+  database pass the script reads the table's size (``pg_total_relation_size('stored_file')``: heap, TOAST and
+  indexes) and divides it by the letters; for both passes it reads the WAL written (``pg_current_wal_lsn``), which is
+  what replication and backups carry. ``--store-count`` gives the second store fewer letters.
 * **Floor.** The same letters' content (``compose`` with no reply secrets: no reply block, no QR code) rendered by
   ``integrations.letters.render.render_pdf`` in a pool of 2 processes (renderer warmed up first), without database,
   queue or files. Half of the sample is rendered before the pipelines and half after, so the drift of the noisy VM
@@ -35,8 +44,9 @@ What is measured, and why:
 
 After each batch the script checks: every letter rendered and none failed; no extra attempts (a reply-code lookup
 that is taken, about n²/(2·23⁵) of n new letters, 7.8 of 10,000, is drawn again inside the claim); one PDF per
-letter in the store and nothing else; the SHA-256 and size of every file equal to its row's; the letters outside a
-batch untouched. Any failed check makes the script
+letter in the store and nothing else; the SHA-256 and size of every file equal to its row's (for the database
+store: one ``stored_file`` row per letter under its key, SHA-256 and size computed by PostgreSQL, and no file in
+the folder); the letters outside a batch untouched. Any failed check makes the script
 exit with status 1.
 
 **Targets** (the issue): the pipeline reaches at least 50 % of the floor's letters per second, and worker memory
@@ -47,7 +57,8 @@ into render, QR code, scrypt, database, fsync and the rest; the difference with 
 worker is the queue's share. For the forking worker, forks without RQ then show what a horse pays: the fork, a new
 PostgreSQL connection, ``render_letter`` after ``prepare()``, and the same after one job in the parent.
 
-Run it with ``scripts/bench-letters.sh`` (it starts a throwaway PostgreSQL and Redis), or against servers of your
+Run it with ``scripts/bench-letters.sh`` (it starts a throwaway PostgreSQL, durable as in production, and Redis), or
+against servers of your
 own with ``.venv/bin/python bench/letters.py --database-url postgresql+psycopg://... --redis-url redis://...``. The
 script creates (and drops at the end, unless ``--keep``) the database ``schulden_benchletters``, and FLUSHES the
 Redis database of ``--redis-url``: give it a throwaway server. ``--quick`` runs 500 letters as a smoke test. The
@@ -109,9 +120,9 @@ from schulden.processes import build_engine  # noqa: E402
 LETTER = cast(Table, Letter.__table__)
 BENCH_DATABASE = "schulden_benchletters"
 QUEUE = "letters"
-ROUNDS = 5  # letter rows per letter made by the services: rounds 1-5
+ROUNDS = 10  # letter rows per letter made by the services: rounds 1-10
 DEBTS_PER_CASE = 2
-LETTERS_PER_DEBT = 2  # send_letters asks for L1 and L2
+LETTERS_PER_DEBT = 1  # send_letters asks for L1 (the detention notice with the saldo request; no separate L2)
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECRET_KEY = "bench-letters-secret-key-0123456789abcdef"
 TARGET_RATIO = 0.50
@@ -128,6 +139,9 @@ WORKER_COMMANDS = {
     "fork": ["rq", "worker", "--with-scheduler", "-w", "integrations.worker.ForkingWorker"],
 }
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Where the workers put the PDFs (FILE_STORE): set explicitly, as SCHULDROUTE_ENV=production defaults to database.
+STORES = ("folder", "database")
+STORE_NAMES = {"folder": "folder store", "database": "database store"}
 
 
 @dataclass(frozen=True)
@@ -299,9 +313,11 @@ AS_ASKED: dict[str, Any] = {
 
 
 def reset_letters(engine: SAEngine, store: Path) -> None:
-    """Every letter back to `queued`, as asked for; the store emptied."""
+    """Every letter back to `queued`, as asked for; both stores emptied."""
     with engine.begin() as conn:
         conn.execute(update(LETTER).values(**AS_ASKED))
+        # TRUNCATE, not DELETE: new, empty files, so that the size read after a pass is that pass's PDFs alone.
+        conn.execute(text("TRUNCATE stored_file"))
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE letter"))
     shutil.rmtree(store, ignore_errors=True)
@@ -454,7 +470,14 @@ class Workers:
 
 
 def start_workers(
-    variant: str, count: int, database_url: str, redis_url: str, store: Path, workdir: Path, redis: Redis
+    variant: str,
+    count: int,
+    database_url: str,
+    redis_url: str,
+    store: Path,
+    workdir: Path,
+    redis: Redis,
+    file_store: str,
 ) -> Workers:
     env = dict(os.environ)
     env.update(
@@ -462,6 +485,7 @@ def start_workers(
         REDIS_URL=redis_url,
         SCHULDROUTE_ENV="production",
         SECRET_KEY=SECRET_KEY,
+        FILE_STORE=file_store,
         LETTER_STORE=str(store),
         SCHULDROUTE_INSTANCE=str(workdir / "instance"),
     )
@@ -471,7 +495,7 @@ def start_workers(
         command += ["--url", redis_url]
     processes, logs = [], []
     for n in range(count):
-        log = workdir / f"worker-{variant}-{n}.log"
+        log = workdir / f"worker-{variant}-{file_store}-{n}.log"
         with log.open("wb") as out:
             processes.append(subprocess.Popen([*command, QUEUE], env=env, cwd=workdir, stdout=out, stderr=out))
         logs.append(log)
@@ -535,9 +559,42 @@ def enqueue_all(redis: Redis, letter_ids: Sequence[int], chunk: int = 1_000) -> 
             pipe.execute()
 
 
+@dataclass(frozen=True)
+class TableSize:
+    """`stored_file` on disk after a database pass, in bytes: pg_total_relation_size is the sum of the three."""
+
+    total: int
+    heap: int  # the rows without their PDFs (key, folder, size, hash, time, a TOAST pointer)
+    toast: int  # the PDFs, out of line and uncompressed (STORAGE EXTERNAL), with the TOAST table's own index
+    indexes: int  # primary key on `key`, index on `folder`
+
+
+def wal_lsn(engine: SAEngine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one())
+
+
+def wal_bytes_since(engine: SAEngine, lsn: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), :lsn)"), {"lsn": lsn}).scalar_one())
+
+
+def stored_file_size(engine: SAEngine) -> TableSize:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT pg_total_relation_size(c.oid), pg_relation_size(c.oid), "
+                "coalesce(pg_total_relation_size(nullif(c.reltoastrelid, 0)), 0), pg_indexes_size(c.oid) "
+                "FROM pg_class c WHERE c.oid = 'stored_file'::regclass"
+            )
+        ).one()
+    return TableSize(*(int(x) for x in row))
+
+
 @dataclass
 class PipelineRun:
     variant: str
+    store: str  # FILE_STORE: folder or database
     letters: int
     seconds: float
     enqueue_s: float
@@ -551,7 +608,14 @@ class PipelineRun:
     steal_pct: float
     busy_pct: float
     other_pct: float  # of all CPUs, used by processes other than the ones under test
+    pdf_bytes: float  # average size of the batch's PDFs (the letters' size_bytes)
+    wal_bytes: int  # WAL written during the pass (the whole server: ours alone on the script's cluster)
+    table: TableSize | None  # stored_file after a database pass
     checks: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{VARIANTS[self.variant]}, {STORE_NAMES[self.store]}"
 
     @property
     def rate(self) -> float:
@@ -572,18 +636,20 @@ def run_pipeline(
     letter_ids: Sequence[int],
     workers: int,
     store: Path,
+    file_store: str,
     workdir: Path,
     checks: Checks,
     timeout_s: float,
 ) -> PipelineRun:
     reset_letters(engine, store)
     redis.flushdb()
-    fleet = start_workers(variant, workers, database_url, redis_url, store, workdir, redis)
+    fleet = start_workers(variant, workers, database_url, redis_url, store, workdir, redis, file_store)
     try:
         sampler = MemorySampler([p.pid for p in fleet.processes])
         postmaster, redis_server = postmaster_pid(engine), redis_pid(redis)
         cpu_before = [tree_cpu_s(p.pid) for p in fleet.processes], tree_cpu_s(postmaster), tree_cpu_s(redis_server)
         own_before = [own_cpu_s(p.pid) for p in fleet.processes]
+        lsn = wal_lsn(engine)
         meter = Meter()
         sampler.start()
         started = datetime.now(UTC)
@@ -611,11 +677,15 @@ def run_pipeline(
         busy, steal, other = meter.stop(ours)
     finally:
         stop_workers(fleet)
+    wal = wal_bytes_since(engine, lsn)
+    size = stored_file_size(engine) if file_store == "database" else None
     with engine.connect() as conn:
         last = conn.execute(select(func.max(Letter.rendered_at))).scalar_one()
+        pdf_bytes = conn.execute(select(func.avg(Letter.size_bytes))).scalar_one()
     seconds = (last - started).total_seconds() if last is not None else float("nan")
     run = PipelineRun(
         variant=variant,
+        store=file_store,
         letters=n,
         seconds=seconds,
         enqueue_s=enqueue_s,
@@ -629,8 +699,11 @@ def run_pipeline(
         steal_pct=steal,
         busy_pct=busy,
         other_pct=other,
+        pdf_bytes=float(pdf_bytes or 0),
+        wal_bytes=wal,
+        table=size,
     )
-    run.checks = check_batch(engine, store, letter_ids, checks, variant, fleet.logs)
+    run.checks = check_batch(engine, store, file_store, letter_ids, checks, f"{variant}/{file_store}", fleet.logs)
     return run
 
 
@@ -640,27 +713,47 @@ REDRAW = "reply code lookup taken"
 
 
 def check_batch(
-    engine: SAEngine, store: Path, letter_ids: Sequence[int], checks: Checks, variant: str, logs: Sequence[Path]
+    engine: SAEngine,
+    store: Path,
+    file_store: str,
+    letter_ids: Sequence[int],
+    checks: Checks,
+    variant: str,
+    logs: Sequence[Path],
 ) -> list[str]:
     batch = set(letter_ids)
     with engine.connect() as conn:
         rows = conn.execute(
             select(Letter.id, Letter.status, Letter.attempts, Letter.storage_key, Letter.sha256, Letter.size_bytes)
         ).all()
+        # The database store's rows, each with the SHA-256 and size PostgreSQL computes from its bytes: reading
+        # 10,000 PDFs into this process would cost more than the check is worth.
+        stored = {
+            key: (sha, size)
+            for key, sha, size in conn.execute(
+                text("SELECT key, encode(sha256(data), 'hex'), octet_length(data) FROM stored_file")
+            )
+        }
     others = [row for row in rows if row.id not in batch]
     rows = [row for row in rows if row.id in batch]
     by_status: dict[str, int] = {}
     for row in rows:
         by_status[row.status] = by_status.get(row.status, 0) + 1
-    files = {str(f.relative_to(store)) for f in store.rglob("*") if f.is_file()}
+    folder_files = {str(f.relative_to(store)) for f in store.rglob("*") if f.is_file()}
+    # The store the workers used must hold one PDF per letter; the other must stay empty.
+    files, other = (set(stored), folder_files) if file_store == "database" else (folder_files, set(stored))
     keys = {row.storage_key for row in rows}
     bad_files = 0
     for row in rows:
         if row.storage_key is None or row.storage_key not in files:
             bad_files += 1
             continue
-        data = (store / row.storage_key).read_bytes()
-        if hashlib.sha256(data).hexdigest() != row.sha256 or len(data) != row.size_bytes:
+        if file_store == "database":
+            sha, size = stored[row.storage_key]
+        else:
+            data = (store / row.storage_key).read_bytes()
+            sha, size = hashlib.sha256(data).hexdigest(), len(data)
+        if sha != row.sha256 or size != row.size_bytes:
             bad_files += 1
     n = len(letter_ids)
     retried = sum(row.attempts - 1 for row in rows if row.attempts > 1)
@@ -675,8 +768,9 @@ def check_batch(
         f"{variant}: no extra attempts ({retried}); reply-code lookups drawn again: {redraws} in the logs, "
         f"{expected:.1f} expected among {n:,} new codes: "
         + checks.check(retried == 0, f"{variant}: {retried} extra attempts"),
-        f"{variant}: one PDF per letter, nothing else in the store ({len(files):,} files): "
-        + checks.check(files == keys and len(files) == n, f"{variant}: one PDF per letter"),
+        f"{variant}: one PDF per letter, nothing else in the {file_store} store ({len(files):,} files), "
+        f"nothing in the other ({len(other)}): "
+        + checks.check(files == keys and len(files) == n and not other, f"{variant}: one PDF per letter"),
         f"{variant}: every file's SHA-256 and size as recorded: "
         + checks.check(bad_files == 0, f"{variant}: {bad_files} files differ from their rows"),
     ]
@@ -796,6 +890,7 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
     store = workdir / "profile-store"
     settings = Settings.from_env(
         {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url, "LETTER_STORE": str(store), "SCHULDROUTE_ENV": "production",
+         "FILE_STORE": "folder",  # the profile's split names the folder's write and fsync
          "REDIS_URL": "redis://127.0.0.1:1/0"}  # never used: post letters enqueue nothing
     )  # fmt: skip
     rt = build_runtime(settings)
@@ -912,6 +1007,7 @@ def fork_breakdown(url: str, letter_ids: Sequence[int], workdir: Path, postmaste
         DATABASE_URL=url,
         SCHULDROUTE_ENV="production",
         SECRET_KEY=SECRET_KEY,
+        FILE_STORE="folder",  # as the forking worker's pipeline pass (the first store), and as before issue 14
         LETTER_STORE=str(store),
         REDIS_URL="redis://127.0.0.1:1/0",  # never used: post letters enqueue nothing
     )
@@ -1011,7 +1107,7 @@ def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
         ratio = run.rate / floor.rate
         ok = ratio >= TARGET_RATIO and max(run.worker_peak_mb, run.child_peak_mb) < TARGET_MEMORY_MB
         lines.append(
-            f"| pipeline, 2 workers, {VARIANTS[run.variant]} | {run.letters:,} | {run.seconds:.1f} | "
+            f"| pipeline, 2 workers, {run.label} | {run.letters:,} | {run.seconds:.1f} | "
             f"{run.rate:,.1f} | **{ratio:.0%}** | {run.cpu_ms:.1f} (workers {run.cpu_workers_ms:.1f}, PostgreSQL "
             f"{run.cpu_postgres_ms:.1f}, Redis {run.cpu_redis_ms:.1f}) | {floor.cpu_ms / run.cpu_ms:.0%} | "
             f"{run.worker_peak_mb:.0f} / {run.child_peak_mb:.0f} MB | {run.other_pct:.0f} % | "
@@ -1022,6 +1118,37 @@ def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
         f"| floor: render_pdf without QR, 2 processes | {floor.letters:,} | {floor.seconds:.1f} | {floor.rate:,.1f} "
         f"(halves {spread(halves)}) | 100% | {floor.cpu_ms:.1f} | 100% | | {floor.other_pct:.0f} % | |"
     )
+    return "\n".join(lines)
+
+
+def store_table(runs: Sequence[PipelineRun]) -> str:
+    """The PDF stores side by side (one worker class), and what the database store costs over the folder."""
+    by_store = {run.store: run for run in runs}
+    lines = [
+        "| PDF store | letters | letters/s | CPU per letter, workers (core-ms) | CPU per letter, PostgreSQL (core-ms) "
+        "| CPU per letter, all (core-ms) | WAL per letter (KB) | PDF, average (KB) | stored_file per letter (KB) "
+        "| other load |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        per_letter = (
+            f"{run.table.total / run.letters / 1024:.1f} (heap {run.table.heap / run.letters:.0f} B, TOAST "
+            f"{run.table.toast / run.letters / 1024:.1f} KB, indexes {run.table.indexes / run.letters:.0f} B)"
+            if run.table
+            else ""
+        )
+        lines.append(
+            f"| {STORE_NAMES[run.store]} | {run.letters:,} | {run.rate:,.1f} | {run.cpu_workers_ms:.1f} | "
+            f"{run.cpu_postgres_ms:.2f} | {run.cpu_ms:.1f} | {run.wal_bytes / run.letters / 1024:.1f} | "
+            f"{run.pdf_bytes / 1024:.1f} | {per_letter} | {run.other_pct:.0f} % |"
+        )
+    if {"folder", "database"} <= by_store.keys():
+        db, folder = by_store["database"], by_store["folder"]
+        lines.append(
+            f"| **database / folder** | | **{db.rate / folder.rate:.0%}** | "
+            f"{db.cpu_workers_ms / folder.cpu_workers_ms:.0%} | {db.cpu_postgres_ms / folder.cpu_postgres_ms:.0%} | "
+            f"**{db.cpu_ms / folder.cpu_ms:.0%}** | {db.wal_bytes / max(1, folder.wal_bytes):.1f} times | | | |"
+        )
     return "\n".join(lines)
 
 
@@ -1048,6 +1175,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--variants", default="default,no-fork,fork", help="comma-separated: default, no-fork, fork")
+    parser.add_argument(
+        "--store",
+        choices=("folder", "database", "both"),
+        default="both",
+        help="PDF store (FILE_STORE) of the default worker; both: folder, then database (the other worker classes "
+        "run with the first)",
+    )
+    parser.add_argument(
+        "--store-count", type=int, default=None, help="letters for the second store's pass (default: as many)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile one worker's job even if the target is met")
     parser.add_argument("--no-profile", action="store_true", help="never profile")
     parser.add_argument("--profile-count", type=int, default=500)
@@ -1066,6 +1203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     count = args.count or (500 if args.quick else 10_000)
     floor_count = min(count, args.floor_count or (count if args.quick else 3_000))
     batch_size = {"default": count, "no-fork": count, "fork": min(count, args.fork_count or 1_000)}
+    stores = list(STORES) if args.store == "both" else [args.store]
+    # (variant, store, letters) in the order they run: both stores' passes of the default worker next to each other,
+    # so that the machine's drift hits them alike.
+    passes = [
+        (variant, store_name, batch_size[variant] if i == 0 else min(count, args.store_count or count))
+        for variant in variants
+        for i, store_name in enumerate(stores if variant == "default" else stores[:1])
+    ]
 
     checks = Checks()
     t_all = perf_counter()
@@ -1105,10 +1250,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             halves.append(floor_half(pool, contents[:half]))
             print(f"    {describe(halves[-1])}", flush=True)
 
-            for variant in variants:
+            for variant, file_store, size in passes:
                 print(f"\n   {wait_for_quiet(args.quiet_wait / 2)}", flush=True)
-                batch = ids[: batch_size[variant]]
-                print(f"\n== pipeline: {len(batch):,} letters, {args.workers} workers, {VARIANTS[variant]}", flush=True)
+                batch = ids[:size]
+                print(
+                    f"\n== pipeline: {len(batch):,} letters, {args.workers} workers, {VARIANTS[variant]}, "
+                    f"{STORE_NAMES[file_store]}",
+                    flush=True,
+                )
                 run = run_pipeline(
                     variant,
                     engine=engine,
@@ -1118,6 +1267,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     letter_ids=batch,
                     workers=args.workers,
                     store=store,
+                    file_store=file_store,
                     workdir=workdir,
                     checks=checks,
                     timeout_s=max(120.0, len(batch) / 4),
@@ -1129,7 +1279,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{run.busy_pct:.0f} %, steal {run.steal_pct:.1f} %, other load {run.other_pct:.0f} %; CPU per "
                     f"letter: workers "
                     f"{run.cpu_workers_ms:.1f} ms ({run.cpu_parents_ms:.1f} in the worker processes themselves), "
-                    f"PostgreSQL {run.cpu_postgres_ms:.1f} ms, Redis {run.cpu_redis_ms:.1f} ms"
+                    f"PostgreSQL {run.cpu_postgres_ms:.1f} ms, Redis {run.cpu_redis_ms:.1f} ms; PDF "
+                    f"{run.pdf_bytes:,.0f} bytes on average; WAL {run.wal_bytes / run.letters:,.0f} bytes per letter"
+                    + (
+                        f"; stored_file {run.table.total:,} bytes = {run.table.total / run.letters:,.0f} per letter"
+                        if run.table
+                        else ""
+                    )
                 )
                 for line in run.checks:
                     print(f"    {line}")
@@ -1163,11 +1319,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print(f"\n== results (whole run {perf_counter() - t_all:.0f} s)\n")
     print(table(runs, floor))
+    same_worker = [run for run in runs if run.variant == "default"]
+    if len({run.store for run in same_worker}) > 1:
+        print(f"\nPDF stores, {args.workers} workers, {VARIANTS['default']}:\n")
+        print(store_table(same_worker))
     print()
     for run in runs:
         per_worker_ms = 1000 * args.workers / run.rate
         print(
-            f"{VARIANTS[run.variant]}: {run.rate / floor.rate:.0%} of the floor "
+            f"{run.label}: {run.rate / floor.rate:.0%} of the floor "
             f"(target {TARGET_RATIO:.0%}); {per_worker_ms:.1f} ms per letter and worker against "
             f"{1000 * args.workers / floor.rate:.1f} ms for the floor; peak RSS {run.worker_peak_mb:.0f} MB worker, "
             f"{run.child_peak_mb:.0f} MB child (target < {TARGET_MEMORY_MB:.0f} MB)"
