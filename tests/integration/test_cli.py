@@ -170,7 +170,8 @@ def test_tick_fires_due_timers_and_reports_them(
     result = _run(["tick"], committed_url)
 
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == {"fired": 1, "refused": 0, "failed": 0, "render": 0, "email": 0, "referrals": 0}
+    assert json.loads(result.output) == {"fired": 1, "refused": 0, "failed": 0, "render": 0, "email": 0, "referrals": 0,
+                                         "erased": 0}  # fmt: skip
 
 
 def test_worker_refuses_to_start_without_redis(committed_url: str) -> None:
