@@ -20,6 +20,7 @@ from integrations.municipal.zgw import ZgwClient
 from integrations.queue import make_queue
 from integrations.referrals import delivery
 from integrations.status import SystemProbe
+from schulden.cases.access_export import AccessExport
 from schulden.db import Database
 from schulden.letters.models import PrintBatch
 from schulden.letters.services import NothingToPrint
@@ -67,7 +68,15 @@ def build_runtime(
         municipal=ZgwClient(),
         print_batch=_PrintBatchMaker(engine, store),
         probe=SystemProbe(queue, store),
+        access_pdf=_render_access_pdf,
     )
+
+
+def _render_access_pdf(export: AccessExport) -> bytes:
+    """schulden.ports.AccessPdfRenderer: reportlab is imported on the first export, not when a process starts."""
+    from integrations.cases.access_pdf import render_access_pdf
+
+    return render_access_pdf(export)
 
 
 class _PrintBatchMaker:

@@ -6,6 +6,7 @@ import logging
 
 from integrations.letters.jobs import sweep_letters
 from integrations.referrals.delivery import sweep_referrals
+from integrations.retention import retention_tick
 from integrations.runtime import runtime
 from integrations.status import mark_tick
 from workflows.store import utcnow
@@ -21,6 +22,9 @@ def tick() -> dict[str, int]:
     swept = sweep_letters()
     # Referrals whose delivery job got lost (or that wait for SMTP settings) are enqueued again.
     swept["referrals"] = sweep_referrals()
+    # Retention (issue 15): one batch of erasure at most once an hour; cheap (one indexed read) in between.
+    erased = retention_tick(rt)
+    swept["erased"] = len(erased.cases) if erased is not None else 0
     mark_tick(rt.queue, utcnow())  # the status report and /metrics show when the scheduler last got here
     if report.handled or any(swept.values()):
         log.info(

@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, check_database: bool = True)
 def _register_web(app: Flask) -> None:
     from schulden.http import errors, requests
     from schulden.web import (
+        access_export,
         account,
         admin,
         answers,
@@ -74,6 +75,7 @@ def _register_web(app: Flask) -> None:
         insurance,
         intake,
         knooppunt,
+        legal_hold,
         letter_texts,
         letters,
         metrics,
@@ -98,7 +100,8 @@ def _register_web(app: Flask) -> None:
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
         referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings, organisation_setup,
-        metrics,
+        metrics, legal_hold,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)
     app.register_blueprint(failed_letters.blp)
+    access_export.init_app(app)  # the detainee's access overview, and the case page's section about it

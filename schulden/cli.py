@@ -667,6 +667,53 @@ def workflows_docs(write_path: Path | None) -> None:
         click.echo(f"wrote {write_path}")
 
 
+# -- retention ---------------------------------------------------------------------------------------------------------
+
+
+@click.group("retention")
+def retention_group() -> None:
+    """Retention (docs/privacy.md section 4): the terms, and the erasure job by hand."""
+
+
+@retention_group.command("show")
+@with_appcontext
+def retention_show() -> None:
+    """The terms in force (and their variables), the last run, and how many closed cases have a part due."""
+    from dataclasses import fields as dataclass_fields
+
+    from schulden import retention
+    from workflows.store import utcnow
+
+    terms = _settings().retention
+    click.echo("term                 value   variable")
+    for item in dataclass_fields(terms):
+        unit = "days" if item.name.endswith("_days") else "months"
+        value = getattr(terms, item.name)
+        click.echo(f"{item.name:<20} {value:>4} {unit:<6} {retention.ENVIRONMENT[item.name]}")
+    with database.session_scope() as session:
+        last = retention.last_run(session)
+        due = retention.due_now(session, now=utcnow(), terms=terms)
+    click.echo(f"last run: {last.at.isoformat() if last else 'never'}")
+    click.echo("due now (cases per part): " + ", ".join(f"{k} {v}" for k, v in due["due"].items()))
+    click.echo(f"erased cases: {due['erased_cases']}; held (legal hold, due otherwise): {due['held'] or 'none'}")
+
+
+@retention_group.command("run")
+@click.option("--dry-run", is_flag=True, help="Say what one batch would erase; change nothing.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=25, show_default=True, help="Cases per batch.")
+@with_appcontext
+def retention_run(dry_run: bool, batch_size: int) -> None:
+    """Erase what has passed its term, batch after batch until nothing is due (one batch with --dry-run). Runs as
+    the system; each case erased gets a `retention.erase` audit row with counts, never content."""
+    from integrations.retention import run_retention
+
+    while True:
+        report = run_retention(runtime(), dry_run=dry_run, batch_size=batch_size)
+        click.echo(json.dumps({"dry_run": dry_run, **report.as_dict()}, sort_keys=True))
+        if dry_run or len(report.cases) < batch_size:
+            return
+
+
 COMMANDS = (
     run_command,
     db_group,
@@ -680,6 +727,7 @@ COMMANDS = (
     organisations_group,
     municipalities_group,
     workflows_group,
+    retention_group,
 )
 
 

@@ -1,6 +1,6 @@
 """Imports every model module, so the metadata knows every table (Alembic, tests)."""
 
-from schulden import audit, idempotency, stored_files  # noqa: F401
+from schulden import audit, corrections, idempotency, retention, stored_files  # noqa: F401
 from schulden.cases import conditions as release_conditions  # noqa: F401
 from schulden.cases import models as cases  # noqa: F401
 from schulden.creditors import models as creditors  # noqa: F401

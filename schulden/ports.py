@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
@@ -20,6 +20,9 @@ from schulden.db import Database
 from schulden.letters.models import PrintBatch
 from schulden.settings import Settings
 from workflows import Actor, Engine
+
+if TYPE_CHECKING:  # the export's module imports the letters, whose services import this one
+    from schulden.cases.access_export import AccessExport
 
 
 class FileStore(Protocol):
@@ -107,6 +110,13 @@ class PrintBatchMaker(Protocol):
     ) -> PrintBatch | None: ...
 
 
+class AccessPdfRenderer(Protocol):
+    """The detainee's access export (schulden/cases/access_export.py) as a readable PDF in plain Dutch
+    (integrations/cases/access_pdf.py). Only renders: nothing is stored, the door streams the bytes."""
+
+    def __call__(self, export: AccessExport) -> bytes: ...
+
+
 class SystemProbe(Protocol):
     """What the moving parts say about themselves (integrations/status.py), for the status report and /metrics."""
 
@@ -136,3 +146,4 @@ class Runtime:
     municipal: MunicipalClient
     print_batch: PrintBatchMaker
     probe: SystemProbe
+    access_pdf: AccessPdfRenderer

@@ -7,10 +7,13 @@ import math
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schulden.retention import RetentionTerms
 
 #: The secret key of the embedded default. Production refuses to start with it.
 DEVELOPMENT_SECRET_KEY = "schuldroute-development-only-not-secret"  # noqa: S105 - refused in production
@@ -91,6 +94,8 @@ class Settings:
     # Who may read /metrics and /status (docs/monitoring.md): these networks, or anyone with the bearer token.
     metrics_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
     metrics_token: str | None = None
+    # How long each record type is kept (schulden/retention.py, docs/privacy.md section 4): RETENTION_* variables.
+    retention: RetentionTerms = field(default_factory=lambda: _retention_terms({}))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, allow_unnamed_development: bool = False) -> Settings:
@@ -147,6 +152,7 @@ class Settings:
                 n.strip() for n in env.get("METRICS_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n.strip()
             ),
             metrics_token=env.get("METRICS_TOKEN") or None,
+            retention=_retention_terms(env),
         )
         settings.validate()
         return settings
@@ -188,6 +194,8 @@ class Settings:
             raise ConfigurationError(
                 "SESSION_IDLE_MINUTES must be positive and at most SESSION_LIFETIME_HOURS (as minutes)"
             )
+        for variable, reason in self.retention.problems():
+            raise ConfigurationError(f"{variable} {reason}")
 
     def _validate_file_store(self) -> None:
         if self.file_store not in FILE_STORES:
@@ -265,6 +273,22 @@ def _seconds(env: Mapping[str, str], name: str, default: str) -> float:
     if not 0 < value <= 3600:
         raise ConfigurationError(f"{name} must be more than 0 and at most 3600 seconds")
     return value
+
+
+def _retention_terms(env: Mapping[str, str]) -> RetentionTerms:
+    """The RETENTION_* variables over the defaults; each a whole number (months or days, as its name says)."""
+    # Imported here: schulden.retention imports the models, which may import the settings.
+    from schulden.retention import ENVIRONMENT, RetentionTerms
+
+    given: dict[str, int] = {}
+    for name, variable in ENVIRONMENT.items():
+        if env.get(variable):
+            unit = "days" if name.endswith("_days") else "months"
+            try:
+                given[name] = int(env[variable])
+            except ValueError:
+                raise ConfigurationError(f"{variable} must be a whole number of {unit}") from None
+    return RetentionTerms(**given)
 
 
 def _integer(env: Mapping[str, str], name: str, default: str) -> int:

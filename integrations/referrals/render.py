@@ -211,9 +211,15 @@ def render_handover_pdf(h: Handover, *, font_dir: Path | None = None) -> bytes:
 
 
 def _facts(rows: Sequence[tuple[str, str]], styles: _HandoverStyles) -> Table:
+    return facts_table([(_p(label, styles.body), _p(value, styles.body)) for label, value in rows])
+
+
+def facts_table(rows: Sequence[tuple[Flowable, Flowable]], *, label_width: float = 52 * mm) -> Table:
+    """Label and value side by side, labels in grey, no rules: the fact lists of the handover file and of the
+    detainee's access overview (integrations/cases/access_pdf.py)."""
     table = Table(
-        [[_p(label, styles.body), _p(value, styles.body)] for label, value in rows],
-        colWidths=[52 * mm, TEXT_WIDTH - 52 * mm],
+        [list(row) for row in rows],
+        colWidths=[label_width, TEXT_WIDTH - label_width],
         hAlign="LEFT",
         spaceAfter=4,
     )

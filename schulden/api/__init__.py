@@ -31,6 +31,7 @@ class SchuldrouteApi(Api):  # type: ignore[misc]
 
 def make_api(app: Flask) -> Any:
     """Bind a new Api to `app` and register every API blueprint."""
+    from schulden.api.access_export import blp as access_export
     from schulden.api.auth import blp as auth
     from schulden.api.cases import blp as cases
     from schulden.api.conditions import blp as conditions
@@ -41,6 +42,7 @@ def make_api(app: Flask) -> Any:
     from schulden.api.figures import blp as figures
     from schulden.api.insurance import blp as insurance
     from schulden.api.knooppunt import blp as knooppunt
+    from schulden.api.legal_hold import blp as legal_hold
     from schulden.api.letters import blp as letters
     from schulden.api.organisation_setup import blp as organisation_setup
     from schulden.api.organisations import blp as municipalities
@@ -86,7 +88,9 @@ def make_api(app: Flask) -> Any:
         replies,
         referrals,
         knooppunt,
+        access_export,
         release,
+        legal_hold,
     ):
         api.register_blueprint(blueprint)
     app.register_blueprint(docs)

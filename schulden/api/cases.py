@@ -20,6 +20,7 @@ from schulden.api.common import check_if_match, etag_for, origin, require_role
 from schulden.api.idempotency import idempotent
 from schulden.api.refusals import http_refusals
 from schulden.cases import schemas
+from schulden.cases.identity import IDENTITY_CORRECTORS, IdentityCorrectionIn, correct_identity
 from schulden.cases.intake import open_from_intake
 from schulden.cases.models import Case, CaseNote, Consent, HouseholdRelation
 from schulden.cases.queries import get_case
@@ -166,6 +167,24 @@ class CaseDetail(MethodView):
             actor=actor,
         )
         _changed(session, actor, case, "case.update", fields=changed)
+        session.commit()
+        return _view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
+
+
+@blp.route("/<id:case_id>/identity")
+class CaseIdentity(MethodView):
+    @blp.arguments(IdentityCorrectionIn)
+    @blp.response(200, schemas.CaseWithBsnOut)
+    def patch(self, data: dict[str, Any], case_id: int) -> tuple[dict[str, Any], int, Headers]:
+        """Correct the detainee's name, date of birth or BSN (11-proef) after intake; the old values are kept in
+        the file's corrections and shown in his access overview. PI staff and counsellors only. Needs If-Match."""
+        actor = current_actor()
+        require_role(actor, IDENTITY_CORRECTORS, "naam, geboortedatum of BSN verbeteren")
+        session = db_session()
+        case = get_case(session, actor, case_id, for_update=True)
+        check_if_match(case.row_version)
+        with http_refusals():
+            correct_identity(session, actor, case.id, data, now=runtime().engine.clock(), origin=origin())
         session.commit()
         return _view(session, actor, case), 200, {"ETag": etag_for(case.row_version)}
 

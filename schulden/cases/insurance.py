@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden import audit
+from schulden import audit, corrections
 from schulden.access import CASE_WRITERS
 from schulden.actors import UserActor
 from schulden.cases.models import Benefit, Case, CaseBenefit
@@ -89,6 +89,16 @@ def set_insurance(
     policy_number = (policy_number or "").strip() or None
     kinds = list(dict.fromkeys(benefits))
     insurer = _check(session, insurer_id, policy_number, kinds)
+    old_insurer = session.get(Creditor, case.health_insurer_id) if case.health_insurer_id else None
+    # A value replaced keeps its old one (schulden/corrections.py); a first entry (the intake's) replaces nothing.
+    replaced = {
+        "health_insurer_id": (old_insurer.name if old_insurer else None, insurer.name if insurer else None),
+        "health_policy_number": (case.health_policy_number, policy_number),
+    }
+    corrections.record(
+        session, actor=actor, case_id=case.id, object_type="case", object_id=case.id, at=engine.clock(),
+        changes={name: values for name, values in replaced.items() if values[0] is not None},
+    )  # fmt: skip
     case.health_insurer_id = insurer.id if insurer else None
     case.health_policy_number = policy_number
     existing = {b.kind: b for b in session.scalars(select(CaseBenefit).where(CaseBenefit.case_id == case.id))}

@@ -170,6 +170,12 @@ class Case(Base):
     # The basic health insurance (domain.md 2.3, L6): suspended from the start of detention, reactivated on release.
     health_insurer_id: Mapped[int | None] = mapped_column(ForeignKey("creditor.id", ondelete="RESTRICT"))
     health_policy_number: Mapped[str | None] = mapped_column(String(40))
+    # A legal hold (a dispute, a complaint): the retention job erases nothing of the case until it is lifted
+    # (schulden/retention.py). The kind is a choice, the note optional; neither goes into the audit log.
+    legal_hold_kind: Mapped[str | None] = mapped_column(String(16))
+    legal_hold_note: Mapped[str | None] = mapped_column(Text)
+    legal_hold_since: Mapped[datetime | None]
+    legal_hold_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     row_version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -177,6 +183,10 @@ class Case(Base):
     __mapper_args__ = {"version_id_col": row_version}  # noqa: RUF012 - mapper configuration
 
     __table_args__ = (
+        CheckConstraint(
+            "legal_hold_kind IS NULL OR legal_hold_kind IN ('dispute', 'complaint', 'authority', 'other')",
+            name="legal_hold_kind_known",
+        ),
         CheckConstraint(
             "detention_type IN ('pre_trial', 'prison_sentence', 'substitute', 'civil_detention', 'other')",
             name="detention_type_known",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schulden import audit
+from schulden import audit, corrections
 from schulden.actors import UserActor
 from schulden.cases.models import (
     Case,
@@ -242,9 +242,13 @@ class CaseChanges:
 def update_case(
     session: Session, engine: Engine, case: Case, changes: CaseChanges, *, actor: Actor, now: datetime | None = None
 ) -> list[str]:
-    """Apply changes; a new release date restarts the referral window. Returns the names of changed fields."""
+    """Apply changes; a new release date restarts the referral window. Returns the names of changed fields.
+
+    Each changed value is kept as a correction with its old and new value (schulden/corrections.py), in this
+    transaction: the audit row the caller writes names the fields only, never a value."""
     changed: list[str] = []
     detainee = session.get_one(Detainee, case.detainee_id)
+    before = _case_values(session, case, detainee)
     if "expected_release" in changes.clear or changes.expected_release is not None:
         new_release = None if "expected_release" in changes.clear else changes.expected_release
         if new_release is not None and new_release < case.detention_start:
@@ -281,8 +285,30 @@ def update_case(
     if changed:
         # The case's version covers its detainee's data too: a change to either moves the ETag on.
         case.updated_at = now or engine.clock()
+        after = _case_values(session, case, detainee)
+        for object_type, object_id, names in (
+            ("case", case.id, ("expected_release", "intended_postcode", "registration_municipality_id")),
+            ("detainee", detainee.id, ("dji_number",)),
+        ):
+            corrections.record(
+                session, actor=actor, case_id=case.id, object_type=object_type, object_id=object_id,
+                changes={n: (before[n], after[n]) for n in names if n in changed}, at=case.updated_at,
+            )  # fmt: skip
     session.flush()
     return changed
+
+
+def _case_values(session: Session, case: Case, detainee: Detainee) -> dict[str, str | None]:
+    """The values `update_case` may change, as a person reads them (the municipality by its name)."""
+    registration = (
+        session.get(Organisation, case.registration_municipality_id) if case.registration_municipality_id else None
+    )
+    return {
+        "expected_release": corrections.shown(case.expected_release),
+        "intended_postcode": corrections.shown(case.intended_postcode),
+        "registration_municipality_id": registration.name if registration else None,
+        "dji_number": corrections.shown(detainee.dji_number),
+    }
 
 
 def _apply_proposal(session: Session, engine: Engine, case: Case, *, actor: Actor, now: datetime | None) -> None:

@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from schulden import audit
+from schulden import audit, corrections
 from schulden.actors import UserActor
 from schulden.cases.models import Case, Threat
 from schulden.cases.threats import raise_threat
 from schulden.creditors.models import Creditor
 from schulden.debts.models import DEBT_TYPES, AmountStatus, Debt, DebtCategory
 from schulden.errors import ValidationFailed
+from schulden.labels import AMOUNT_STATUS_LABELS, THREAT_LABELS
 from workflows import Actor, Engine, HistoryEntry, WorkflowInstance
 
 
@@ -152,13 +153,34 @@ def change_debt(
     origin: str | None = None,
 ) -> list[str]:
     """PATCH /debts/{id}: amounts, reference, status or flags (DebtUpdate's output). A threat recorded on the debt
-    reaches the case (cases/threats.py). Writes the `debt.update` audit row; does not commit."""
+    reaches the case (cases/threats.py). Writes the `debt.update` audit row, which names the fields only, and one
+    correction per changed field with its old and new value (schulden/corrections.py); does not commit."""
+    before = _debt_values(session, debt)
     changed = update_debt(session, debt, changes, today=engine.today())
+    after = _debt_values(session, debt)
+    corrections.record(
+        session, actor=actor, case_id=debt.case_id, object_type="debt", object_id=debt.id,
+        changes={name: (before[name], after[name]) for name in changed}, at=engine.clock(),
+    )  # fmt: skip
     audit.record(session, actor=actor, action="debt.update", object_type="debt", object_id=debt.id,
                  case_id=debt.case_id, origin=origin, details={"fields": changed})  # fmt: skip
     if "threat" in changed and debt.threat:
         raise_threat(session, engine, session.get_one(Case, debt.case_id), debt.threat, actor=actor)
     return changed
+
+
+#: The debt's amounts: shown as euros in a correction.
+_AMOUNTS = frozenset({"principal_cents", "interest_cents", "costs_cents"})
+
+
+def _debt_values(session: Session, debt: Debt) -> dict[str, str | None]:
+    """The values PATCH /debts/{id} may change, as a person reads them (codes in words, the collector by name)."""
+    collector = session.get(Creditor, debt.collecting_party_id) if debt.collecting_party_id else None
+    values = {name: corrections.shown(getattr(debt, name), amount=name in _AMOUNTS) for name in EDITABLE}
+    values["collecting_party_id"] = collector.name if collector else None
+    values["amount_status"] = corrections.shown(debt.amount_status, words=AMOUNT_STATUS_LABELS)
+    values["threat"] = corrections.shown(debt.threat, words=THREAT_LABELS)
+    return values
 
 
 def check_creditor(session: Session, creditor_id: int, field: str) -> Creditor:

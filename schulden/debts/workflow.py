@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from schulden import corrections
 from schulden.cases.models import Case, ConsentPurpose
 from schulden.debts.models import AmountStatus
 from schulden.effects import (
@@ -126,10 +127,23 @@ def _take_over_amounts(ctx: Context) -> Mapping[str, Any]:
         return out
     reply = _named_reply(ctx)
     if reply is not None and reply.debt_id == debt.id:
-        debt.principal_cents = reply.principal_cents or 0
-        debt.interest_cents = reply.interest_cents or 0
-        debt.costs_cents = reply.costs_cents or 0
-        debt.peildatum = reply.peildatum
+        new = {
+            "principal_cents": reply.principal_cents or 0,
+            "interest_cents": reply.interest_cents or 0,
+            "costs_cents": reply.costs_cents or 0,
+            "peildatum": reply.peildatum,
+        }
+        # The estimate the answer replaces is kept as a correction (schulden/corrections.py), like a change by hand.
+        corrections.record(
+            ctx.session, actor=ctx.actor, case_id=debt.case_id, object_type="debt", object_id=debt.id, at=ctx.now,
+            changes={
+                name: (corrections.shown(getattr(debt, name), amount=name != "peildatum"),
+                       corrections.shown(value, amount=name != "peildatum"))
+                for name, value in new.items()
+            },
+        )  # fmt: skip
+        for name, value in new.items():
+            setattr(debt, name, value)
         reply.events = ",".join([*(reply.events or "").split(","), TAKEN_OVER_EVENT]).strip(",")
         if reply.reviewed_at is None:
             # Taking the amounts over is reading the answer: it leaves the counsellor's list of answers to read.

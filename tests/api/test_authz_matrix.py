@@ -117,6 +117,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("cases.CaseDetail", "PATCH"): Route(
         "case", CASE_EDITORS, frozenset({428}), lambda w: {"dji_number": "DJI-MATRIX-1"}
     ),
+    # Correcting the person (AVG art. 16): his casemanager and counsellor, with If-Match (412 stale: no change).
+    ("cases.CaseIdentity", "PATCH"): Route(
+        "case", CASE_MANAGERS, frozenset({412}), lambda w: {"surname": "Matrix"}, STALE
+    ),
     ("cases.CaseBsn", "GET"): Route("case", BSN_ROLES),
     ("cases.CaseHistory", "GET"): Route("case"),
     ("cases.CaseActions", "GET"): Route("case"),
@@ -159,6 +163,14 @@ ROUTES: dict[tuple[str, str], Route] = {
         "case", CASE_EDITORS, frozenset({422}), lambda w: {"health_insurer_id": 987_654}
     ),
     ("knooppunt.CaseExport", "GET"): Route("case"),
+    # The detainee's access overview (AVG art. 15): his casemanager and counsellor only; 403 for the other roles.
+    ("access_export.AccessExport", "GET"): Route("case", CASE_MANAGERS),
+    ("access_export.AccessExportPdf", "GET"): Route("case", CASE_MANAGERS),
+    # A legal hold stops the retention job erasing the case (docs/privacy.md): the counsellor, with If-Match.
+    ("legal_hold.CaseLegalHold", "PUT"): Route(
+        "case", frozenset({Role.COUNSELLOR}), frozenset({412}), lambda w: {"kind": "dispute"}, STALE
+    ),
+    ("legal_hold.CaseLegalHold", "DELETE"): Route("case", frozenset({Role.COUNSELLOR}), frozenset({412}), None, STALE),
     ("release.CaseRelease", "POST"): Route(
         "case", CASE_MANAGERS, frozenset({412}), lambda w: {"released_on": "2026-01-05"}, STALE
     ),
