@@ -43,7 +43,7 @@ HEADINGS = (
     "Wat er met uw dossier gebeurde",
     "Uw schulden",
     "Wat er is verbeterd",
-    "Brieven die wij stuurden",
+    "Brieven over u",
     "Antwoorden van schuldeisers",
     "Uw toestemming",
     "Verwijzing naar de gemeente",
@@ -291,7 +291,13 @@ def _letters(letters: Sequence[LetterFacts], s: _Styles) -> list[Flowable]:
     out: list[Flowable] = [_t(HEADINGS[4], s.heading)]
     if not letters:
         return [*out, _t("Wij hebben nog geen brieven gemaakt.", s.body)]
-    out.append(_t("Bij elke brief staat aan wie hij ging en of uw BSN erop stond.", s.body))
+    out.append(
+        _t(
+            "De brieven die wij over u maakten. Bij elke brief staat aan wie hij gaat, of hij al is verstuurd en "
+            "of uw BSN erop staat.",
+            s.body,
+        )
+    )
     for letter in letters:
         out.append(KeepTogether(_letter(letter, s)))
     return out

@@ -68,7 +68,7 @@ def test_the_page_shows_what_the_overview_holds_and_both_downloads(demo_world: D
     assert page.status_code == 200
     body = text(page)
     assert "Inzageoverzicht van Ayşe Demir" in body
-    for heading in ("Wie bent u", "Uw schulden", "Brieven die wij stuurden", "Antwoorden van schuldeisers",
+    for heading in ("Wie bent u", "Uw schulden", "Brieven over u", "Antwoorden van schuldeisers",
                     "Uw toestemming", "Wie uw dossier bekeek of wijzigde", "Aan wie wij gegevens gaven"):  # fmt: skip
         assert heading in body, heading
     assert "volledige BSN" in body
@@ -78,7 +78,7 @@ def test_the_page_shows_what_the_overview_holds_and_both_downloads(demo_world: D
     assert pdf.status_code == 200
     assert pdf.mimetype == "application/pdf"
     assert "Demir" not in pdf.headers["Content-Disposition"]
-    assert "Brieven die wij stuurden" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "Brieven over u" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
 
     download = client.get(f"/dossiers/{case_id}/inzageoverzicht.json")
     assert download.status_code == 200
