@@ -39,6 +39,11 @@ def drop_database(server_url: str, name: str) -> None:
 def code_version() -> str:
     """The commit, and how many files of the application differ from it (others may be editing)."""
     git = ["git", "-C", str(REPO)]
+    # git looks upwards for a repository: a checkout without its .git (an export, a tarball) inside another
+    # repository would report that one's commit (issue 16). Only our own top level counts.
+    top = subprocess.run([*git, "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=False)
+    if top.returncode != 0 or Path(top.stdout.strip()).resolve() != REPO.resolve():
+        return "? (not a git checkout of its own)"
     head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
     changed = subprocess.run(
         [*git, "status", "--porcelain", "--", "schulden", "workflows", "integrations"],

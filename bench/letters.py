@@ -611,6 +611,7 @@ class PipelineRun:
     pdf_bytes: float  # average size of the batch's PDFs (the letters' size_bytes)
     wal_bytes: int  # WAL written during the pass (the whole server: ours alone on the script's cluster)
     table: TableSize | None  # stored_file after a database pass
+    workers: int = 2  # `--workers`: the worker processes started for the pass (each may fork horses)
     checks: list[str] = field(default_factory=list)
 
     @property
@@ -684,6 +685,7 @@ def run_pipeline(
         pdf_bytes = conn.execute(select(func.avg(Letter.size_bytes))).scalar_one()
     seconds = (last - started).total_seconds() if last is not None else float("nan")
     run = PipelineRun(
+        workers=workers,
         variant=variant,
         store=file_store,
         letters=n,
@@ -851,6 +853,9 @@ class FloorRun:
 
 @contextmanager
 def render_pool(processes: int) -> Iterator[Any]:
+    # A pool whose initializer raises starts a new process for ever (issue 16: missing fonts hung the benchmark):
+    # warm up here first, so that a missing font or renderer fails at once, with the renderer's own message.
+    _warm()
     context = multiprocessing.get_context("fork")
     with context.Pool(processes, initializer=_warm) as pool:
         pool.map(_render_chunk, [[] for _ in range(processes * 4)])  # every process started and warmed up
@@ -1107,7 +1112,8 @@ def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
         ratio = run.rate / floor.rate
         ok = ratio >= TARGET_RATIO and max(run.worker_peak_mb, run.child_peak_mb) < TARGET_MEMORY_MB
         lines.append(
-            f"| pipeline, 2 workers, {run.label} | {run.letters:,} | {run.seconds:.1f} | "
+            f"| pipeline, {run.workers} worker{'s' if run.workers != 1 else ''}, {run.label} | {run.letters:,} | "
+            f"{run.seconds:.1f} | "
             f"{run.rate:,.1f} | **{ratio:.0%}** | {run.cpu_ms:.1f} (workers {run.cpu_workers_ms:.1f}, PostgreSQL "
             f"{run.cpu_postgres_ms:.1f}, Redis {run.cpu_redis_ms:.1f}) | {floor.cpu_ms / run.cpu_ms:.0%} | "
             f"{run.worker_peak_mb:.0f} / {run.child_peak_mb:.0f} MB | {run.other_pct:.0f} % | "
