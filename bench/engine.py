@@ -810,11 +810,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"    {line}")
     print(f"Bulk load (Core executemany, {BULK_CHUNK:,} rows per call): {load_rate:,.0f} rows/s.")
     print(f"CPU steal during the measurements: {steal[0]:.1f} %.")
+    # Issue 16: the tick under 3 s (it was 10 s), and a fire at most 2x the one-row ORM commit of the same run.
+    fire_ratio = results[1].seconds / results[2].seconds
+    fire_verdict = "met" if fire_ratio <= 2 else "NOT met"
+    print(f"Target (fire at most 2x the one-row ORM commit): {fire_verdict} ({fire_ratio:.2f}x).")
     if args.quick:
-        print("Target (tick with 10,000 due under 10 s): not judged, the sizes are a tenth (--quick).")
+        print("Target (tick with 10,000 due under 3 s): not judged, the sizes are a tenth (--quick).")
     else:
-        verdict = "met" if main_s < 10 else "NOT met"
-        print(f"Target (tick with {main_tick.due:,} due under 10 s): {verdict} ({main_s:.1f} s).")
+        verdict = "met" if main_s < 3 else "NOT met"
+        print(f"Target (tick with {main_tick.due:,} due under 3 s): {verdict} ({main_s:.2f} s).")
     print("\n| machine | |\n|---|---|")
     for key, value in info.items():
         print(f"| {key} | {value} |")

@@ -31,7 +31,16 @@ from workflows.definition import (
     Transition,
 )
 from workflows.errors import ConcurrentUpdate, ReplayError, TransitionRefused
-from workflows.store import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, utcnow
+from workflows.store import (
+    HistoryEntry,
+    TimerRow,
+    TimerStatus,
+    WorkflowInstance,
+    insert_new_rows,
+    update_instances,
+    update_timers,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +260,12 @@ class Engine:
         for timer, instance in rows:
             self._fire_timer(session, timer, instance, now, cache, report)
         try:
+            # The batch's writes in few round trips (workflows/store.py): the instances in one versioned
+            # statement, the new history and timer rows, the changed timers (the cache holds every timer the
+            # batch touched); the flush writes whatever else is left, e.g. rows that effects added.
+            update_instances(session, (instance for _, instance in rows))
+            insert_new_rows(session)
+            update_timers(session, (t for timers in cache.by_instance.values() for t in timers))
             session.flush()
         except StaleDataError as exc:
             # Only without row locks (SQLite): another writer got to one of the instances first.
