@@ -255,8 +255,9 @@ class ForkingWorker(PreloadedWorker):
     in_process_queues: frozenset[str] = frozenset()
 
 
-class InProcessWorker(ComesBack, SimpleWorker):
-    """RQ's non-forking worker, with the renderer loaded once."""
+class InProcessWorker(ComesBack, UnsubscribesPromptly, SimpleWorker):
+    """RQ's non-forking worker, with the renderer loaded once (and, like ours, quick to stop: without
+    `UnsubscribesPromptly` a stop request could wait a minute for the command subscription, issue 16's CI run)."""
 
     log_result_lifespan = False
 
