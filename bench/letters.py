@@ -7,7 +7,7 @@ What is measured, and why:
   (the detention notice with the saldo request), as in the application; these rows are then copied with SQLAlchemy
   Core as rounds 2-10 of the same letters (their own idempotency keys), which gives 10,000 queued ``letter`` rows:
   500 cases, 1,000 debts, 10 letters per debt. Every letter goes to a creditor, so every one carries a reply code
-  (scrypt hash) and a QR code.
+  (keyed hash) and a QR code.
 * **Pipeline.** Two worker processes on the ``letters`` queue (``SCHULDROUTE_ENV=production``, logs to a file)
   are started and wait until both have registered. Then the clock starts: the letter ids are enqueued with RQ's
   pipelined ``enqueue_many`` in chunks of 25, as the after-commit dispatch does, with the options of
@@ -53,9 +53,9 @@ exit with status 1.
 stays under 200 MB (the forking variant is there for comparison and is not held to them). When the default or
 ``no-fork`` pipeline misses the first (or with ``--profile``), one worker's job is profiled
 in-process: ``render_letter`` on 500 letters, first timed without and then with cProfile, and the time is split
-into render, QR code, scrypt, database, fsync and the rest; the difference with the pipeline's time per letter and
-worker is the queue's share. For the forking worker, forks without RQ then show what a horse pays: the fork, a new
-PostgreSQL connection, ``render_letter`` after ``prepare()``, and the same after one job in the parent.
+into render, QR code, reply secrets, database, fsync and the rest; the difference with the pipeline's time per
+letter and worker is the queue's share. For the forking worker, forks without RQ then show what a horse pays: the
+fork, a new PostgreSQL connection, ``render_letter`` after ``prepare()``, and the same after one job in the parent.
 
 Run it with ``scripts/bench-letters.sh`` (it starts a throwaway PostgreSQL, durable as in production, and Redis), or
 against servers of your
@@ -945,7 +945,6 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
     render_ms = cum("letters/render.py", "render_pdf")
     qr = cum("letters/qr.py", "draw_qr")
     secrets = cum("letters/reply.py", "new_reply_secrets")
-    scrypt = own("<built-in method _hashlib.scrypt>")
     put = cum("letters/storage.py", "put")
     fsync = own("<built-in method posix.fsync>")
     compose_ms = cum("letters/compose.py", "compose")
@@ -953,7 +952,7 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
     parts = [
         ("render_pdf without the QR code (reportlab)", render_ms - qr),
         ("QR code (segno encode + one path)", qr),
-        (f"reply secrets (scrypt n=2**10: {scrypt:.1f} ms)", secrets),
+        ("reply secrets (random draws, HMAC-SHA256 of the code)", secrets),
         ("compose (reads case, debt, creditor; texts)", compose_ms),
         (f"file store put (write, fsync {fsync:.1f} ms, rename)", put),
     ]

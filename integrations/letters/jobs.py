@@ -43,7 +43,7 @@ from schulden.letters import lifecycle
 from schulden.letters.compose import REPLY_VALID_DAYS, TO_CREDITOR, Sender, compose, our_reference
 from schulden.letters.content import LetterContent
 from schulden.letters.models import Channel, Letter, LetterStatus
-from schulden.letters.reply_codes import ReplySecrets, new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, ReplySecrets, new_reply_secrets
 from schulden.letters.templates import load_template
 from schulden.letters.text_versions import sync_stored_texts
 from schulden.organisations.models import Organisation
@@ -269,11 +269,11 @@ _AUDIT = insert(AuditEntry).values(
 )
 
 
-def _free_draws(session: Session, letter_ids: list[int]) -> dict[int, ReplySecrets]:
+def _free_draws(session: Session, letter_ids: list[int], key: ReplyCodeKey) -> dict[int, ReplySecrets]:
     """A reply secret per letter whose lookup no letter holds yet (nor another of the chunk). Looked up before the
     claim: one taken lookup would fail the claim of the whole chunk, and at a million letters one draw in six is
     taken. A lookup another job reserves between this look-up and our claim still fails the claim (see `_claim`)."""
-    replies = {letter_id: new_reply_secrets() for letter_id in letter_ids}
+    replies = {letter_id: new_reply_secrets(key) for letter_id in letter_ids}
     for _ in range(LOOKUP_DRAWS):
         lookups = [reply.lookup for reply in replies.values()]
         taken = set(session.scalars(select(Letter.reply_code_lookup).where(Letter.reply_code_lookup.in_(lookups))))
@@ -287,7 +287,7 @@ def _free_draws(session: Session, letter_ids: list[int]) -> dict[int, ReplySecre
             return replies
         for letter_id in clashes:
             log.info("reply code lookup taken, drawing another", extra={"letter_id": letter_id})
-            replies[letter_id] = new_reply_secrets()
+            replies[letter_id] = new_reply_secrets(key)
     raise RuntimeError(f"no free reply-code lookup in {LOOKUP_DRAWS} draws")
 
 
@@ -297,7 +297,7 @@ def _claim(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> lis
     assert rt.database.sessionmaker is not None
     for _ in range(LOOKUP_DRAWS):
         with rt.database.sessionmaker(bind=conn) as session:
-            replies = _free_draws(session, letter_ids)
+            replies = _free_draws(session, letter_ids, ReplyCodeKey.derive(rt.settings.secret_key))
             try:
                 letters = lifecycle.claim(
                     session,

@@ -1,7 +1,7 @@
 """Finding the letter behind a reply code or QR token (security.md 2.2, scenarios 4-6).
 
 Unknown, expired, revoked and altered codes get the same answer (None) after the same work: a code whose lookup
-part matches no letter is still checked against a dummy scrypt hash, so the time taken does not tell an attacker
+part matches no letter is still checked against a dummy hash, so the time taken does not tell an attacker
 that the first five characters were right. Typed codes are rate limited per letter and per address; the token in
 the QR link has 256 bits and needs no limit beyond the address limit of the web layer.
 
@@ -21,14 +21,7 @@ from sqlalchemy.orm import Session
 from schulden.debts.models import Debt
 from schulden.letters.compose import CHASED_TYPES, TO_CREDITOR
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply_codes import (
-    LOOKUP_LENGTH,
-    SECRET_LENGTH,
-    hash_secret,
-    normalise_code,
-    token_hash,
-    verify_secret,
-)
+from schulden.letters.reply_codes import LOOKUP_LENGTH, SECRET_LENGTH, ReplyCodeKey, normalise_code, token_hash
 from schulden.replies.models import CreditorReply, ReplyChannel, ReplySession, ReplySessionEnd
 from schulden.replies.schemas import FALLBACK, Proposal
 from schulden.users.models import LoginAttempt
@@ -46,7 +39,6 @@ _PREFIX = "reply:"
 _SUBMIT_PREFIX = f"{_PREFIX}submit:"
 MAX_ANSWERS_PER_LETTER = 5
 MAX_SUBMITS_PER_LETTER = 20
-_DUMMY_HASH = hash_secret("X" * SECRET_LENGTH)
 
 
 class TooManyAttempts(Exception):
@@ -108,24 +100,27 @@ def _failures(session: Session, *, key: str | None, address: str | None, since: 
     return int(per_letter or 0), int(per_address or 0)
 
 
-def letter_for_code(session: Session, typed: str, *, now: datetime, address: str | None) -> Letter | None:
+def letter_for_code(
+    session: Session, typed: str, *, key: ReplyCodeKey, now: datetime, address: str | None
+) -> Letter | None:
     """The letter whose printed code was typed, if it can still be answered. Records the attempt (in the
     caller's transaction, which must commit even when the answer is None) and raises TooManyAttempts when the
     letter or the address has used up its failures."""
     raw = normalise_code(typed)
     lookup, secret = raw[:LOOKUP_LENGTH], raw[LOOKUP_LENGTH:]
-    key = f"{_PREFIX}{lookup}" if len(raw) == LOOKUP_LENGTH + SECRET_LENGTH else None
-    per_letter, per_address = _failures(session, key=key, address=address, since=now - WINDOW)
+    counted = f"{_PREFIX}{lookup}" if len(raw) == LOOKUP_LENGTH + SECRET_LENGTH else None
+    per_letter, per_address = _failures(session, key=counted, address=address, since=now - WINDOW)
     if per_letter >= MAX_FAILURES_PER_LETTER or per_address >= MAX_FAILURES_PER_ADDRESS:
         # An alert for the operators: a letter or an address is being tried. No code in the log.
         log.warning("reply code rate limit reached", extra={"per_letter": per_letter, "per_address": per_address})
         raise TooManyAttempts
-    letter = session.scalar(select(Letter).where(Letter.reply_code_lookup == lookup)) if key else None
-    stored = letter.reply_code_hash if letter is not None and letter.reply_code_hash else _DUMMY_HASH
-    ok = verify_secret(secret, stored) and letter is not None
+    letter = session.scalar(select(Letter).where(Letter.reply_code_lookup == lookup)) if counted else None
+    stored = letter.reply_code_hash if letter is not None and letter.reply_code_hash else None
+    # An unknown lookup is checked against a hash no secret matches: the same HMAC and comparison as a known one.
+    ok = key.verify(lookup, secret, stored or key.unmatchable()) and stored is not None
     found = usable_letter(letter, now) if ok else None
     session.add(
-        LoginAttempt(username=(key or f"{_PREFIX}?")[:64], remote_addr=address, at=now, success=found is not None)
+        LoginAttempt(username=(counted or f"{_PREFIX}?")[:64], remote_addr=address, at=now, success=found is not None)
     )
     return found
 

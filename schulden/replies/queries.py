@@ -20,6 +20,7 @@ from schulden.debts.queries import get_debt
 from schulden.errors import NotFound
 from schulden.letters.compose import DEBT_TYPE_LABELS, our_reference
 from schulden.letters.models import Letter
+from schulden.letters.reply_codes import ReplyCodeKey
 from schulden.replies import codes
 from schulden.replies.decisions import decided as decided_entry
 from schulden.replies.models import TAKEN_OVER_EVENT, CreditorReply
@@ -225,11 +226,13 @@ def _record(session: Session, letter: Letter, action: str, origin: str | None, *
                  case_id=letter.case_id, origin=origin, details=details or None)  # fmt: skip
 
 
-def open_with_code(session: Session, typed: str, *, now: datetime, origin: str | None) -> Letter | None:
+def open_with_code(
+    session: Session, typed: str, *, key: ReplyCodeKey, now: datetime, origin: str | None
+) -> Letter | None:
     """The letter whose printed code the creditor typed, if it can still be answered (None otherwise), counted as
     used and with the `reply.open` row. Every attempt is recorded against the limits, so the caller commits even on
     None; codes.TooManyAttempts when the letter or the address (`origin`) has used up its failures."""
-    letter = codes.letter_for_code(session, typed, now=now, address=origin)
+    letter = codes.letter_for_code(session, typed, key=key, now=now, address=origin)
     if letter is not None:
         codes.note_use(letter, now=now)
         _record(session, letter, "reply.open", origin, via="code")

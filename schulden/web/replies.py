@@ -43,6 +43,7 @@ from schulden.http.requests import db_session
 from schulden.labels import LETTER_TITLES, letter_label
 from schulden.letters.compose import our_reference
 from schulden.letters.models import Letter
+from schulden.letters.reply_codes import ReplyCodeKey
 from schulden.replies import codes, sessions
 from schulden.replies.attachments import MAX_BYTES, MAX_LABEL, AttachmentRefused, check_pdf
 from schulden.replies.models import NO_COOPERATION_LABELS, CreditorReply, NoCooperation, ReplySessionEnd
@@ -192,7 +193,8 @@ def code_submit() -> ResponseReturnValue:
     if not typed:
         return _render("antwoord/code.html", 422, errors={"code": ["Vul de antwoordcode van de brief in."]})
     try:
-        letter = open_with_code(db, typed, now=_now(), origin=client_address())
+        key = ReplyCodeKey.derive(settings().secret_key)
+        letter = open_with_code(db, typed, key=key, now=_now(), origin=client_address())
     except codes.TooManyAttempts:
         db.commit()
         return _render("antwoord/code.html", 429, errors={"code": [TOO_MANY]})

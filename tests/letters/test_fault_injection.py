@@ -62,7 +62,7 @@ from integrations.queue import QueueUnavailable
 from integrations.runtime import Runtime
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply_codes import new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, new_reply_secrets
 from tests.conftest import NOW, REDIS_URL, DatabaseUnderTest, actor, make_settings
 from tests.factories import make_case, make_creditor, make_debt
 from workflows.store import utcnow
@@ -833,8 +833,9 @@ def test_a_reply_code_lookup_that_is_taken_does_not_cost_the_letter_an_attempt(
         taken = s.get_one(Letter, first).reply_code_lookup
     assert taken is not None
     real = new_reply_secrets
-    draws = iter([dataclasses.replace(real(), lookup=taken)])  # the first draw is the taken one, then random again
-    monkeypatch.setattr(jobs, "new_reply_secrets", lambda: next(draws, None) or real())
+    key = ReplyCodeKey.derive(p.rt.settings.secret_key)
+    draws = iter([dataclasses.replace(real(key), lookup=taken)])  # the first draw is the taken one, then random again
+    monkeypatch.setattr(jobs, "new_reply_secrets", lambda key: next(draws, None) or real(key))
 
     try:
         outcome = jobs.render_letter(second)

@@ -26,7 +26,7 @@ from integrations.worker import UnsubscribesPromptly
 from schulden.debts.models import Debt
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, PrintBatch
-from schulden.letters.reply_codes import verify_secret
+from schulden.letters.reply_codes import ReplyCodeKey
 from schulden.processes import build_engine
 from tests.conftest import NOW, actor, make_settings
 from tests.factories import make_case, make_creditor, make_debt
@@ -254,8 +254,12 @@ def test_the_reply_code_on_the_letter_matches_its_stored_hash(letters_env: dict[
     assert match, "the typed reply code is printed on the letter"
     code = match.group(1).replace("-", "")
     assert code[:5] == letter.reply_code_lookup
-    assert verify_secret(code[5:], letter.reply_code_hash or "")
-    assert not verify_secret("AAAAAAA", letter.reply_code_hash or "")
+    key, stored = ReplyCodeKey.derive(rt.settings.secret_key), letter.reply_code_hash or ""
+    assert key.verify(code[:5], code[5:], stored)
+    assert not key.verify(code[:5], "AAAAAAA", stored)
+    # The hash is keyed: without SECRET_KEY a copy of the table is no use, and it is bound to its lookup.
+    assert not ReplyCodeKey.derive("another-" + rt.settings.secret_key).verify(code[:5], code[5:], stored)
+    assert not key.verify("AAAAA", code[5:], stored)
     assert code not in (letter.reply_code_hash or "")
 
 

@@ -21,7 +21,7 @@ from werkzeug.test import encode_multipart
 
 from schulden.cases.models import Case, Detainee
 from schulden.letters.models import Letter
-from schulden.letters.reply_codes import new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, new_reply_secrets
 from tests.demo_world import CSRF, DemoWorld
 
 
@@ -114,10 +114,11 @@ def world(committed: object, demo_world: DemoWorld) -> ReplyWorld:
         ).all()[:2]
         assert letter.status in ("rendered", "sent")
         assert letter.debt_id is not None
-        known = new_reply_secrets()
+        key = ReplyCodeKey.derive(demo_world.runtime.settings.secret_key)
+        known = new_reply_secrets(key)
         letter.reply_code_lookup, letter.reply_code_hash = known.lookup, known.code_hash
         letter.reply_token_hash = known.token_hash
-        other_known = new_reply_secrets()
+        other_known = new_reply_secrets(key)
         other.reply_code_lookup, other.reply_code_hash = other_known.lookup, other_known.code_hash
         other.reply_token_hash = other_known.token_hash
         ids = (letter.id, letter.debt_id, letter.case_id, other.id)

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from schulden.debts.models import Debt
 from schulden.debts.services import fire_debt_event
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply_codes import new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, new_reply_secrets
 from schulden.replies.models import CreditorReply
 from schulden.roles import Role
 from tests.conftest import actor
@@ -90,7 +90,7 @@ class Demir:
 
 def _answerable(letter: Letter) -> str:
     """Mark the letter sent with reply secrets the test knows (no PDF is rendered: the page only links to it)."""
-    known = new_reply_secrets()
+    known = new_reply_secrets(ReplyCodeKey.derive("only the link is used here"))  # the typed code is not
     letter.status = LetterStatus.SENT.value
     letter.storage_key, letter.sha256 = f"letters/test-{letter.id}.pdf", "0" * 64
     letter.reply_code_lookup, letter.reply_code_hash = known.lookup, known.code_hash

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from schulden.cases.models import Case, Detainee
 from schulden.debts.models import Debt
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply_codes import new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, new_reply_secrets
 from schulden.replies.models import CreditorReply
 from tests.demo_world import DemoWorld
 from tests.web.reply_support import open_with_link, submit
@@ -55,7 +55,7 @@ def world(demo_world: DemoWorld) -> ReplyWorld:
             .order_by(Letter.id)
         ).first()
         assert letter is not None
-        known = new_reply_secrets()
+        known = new_reply_secrets(ReplyCodeKey.derive(demo_world.runtime.settings.secret_key))
         letter.status = LetterStatus.SENT.value
         letter.storage_key, letter.sha256 = f"letters/test-{letter.id}.pdf", "0" * 64  # never fetched here
         letter.reply_code_lookup, letter.reply_code_hash = known.lookup, known.code_hash

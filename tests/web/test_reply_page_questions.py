@@ -25,7 +25,7 @@ from werkzeug.datastructures import FileStorage
 from schulden.cases.models import Case, Detainee
 from schulden.http.ports import runtime
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply_codes import new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, new_reply_secrets
 from schulden.replies.models import CreditorReply
 from schulden.replies.schemas import Proposal, stored_answer
 from tests.demo_world import DemoWorld
@@ -106,7 +106,7 @@ def letters(demo_world: DemoWorld) -> Letters:
             session.flush()
             made.append(letter)
         for letter in made:
-            known = new_reply_secrets()
+            known = new_reply_secrets(ReplyCodeKey.derive(demo_world.runtime.settings.secret_key))
             letter.status = LetterStatus.SENT.value
             letter.storage_key, letter.sha256 = f"letters/test-{letter.id}.pdf", "0" * 64  # never fetched here
             letter.reply_code_lookup, letter.reply_code_hash = known.lookup, known.code_hash

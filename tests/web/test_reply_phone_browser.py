@@ -26,7 +26,7 @@ from schulden.cases.models import Case, Detainee
 from schulden.demo import seed_demo
 from schulden.http.ports import runtime
 from schulden.letters.models import Letter, LetterStatus
-from schulden.letters.reply_codes import new_reply_secrets
+from schulden.letters.reply_codes import ReplyCodeKey, new_reply_secrets
 from schulden.replies.models import CreditorReply
 from tests.conftest import make_settings
 from tests.web.test_browser_smoke import AXE, Visit, _chromium
@@ -221,7 +221,7 @@ def _letters_of_each_kind(app: Flask, first: Letter) -> dict[str, str]:
     today = rt.engine.clock().astimezone(rt.engine.timezone).date()
     with rt.database.session() as session:
         for kind in ("L2", "L4", "L5", "L6"):
-            known = new_reply_secrets()
+            known = new_reply_secrets(ReplyCodeKey.derive(rt.settings.secret_key))
             session.add(
                 Letter(
                     case_id=first.case_id,
