@@ -151,11 +151,9 @@ def _fast(request: pytest.FixtureRequest) -> Iterator[DemoWorld]:
     app, connection = request.getfixturevalue("app_connection")
     assert connection is not None
     sessions: sessionmaker[Session] = request.getfixturevalue("db")
+    # The connection is to the demo database, seeded once (conftest's `_seeded_demo`); its letters stay queued.
+    today = request.getfixturevalue("_seeded_demos")[-1].today
     rt = runtime(app)
-    today = _today(rt)
-    with sessions() as session:  # `db`'s sessions start no job: the letters stay queued
-        seed_demo(session, rt.engine, today=today)
-        session.commit()
     started: list[str] = []
 
     def refuse(func: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
