@@ -16,8 +16,12 @@ import pytest
 from tests.drills.harness import Deployment, Postgres, build_template, deployment
 
 #: Drills that take longer than a few seconds (an outage held for a while, RQ's retry interval, a batch under
-#: fire): `make drills` only.
+#: fire, a whole layout started): `make drills` only. The zombie job and the schedulers take 13-15 s each and have
+#: cheaper twins in every `make test` (tests/letters/test_letter_recovery.py, tests/integration/test_engine_tick.py).
 EXPENSIVE = [
+    "test_zombie_job.py",
+    "test_tickers.py",
+    "test_production_layout.py",
     "test_redis_restarted.py",
     "test_postgres_outage.py",
     "test_postgres_frozen.py",
