@@ -49,8 +49,9 @@ store: one ``stored_file`` row per letter under its key, SHA-256 and size comput
 the folder); the letters outside a batch untouched. Any failed check makes the script
 exit with status 1.
 
-**Targets** (the issue): the pipeline reaches at least 50 % of the floor's letters per second, and worker memory
-stays under 200 MB (the forking variant is there for comparison and is not held to them). When the default or
+**Targets** (issue 16): the pipeline reaches at least 80 % of the floor's letters per second and of its CPU per
+letter (where the machine is too noisy for the wall-clock ratio, the CPU ratio decides: "met on CPU"), and worker
+memory stays under 200 MB (the forking variant is there for comparison and is not held to them). When the default or
 ``no-fork`` pipeline misses the first (or with ``--profile``), one worker's job is profiled
 in-process: ``render_letter`` on 500 letters, first timed without and then with cProfile, and the time is split
 into render, QR code, reply secrets, database, fsync and the rest; the difference with the pipeline's time per
@@ -125,7 +126,7 @@ DEBTS_PER_CASE = 2
 LETTERS_PER_DEBT = 1  # send_letters asks for L1 (the detention notice with the saldo request; no separate L2)
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECRET_KEY = "bench-letters-secret-key-0123456789abcdef"
-TARGET_RATIO = 0.50
+TARGET_RATIO = 0.80  # issue 16 (issue 8 asked for 0.50)
 TARGET_MEMORY_MB = 200.0
 VARIANTS = {
     "default": "`schuldroute worker` PreloadedWorker (letters in the worker process)",
@@ -829,6 +830,7 @@ class FloorHalf:
 @dataclass
 class FloorRun:
     halves: list[FloorHalf]
+    processes: int  # the render pool's size: `--workers`, as many as the pipeline has workers
 
     @property
     def letters(self) -> int:
@@ -1108,19 +1110,31 @@ def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
         "|---|---:|---:|---:|---:|---|---:|---|---:|---|",
     ]
     for run in runs:
-        ratio = run.rate / floor.rate
-        ok = ratio >= TARGET_RATIO and max(run.worker_peak_mb, run.child_peak_mb) < TARGET_MEMORY_MB
+        ratio, cpu_ratio = run.rate / floor.rate, floor.cpu_ms / run.cpu_ms
+        memory_ok = max(run.worker_peak_mb, run.child_peak_mb) < TARGET_MEMORY_MB
+        verdict = (
+            "comparison"
+            if run.variant == "fork"
+            else "MISSED (memory)"
+            if not memory_ok
+            else "met"
+            if min(ratio, cpu_ratio) >= TARGET_RATIO
+            else "met on CPU"
+            if cpu_ratio >= TARGET_RATIO
+            else "MISSED"
+        )
         lines.append(
             f"| pipeline, {run.workers} worker{'s' if run.workers != 1 else ''}, {run.label} | {run.letters:,} | "
             f"{run.seconds:.1f} | "
             f"{run.rate:,.1f} | **{ratio:.0%}** | {run.cpu_ms:.1f} (workers {run.cpu_workers_ms:.1f}, PostgreSQL "
-            f"{run.cpu_postgres_ms:.1f}, Redis {run.cpu_redis_ms:.1f}) | {floor.cpu_ms / run.cpu_ms:.0%} | "
+            f"{run.cpu_postgres_ms:.1f}, Redis {run.cpu_redis_ms:.1f}) | **{cpu_ratio:.0%}** | "
             f"{run.worker_peak_mb:.0f} / {run.child_peak_mb:.0f} MB | {run.other_pct:.0f} % | "
-            f"{'comparison' if run.variant == 'fork' else 'met' if ok else 'MISSED'} |"
+            f"{verdict} |"
         )
     halves = [h.rate for h in floor.halves]
     lines.append(
-        f"| floor: render_pdf without QR, 2 processes | {floor.letters:,} | {floor.seconds:.1f} | {floor.rate:,.1f} "
+        f"| floor: render_pdf without QR, {floor.processes} processes | {floor.letters:,} | {floor.seconds:.1f} | "
+        f"{floor.rate:,.1f} "
         f"(halves {spread(halves)}) | 100% | {floor.cpu_ms:.1f} | 100% | | {floor.other_pct:.0f} % | |"
     )
     return "\n".join(lines)
@@ -1300,10 +1314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"\n== floor, second half: {rest:,} letters", flush=True)
             halves.append(floor_half(pool, contents[half:]))
             print(f"    {describe(halves[-1])}", flush=True)
-        floor = FloorRun(halves)
+        floor = FloorRun(halves, args.workers)
 
         # The ForkingWorker is there for comparison: it misses the target by design (a horse per letter).
-        missed = any(r.rate / floor.rate < TARGET_RATIO for r in runs if r.variant != "fork")
+        missed = any(
+            min(r.rate / floor.rate, floor.cpu_ms / r.cpu_ms) < TARGET_RATIO for r in runs if r.variant != "fork"
+        )
         if (missed or args.profile) and not args.no_profile:
             forks = ids[-min(160, len(ids) // 2) :]  # 40 jobs for each of 4 kinds of fork, at the end of the ids
             n = min(args.profile_count, len(ids) - len(forks))
@@ -1332,8 +1348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in runs:
         per_worker_ms = 1000 * args.workers / run.rate
         print(
-            f"{run.label}: {run.rate / floor.rate:.0%} of the floor "
-            f"(target {TARGET_RATIO:.0%}); {per_worker_ms:.1f} ms per letter and worker against "
+            f"{run.label}: {run.rate / floor.rate:.0%} of the floor's rate, {floor.cpu_ms / run.cpu_ms:.0%} of its CPU "
+            f"per letter (target {TARGET_RATIO:.0%}); {per_worker_ms:.1f} ms per letter and worker against "
             f"{1000 * args.workers / floor.rate:.1f} ms for the floor; peak RSS {run.worker_peak_mb:.0f} MB worker, "
             f"{run.child_peak_mb:.0f} MB child (target < {TARGET_MEMORY_MB:.0f} MB)"
         )

@@ -48,6 +48,7 @@ from schulden.letters.templates import load_template
 from schulden.letters.text_versions import sync_stored_texts
 from schulden.organisations.models import Organisation
 from schulden.ports import FileStore, JobQueue
+from schulden.users.models import User
 from workflows import SYSTEM
 from workflows.store import utcnow
 
@@ -355,7 +356,10 @@ def _preload(session: Session, letters: Sequence[Letter]) -> list[Any]:
     detainees = session.scalars(select(Detainee).where(Detainee.id.in_({c.detainee_id for c in cases}))).all()
     org_ids = {c.pi_id for c in cases} | {c.municipality_id for c in cases if c.municipality_id is not None}
     organisations = session.scalars(select(Organisation).where(Organisation.id.in_(org_ids))).all()
-    return [*cases, *debts, *creditors, *detainees, *organisations]
+    # The counsellor who asked for the letter signs it (compose's `_counsellor_name`).
+    user_ids = {int(by[5:]) for lt in letters if (by := lt.requested_by).startswith("user:") and by[5:].isdigit()}
+    users = session.scalars(select(User).where(User.id.in_(user_ids))).all() if user_ids else []
+    return [*cases, *debts, *creditors, *detainees, *organisations, *users]
 
 
 def _record(rt: Runtime, conn: Connection, me: str, rendered: list[_Rendered]) -> set[int]:
