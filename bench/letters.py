@@ -1133,7 +1133,8 @@ def table(runs: Sequence[PipelineRun], floor: FloorRun) -> str:
         )
     halves = [h.rate for h in floor.halves]
     lines.append(
-        f"| floor: render_pdf without QR, {floor.processes} processes | {floor.letters:,} | {floor.seconds:.1f} | "
+        f"| floor: render_pdf without QR, {floor.processes} process{'es' if floor.processes != 1 else ''} | "
+        f"{floor.letters:,} | {floor.seconds:.1f} | "
         f"{floor.rate:,.1f} "
         f"(halves {spread(halves)}) | 100% | {floor.cpu_ms:.1f} | 100% | | {floor.other_pct:.0f} % | |"
     )
