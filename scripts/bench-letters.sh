@@ -19,11 +19,9 @@ trap 'scripts/services.sh stop' EXIT
 # while the folder store fsyncs each file. Command-line settings beat ALTER SYSTEM, so restart our own throwaway
 # cluster with the same address and the server's defaults. BENCH_PG_FAST=1 keeps the test suite's settings.
 if [ "${BENCH_PG_FAST:-0}" != "1" ]; then
-    pg_bin="$(dirname "$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null | tail -n 1 || command -v initdb)")"
+    source scripts/postgres-lib.sh
     pg_dir="$SCHULDEN_SERVICES_DIR/pg"
-    as_pg=()
-    if [ "$(id -u)" = "0" ]; then as_pg=(runuser -u postgres --); fi
-    "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -m fast restart \
+    as_pg_user "$(pg_bin)/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -m fast restart \
         -o "-h 127.0.0.1 -p $SCHULDEN_TEST_PG_PORT -k $pg_dir -c max_connections=200" >/dev/null
 fi
 

@@ -36,23 +36,8 @@ TICK_EVERY=5
 #: The pause before a process that stopped is started again, as RestartSec= in deploy/systemd.
 RESTART_SEC=2
 
-pg_bin() {
-    local dir
-    for dir in /usr/lib/postgresql/*/bin; do
-        if [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
-    done
-    command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)" && return 0
-    echo "PostgreSQL server binaries not found: install the Debian package 'postgresql' (scripts/system-packages.sh)" >&2
-    return 1
-}
-
-as_pg_user() {
-    if [ "$(id -u)" = "0" ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+# pg_bin and as_pg_user
+source "$ROOT/scripts/postgres-lib.sh"
 
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 

@@ -13,23 +13,8 @@ PG_PORT="${SCHULDEN_TEST_PG_PORT:-54329}"
 REDIS_PORT="${SCHULDEN_TEST_REDIS_PORT:-63799}"
 STATE_DIR="${SCHULDEN_SERVICES_DIR:-/tmp/schuldroute-test-services-${PG_PORT}}"
 
-pg_bin() {
-    local dir
-    for dir in /usr/lib/postgresql/*/bin; do
-        if [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
-    done
-    command -v initdb >/dev/null 2>&1 && dirname "$(command -v initdb)" && return 0
-    echo "PostgreSQL server binaries not found: install the Debian package 'postgresql'" >&2
-    return 1
-}
-
-as_pg_user() {
-    if [ "$(id -u)" = "0" ]; then
-        runuser -u postgres -- "$@"
-    else
-        "$@"
-    fi
-}
+# pg_bin and as_pg_user
+source "$(dirname "${BASH_SOURCE[0]}")/postgres-lib.sh"
 
 start() {
     local bin
