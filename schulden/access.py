@@ -31,6 +31,10 @@ def bsn_recording_refusal(actor: UserActor) -> str | None:
 #: Roles that may change a case's data (events have their own role rules in the process definitions).
 CASE_WRITERS = frozenset({Role.PI_STAFF, Role.VOLUNTEER, Role.COUNSELLOR})
 
+#: Who may produce a detainee's access overview (schulden/cases/access_export.py): his casemanager and his counsellor
+#: (issue 15: "a counsellor or PI staff member"). The municipality has its own file under the Wgs and answers for it.
+ACCESS_EXPORTERS = frozenset({Role.PI_STAFF, Role.COUNSELLOR})
+
 
 def case_scope(actor: UserActor) -> ColumnElement[bool]:
     """The WHERE clause that limits cases to those `actor` may see."""

@@ -1,7 +1,8 @@
 """The detainee's access to his data (AVG art. 15, issue 15 part 2): the "inzageoverzicht", everything Schuldroute
 holds about the person of one case, gathered as plain data for the JSON export and the PDF (both the same tree).
 
-Who may produce it: PI staff and counsellors whose scope holds the case (`ACCESS_EXPORTERS`, `access.case_scope`).
+Who may produce it: PI staff and counsellors whose scope holds the case (schulden/access.py:
+`ACCESS_EXPORTERS`, `case_scope`).
 They are the ones the detainee asks (his casemanager, his counsellor). Volunteers and partners never do: the export
 holds the full BSN and everything else, more than their own view. Out of scope is NotFound, as for the case itself.
 
@@ -21,6 +22,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from schulden import audit
+from schulden.access import ACCESS_EXPORTERS
 from schulden.actors import UserActor
 from schulden.audit import AuditEntry
 from schulden.cases.conditions import FIELD_LABELS as CONDITION_LABELS
@@ -66,9 +68,6 @@ from schulden.users.models import User
 from workflows import Engine, HistoryEntry, WorkflowInstance
 from workflows.definition import START_EVENT
 
-#: Who may produce the export: the detainee's casemanager and his counsellor (issue 15: "a counsellor or PI staff
-#: member"). The municipality has its own file under the Wgs and answers for it itself.
-ACCESS_EXPORTERS = frozenset({Role.PI_STAFF, Role.COUNSELLOR})
 AUDIT_ACTION = "case.access_export"
 EXPORT_FORMAT = "schuldroute.access-export"
 EXPORT_VERSION = 1

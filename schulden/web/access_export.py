@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from flask import Blueprint, Flask, Response, abort, g, render_template, request
 from flask.typing import ResponseReturnValue
 
+from schulden.access import ACCESS_EXPORTERS
 from schulden.cases.access_export import (
-    ACCESS_EXPORTERS,
     AccessExport,
     produce_access_export,
     read_case_disclosures,
