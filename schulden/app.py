@@ -72,6 +72,7 @@ def _register_web(app: Flask) -> None:
         filters,
         health,
         home,
+        identity,
         insurance,
         intake,
         knooppunt,
@@ -100,7 +101,7 @@ def _register_web(app: Flask) -> None:
     for pages in (
         health, home, account, cases, replies, admin, letter_texts, figures, intake, letters, referrals,
         referral_inbox, conditions, knooppunt, insurance, release, answers, municipality_settings, organisation_setup,
-        metrics, legal_hold,
+        metrics, legal_hold, identity,
     ):  # fmt: skip
         app.register_blueprint(pages.blp)
     app.register_blueprint(failed_letters.blp)

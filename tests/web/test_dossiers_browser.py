@@ -87,6 +87,19 @@ def test_mijn_werk_case_list_and_case_page_pass_axe(demo_server: tuple[str, int]
             assert (page.locator('[aria-current="step"]').text_content() or "").strip().startswith("Inventarisatie")
             visit.check("dossiers-02-dossier")
 
+            # Correcting the person (issue 15 part 2): the form, and a wrong BSN said at its field.
+            page.get_by_role("link", name="Persoonsgegevens verbeteren").click()
+            page.wait_for_url(f"{base}/dossiers/{demir}/persoonsgegevens")
+            assert page.get_by_label("Achternaam").input_value() == "Demir"
+            visit.check("dossiers-02a-persoonsgegevens")
+            page.get_by_label("Nieuw BSN").fill("123456789")
+            page.get_by_role("button", name="Verbetering opslaan").click()
+            page.wait_for_load_state()
+            assert page.title().startswith("Fout: ")
+            assert page.get_by_text("Dit BSN klopt niet: de elfproef faalt.").first.is_visible()
+            visit.check("dossiers-02b-persoonsgegevens-fout")
+            page.goto(f"{base}/dossiers/{demir}")
+
             # An action that needs a reason opens its check page; sent without one, the reason field says why.
             page.get_by_role("link", name="Aanhouden").click()
             page.wait_for_url(f"{base}/dossiers/{demir}/stap/put_on_hold")
