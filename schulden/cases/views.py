@@ -114,8 +114,8 @@ def detail_view(engine: Engine, actor: UserActor, detail: CaseDetailRow) -> dict
 
 def _record_read(session: Session, actor: UserActor, case: Case, action: str, origin: str | None) -> None:
     """The row of a read of the case or one of its parts: the case is the object (no details)."""
-    audit.record(session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
-                 origin=origin)  # fmt: skip
+    audit.record_read(session, actor=actor, action=action, object_type="case", object_id=case.id, case_id=case.id,
+                      origin=origin)  # fmt: skip
 
 
 def read_case(
