@@ -28,7 +28,7 @@ from tests.api.world import World, build_world
 from tests.conftest import DatabaseUnderTest
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-EXAMPLES = 15
+EXAMPLES = 10  # per generation mode and operation, derandomized: 15 took 40-44 s a backend, over a tenth of the suite
 COUNSELLOR = "cns_1"
 
 
