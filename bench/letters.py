@@ -53,8 +53,9 @@ exit with status 1.
 letter (where the machine is too noisy for the wall-clock ratio, the CPU ratio decides: "met on CPU"), and worker
 memory stays under 200 MB (the forking variant is there for comparison and is not held to them). When the default or
 ``no-fork`` pipeline misses the first (or with ``--profile``), one worker's job is profiled
-in-process: ``render_letter`` on 500 letters, first timed without and then with cProfile, and the time is split
-into render, QR code, reply secrets, database, fsync and the rest; the difference with the pipeline's time per
+in-process: ``render_letters`` on 500 letters in jobs of 25 with the database store, first timed without and then
+with cProfile, and the time is split into render, QR code, reply secrets, compose, the PDF's insert and the rest
+(claim, record, commits); the difference with the pipeline's time per
 letter and worker is the queue's share. For the forking worker, forks without RQ then show what a horse pays: the
 fork, a new PostgreSQL connection, ``render_letter`` after ``prepare()``, and the same after one job in the parent.
 
@@ -888,7 +889,8 @@ def floor_half(pool: Any, contents: Sequence[LetterContent], chunk: int = 25) ->
 
 
 def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]:
-    """render_letter in this process (the no-fork worker's way, pooled connection), timed, then under cProfile."""
+    """render_letters in this process on jobs of CHUNK letters, as the default worker runs them (pooled connection,
+    production's database store), timed, then under cProfile."""
     from integrations import runtime as runtime_module
     from integrations.assembly import build_runtime
     from integrations.letters.render import warm_up
@@ -897,7 +899,7 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
     store = workdir / "profile-store"
     settings = Settings.from_env(
         {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": url, "LETTER_STORE": str(store), "SCHULDROUTE_ENV": "production",
-         "FILE_STORE": "folder",  # the profile's split names the folder's write and fsync
+         "FILE_STORE": "database",  # production's store, as the pipeline's database pass
          "REDIS_URL": "redis://127.0.0.1:1/0"}  # never used: post letters enqueue nothing
     )  # fmt: skip
     rt = build_runtime(settings)
@@ -907,27 +909,27 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
     lines = []
     failed = 0
 
-    def render(letter_id: int) -> None:
+    def render(job: list[int]) -> None:
         nonlocal failed
         try:
-            render_letter(letter_id)
-        except Exception:  # a reply-code collision, say: counted, and the letter goes back to the queue
+            render_letters(job)
+        except Exception:  # a reply-code collision, say: counted, and the letters go back to the queue
             failed += 1
 
     try:
         _forget_reply_codes(rt.database.engine)
-        timed = list(letter_ids[: max(1, len(letter_ids) // 5)])
+        timed = list(letter_ids[: max(CHUNK, len(letter_ids) // 5)])
         _reset_some(rt.database.engine, letter_ids, store)
         t0 = perf_counter()
-        for letter_id in timed:
-            render(letter_id)
+        for job in chunks(timed):
+            render(job)
         plain_ms = 1000 * (perf_counter() - t0) / len(timed)
         _reset_some(rt.database.engine, letter_ids, store)
         profiler = cProfile.Profile()
         t0 = perf_counter()
         profiler.enable()
-        for letter_id in letter_ids:
-            render(letter_id)
+        for job in chunks(list(letter_ids)):
+            render(job)
         profiler.disable()
         profiled_ms = 1000 * (perf_counter() - t0) / len(letter_ids)
         connect_ms = _connect_ms(url)
@@ -943,12 +945,11 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
     def own(name: str) -> float:
         return 1000 * sum(v[2] for (_, _, fn), v in raw.items() if name in fn) / n
 
-    total = cum("letters/jobs.py", "render_letter")
+    total = cum("letters/jobs.py", "render_letters")
     render_ms = cum("letters/render.py", "render_pdf")
     qr = cum("letters/qr.py", "draw_qr")
     secrets = cum("letters/reply.py", "new_reply_secrets")
-    put = cum("letters/storage.py", "put")
-    fsync = own("<built-in method posix.fsync>")
+    put = cum("letters/storage.py", "put_within")
     compose_ms = cum("letters/compose.py", "compose")
     sql = cum("psycopg/cursor.py", "execute") + cum("psycopg/connection.py", "commit")
     parts = [
@@ -956,11 +957,12 @@ def profile_job(url: str, letter_ids: Sequence[int], workdir: Path) -> list[str]
         ("QR code (segno encode + one path)", qr),
         ("reply secrets (random draws, HMAC-SHA256 of the code)", secrets),
         ("compose (reads case, debt, creditor; texts)", compose_ms),
-        (f"file store put (write, fsync {fsync:.1f} ms, rename)", put),
+        ("PDF into stored_file (database store's put_within)", put),
     ]
     rest = total - sum(ms for _, ms in parts)
     lines.append(
-        f"render_letter in-process: {plain_ms:.1f} ms per letter without the profiler (on {len(timed)}), "
+        f"render_letters in-process, jobs of {CHUNK}: {plain_ms:.1f} ms per letter without the profiler (on "
+        f"{len(timed)}), "
         f"{profiled_ms:.1f} ms under cProfile (on {n}); {failed} render(s) failed; shares from the profile:"
     )
     for label, ms in [*parts, ("claim, record, audit row, commits, rest", rest)]:
@@ -986,6 +988,7 @@ def _forget_reply_codes(engine: SAEngine) -> None:
 def _reset_some(engine: SAEngine, letter_ids: Sequence[int], store: Path) -> None:
     with engine.begin() as conn:
         conn.execute(update(LETTER).where(Letter.id.in_(list(letter_ids))).values(**AS_ASKED))
+        conn.execute(text("DELETE FROM stored_file"))  # the pipeline's passes are checked and measured by now
     shutil.rmtree(store, ignore_errors=True)
 
 
@@ -1324,7 +1327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if (missed or args.profile) and not args.no_profile:
             forks = ids[-min(160, len(ids) // 2) :]  # 40 jobs for each of 4 kinds of fork, at the end of the ids
             n = min(args.profile_count, len(ids) - len(forks))
-            print(f"\n== profile: render_letter in-process on {n} letters", flush=True)
+            print(f"\n== profile: render_letters in-process on {n} letters, jobs of {CHUNK}", flush=True)
             profile_lines = profile_job(url, ids[:n], workdir)
             for line in profile_lines:
                 print(line)
