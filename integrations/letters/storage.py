@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, select
+from sqlalchemy import Connection, Engine, bindparam, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from schulden.stored_files import StoredFile
@@ -92,6 +92,9 @@ class FileStore:
         )
 
 
+_COLUMNS = ("key", "folder", "data", "size_bytes", "sha256", "created_at")
+
+
 class DatabaseStore:
     """Files as rows of `stored_file` (schulden/stored_files.py), reached by every web node and worker.
 
@@ -104,32 +107,34 @@ class DatabaseStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Built once with bind parameters: a letter's record runs it for every PDF, and building the
+        # INSERT ... ON CONFLICT construct anew each time was Python work on every letter (issue 16).
+        dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(StoredFile).values({name: bindparam(name) for name in _COLUMNS})
+        excluded = statement.excluded
+        self._upsert_statement = statement.on_conflict_do_update(
+            index_elements=[StoredFile.key],
+            set_={name: excluded[name] for name in ("data", "size_bytes", "sha256", "created_at")},
+        )
 
     def describe(self, key: str) -> str:
         return f"stored_file {key}"
 
-    def _upsert(self, key: str, data: bytes) -> tuple[Any, str]:
+    def _upsert(self, key: str, data: bytes) -> tuple[dict[str, Any], str]:
         sha = hashlib.sha256(data).hexdigest()
         values = {"key": key, "folder": key.rpartition("/")[0], "data": data, "size_bytes": len(data),
                   "sha256": sha, "created_at": utcnow()}  # fmt: skip
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(StoredFile).values(values)
-        excluded = statement.excluded
-        statement = statement.on_conflict_do_update(
-            index_elements=[StoredFile.key],
-            set_={name: excluded[name] for name in ("data", "size_bytes", "sha256", "created_at")},
-        )
-        return statement, sha
+        return values, sha
 
     def put(self, key: str, data: bytes) -> str:
-        statement, sha = self._upsert(key, data)
+        values, sha = self._upsert(key, data)
         with self.engine.begin() as conn:
-            conn.execute(statement)
+            conn.execute(self._upsert_statement, values)
         return sha
 
     def put_within(self, conn: Connection, key: str, data: bytes) -> str:
-        statement, sha = self._upsert(key, data)
-        conn.execute(statement)
+        values, sha = self._upsert(key, data)
+        conn.execute(self._upsert_statement, values)
         return sha
 
     def get(self, key: str) -> bytes:
