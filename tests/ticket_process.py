@@ -6,6 +6,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.conftest import NOW, actor
 from workflows import (
     ANY,
     PREVIOUS,
@@ -85,3 +88,16 @@ TIMERS_OF = {"open": {"expiry"}, "working": {"sla"}, "paused": set(), "done": se
 
 def ticket_engine() -> Engine:
     return Engine(Registry(TICKET))
+
+
+#: The ticket process's own role, as the engine tests act.
+AGENT = actor("agent")
+
+
+def open_tickets(committed: sessionmaker[Session], count: int) -> list[int]:
+    """`count` tickets started at NOW by AGENT and committed: the instances the tick tests fire timers on."""
+    engine = ticket_engine()
+    with committed() as s:
+        ids = [engine.start(s, "ticket", actor=AGENT, now=NOW).id for _ in range(count)]
+        s.commit()
+    return ids

@@ -8,24 +8,14 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import NOW, actor
-from tests.ticket_process import EXPLODING, ticket_engine
+from tests.conftest import NOW
+from tests.ticket_process import AGENT, EXPLODING, open_tickets, ticket_engine
 from workflows import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance
-
-AGENT = actor("agent")
-
-
-def _open_tickets(committed: sessionmaker[Session], count: int) -> list[int]:
-    engine = ticket_engine()
-    with committed() as s:
-        ids = [engine.start(s, "ticket", actor=AGENT, now=NOW).id for _ in range(count)]
-        s.commit()
-    return ids
 
 
 def test_a_due_timer_fires_once_and_records_itself(committed: sessionmaker[Session]) -> None:
     engine = ticket_engine()
-    [instance_id] = _open_tickets(committed, 1)
+    [instance_id] = open_tickets(committed, 1)
 
     early = engine.tick(committed, now=NOW + timedelta(minutes=59))
     first = engine.tick(committed, now=NOW + timedelta(hours=2))
@@ -43,7 +33,7 @@ def test_a_due_timer_fires_once_and_records_itself(committed: sessionmaker[Sessi
 
 def test_a_refused_timer_is_marked_with_the_reason(committed: sessionmaker[Session]) -> None:
     engine = ticket_engine()
-    [instance_id] = _open_tickets(committed, 1)
+    [instance_id] = open_tickets(committed, 1)
     with committed() as s:
         # A timer whose event the system may not fire (only a lead may cancel).
         s.add(TimerRow(instance_id=instance_id, name="odd", event="cancel", state="open", due_at=NOW, rule="test"))
@@ -59,7 +49,7 @@ def test_a_refused_timer_is_marked_with_the_reason(committed: sessionmaker[Sessi
 
 def test_one_failing_timer_does_not_stop_the_others(committed: sessionmaker[Session]) -> None:
     engine = ticket_engine()
-    ids = _open_tickets(committed, 3)
+    ids = open_tickets(committed, 3)
     with committed() as s:
         for instance_id in ids:
             engine.fire(s, s.get_one(WorkflowInstance, instance_id), "begin", actor=AGENT, now=NOW)
@@ -80,7 +70,7 @@ def test_two_tickers_at_once_fire_every_timer_exactly_once(
     pg_database: object, committed: sessionmaker[Session]
 ) -> None:
     engine = ticket_engine()
-    ids = _open_tickets(committed, 400)
+    ids = open_tickets(committed, 400)
     barrier = threading.Barrier(2)
     reports = []
 

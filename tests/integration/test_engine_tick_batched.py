@@ -11,25 +11,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from tests.conftest import NOW, actor
-from tests.ticket_process import ticket_engine
+from tests.conftest import NOW
+from tests.ticket_process import AGENT, open_tickets, ticket_engine
 from workflows import ConcurrentUpdate, HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, replay
 from workflows import engine as engine_module
 from workflows.store import insert_new_rows, update_instances
 
-AGENT = actor("agent")
-
-
-def _open_tickets(committed: sessionmaker[Session], count: int) -> list[int]:
-    engine = ticket_engine()
-    with committed() as s:
-        ids = [engine.start(s, "ticket", actor=AGENT, now=NOW).id for _ in range(count)]
-        s.commit()
-    return ids
-
 
 def test_a_batch_of_instances_is_written_once_each_under_its_version(committed: sessionmaker[Session]) -> None:
-    ids = _open_tickets(committed, 3)
+    ids = open_tickets(committed, 3)
     with committed() as s:
         instances = [s.get_one(WorkflowInstance, i) for i in ids]
         versions = [i.row_version for i in instances]
@@ -46,7 +36,7 @@ def test_a_batch_of_instances_is_written_once_each_under_its_version(committed: 
 
 
 def test_a_stale_version_in_a_batch_refuses_the_whole_batch(committed: sessionmaker[Session]) -> None:
-    ids = _open_tickets(committed, 3)
+    ids = open_tickets(committed, 3)
     with committed() as s:
         instances = [s.get_one(WorkflowInstance, i) for i in ids]
         # Another writer changes the second instance after this session read it (through this session's own
@@ -70,7 +60,7 @@ def test_a_tick_batch_over_a_moved_version_is_a_concurrent_update(
 ) -> None:
     """Where no row lock holds the instance (SQLite), its version still decides: the batch is refused whole."""
     engine = ticket_engine()
-    ids = _open_tickets(committed, 2)
+    ids = open_tickets(committed, 2)
     real = engine_module.update_instances
 
     def after_another_writer(session: Session, instances: Iterable[WorkflowInstance]) -> int:
@@ -90,7 +80,7 @@ def test_a_tick_batch_over_a_moved_version_is_a_concurrent_update(
 
 def test_tick_rows_match_what_the_orm_would_write(committed: sessionmaker[Session]) -> None:
     engine = ticket_engine()
-    ids = _open_tickets(committed, 5)
+    ids = open_tickets(committed, 5)
     report = engine.tick(committed, now=NOW + timedelta(hours=2), batch_size=2)
     assert (report.fired, report.refused, report.failed) == (5, 0, 0)
     with committed() as s:
@@ -112,7 +102,7 @@ def test_ids_from_the_sequence_never_collide_with_concurrent_inserts(
     pg_database: object, committed: sessionmaker[Session]
 ) -> None:
     engine = ticket_engine()
-    [instance_id] = _open_tickets(committed, 1)
+    [instance_id] = open_tickets(committed, 1)
     with committed() as batch:
         for seq in range(2, 12):
             batch.add(
