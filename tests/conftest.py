@@ -188,21 +188,34 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         return
     if not PG_URL:
         pytest.skip("SCHULDEN_TEST_DATABASE_URL is not set: run `make test` to test on PostgreSQL")
-    base = make_url(PG_URL)
     # One database per test process, so parallel runs against one server never empty each other's tables.
     name = f"schulden_test_{os.getpid()}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade_database(url)
+    url = _new_pg_database(name)
     engine = make_engine(url)
     yield DatabaseUnderTest(backend, url, engine, None)
     engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    _on_pg_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _on_pg_server(*statements: str) -> None:
+    """Run statements outside any database's transaction on the test PostgreSQL server (CREATE and DROP DATABASE)."""
+    assert PG_URL is not None
+    admin = create_engine(make_url(PG_URL), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def _new_pg_database(name: str) -> str:
+    """The URL of a new, migrated database `name` on the test server (one a killed run left behind is replaced)."""
+    assert PG_URL is not None
+    _on_pg_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    return url
 
 
 @pytest.fixture
@@ -347,17 +360,14 @@ class SeededDemo:
 
 
 @pytest.fixture(scope="session")
-def _seeded_demos(database: DatabaseUnderTest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[SeededDemo]]:
+def _seeded_demos(database: DatabaseUnderTest) -> Iterator[list[SeededDemo]]:
     """The backend's seeded demo database, made on first use (`_seeded_demo`); dropped at the end of the run."""
     made: list[SeededDemo] = []
     yield made
     for seeded in made:
         seeded.engine.dispose()
     if database.backend == "postgresql" and made:
-        admin = create_engine(make_url(database.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{_demo_name(database)}" WITH (FORCE)'))
-        admin.dispose()
+        _on_pg_server(f'DROP DATABASE IF EXISTS "{_demo_name(database)}" WITH (FORCE)')
 
 
 def _demo_name(database: DatabaseUnderTest) -> str:
@@ -382,14 +392,7 @@ def _seeded_demo(database: DatabaseUnderTest, made: list[SeededDemo], app: Flask
         shutil.copy(database.template, path)
         url = f"sqlite:///{path}"
     else:
-        name = _demo_name(database)
-        admin = create_engine(make_url(database.url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        admin.dispose()
-        url = make_url(database.url).set(database=name).render_as_string(hide_password=False)
-        upgrade_database(url)
+        url = _new_pg_database(_demo_name(database))
     engine = make_engine(url)
     # A plain session: like `db`'s, it starts no job after its commit (the fast demo's letters stay queued).
     with sessionmaker(engine, expire_on_commit=False)() as session:
