@@ -296,9 +296,10 @@ def _claim(rt: Runtime, conn: Connection, letter_ids: list[int], me: str) -> lis
     """Claim the letters that are free and compose them, in one transaction; [] when none is ours to render."""
     now = utcnow()
     assert rt.database.sessionmaker is not None
+    key = ReplyCodeKey.derive(rt.settings.secret_key)
     for _ in range(LOOKUP_DRAWS):
         with rt.database.sessionmaker(bind=conn) as session:
-            replies = _free_draws(session, letter_ids, ReplyCodeKey.derive(rt.settings.secret_key))
+            replies = _free_draws(session, letter_ids, key)
             try:
                 letters = lifecycle.claim(
                     session,

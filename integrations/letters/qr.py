@@ -18,7 +18,6 @@ import functools
 import re
 from typing import Any
 
-import segno
 from reportlab.lib import colors
 from reportlab.pdfgen.canvas import Canvas
 from segno import consts
@@ -37,12 +36,6 @@ QR_MASK = 2
 encoder: Any = segno_encoder
 _ERROR: int = consts.ERROR_LEVEL_M
 _DARK_RUN = re.compile(rb"\x01+")
-
-
-def reference_matrix(data: str) -> tuple[bytearray, ...]:
-    """segno's own symbol for `data` (error correction M, never a Micro QR, the fixed mask): what `qr_matrix` must
-    equal."""
-    return tuple(segno.make(data, error="m", micro=False, boost_error=False, mask=QR_MASK).matrix)
 
 
 @functools.cache

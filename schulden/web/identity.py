@@ -73,7 +73,7 @@ def form(case_id: int) -> ResponseReturnValue:
                     session, actor, case.id, data, now=runtime().engine.clock(), origin=request.remote_addr
                 )
             except (ValidationFailed, NotPermitted) as exc:
-                session.rollback()
+                session.rollback()  # refused before it wrote anything; this ends the case's row lock
                 errors = exc.errors if isinstance(exc, ValidationFailed) else {"_form": [str(exc)]}
             else:
                 session.commit()
@@ -85,8 +85,6 @@ def form(case_id: int) -> ResponseReturnValue:
                     "ok",
                 )
                 return redirect(url_for("dossiers.detail", case_id=case.id), code=303)
-        session.rollback()  # a refused form records nothing but the read below
-        case = scoped_case(session, actor, case_id)
     name = read_case_name(session, actor, case, origin=request.remote_addr)
     session.commit()
     bsn_end = detainee.bsn[-4:] if detainee.bsn else None
