@@ -123,3 +123,16 @@ def test_only_the_casemanager_and_the_counsellor_reach_the_form(world: DemoWorld
     demir = world.case_id("Demir")
     assert world.client("vrijwilliger.demo").get(f"/dossiers/{demir}/persoonsgegevens").status_code == 403
     assert "Persoonsgegevens verbeteren" not in text(world.client("vrijwilliger.demo").get(f"/dossiers/{demir}"))
+
+
+def test_another_pi_finds_nothing_and_its_post_changes_nothing(world: DemoWorld) -> None:
+    demir = world.case_id("Demir")  # a case of PI Zwolle
+    before = _detainee(world, demir)
+    client = world.client("pi.lelystad.demo")
+    url = f"/dossiers/{demir}/persoonsgegevens"
+    assert client.get(url).status_code == 404
+    token = csrf_of(client, "/")
+    refused = client.post(url, data={"csrf_token": token, **_form(before, surname="Overgenomen")})
+    assert refused.status_code == 404
+    assert _detainee(world, demir).surname == before.surname
+    assert not world.audit("case.identity")
