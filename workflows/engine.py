@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from workflows.batch_writes import NewHistory, NewTimer, insert_rows, update_instances, update_timers
 from workflows.calendar import BusinessCalendar, dutch_calendar
 from workflows.definition import (
     PREVIOUS,
@@ -31,16 +32,7 @@ from workflows.definition import (
     Transition,
 )
 from workflows.errors import ConcurrentUpdate, ReplayError, TransitionRefused
-from workflows.store import (
-    HistoryEntry,
-    TimerRow,
-    TimerStatus,
-    WorkflowInstance,
-    insert_new_rows,
-    update_instances,
-    update_timers,
-    utcnow,
-)
+from workflows.store import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +68,12 @@ class TickReport:
 
 @dataclass
 class _TimerCache:
-    """Active timers per instance, loaded once per batch so a tick does not query per timer."""
+    """Active timers per instance, loaded once per batch so a tick does not query per timer. In a tick it also
+    holds the timers the batch started and has not written yet (`NewTimer`)."""
 
-    by_instance: dict[int, list[TimerRow]] = field(default_factory=dict)
+    by_instance: dict[int, list[TimerRow | NewTimer]] = field(default_factory=dict)
 
-    def active(self, session: Session, instance_id: int) -> list[TimerRow]:
+    def active(self, session: Session, instance_id: int) -> list[TimerRow | NewTimer]:
         if instance_id not in self.by_instance:
             self.load(session, [instance_id])
         return [t for t in self.by_instance[instance_id] if t.status in TimerStatus.ACTIVE]
@@ -97,8 +90,28 @@ class _TimerCache:
         for row in rows:
             self.by_instance[row.instance_id].append(row)
 
-    def add(self, row: TimerRow) -> None:
+    def add(self, row: TimerRow | NewTimer) -> None:
         self.by_instance.setdefault(row.instance_id, []).append(row)
+
+
+@dataclass
+class _NewRows:
+    """The history and timer rows that a tick batch has made and not written yet, in the order they were made."""
+
+    rows: list[NewHistory | NewTimer] = field(default_factory=list)
+
+    def write(self, session: Session, cache: _TimerCache) -> None:
+        """Insert the rows now. The tick calls this at the end of the batch, and before it runs a process's own
+        code (a guard or an effect), which may read the engine's tables and must find there what the ORM would
+        have flushed by then."""
+        if not self.rows:
+            return
+        insert_rows(session, self.rows)
+        # Once written, such an instance's timers are the database's: the process's code may change them through
+        # ORM objects (an effect that fires on another instance), so the cache loads them afresh when next asked.
+        for instance_id in {row.instance_id for row in self.rows if type(row) is NewTimer}:
+            cache.by_instance.pop(instance_id, None)
+        self.rows.clear()
 
 
 class Engine:
@@ -167,7 +180,7 @@ class Engine:
             )
         )
         ctx = self._context(session, instance, START_EVENT, actor, payload, None, now)
-        self._start_timers(session, process, instance, process.initial, ctx, _TimerCache())
+        self._start_timers(session, process, instance, process.initial, ctx, _TimerCache(), None)
         return instance
 
     def fire(
@@ -188,7 +201,9 @@ class Engine:
         now = now or self.clock()
         ctx = self._context(session, instance, event, actor, payload, reason, now)
         transition = self._check(ctx, check_reason=True)
-        return self._apply(ctx, transition, timer=None, cache=_TimerCache())
+        entry = self._apply(ctx, transition, timer=None, cache=_TimerCache(), pending=None)
+        assert isinstance(entry, HistoryEntry)  # pending=None: an ORM row in the session
+        return entry
 
     def available_events(
         self, session: Session, instance: WorkflowInstance, actor: Actor, *, now: datetime | None = None
@@ -256,16 +271,17 @@ class Engine:
         ).all()
         report = TickReport(batches=1)
         cache = _TimerCache()
+        pending = _NewRows()
         cache.load(session, {instance.id for _, instance in rows})
         for timer, instance in rows:
-            self._fire_timer(session, timer, instance, now, cache, report)
+            self._fire_timer(session, timer, instance, now, cache, report, pending)
         try:
-            # The batch's writes in few round trips (workflows/store.py): the instances in one versioned
+            # The batch's writes in few round trips (workflows/batch_writes.py): the instances in one versioned
             # statement, the new history and timer rows, the changed timers (the cache holds every timer the
             # batch touched); the flush writes whatever else is left, e.g. rows that effects added.
             update_instances(session, (instance for _, instance in rows))
-            insert_new_rows(session)
             update_timers(session, (t for timers in cache.by_instance.values() for t in timers))
+            pending.write(session, cache)
             session.flush()
         except StaleDataError as exc:
             # Only without row locks (SQLite): another writer got to one of the instances first.
@@ -344,10 +360,15 @@ class Engine:
         now: datetime,
         cache: _TimerCache,
         report: TickReport,
+        pending: _NewRows | None = None,
     ) -> None:
         if timer.status != TimerStatus.PENDING:
             return  # cancelled by an earlier timer of the same instance in this batch
         ctx = self._context(session, instance, timer.event, SYSTEM, {"timer": timer.name}, None, now)
+        if pending is not None:
+            found = self.process_of(instance).transition(timer.event, instance.state)
+            if found is not None and (found.guards or found.effects):
+                pending.write(session, cache)
         try:
             transition = self._check(ctx, check_reason=False)
         except TransitionRefused as refused:
@@ -359,7 +380,7 @@ class Engine:
         # Mark the timer before applying, so leaving the state does not also cancel it.
         timer.status = TimerStatus.FIRED
         timer.fired_at = now
-        self._apply(ctx, transition, timer=timer, cache=cache, flush=False)
+        self._apply(ctx, transition, timer=timer, cache=cache, pending=pending, flush=False)
         timer.outcome = f"{ctx.event}: {instance.state}"
         report.fired += 1
 
@@ -434,8 +455,11 @@ class Engine:
         *,
         timer: TimerRow | None,
         cache: _TimerCache,
+        pending: _NewRows | None,
         flush: bool = True,
-    ) -> HistoryEntry:
+    ) -> HistoryEntry | NewHistory:
+        """Change the instance, run the effects, stop and start timers. The history row and new timers are ORM
+        objects added to the session, or, in a tick (`pending`), plain rows that the batch writes itself."""
         session, instance = ctx.session, ctx.instance
         process = self.process_of(instance)
         source = instance.state
@@ -458,7 +482,7 @@ class Engine:
             except StaleDataError as exc:
                 raise ConcurrentUpdate(instance_id) from exc
 
-        entry = HistoryEntry(
+        row = NewHistory(
             instance_id=instance_id,
             seq=instance.last_seq,
             event=transition.event,
@@ -477,9 +501,13 @@ class Engine:
         for effect in transition.effects:
             outcome = effect.run(ctx)
             results.append({"effect": effect.name, **(dict(outcome) if outcome else {})})
-        entry.effects = results
+        row.effects = results
         if changes_state:
-            self._enter(session, process, instance, source, target, ctx, cache)
+            self._enter(session, process, instance, source, target, ctx, cache, pending)
+        if pending is not None:
+            pending.rows.append(row)
+            return row
+        entry = row.as_orm()
         session.add(entry)
         return entry
 
@@ -514,6 +542,7 @@ class Engine:
         target: str,
         ctx: Context,
         cache: _TimerCache,
+        pending: _NewRows | None,
     ) -> None:
         paused = [r for r in cache.active(session, instance.id) if r.status == TimerStatus.PAUSED]
         if paused and process.state(source).holds_clocks and instance.held_since is not None:
@@ -526,9 +555,9 @@ class Engine:
             return  # the state's clocks run on from where they stood; they are not started afresh
         if not process.state(target).holds_clocks:
             instance.held_since = None
-        self._start_timers(session, process, instance, target, ctx, cache)
+        self._start_timers(session, process, instance, target, ctx, cache, pending)
 
-    def _resume(self, row: TimerRow, held: timedelta, days: int, ctx: Context) -> None:
+    def _resume(self, row: TimerRow | NewTimer, held: timedelta, days: int, ctx: Context) -> None:
         row.status = TimerStatus.PENDING
         if row.deadline is None:
             row.due_at = row.due_at + held
@@ -553,12 +582,13 @@ class Engine:
         state_name: str,
         ctx: Context,
         cache: _TimerCache,
+        pending: _NewRows | None,
     ) -> None:
         for spec in process.state(state_name).timers:
             due = spec.delay.due(ctx)
             if due is None:
                 continue
-            row = TimerRow(
+            new = NewTimer(
                 instance_id=instance.id,
                 name=spec.name,
                 event=spec.event,
@@ -569,7 +599,12 @@ class Engine:
                 rule=due.rule,
                 created_at=ctx.now,
             )
-            session.add(row)
+            row: TimerRow | NewTimer = new
+            if pending is None:
+                row = new.as_orm()
+                session.add(row)
+            else:
+                pending.rows.append(new)
             cache.add(row)
 
 

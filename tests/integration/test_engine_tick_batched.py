@@ -1,5 +1,6 @@
-"""The tick's own batched writes (workflows/store.py): versioned instance UPDATEs in one statement, and history and
-timer rows inserted with ids taken from their sequences. They must keep what the ORM guaranteed."""
+"""The tick's own batched writes (workflows/batch_writes.py): versioned instance UPDATEs in one statement, and
+history and timer rows made as plain records and inserted in one statement per table, with ids from the columns'
+own defaults. They must keep what the ORM guaranteed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.conftest import NOW
 from tests.ticket_process import AGENT, open_tickets, ticket_engine
 from workflows import ConcurrentUpdate, HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, replay
 from workflows import engine as engine_module
-from workflows.store import insert_new_rows, update_instances
+from workflows.batch_writes import NewHistory, NewTimer, insert_rows, update_instances
 
 
 def test_a_batch_of_instances_is_written_once_each_under_its_version(committed: sessionmaker[Session]) -> None:
@@ -103,21 +104,37 @@ def test_ids_from_the_sequence_never_collide_with_concurrent_inserts(
 ) -> None:
     engine = ticket_engine()
     [instance_id] = open_tickets(committed, 1)
+    made: list[NewHistory | NewTimer] = [
+        NewHistory(
+            instance_id=instance_id,
+            seq=seq,
+            event="bump",
+            from_state="open",
+            to_state="open",
+            actor_id="test",
+            at=NOW,
+            reason=None,
+            payload={"n": seq},
+            effects=[],
+            timer_id=None,
+        )
+        for seq in range(2, 12)
+    ]
+    made.append(
+        NewTimer(
+            instance_id=instance_id,
+            name="t",
+            event="expire",
+            state="open",
+            status=TimerStatus.PENDING,
+            due_at=NOW,
+            deadline=None,
+            rule="test",
+            created_at=NOW,
+        )
+    )
     with committed() as batch:
-        for seq in range(2, 12):
-            batch.add(
-                HistoryEntry(
-                    instance_id=instance_id,
-                    seq=seq,
-                    event="bump",
-                    from_state="open",
-                    to_state="open",
-                    actor_id="test",
-                    at=NOW,
-                )
-            )
-        batch.add(TimerRow(instance_id=instance_id, name="t", event="expire", state="open", due_at=NOW, rule="test"))
-        assert insert_new_rows(batch) == 11
+        assert insert_rows(batch, made) == 11
         # Meanwhile another session inserts rows with the columns' own defaults, and commits first.
         with committed() as other:
             for _ in range(3):
@@ -129,6 +146,8 @@ def test_ids_from_the_sequence_never_collide_with_concurrent_inserts(
         timer_ids = s.scalars(select(TimerRow.id)).all()
         assert len(history_ids) == len(set(history_ids)) == 1 + 10 + 3
         assert len(timer_ids) == len(set(timer_ids)) == 1 + 1 + 3
-        # The columns' Python defaults were applied, as the ORM's insert applies them.
-        assert all(p == {} for p in s.scalars(select(HistoryEntry.payload).where(HistoryEntry.event == "bump")))
-        assert s.scalar(select(TimerRow.status).where(TimerRow.name == "t")) == TimerStatus.PENDING
+        # The rows were stored as made, and their ids rise in the order they were made.
+        bumps = s.execute(select(HistoryEntry.id, HistoryEntry.payload).where(HistoryEntry.event == "bump")).all()
+        assert [payload for _, payload in sorted(bumps)] == [{"n": seq} for seq in range(2, 12)]
+        timer = s.execute(select(TimerRow).where(TimerRow.name == "t")).scalar_one()
+        assert (timer.status, timer.due_at, timer.deadline, timer.fired_at) == (TimerStatus.PENDING, NOW, None, None)
