@@ -20,13 +20,13 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Dialect, Table, bindparam, insert, inspect, text, update
+from sqlalchemy import Dialect, Table, TextClause, bindparam, insert, inspect, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
-from workflows.store import HistoryEntry, TimerRow, WorkflowInstance, metadata
+from workflows.store import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, metadata
 
 
 @dataclass(slots=True)
@@ -56,6 +56,20 @@ class NewTimer:
         return TimerRow(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
+@dataclass(frozen=True, slots=True)
+class CancelTimers:
+    """Every active timer of an instance is cancelled as it leaves `source` for `target`, but a paused timer of
+    `target` (which entering `target` resumes). For `Engine.fire`, which then need not load the timers first."""
+
+    instance_id: int
+    source: str
+    target: str
+
+    @property
+    def outcome(self) -> str:
+        return f"status verlaten: {self.source} -> {self.target}"
+
+
 @dataclass(slots=True)
 class NewHistory:
     """A history row that a tick made and has not written yet: the columns of `HistoryEntry` but its id."""
@@ -79,7 +93,7 @@ class NewHistory:
         return HistoryEntry(**{f.name: getattr(self, f.name) for f in fields(self)})
 
 
-def _recordset(table: Table, names: Sequence[str], dialect: Dialect) -> str:
+def _recordset(table: Table, names: Sequence[str], dialect: Dialect, parameter: str = "rows") -> str:
     """`ROWS FROM (json_to_recordset(:rows) AS (a type, ...)) WITH ORDINALITY AS v(a, ..., n)`: the rows of one
     statement, sent as one JSON document, numbered in the order they were made.
 
@@ -87,9 +101,8 @@ def _recordset(table: Table, names: Sequence[str], dialect: Dialect) -> str:
     Python. Columns keep their own types (timestamps are parsed from ISO text, JSON columns stay JSON).
     """
     columns = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
-    return (
-        f"ROWS FROM (json_to_recordset(CAST(:rows AS JSON)) AS ({columns})) WITH ORDINALITY AS v({', '.join(names)}, n)"
-    )
+    numbered = ", ".join((*names, "n"))
+    return f"ROWS FROM (json_to_recordset(CAST(:{parameter} AS JSON)) AS ({columns})) WITH ORDINALITY AS v({numbered})"
 
 
 def _rows_json(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
@@ -159,6 +172,41 @@ def insert_rows(session: Session, rows: Sequence[NewHistory | NewTimer]) -> int:
 # with an unloaded attribute is left to the ORM, which writes it correctly, only slower.
 _ENGINE_COLUMNS = ("state", "previous_state", "is_final", "held_since", "last_seq", "updated_at")
 
+# The timer columns the engine changes: fired, refused, cancelled, paused, resumed (shifted).
+_TIMER_COLUMNS = ("status", "fired_at", "outcome", "due_at", "deadline", "rule")
+
+
+def _changed(objects: Iterable[Any], columns: Sequence[str]) -> list[Any]:
+    """The stored objects (each once) whose only unwritten changes are to `columns`: those we write ourselves."""
+    allowed = set(columns)
+    found: list[Any] = []
+    seen: set[int] = set()
+    for obj in objects:
+        if isinstance(obj, NewTimer | NewHistory) or id(obj) in seen:
+            continue  # an instance with two due timers in one batch is written (and versioned) once
+        seen.add(id(obj))
+        state = inspect(obj)
+        if not state.persistent or state.unloaded or not state.modified:
+            continue
+        changed = set(state.committed_state)
+        if changed and changed <= allowed:
+            found.append(obj)
+    return found
+
+
+def _instance_rows(instances: Sequence[WorkflowInstance]) -> list[tuple[Any, ...]]:
+    return [(i.id, i.row_version, *(getattr(i, name) for name in _ENGINE_COLUMNS)) for i in instances]
+
+
+def _instances_written(session: Session, instances: Sequence[WorkflowInstance], written: int) -> None:
+    if written != len(instances):
+        raise StaleDataError(
+            f"wf_instance: {len(instances) - written} of {len(instances)} rows were changed by another writer"
+        )
+    for instance in instances:
+        set_committed_value(instance, "row_version", instance.row_version + 1)
+    _stored(session, instances)
+
 
 def update_instances(session: Session, instances: Iterable[WorkflowInstance]) -> int:
     """Write the engine's changes to `instances` in one statement under their row versions.
@@ -168,34 +216,17 @@ def update_instances(session: Session, instances: Iterable[WorkflowInstance]) ->
     the caller turns into ConcurrentUpdate and rolls back). On success the written values become the objects'
     committed state, so the flush that follows does not write them again. Returns the number of rows written.
     """
-    table = metadata.tables[WorkflowInstance.__tablename__]
-    batch: list[WorkflowInstance] = []
-    seen: set[int] = set()
-    for instance in instances:
-        if id(instance) in seen:
-            continue  # an instance with two due timers in one batch is written (and versioned) once
-        seen.add(id(instance))
-        state = inspect(instance)
-        if not state.persistent or state.unloaded or not state.modified:
-            continue
-        changed = set(state.committed_state)
-        if not changed or not changed <= set(_ENGINE_COLUMNS):
-            continue
-        batch.append(instance)
+    batch: list[WorkflowInstance] = _changed(instances, _ENGINE_COLUMNS)
     if not batch:
         return 0
     connection = session.connection()  # not session.execute(), which would autoflush: write these the slow way
-    dialect = connection.dialect
-    rows = [(i.id, i.row_version, *(getattr(i, name) for name in _ENGINE_COLUMNS)) for i in batch]
-    if dialect.name == "postgresql":
-        names = ("id", "row_version", *_ENGINE_COLUMNS)
-        assignments = ", ".join(f"{name} = v.{name}" for name in _ENGINE_COLUMNS)
-        statement = text(
-            f"UPDATE {table.name} AS t SET {assignments}, row_version = v.row_version + 1 "
-            f"FROM {_recordset(table, names, dialect)} "
-            "WHERE t.id = v.id AND t.row_version = v.row_version"
-        )
-        written = connection.execute(statement, {"rows": _rows_json(names, rows)}).rowcount
+    table = metadata.tables[WorkflowInstance.__tablename__]
+    rows = _instance_rows(batch)
+    if connection.dialect.name == "postgresql":
+        statement = text(_update_instances_sql(connection.dialect, "rows"))
+        written = connection.execute(
+            statement, {"rows": _rows_json(_INSTANCE_NAMES, rows), "rows_ids": [row[0] for row in rows]}
+        ).rowcount
     else:
         # executemany; SQLite reports the summed row count of all its executions.
         update_statement = (
@@ -213,51 +244,136 @@ def update_instances(session: Session, instances: Iterable[WorkflowInstance]) ->
             for row in rows
         ]
         written = connection.execute(update_statement, params).rowcount
-    if written != len(rows):
-        raise StaleDataError(f"wf_instance: {len(rows) - written} of {len(rows)} rows were changed by another writer")
-    for instance in batch:
-        set_committed_value(instance, "row_version", instance.row_version + 1)
-    _stored(session, batch)
+    _instances_written(session, batch, written)
     return len(rows)
 
 
-# The timer columns the engine changes: fired, refused, cancelled, paused, resumed (shifted).
-_TIMER_COLUMNS = ("status", "fired_at", "outcome", "due_at", "deadline", "rule")
+_INSTANCE_NAMES = ("id", "row_version", *_ENGINE_COLUMNS)
+_TIMER_NAMES = ("id", *_TIMER_COLUMNS)
 
 
-def update_timers(session: Session, timers: Iterable[TimerRow | NewTimer]) -> int:
-    """PostgreSQL: write the engine's changes to stored `timers` in one statement, instead of the flush's
-    executemany (one pipelined row each). As there, every row must be found, else StaleDataError. New timers
-    (not stored yet) are skipped. On SQLite this does nothing: the flush's executemany is the batch there. Returns
-    the number of rows written.
+# The rows to update are also named by an array of ids: the planner cannot see how many rows a JSON document holds
+# (it assumes 100), and would rather scan the whole table than look up one row by its key.
+def _update_instances_sql(dialect: Dialect, parameter: str) -> str:
+    table = metadata.tables[WorkflowInstance.__tablename__]
+    assignments = ", ".join(f"{name} = v.{name}" for name in _ENGINE_COLUMNS)
+    return (
+        f"UPDATE {table.name} AS t SET {assignments}, row_version = v.row_version + 1 "
+        f"FROM {_recordset(table, _INSTANCE_NAMES, dialect, parameter)} "
+        f"WHERE t.id = ANY(CAST(:{parameter}_ids AS INTEGER[])) AND t.id = v.id AND t.row_version = v.row_version "
+        "RETURNING t.id"
+    )
+
+
+def write_changes(
+    session: Session,
+    instances: Iterable[WorkflowInstance],
+    timers: Iterable[TimerRow | NewTimer],
+    rows: Sequence[NewHistory | NewTimer],
+    cancels: Sequence[CancelTimers] = (),
+) -> list[int]:
+    """Write what a fire or a tick batch did: the changed instances (under their row versions), the changed
+    timers, the instances' timers to cancel, and the new history and timer rows. Returns the new history rows'
+    ids, in the order they were made.
+
+    PostgreSQL: one statement. The instances are updated first; only if every one of them still had the version
+    read do the other parts write anything, so a race is decided by the version, as in the ORM's flush, and never
+    ends in a duplicate history `seq`. One stale instance fails the whole write with StaleDataError, and a timer
+    that is gone too. Written objects count as stored afterwards, so the next flush does not write them again.
+    The cancels see the timers as they were before the statement, so they never touch the new timers it inserts.
+
+    SQLite: the instances with `update_instances`, the new rows with `insert_rows` (whose ids are not returned:
+    the engine does not ask for them there); the flush that follows writes the changed timers. The engine sends
+    no cancels there.
     """
+    changed_instances: list[WorkflowInstance] = _changed(instances, _ENGINE_COLUMNS)
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
-        return 0
-    table = metadata.tables[TimerRow.__tablename__]
-    batch: list[TimerRow] = []
-    seen: set[int] = set()
-    for timer in timers:
-        if isinstance(timer, NewTimer) or id(timer) in seen:
-            continue
-        seen.add(id(timer))
-        state = inspect(timer)
-        if not state.persistent or state.unloaded or not state.modified:
-            continue
-        changed = set(state.committed_state)
-        if changed and changed <= set(_TIMER_COLUMNS):
-            batch.append(timer)
-    if not batch:
-        return 0
-    names = ("id", *_TIMER_COLUMNS)
-    assignments = ", ".join(f"{name} = v.{name}" for name in _TIMER_COLUMNS)
-    statement = text(
-        f"UPDATE {table.name} AS t SET {assignments} FROM {_recordset(table, names, dialect)} WHERE t.id = v.id"
+        if cancels:
+            raise ValueError("cancels are written on PostgreSQL only")
+        update_instances(session, changed_instances)
+        insert_rows(session, rows)
+        return []
+    changed_timers: list[TimerRow] = _changed(timers, _TIMER_COLUMNS)
+    history = [row for row in rows if type(row) is NewHistory]
+    new_timers = [row for row in rows if type(row) is NewTimer]
+    params: dict[str, Any] = {"instance_count": len(changed_instances)}
+    if changed_instances:
+        params["instances"] = _rows_json(_INSTANCE_NAMES, _instance_rows(changed_instances))
+        params["instances_ids"] = [instance.id for instance in changed_instances]
+    if changed_timers:
+        params["timers_ids"] = [timer.id for timer in changed_timers]
+        params["timers"] = _rows_json(_TIMER_NAMES, ([getattr(t, n) for n in _TIMER_NAMES] for t in changed_timers))
+    if cancels:
+        params["cancels_ids"] = [cancel.instance_id for cancel in cancels]
+        params["cancels"] = _rows_json(
+            _CANCEL_NAMES, ((cancel.instance_id, cancel.target, cancel.outcome) for cancel in cancels)
+        )
+    for name, group in (("h", history), ("n", new_timers)):
+        if group:
+            names = _NEW_NAMES[name]
+            params[name] = _rows_json(names, ([getattr(row, n) for n in names] for row in group))
+    statement = _write_statement(
+        dialect, bool(changed_instances), bool(changed_timers), bool(cancels), bool(history), bool(new_timers)
     )
-    rows = [[getattr(timer, name) for name in names] for timer in batch]
-    written = connection.execute(statement, {"rows": _rows_json(names, rows)}).rowcount
-    if written != len(rows):
-        raise StaleDataError(f"wf_timer: {len(rows) - written} of {len(rows)} rows no longer exist")
-    _stored(session, batch)
-    return len(rows)
+    instances_written, timers_written, history_ids = connection.execute(statement, params).one()
+    _instances_written(session, changed_instances, instances_written)
+    if timers_written != len(changed_timers):
+        raise StaleDataError(f"wf_timer: {len(changed_timers) - timers_written} of {len(changed_timers)} rows are gone")
+    _stored(session, changed_timers)
+    return list(history_ids or [])
+
+
+_CANCEL_NAMES = ("instance_id", "state", "outcome")
+_NEW_NAMES = {"h": tuple(f.name for f in fields(NewHistory)), "n": tuple(f.name for f in fields(NewTimer))}
+_NONE = "SELECT 0 AS id WHERE false"
+
+
+@functools.lru_cache(maxsize=64)
+def _write_statement(
+    dialect: Dialect, instances: bool, timers: bool, cancels: bool, history: bool, new_timers: bool
+) -> TextClause:
+    """The statement of `write_changes` for the parts it has, built once per combination."""
+    timer_table = metadata.tables[TimerRow.__tablename__]
+    parts = [f"i AS ({_update_instances_sql(dialect, 'instances') if instances else _NONE})"]
+    # Every other part waits for this count, i.e. for the instances' UPDATE to finish, and writes only if it is
+    # complete.
+    parts.append("ok AS (SELECT count(*) = :instance_count AS ok FROM i)")
+    if timers:
+        assignments = ", ".join(f"{name} = v.{name}" for name in _TIMER_COLUMNS)
+        parts.append(
+            f"c AS (UPDATE {timer_table.name} AS t SET {assignments} "
+            f"FROM {_recordset(timer_table, _TIMER_NAMES, dialect, 'timers')}, ok "
+            "WHERE ok.ok AND t.id = ANY(CAST(:timers_ids AS INTEGER[])) AND t.id = v.id "
+            "RETURNING t.id)"
+        )
+    else:
+        parts.append(f"c AS ({_NONE})")
+    if cancels:
+        pending, paused, cancelled = (
+            f"'{status}'" for status in (TimerStatus.PENDING, TimerStatus.PAUSED, TimerStatus.CANCELLED)
+        )
+        parts.append(
+            f"x AS (UPDATE {timer_table.name} AS t SET status = {cancelled}, outcome = v.outcome "
+            f"FROM {_recordset(timer_table, _CANCEL_NAMES, dialect, 'cancels')}, ok "
+            "WHERE ok.ok AND t.instance_id = ANY(CAST(:cancels_ids AS INTEGER[])) AND t.instance_id = v.instance_id "
+            f"AND t.status IN ({pending}, {paused}) AND NOT (t.status = {paused} AND t.state = v.state))"
+        )
+    for name, present, table_name in (
+        ("h", history, HistoryEntry.__tablename__),
+        ("n", new_timers, TimerRow.__tablename__),
+    ):
+        if not present:
+            parts.append(f"{name} AS ({_NONE})")
+            continue
+        table = metadata.tables[table_name]
+        columns = ", ".join(_NEW_NAMES[name])
+        parts.append(
+            f"{name} AS (INSERT INTO {table.name} ({columns}) SELECT {columns} "
+            f"FROM {_recordset(table, _NEW_NAMES[name], dialect, name)}, ok WHERE ok.ok ORDER BY v.n RETURNING id)"
+        )
+    return text(
+        f"WITH {', '.join(parts)} SELECT (SELECT count(*) FROM i), (SELECT count(*) FROM c), "
+        "(SELECT array_agg(id ORDER BY id) FROM h)"
+    )

@@ -15,11 +15,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.orm.exc import StaleDataError
 
-from workflows.batch_writes import NewHistory, NewTimer, insert_rows, update_instances, update_timers
+from workflows.batch_writes import CancelTimers, NewHistory, NewTimer, insert_rows, write_changes
 from workflows.calendar import BusinessCalendar, dutch_calendar
 from workflows.definition import (
     PREVIOUS,
@@ -96,9 +97,12 @@ class _TimerCache:
 
 @dataclass
 class _NewRows:
-    """The history and timer rows that a tick batch has made and not written yet, in the order they were made."""
+    """The history and timer rows that a tick batch or a fire has made and not written yet, in the order they were
+    made. For a fire (`cancels_by_statement`) also the instances whose timers its statement cancels unread."""
 
     rows: list[NewHistory | NewTimer] = field(default_factory=list)
+    cancels_by_statement: bool = False
+    cancels: list[CancelTimers] = field(default_factory=list)
 
     def write(self, session: Session, cache: _TimerCache) -> None:
         """Insert the rows now. The tick calls this at the end of the batch, and before it runs a process's own
@@ -201,9 +205,53 @@ class Engine:
         now = now or self.clock()
         ctx = self._context(session, instance, event, actor, payload, reason, now)
         transition = self._check(ctx, check_reason=True)
-        entry = self._apply(ctx, transition, timer=None, cache=_TimerCache(), pending=None)
-        assert isinstance(entry, HistoryEntry)  # pending=None: an ORM row in the session
+        if transition.effects or not self._writes_directly(session, instance):
+            entry = self._apply(ctx, transition, timer=None, cache=_TimerCache(), pending=None)
+            assert isinstance(entry, HistoryEntry)  # pending=None: an ORM row in the session
+            return entry
+        # Without effects nothing reads the database between the check and the end of the fire, so its writes
+        # can wait and go in one statement: the instance under its version first, then the timers and the new
+        # rows, only if the version still held.
+        cache, pending = _TimerCache(), _NewRows(cancels_by_statement=True)
+        row = self._apply(ctx, transition, timer=None, cache=cache, pending=pending, flush=False)
+        assert isinstance(row, NewHistory)  # with `pending`: a plain row, written below
+        try:
+            [history_id] = write_changes(
+                session,
+                [instance],
+                (t for timers in cache.by_instance.values() for t in timers),
+                pending.rows,
+                pending.cancels,
+            )
+        except StaleDataError as exc:
+            raise ConcurrentUpdate(instance.id) from exc
+        entry = row.as_orm()
+        entry.id = history_id
+        # Written already: into the session as a stored row, as the flush would have left it.
+        make_transient_to_detached(entry)
+        session.add(entry)
         return entry
+
+    @staticmethod
+    def _timers_in_session(session: Session, instance_id: int) -> bool:
+        """Whether the session holds timers of the instance (which a statement behind its back would leave stale)."""
+        return any(
+            type(obj) is TimerRow and instance_state(obj).dict.get("instance_id") == instance_id
+            for obj in session.identity_map.values()
+        )
+
+    @staticmethod
+    def _writes_directly(session: Session, instance: WorkflowInstance) -> bool:
+        """Whether `fire` may write its rows itself (workflows/batch_writes.py) rather than through the flush:
+        on PostgreSQL, for a stored instance with no unwritten changes of the caller's (those the flush must
+        write, under the same version)."""
+        state = inspect(instance)
+        return (
+            session.get_bind().dialect.name == "postgresql"
+            and state.persistent
+            and not state.modified
+            and not state.unloaded
+        )
 
     def available_events(
         self, session: Session, instance: WorkflowInstance, actor: Actor, *, now: datetime | None = None
@@ -276,12 +324,15 @@ class Engine:
         for timer, instance in rows:
             self._fire_timer(session, timer, instance, now, cache, report, pending)
         try:
-            # The batch's writes in few round trips (workflows/batch_writes.py): the instances in one versioned
-            # statement, the new history and timer rows, the changed timers (the cache holds every timer the
-            # batch touched); the flush writes whatever else is left, e.g. rows that effects added.
-            update_instances(session, (instance for _, instance in rows))
-            update_timers(session, (t for timers in cache.by_instance.values() for t in timers))
-            pending.write(session, cache)
+            # The batch's writes in one statement (workflows/batch_writes.py): the instances under their
+            # versions, the changed timers (the cache holds every timer the batch touched), the new history and
+            # timer rows; the flush writes whatever else is left, e.g. rows that effects added.
+            write_changes(
+                session,
+                (instance for _, instance in rows),
+                (t for timers in cache.by_instance.values() for t in timers),
+                pending.rows,
+            )
             session.flush()
         except StaleDataError as exc:
             # Only without row locks (SQLite): another writer got to one of the instances first.
@@ -467,7 +518,7 @@ class Engine:
         changes_state = not transition.internal
 
         if changes_state:
-            self._leave(session, process, instance, source, target, ctx, cache)
+            self._leave(session, process, instance, source, target, ctx, cache, pending)
             instance.previous_state = source
             instance.state = target
             instance.is_final = process.state(target).final
@@ -520,8 +571,24 @@ class Engine:
         target: str,
         ctx: Context,
         cache: _TimerCache,
+        pending: _NewRows | None,
     ) -> None:
         holding = process.state(target).holds_clocks and not process.state(source).holds_clocks
+        cancel = CancelTimers(instance.id, source, target)
+        if (
+            pending is not None
+            and pending.cancels_by_statement
+            and not holding
+            and not process.state(source).holds_clocks
+            and instance.id not in cache.by_instance
+            and not self._timers_in_session(session, instance.id)
+        ):
+            # Every active timer is simply cancelled (no clock is held or resumed), and none is in the session to
+            # be kept up to date: the fire's statement cancels them without reading them first (one round trip
+            # less). The cache holds none, so entering `target` starts its timers without a query either.
+            pending.cancels.append(cancel)
+            cache.by_instance[instance.id] = []
+            return
         for row in cache.active(session, instance.id):
             if holding and row.status == TimerStatus.PENDING and row.state == source:
                 row.status = TimerStatus.PAUSED  # resumed, shifted, if the instance comes back to `source`
@@ -529,7 +596,7 @@ class Engine:
                 continue  # handled by _enter when the held state is re-entered
             else:
                 row.status = TimerStatus.CANCELLED
-                row.outcome = f"status verlaten: {source} -> {target}"
+                row.outcome = cancel.outcome
         if holding:
             instance.held_since = ctx.now
 
@@ -544,8 +611,10 @@ class Engine:
         cache: _TimerCache,
         pending: _NewRows | None,
     ) -> None:
-        paused = [r for r in cache.active(session, instance.id) if r.status == TimerStatus.PAUSED]
-        if paused and process.state(source).holds_clocks and instance.held_since is not None:
+        paused: list[TimerRow | NewTimer] = []
+        if process.state(source).holds_clocks:  # only leaving a held state resumes paused clocks
+            paused = [r for r in cache.active(session, instance.id) if r.status == TimerStatus.PAUSED]
+        if paused and instance.held_since is not None:
             held = ctx.now - instance.held_since
             # Whole local calendar days, so a hold across a daylight-saving change is not a day longer.
             days = (ctx.today - instance.held_since.astimezone(self.timezone).date()).days

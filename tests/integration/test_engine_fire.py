@@ -244,3 +244,60 @@ def test_concurrent_fires_on_one_instance_have_exactly_one_winner(
         events = s.scalars(select(HistoryEntry.event).where(HistoryEntry.instance_id == instance_id)).all()
         assert events == ["start", "begin"]
         assert len(s.scalars(select(TimerRow).where(TimerRow.instance_id == instance_id)).all()) == 2
+
+
+def test_a_fire_on_a_freshly_read_instance_writes_everything_and_returns_the_stored_entry(
+    committed: sessionmaker[Session],
+) -> None:
+    """A request reads the instance and fires: on PostgreSQL the fire writes its rows in one statement, cancelling
+    the old state's timers without reading them. What is stored is what the ORM would have stored."""
+    engine = ticket_engine()
+    with committed() as s:
+        instance_id = engine.start(s, "ticket", actor=AGENT, now=NOW).id
+        s.commit()
+    with committed() as s:
+        instance = s.get_one(WorkflowInstance, instance_id)
+        entry = engine.fire(s, instance, "begin", actor=AGENT, payload={"note": "x"}, now=NOW)
+        s.commit()
+        stored_id = entry.id
+        assert stored_id is not None
+    with committed() as s:
+        instance = s.get_one(WorkflowInstance, instance_id)
+        assert (instance.state, instance.previous_state, instance.last_seq, instance.row_version) == (
+            "working",
+            "open",
+            2,
+            2,
+        )
+        [start, begin] = engine.history(s, instance)
+        assert (begin.id, begin.seq, begin.event, begin.payload, begin.actor_id) == (
+            stored_id,
+            2,
+            "begin",
+            {"note": "x"},
+            "user:1",
+        )
+        timers = engine.timers(s, instance, active_only=False)
+        assert [(t.name, t.status, t.outcome) for t in timers] == [
+            ("expiry", TimerStatus.CANCELLED, "status verlaten: open -> working"),
+            ("sla", TimerStatus.PENDING, None),
+        ]
+        assert replay(TICKET, [start, begin]) == (instance.state, instance.previous_state)
+
+
+def test_timers_the_session_already_holds_stay_true_to_the_database_after_a_fire(
+    committed: sessionmaker[Session],
+) -> None:
+    engine = ticket_engine()
+    with committed() as s:
+        instance_id = engine.start(s, "ticket", actor=AGENT, now=NOW).id
+        s.commit()
+    with committed() as s:
+        instance = s.get_one(WorkflowInstance, instance_id)
+        [expiry] = engine.timers(s, instance)  # e.g. a page that showed the deadline before the button was pressed
+        engine.fire(s, instance, "begin", actor=AGENT, now=NOW)
+        assert (expiry.status, expiry.outcome) == (TimerStatus.CANCELLED, "status verlaten: open -> working")
+        assert [t.name for t in engine.timers(s, instance)] == ["sla"]
+        s.commit()
+    with committed() as s:
+        assert s.get_one(TimerRow, expiry.id).status == TimerStatus.CANCELLED
