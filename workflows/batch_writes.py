@@ -223,7 +223,7 @@ def update_instances(session: Session, instances: Iterable[WorkflowInstance]) ->
     table = metadata.tables[WorkflowInstance.__tablename__]
     rows = _instance_rows(batch)
     if connection.dialect.name == "postgresql":
-        statement = text(_update_instances_sql(connection.dialect, "rows"))
+        statement = text(_update_instances_sql(connection.dialect, "rows", many=True))
         written = connection.execute(
             statement, {"rows": _rows_json(_INSTANCE_NAMES, rows), "rows_ids": [row[0] for row in rows]}
         ).rowcount
@@ -252,15 +252,28 @@ _INSTANCE_NAMES = ("id", "row_version", *_ENGINE_COLUMNS)
 _TIMER_NAMES = ("id", *_TIMER_COLUMNS)
 
 
-# The rows to update are also named by an array of ids: the planner cannot see how many rows a JSON document holds
-# (it assumes 100), and would rather scan the whole table than look up one row by its key.
-def _update_instances_sql(dialect: Dialect, parameter: str) -> str:
+# The rows to update are also named by their keys, apart from the JSON document: the planner cannot see how many
+# rows a document holds (it assumes 100) and would rather scan the whole table than look up a few rows by key. One
+# key is compared as a scalar: a prepared statement's generic plan (which PostgreSQL settles on after five runs)
+# guesses ten rows for any array, and then scans a small table, however bloated it has become since.
+def _keys(column: str, parameter: str, many: bool) -> str:
+    """`t.column = :parameter` for one key, `= ANY(:parameter)` for a list of them (see `_key_params`)."""
+    if many:
+        return f"t.{column} = ANY(CAST(:{parameter} AS INTEGER[]))"
+    return f"t.{column} = CAST(:{parameter} AS INTEGER)"
+
+
+def _key_params(keys: Sequence[int]) -> int | list[int]:
+    return list(keys) if len(keys) != 1 else keys[0]
+
+
+def _update_instances_sql(dialect: Dialect, parameter: str, many: bool) -> str:
     table = metadata.tables[WorkflowInstance.__tablename__]
     assignments = ", ".join(f"{name} = v.{name}" for name in _ENGINE_COLUMNS)
     return (
         f"UPDATE {table.name} AS t SET {assignments}, row_version = v.row_version + 1 "
         f"FROM {_recordset(table, _INSTANCE_NAMES, dialect, parameter)} "
-        f"WHERE t.id = ANY(CAST(:{parameter}_ids AS INTEGER[])) AND t.id = v.id AND t.row_version = v.row_version "
+        f"WHERE {_keys('id', f'{parameter}_ids', many)} AND t.id = v.id AND t.row_version = v.row_version "
         "RETURNING t.id"
     )
 
@@ -301,12 +314,12 @@ def write_changes(
     params: dict[str, Any] = {"instance_count": len(changed_instances)}
     if changed_instances:
         params["instances"] = _rows_json(_INSTANCE_NAMES, _instance_rows(changed_instances))
-        params["instances_ids"] = [instance.id for instance in changed_instances]
+        params["instances_ids"] = _key_params([instance.id for instance in changed_instances])
     if changed_timers:
-        params["timers_ids"] = [timer.id for timer in changed_timers]
+        params["timers_ids"] = _key_params([timer.id for timer in changed_timers])
         params["timers"] = _rows_json(_TIMER_NAMES, ([getattr(t, n) for n in _TIMER_NAMES] for t in changed_timers))
     if cancels:
-        params["cancels_ids"] = [cancel.instance_id for cancel in cancels]
+        params["cancels_ids"] = _key_params([cancel.instance_id for cancel in cancels])
         params["cancels"] = _rows_json(
             _CANCEL_NAMES, ((cancel.instance_id, cancel.target, cancel.outcome) for cancel in cancels)
         )
@@ -315,7 +328,7 @@ def write_changes(
             names = _NEW_NAMES[name]
             params[name] = _rows_json(names, ([getattr(row, n) for n in names] for row in group))
     statement = _write_statement(
-        dialect, bool(changed_instances), bool(changed_timers), bool(cancels), bool(history), bool(new_timers)
+        dialect, _count(changed_instances), _count(changed_timers), _count(cancels), bool(history), bool(new_timers)
     )
     instances_written, timers_written, history_ids = connection.execute(statement, params).one()
     _instances_written(session, changed_instances, instances_written)
@@ -330,13 +343,19 @@ _NEW_NAMES = {"h": tuple(f.name for f in fields(NewHistory)), "n": tuple(f.name 
 _NONE = "SELECT 0 AS id WHERE false"
 
 
+def _count(rows: Sequence[object]) -> int:
+    """None, one or many (0, 1, 2): what the statement's shape depends on (see `_keys`)."""
+    return min(len(rows), 2)
+
+
 @functools.lru_cache(maxsize=64)
 def _write_statement(
-    dialect: Dialect, instances: bool, timers: bool, cancels: bool, history: bool, new_timers: bool
+    dialect: Dialect, instances: int, timers: int, cancels: int, history: bool, new_timers: bool
 ) -> TextClause:
-    """The statement of `write_changes` for the parts it has, built once per combination."""
+    """The statement of `write_changes` for the parts it has (none, one or many rows of each kind), built once per
+    combination."""
     timer_table = metadata.tables[TimerRow.__tablename__]
-    parts = [f"i AS ({_update_instances_sql(dialect, 'instances') if instances else _NONE})"]
+    parts = [f"i AS ({_update_instances_sql(dialect, 'instances', instances > 1) if instances else _NONE})"]
     # Every other part waits for this count, i.e. for the instances' UPDATE to finish, and writes only if it is
     # complete.
     parts.append("ok AS (SELECT count(*) = :instance_count AS ok FROM i)")
@@ -345,7 +364,7 @@ def _write_statement(
         parts.append(
             f"c AS (UPDATE {timer_table.name} AS t SET {assignments} "
             f"FROM {_recordset(timer_table, _TIMER_NAMES, dialect, 'timers')}, ok "
-            "WHERE ok.ok AND t.id = ANY(CAST(:timers_ids AS INTEGER[])) AND t.id = v.id "
+            f"WHERE ok.ok AND {_keys('id', 'timers_ids', timers > 1)} AND t.id = v.id "
             "RETURNING t.id)"
         )
     else:
@@ -357,7 +376,7 @@ def _write_statement(
         parts.append(
             f"x AS (UPDATE {timer_table.name} AS t SET status = {cancelled}, outcome = v.outcome "
             f"FROM {_recordset(timer_table, _CANCEL_NAMES, dialect, 'cancels')}, ok "
-            "WHERE ok.ok AND t.instance_id = ANY(CAST(:cancels_ids AS INTEGER[])) AND t.instance_id = v.instance_id "
+            f"WHERE ok.ok AND {_keys('instance_id', 'cancels_ids', cancels > 1)} AND t.instance_id = v.instance_id "
             f"AND t.status IN ({pending}, {paused}) AND NOT (t.status = {paused} AND t.state = v.state))"
         )
     for name, present, table_name in (
