@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import NOW, actor
-from tests.ticket_process import TICKET, ticket_engine
+from tests.ticket_process import TICKET, open_tickets, ticket_engine
 from workflows import (
     ConcurrentUpdate,
     HistoryEntry,
@@ -252,9 +252,7 @@ def test_a_fire_on_a_freshly_read_instance_writes_everything_and_returns_the_sto
     """A request reads the instance and fires: on PostgreSQL the fire writes its rows in one statement, cancelling
     the old state's timers without reading them. What is stored is what the ORM would have stored."""
     engine = ticket_engine()
-    with committed() as s:
-        instance_id = engine.start(s, "ticket", actor=AGENT, now=NOW).id
-        s.commit()
+    [instance_id] = open_tickets(committed, 1)
     with committed() as s:
         instance = s.get_one(WorkflowInstance, instance_id)
         entry = engine.fire(s, instance, "begin", actor=AGENT, payload={"note": "x"}, now=NOW)
@@ -289,9 +287,7 @@ def test_timers_the_session_already_holds_stay_true_to_the_database_after_a_fire
     committed: sessionmaker[Session],
 ) -> None:
     engine = ticket_engine()
-    with committed() as s:
-        instance_id = engine.start(s, "ticket", actor=AGENT, now=NOW).id
-        s.commit()
+    [instance_id] = open_tickets(committed, 1)
     with committed() as s:
         instance = s.get_one(WorkflowInstance, instance_id)
         [expiry] = engine.timers(s, instance)  # e.g. a page that showed the deadline before the button was pressed
