@@ -1,14 +1,15 @@
-"""How a tick writes a batch: the rows it makes as plain records, and its changes in a few statements.
+"""How a tick batch and a fire write: the rows they make as plain records, and all their changes in one statement.
 
 The ORM writes what a tick changes with one statement, or one pipelined row, per object: it never batches the
 UPDATE of a versioned mapper (it checks each row count), and it inserts new rows with `INSERT ... RETURNING id`.
 Building, adding and later detaching an ORM object costs more Python than writing its row: for a batch of 500
 timers that is 1,500 new objects. So a tick makes its new history and timer rows as `NewHistory` and `NewTimer`
-records and writes them with `insert_rows`; it writes the instances with `update_instances` and the timers it
-changed with `update_timers`. Anything else (rows that effects add or change) still goes through the ORM flush.
+records, and `write_changes` writes them together with the changed instances and timers. A fire without effects
+writes the same way (docs/architecture.md, "How the engine writes"). Anything else (rows that effects add or
+change) still goes through the ORM flush.
 
-On PostgreSQL each write is one statement over a JSON document of all its rows, whatever their number; SQLite gets
-one executemany per statement.
+On PostgreSQL `write_changes` is one statement, whatever the number of rows: each part reads its rows from one JSON
+document. SQLite gets one executemany per table, and the flush writes the changed timers.
 """
 
 from __future__ import annotations
