@@ -8,6 +8,7 @@ does not surface as an error on the next request and a frozen one as a hang.
 from __future__ import annotations
 
 import math
+import re
 import select
 import time
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ def make_engine(
 #: The one table a transaction may write and still commit without waiting for the disk (see below).
 AUDIT_TABLE = "audit_entry"
 _DML = ("INSERT", "UPDATE", "DELETE", "MERGE")
+_WRITES_IN_CTE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
 
 def _commit_reads_without_waiting(engine: Engine) -> None:
@@ -75,6 +77,12 @@ def _commit_reads_without_waiting(engine: Engine) -> None:
     @event.listens_for(engine, "before_cursor_execute")
     def _note(conn: Connection, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool) -> None:
         head = statement.lstrip()[:6].upper()
+        if head.startswith("WITH"):
+            # A data-modifying CTE (the engine writes a fire or a tick batch in one such statement) is a write;
+            # a plain query with a CTE is not.
+            if _WRITES_IN_CTE.search(statement):
+                conn.info["durable"] = True
+            return
         if not head.startswith(_DML):
             return
         words = statement.split(None, 3)

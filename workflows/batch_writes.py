@@ -18,16 +18,16 @@ import functools
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Dialect, Table, TextClause, bindparam, insert, inspect, text, update
+from sqlalchemy import Date, DateTime, Dialect, Table, TextClause, bindparam, insert, inspect, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.orm.state import InstanceState
 
-from workflows.store import HistoryEntry, TimerRow, TimerStatus, WorkflowInstance, metadata
+from workflows.store import HistoryEntry, TimerRow, TimerStatus, UTCDateTime, WorkflowInstance, metadata
 
 
 @dataclass(slots=True)
@@ -60,7 +60,8 @@ class NewTimer:
 @dataclass(frozen=True, slots=True)
 class CancelTimers:
     """Every active timer of an instance is cancelled as it leaves `source` for `target`, but a paused timer of
-    `target` (which entering `target` resumes). For `Engine.fire`, which then need not load the timers first."""
+    `target` (the same exception as `Engine._leave` makes). For `Engine.fire`, which then need not load the timers
+    first; it only sends this where no clock is held or resumed."""
 
     instance_id: int
     source: str
@@ -107,20 +108,34 @@ def _recordset(table: Table, names: Sequence[str], dialect: Dialect, parameter: 
 
 
 def _rows_json(names: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
-    """The rows as a JSON array of objects; dates and timestamps as ISO text (the payloads are JSON already)."""
-    return json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=_iso)
+    """The rows as a JSON array of objects; the date and timestamp columns as ISO text. The JSON columns (payload,
+    effects) go as they are: a value JSON cannot hold fails there, as it does through the ORM."""
+    temporal = [i for i, name in enumerate(names) if name in _TEMPORAL]
+    objects = []
+    for row in rows:
+        values = list(row)
+        for i in temporal:
+            if values[i] is not None:
+                values[i] = _temporal_text(values[i])
+        objects.append(dict(zip(names, values, strict=True)))
+    return json.dumps(objects)
+
+
+def _temporal_text(value: date) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            # The same refusal as UTCDateTime: a naive timestamp would be read in the server's time zone.
+            raise ValueError("naive datetime: pass an aware datetime (UTC)")
+        # In UTC before the cache: 02:30 before and after the autumn clock change compare (and hash) equal in their
+        # own zone, but are an hour apart.
+        return _iso(value.astimezone(UTC))
+    return _iso(value)
 
 
 # Cached: the rows of a batch share most of their timestamps (the tick's `now`, deadlines a fixed term later).
 @functools.lru_cache(maxsize=4096)
-def _iso(value: object) -> str:
-    """What JSON cannot hold of itself: a date or an aware timestamp, as ISO text (`json.dumps`'s `default`)."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        # The same refusal as UTCDateTime: a naive timestamp would be read in the server's time zone.
-        raise ValueError("naive datetime: pass an aware datetime (UTC)")
-    if isinstance(value, date):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} cannot be written as JSON")
+def _iso(value: date) -> str:
+    return value.isoformat()
 
 
 def _stored(session: Session, objects: Iterable[object]) -> None:
@@ -131,9 +146,11 @@ def _stored(session: Session, objects: Iterable[object]) -> None:
     alternative, `set_committed_value` per attribute, leaves every object marked modified, and the next flush then
     compares all 1,000 objects of a batch column by column to find nothing to write.
     """
-    InstanceState._commit_all_states(
-        ((instance_state(obj), instance_state(obj).dict) for obj in objects), session.identity_map
-    )
+    states = [instance_state(obj) for obj in objects]
+    InstanceState._commit_all_states(((state, state.dict) for state in states), session.identity_map)
+    # The flush's other half (Session._register_persistent): the transaction knows these were written, so rolling it
+    # back (a savepoint too) expires them instead of leaving what was never committed in memory.
+    session._register_altered(states)
 
 
 def insert_rows(session: Session, rows: Sequence[NewHistory | NewTimer]) -> int:
@@ -168,6 +185,15 @@ def insert_rows(session: Session, rows: Sequence[NewHistory | NewTimer]) -> int:
             connection.execute(insert(table), [{name: getattr(row, name) for name in names} for row in group])
     return len(rows)
 
+
+# The date and timestamp columns of the engine's tables, sent as ISO text (by the SQL type: UTCDateTime, a
+# TypeDecorator, reports `object` as its Python type).
+_TEMPORAL = frozenset(
+    column.name
+    for table in (WorkflowInstance.__table__, HistoryEntry.__table__, TimerRow.__table__)
+    for column in table.columns
+    if isinstance(column.type, Date | DateTime | UTCDateTime)
+)
 
 # The instance columns the engine changes when it fires. An instance with any other change (made by an effect) or
 # with an unloaded attribute is left to the ORM, which writes it correctly, only slower.
@@ -292,15 +318,20 @@ def write_changes(
 
     PostgreSQL: one statement. The instances are updated first; only if every one of them still had the version
     read do the other parts write anything, so a race is decided by the version, as in the ORM's flush, and never
-    ends in a duplicate history `seq`. One stale instance fails the whole write with StaleDataError, and a timer
-    that is gone too. Written objects count as stored afterwards, so the next flush does not write them again.
-    The cancels see the timers as they were before the statement, so they never touch the new timers it inserts.
+    ends in a duplicate history `seq`. One stale instance fails the whole write with StaleDataError and writes
+    nothing; a timer that is gone fails it too, but after the rest was written: the caller must roll back after
+    either (the engine turns both into ConcurrentUpdate). Written objects count as stored afterwards, so the next
+    flush does not write them again. The cancels see the timers as they were before the statement, so they never
+    touch the new timers it inserts.
 
     SQLite: the instances with `update_instances`, the new rows with `insert_rows` (whose ids are not returned:
     the engine does not ask for them there); the flush that follows writes the changed timers. The engine sends
     no cancels there.
     """
     changed_instances: list[WorkflowInstance] = _changed(instances, _ENGINE_COLUMNS)
+    timers = list(timers)
+    if not (changed_instances or rows or cancels or timers):
+        return []  # an idle tick: nothing to send
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "postgresql":
@@ -329,7 +360,7 @@ def write_changes(
             names = _NEW_NAMES[name]
             params[name] = _rows_json(names, ([getattr(row, n) for n in names] for row in group))
     statement = _write_statement(
-        dialect, _count(changed_instances), _count(changed_timers), _count(cancels), bool(history), bool(new_timers)
+        dialect, _shape(changed_instances), _shape(changed_timers), _shape(cancels), bool(history), bool(new_timers)
     )
     instances_written, timers_written, history_ids = connection.execute(statement, params).one()
     _instances_written(session, changed_instances, instances_written)
@@ -344,7 +375,7 @@ _NEW_NAMES = {"h": tuple(f.name for f in fields(NewHistory)), "n": tuple(f.name 
 _NONE = "SELECT 0 AS id WHERE false"
 
 
-def _count(rows: Sequence[object]) -> int:
+def _shape(rows: Sequence[object]) -> int:
     """None, one or many (0, 1, 2): what the statement's shape depends on (see `_keys`)."""
     return min(len(rows), 2)
 

@@ -3,7 +3,7 @@
 Every write happens in the caller's session and transaction (the engine never commits), except `tick`, which is a
 boundary of its own and commits per batch. Firing an event is: check (state, role, reason, guards), change the
 instance under its row version, append a history row, stop and start timers, run effects. A concurrent fire on the
-same instance fails with ConcurrentUpdate when the session flushes; nothing is overwritten.
+same instance fails with ConcurrentUpdate when its write finds the row version moved; nothing is overwritten.
 """
 
 from __future__ import annotations
@@ -105,11 +105,14 @@ class _NewRows:
     cancels: list[CancelTimers] = field(default_factory=list)
 
     def write(self, session: Session, cache: _TimerCache) -> None:
-        """Insert the rows now. The tick calls this at the end of the batch, and before it runs a process's own
-        code (a guard or an effect), which may read the engine's tables and must find there what the ORM would
-        have flushed by then."""
+        """Insert the rows now. The tick calls this before it runs a process's own guard or effect, which may read
+        the engine's tables and must find there what the ORM would have flushed by then. (A timer's delay is not
+        given this: a delay computes a date from the instance and its case, not from the engine's tables.)"""
         if not self.rows:
             return
+        # The instances first, under their versions, as the ORM's flush orders them: where no row lock holds them
+        # (SQLite), a moved version must be a ConcurrentUpdate, not a duplicate history seq.
+        session.flush()
         insert_rows(session, self.rows)
         # Once written, such an instance's timers are the database's: the process's code may change them through
         # ORM objects (an effect that fires on another instance), so the cache loads them afresh when next asked.
@@ -237,17 +240,20 @@ class Engine:
         """Whether the session holds timers of the instance (which a statement behind its back would leave stale)."""
         return any(
             type(obj) is TimerRow and instance_state(obj).dict.get("instance_id") == instance_id
-            for obj in session.identity_map.values()
+            for objects in (session.identity_map.values(), session.new)
+            for obj in objects
         )
 
     @staticmethod
     def _writes_directly(session: Session, instance: WorkflowInstance) -> bool:
         """Whether `fire` may write its rows itself (workflows/batch_writes.py) rather than through the flush:
         on PostgreSQL, for a stored instance with no unwritten changes of the caller's (those the flush must
-        write, under the same version)."""
+        write, under the same version), outside a savepoint (whose rollback the ORM undoes in memory only for what
+        its own flush wrote there)."""
         state = inspect(instance)
         return (
-            session.get_bind().dialect.name == "postgresql"
+            session.connection().dialect.name == "postgresql"
+            and not session.in_nested_transaction()
             and state.persistent
             and not state.modified
             and not state.unloaded

@@ -16,8 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from schulden import audit
 from schulden.creditors.models import Creditor
 from schulden.db import make_engine
-from tests.conftest import DatabaseUnderTest, actor
+from tests.conftest import NOW, DatabaseUnderTest, actor
 from tests.factories import make_creditor
+from tests.ticket_process import AGENT, ticket_engine
+from workflows import WorkflowInstance
 
 READER = actor("pi_staff", "user:pi")
 ASYNC = "SET LOCAL synchronous_commit TO OFF"
@@ -68,6 +70,31 @@ def test_any_other_write_keeps_the_durable_commit(engine: Engine, sent: list[str
         session.commit()
 
     assert ASYNC not in sent
+
+
+def test_a_fire_written_in_one_statement_keeps_the_durable_commit(engine: Engine, sent: list[str]) -> None:
+    """The engine writes a fire without effects as one `WITH ... UPDATE ... INSERT` statement: still a write."""
+    process = ticket_engine()
+    with Session(engine) as session:
+        instance_id = process.start(session, "ticket", actor=AGENT, now=NOW).id
+        session.commit()
+    sent.clear()
+    with Session(engine) as session:
+        process.fire(session, session.get_one(WorkflowInstance, instance_id), "begin", actor=AGENT, now=NOW)
+        _read(session)
+        session.commit()
+
+    assert any(statement.lstrip().startswith("WITH") for statement in sent)
+    assert ASYNC not in sent
+
+
+def test_a_query_with_a_cte_is_no_write(engine: Engine, sent: list[str]) -> None:
+    with Session(engine) as session:
+        session.execute(text("WITH x AS (SELECT 1 AS one) SELECT one FROM x"))
+        _read(session)
+        session.commit()
+
+    assert sent[-1] == ASYNC
 
 
 def test_a_transaction_without_writes_changes_nothing_and_the_next_starts_afresh(

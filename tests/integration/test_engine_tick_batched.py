@@ -4,8 +4,9 @@ own defaults. They must keep what the ORM guaranteed."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
@@ -153,3 +154,49 @@ def test_ids_from_the_sequence_never_collide_with_concurrent_inserts(
         assert [payload for _, payload in sorted(bumps)] == [{"n": seq} for seq in range(2, 12)]
         timer = s.execute(select(TimerRow).where(TimerRow.name == "t")).scalar_one()
         assert (timer.status, timer.due_at, timer.deadline, timer.fired_at) == (TimerStatus.PENDING, NOW, None, None)
+
+
+def test_two_instants_that_share_a_local_clock_time_are_stored_apart(committed: sessionmaker[Session]) -> None:
+    """02:30 in Amsterdam on the night the clocks go back happens twice, an hour apart (fold 0 and 1); written as
+    plain rows in one batch they must stay an hour apart."""
+    [instance_id] = open_tickets(committed, 1)
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=amsterdam)
+    second = first.replace(fold=1)
+    made = [
+        NewTimer(
+            instance_id=instance_id,
+            name=name,
+            event="expire",
+            state="open",
+            status=TimerStatus.PENDING,
+            due_at=due,
+            deadline=None,
+            rule="test",
+            created_at=NOW,
+        )
+        for name, due in (("first", first), ("second", second))
+    ]
+    with committed() as s:
+        insert_rows(s, made)
+        s.commit()
+    with committed() as s:
+        rows = s.execute(select(TimerRow.name, TimerRow.due_at).where(TimerRow.name.in_(["first", "second"])))
+        stored = {row.name: row.due_at for row in rows}
+    assert stored["second"] - stored["first"] == timedelta(hours=1)
+    assert stored["first"] == first.astimezone(UTC)
+
+
+def test_a_fire_rolled_back_in_a_savepoint_leaves_the_instance_as_stored(committed: sessionmaker[Session]) -> None:
+    engine = ticket_engine()
+    [instance_id] = open_tickets(committed, 1)
+    with committed() as s:
+        instance = s.get_one(WorkflowInstance, instance_id)
+        savepoint = s.begin_nested()
+        engine.fire(s, instance, "begin", actor=AGENT, now=NOW)
+        savepoint.rollback()  # the rest of the request failed
+        assert (instance.state, instance.row_version) == ("open", 1)
+        engine.fire(s, instance, "begin", actor=AGENT, now=NOW)  # and it can be fired again
+        s.commit()
+    with committed() as s:
+        assert [h.event for h in engine.history(s, s.get_one(WorkflowInstance, instance_id))] == ["start", "begin"]
